@@ -1,0 +1,124 @@
+//! The one error type of the core. Every fallible call returns `Result<_, Error>`; the
+//! message names the layer, the shapes and what was expected, so a firmware log line is
+//! enough to find the problem.
+
+use crate::name::Name;
+use crate::shape::Shape;
+use core::fmt;
+
+/// What went wrong, with the layer and shapes involved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Error {
+    /// A name longer than [`crate::name::NAME_CAPACITY`] bytes.
+    NameTooLong { length: usize, capacity: usize },
+    /// A fixed capacity (layers, inputs, rank, …) is exceeded.
+    Capacity { what: &'static str, capacity: usize },
+    /// Two layers of one model have the same name (Keras's message).
+    DuplicateName { name: Name, count: usize },
+    /// A layer's configuration is invalid (zero units, zero stride, …).
+    InvalidConfig { layer: Name, reason: &'static str },
+    /// A layer got an input whose shape it cannot take.
+    IncompatibleInput {
+        layer: Name,
+        found: Shape,
+        expected: &'static str,
+    },
+    /// A layer was asked for something that needs its input shape first.
+    Unbuilt { layer: Name },
+    /// The weight buffer does not have the length the model needs.
+    WeightsLength { expected: usize, found: usize },
+    /// `predict` got the wrong number of input or output buffers.
+    BufferCount {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    /// An input or output buffer has a length that does not fit the model.
+    BufferLength {
+        what: &'static str,
+        index: usize,
+        shape: Shape,
+        found: usize,
+    },
+    /// Inputs disagree on the batch size.
+    BatchMismatch { first: usize, other: usize },
+    /// A dimension that must be known to run (not `None`) is unknown.
+    UnknownDimension { layer: Name, shape: Shape },
+    /// The arena lent to `predict` is smaller than the plan needs.
+    ArenaTooSmall { needed: usize, found: usize },
+    /// `summary` cannot lay out or select what was asked.
+    Summary(crate::summary::SummaryError),
+    /// `get_layer` failed (the full Keras message is on [`crate::GetLayerError`]).
+    NoSuchLayer,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NameTooLong { length, capacity } => write!(
+                f,
+                "name of {length} bytes is too long: kiln stores names of at most {capacity} bytes"
+            ),
+            Error::Capacity { what, capacity } => {
+                write!(f, "too many {what}: this model holds at most {capacity}")
+            }
+            Error::DuplicateName { name, count } => write!(
+                f,
+                "The name \"{name}\" is used {count} times in the model. All operation names should be unique."
+            ),
+            Error::InvalidConfig { layer, reason } => {
+                write!(f, "layer '{layer}' has an invalid configuration: {reason}")
+            }
+            Error::IncompatibleInput {
+                layer,
+                found,
+                expected,
+            } => write!(
+                f,
+                "Input of layer '{layer}' is incompatible with the layer: expected {expected}, found shape={found}"
+            ),
+            Error::Unbuilt { layer } => write!(
+                f,
+                "layer '{layer}' is not built: give the model an Input or call build(input_shape) first"
+            ),
+            Error::WeightsLength { expected, found } => write!(
+                f,
+                "the model has {expected} weight values but {found} were given"
+            ),
+            Error::BufferCount {
+                what,
+                expected,
+                found,
+            } => write!(f, "the model has {expected} {what}s but {found} buffers were given"),
+            Error::BufferLength {
+                what,
+                index,
+                shape,
+                found,
+            } => write!(
+                f,
+                "{what} {index} has shape {shape}: a buffer of {found} values is not a whole number of samples"
+            ),
+            Error::BatchMismatch { first, other } => write!(
+                f,
+                "all inputs must have the same batch size: found {first} and {other}"
+            ),
+            Error::UnknownDimension { layer, shape } => write!(
+                f,
+                "layer '{layer}' has shape {shape}: every dimension but the batch must be known to run; pass the input shape"
+            ),
+            Error::ArenaTooSmall { needed, found } => write!(
+                f,
+                "the arena has {found} bytes but this model needs {needed} (after alignment)"
+            ),
+            Error::Summary(e) => fmt::Display::fmt(e, f),
+            Error::NoSuchLayer => f.write_str("No such layer"),
+        }
+    }
+}
+
+impl From<crate::summary::SummaryError> for Error {
+    fn from(e: crate::summary::SummaryError) -> Self {
+        Error::Summary(e)
+    }
+}

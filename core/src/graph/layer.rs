@@ -1,0 +1,465 @@
+//! Layers: what each Keras layer is configured with, the weights it owns and the shape it
+//! produces. A layer holds no weight values: those live in one flat buffer (the order of
+//! Keras's `model.get_weights()`), so the same graph describes a model in RAM, in flash or in
+//! a file.
+
+use crate::error::Error;
+use crate::kernels::{Activation, Padding};
+use crate::name::Name;
+use crate::shape::{Dim, Shape, MAX_RANK};
+
+/// Spatial pairs `(height, width)`, as Keras's `kernel_size`, `strides`, `pool_size`.
+pub type Pair = [u16; 2];
+
+/// `keras.layers.Dense`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dense {
+    pub units: u32,
+    pub activation: Activation,
+    pub use_bias: bool,
+}
+
+/// `keras.layers.Conv2D` (channels_last, groups 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conv2D {
+    pub filters: u32,
+    pub kernel_size: Pair,
+    pub strides: Pair,
+    pub dilation_rate: Pair,
+    pub padding: Padding,
+    pub activation: Activation,
+    pub use_bias: bool,
+}
+
+/// `keras.layers.DepthwiseConv2D`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DepthwiseConv2D {
+    pub kernel_size: Pair,
+    pub strides: Pair,
+    pub dilation_rate: Pair,
+    pub padding: Padding,
+    pub depth_multiplier: u32,
+    pub activation: Activation,
+    pub use_bias: bool,
+}
+
+/// `keras.layers.MaxPooling2D` and `AveragePooling2D`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pool2D {
+    pub pool_size: Pair,
+    pub strides: Pair,
+    pub padding: Padding,
+}
+
+/// `keras.layers.ReLU`: `max_value` if x ≥ max_value, x if x ≥ threshold, else
+/// `negative_slope * (x - threshold)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReLU {
+    pub max_value: Option<f32>,
+    pub negative_slope: f32,
+    pub threshold: f32,
+}
+
+/// `keras.layers.BatchNormalization` (inference arithmetic; last axis only).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormalization {
+    pub epsilon: f32,
+    pub momentum: f32,
+    pub center: bool,
+    pub scale: bool,
+}
+
+/// `keras.layers.Reshape`'s `target_shape` (without the batch axis); `-1` is inferred.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reshape {
+    dims: [i32; MAX_RANK - 1],
+    rank: u8,
+}
+
+impl Reshape {
+    /// `None` when the target has more than `MAX_RANK - 1` axes.
+    pub fn new(target_shape: &[i32]) -> Option<Reshape> {
+        if target_shape.len() > MAX_RANK - 1 {
+            return None;
+        }
+        let mut dims = [0; MAX_RANK - 1];
+        dims[..target_shape.len()].copy_from_slice(target_shape);
+        Some(Reshape {
+            dims,
+            rank: target_shape.len() as u8,
+        })
+    }
+
+    pub fn target_shape(&self) -> &[i32] {
+        &self.dims[..self.rank as usize]
+    }
+}
+
+/// Every layer kind kiln runs. The variant names are Keras's class names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LayerKind {
+    /// `keras.Input`: the full shape, batch axis first (`(None, 37)`).
+    InputLayer(Shape),
+    Dense(Dense),
+    Conv2D(Conv2D),
+    DepthwiseConv2D(DepthwiseConv2D),
+    MaxPooling2D(Pool2D),
+    AveragePooling2D(Pool2D),
+    GlobalAveragePooling2D { keepdims: bool },
+    GlobalMaxPooling2D { keepdims: bool },
+    Flatten,
+    Reshape(Reshape),
+    /// Identity at inference.
+    Dropout { rate: f32 },
+    Activation(Activation),
+    ReLU(ReLU),
+    LeakyReLU { negative_slope: f32 },
+    /// Softmax over the last axis.
+    Softmax,
+    BatchNormalization(BatchNormalization),
+}
+
+/// One weight variable of a layer, in Keras's order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightSpec {
+    /// Keras's variable name: `kernel`, `bias`, `gamma`, `beta`, `moving_mean`, …
+    pub name: &'static str,
+    pub shape: Shape,
+    /// False for BatchNormalization's moving statistics, whatever the layer's flag.
+    pub trainable: bool,
+}
+
+impl WeightSpec {
+    pub fn elements(&self) -> usize {
+        self.shape.elements().unwrap_or(0)
+    }
+}
+
+/// The weights of one layer: at most four variables.
+pub type WeightSpecs = heapless::Vec<WeightSpec, 4>;
+
+impl LayerKind {
+    /// Keras's class name, as `summary()` prints it.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            LayerKind::InputLayer(_) => "InputLayer",
+            LayerKind::Dense(_) => "Dense",
+            LayerKind::Conv2D(_) => "Conv2D",
+            LayerKind::DepthwiseConv2D(_) => "DepthwiseConv2D",
+            LayerKind::MaxPooling2D(_) => "MaxPooling2D",
+            LayerKind::AveragePooling2D(_) => "AveragePooling2D",
+            LayerKind::GlobalAveragePooling2D { .. } => "GlobalAveragePooling2D",
+            LayerKind::GlobalMaxPooling2D { .. } => "GlobalMaxPooling2D",
+            LayerKind::Flatten => "Flatten",
+            LayerKind::Reshape(_) => "Reshape",
+            LayerKind::Dropout { .. } => "Dropout",
+            LayerKind::Activation(_) => "Activation",
+            LayerKind::ReLU(_) => "ReLU",
+            LayerKind::LeakyReLU { .. } => "LeakyReLU",
+            LayerKind::Softmax => "Softmax",
+            LayerKind::BatchNormalization(_) => "BatchNormalization",
+        }
+    }
+
+    /// The prefix of Keras's automatic names (`ReLU` → `re_lu`).
+    pub fn auto_name_prefix(&self) -> &'static str {
+        match self {
+            LayerKind::InputLayer(_) => "input_layer",
+            LayerKind::Dense(_) => "dense",
+            LayerKind::Conv2D(_) => "conv2d",
+            LayerKind::DepthwiseConv2D(_) => "depthwise_conv2d",
+            LayerKind::MaxPooling2D(_) => "max_pooling2d",
+            LayerKind::AveragePooling2D(_) => "average_pooling2d",
+            LayerKind::GlobalAveragePooling2D { .. } => "global_average_pooling2d",
+            LayerKind::GlobalMaxPooling2D { .. } => "global_max_pooling2d",
+            LayerKind::Flatten => "flatten",
+            LayerKind::Reshape(_) => "reshape",
+            LayerKind::Dropout { .. } => "dropout",
+            LayerKind::Activation(_) => "activation",
+            LayerKind::ReLU(_) => "re_lu",
+            LayerKind::LeakyReLU { .. } => "leaky_re_lu",
+            LayerKind::Softmax => "softmax",
+            LayerKind::BatchNormalization(_) => "batch_normalization",
+        }
+    }
+
+    /// Checks what can be checked without an input shape (zero sizes, bad rates).
+    pub fn validate(&self, layer: &Name) -> Result<(), Error> {
+        let bad = |reason| {
+            Err(Error::InvalidConfig {
+                layer: layer.clone(),
+                reason,
+            })
+        };
+        let pair_ok = |p: &Pair| p[0] > 0 && p[1] > 0;
+        match self {
+            LayerKind::Dense(d) if d.units == 0 => bad("units must be at least 1"),
+            LayerKind::Conv2D(c) if c.filters == 0 => bad("filters must be at least 1"),
+            LayerKind::Conv2D(c)
+                if !pair_ok(&c.kernel_size) || !pair_ok(&c.strides) || !pair_ok(&c.dilation_rate) =>
+            {
+                bad("kernel_size, strides and dilation_rate must be at least 1")
+            }
+            LayerKind::Conv2D(c)
+                if (c.strides[0] > 1 || c.strides[1] > 1)
+                    && (c.dilation_rate[0] > 1 || c.dilation_rate[1] > 1) =>
+            {
+                bad("strides > 1 together with dilation_rate > 1 is not supported (as in Keras)")
+            }
+            LayerKind::DepthwiseConv2D(c)
+                if !pair_ok(&c.kernel_size)
+                    || !pair_ok(&c.strides)
+                    || !pair_ok(&c.dilation_rate)
+                    || c.depth_multiplier == 0 =>
+            {
+                bad("kernel_size, strides, dilation_rate and depth_multiplier must be at least 1")
+            }
+            LayerKind::MaxPooling2D(p) | LayerKind::AveragePooling2D(p)
+                if !pair_ok(&p.pool_size) || !pair_ok(&p.strides) =>
+            {
+                bad("pool_size and strides must be at least 1")
+            }
+            LayerKind::Dropout { rate } if !(0.0..1.0).contains(rate) => {
+                bad("rate must be in [0, 1)")
+            }
+            LayerKind::BatchNormalization(b) if !(b.epsilon > 0.0) => bad("epsilon must be > 0"),
+            LayerKind::Reshape(r) if r.target_shape().iter().filter(|&&d| d == -1).count() > 1 => {
+                bad("target_shape can contain at most one -1")
+            }
+            LayerKind::Reshape(r) if r.target_shape().iter().any(|&d| d == 0 || d < -1) => {
+                bad("target_shape entries must be positive or -1")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The output shape for one input shape, with Keras's rules. Works on symbolic shapes
+    /// (`None` axes) and on the concrete shapes of a run alike.
+    pub fn output_shape(&self, layer: &Name, input: &Shape) -> Result<Shape, Error> {
+        let incompatible = |expected| Error::IncompatibleInput {
+            layer: layer.clone(),
+            found: *input,
+            expected,
+        };
+        let too_big = || Error::Capacity {
+            what: "dimensions in one shape",
+            capacity: MAX_RANK,
+        };
+        match self {
+            LayerKind::InputLayer(shape) => Ok(*shape),
+            LayerKind::Dense(d) => {
+                if input.rank() < 2 || input.last().is_none() {
+                    return Err(incompatible("rank >= 2 with a known last axis"));
+                }
+                Ok(input.with_dim(input.rank() - 1, Some(d.units)))
+            }
+            LayerKind::Conv2D(c) => {
+                let (h, w, _) = image_axes(input).ok_or_else(|| {
+                    incompatible("rank 4 (batch, height, width, channels) with known channels")
+                })?;
+                let oh = spatial_out(h, c.kernel_size[0], c.strides[0], c.dilation_rate[0], c.padding);
+                let ow = spatial_out(w, c.kernel_size[1], c.strides[1], c.dilation_rate[1], c.padding);
+                image_shape(input, oh, ow, Some(c.filters))
+                    .ok_or_else(|| incompatible("height and width at least the (dilated) kernel size"))
+            }
+            LayerKind::DepthwiseConv2D(c) => {
+                let (h, w, ch) = image_axes(input).ok_or_else(|| {
+                    incompatible("rank 4 (batch, height, width, channels) with known channels")
+                })?;
+                let oh = spatial_out(h, c.kernel_size[0], c.strides[0], c.dilation_rate[0], c.padding);
+                let ow = spatial_out(w, c.kernel_size[1], c.strides[1], c.dilation_rate[1], c.padding);
+                let out_c = ch.checked_mul(c.depth_multiplier).ok_or_else(too_big)?;
+                image_shape(input, oh, ow, Some(out_c))
+                    .ok_or_else(|| incompatible("height and width at least the (dilated) kernel size"))
+            }
+            LayerKind::MaxPooling2D(p) | LayerKind::AveragePooling2D(p) => {
+                let (h, w, ch) = image_axes(input).ok_or_else(|| {
+                    incompatible("rank 4 (batch, height, width, channels) with known channels")
+                })?;
+                let oh = spatial_out(h, p.pool_size[0], p.strides[0], 1, p.padding);
+                let ow = spatial_out(w, p.pool_size[1], p.strides[1], 1, p.padding);
+                image_shape(input, oh, ow, Some(ch))
+                    .ok_or_else(|| incompatible("height and width at least the pool size"))
+            }
+            LayerKind::GlobalAveragePooling2D { keepdims }
+            | LayerKind::GlobalMaxPooling2D { keepdims } => {
+                let (_, _, ch) = image_axes(input).ok_or_else(|| {
+                    incompatible("rank 4 (batch, height, width, channels) with known channels")
+                })?;
+                let batch = input.dim(0);
+                let dims: &[Dim] = if *keepdims {
+                    &[batch, Some(1), Some(1), Some(ch)]
+                } else {
+                    &[batch, Some(ch)]
+                };
+                Shape::new(dims).ok_or_else(too_big)
+            }
+            LayerKind::Flatten => {
+                if input.rank() < 1 {
+                    return Err(incompatible("rank >= 1"));
+                }
+                let rest = if input.rank() == 1 {
+                    Some(1)
+                } else {
+                    input
+                        .sample_elements()
+                        .map(|n| u32::try_from(n).map_err(|_| too_big()))
+                        .transpose()?
+                };
+                Shape::new(&[input.dim(0), rest]).ok_or_else(too_big)
+            }
+            LayerKind::Reshape(r) => reshape(r, input).ok_or_else(|| {
+                incompatible("a size that target_shape can hold (same number of elements)")
+            }),
+            LayerKind::BatchNormalization(_) => {
+                if input.rank() < 2 || input.last().is_none() {
+                    return Err(incompatible("rank >= 2 with a known last axis"));
+                }
+                Ok(*input)
+            }
+            LayerKind::Softmax
+            | LayerKind::Dropout { .. }
+            | LayerKind::Activation(_)
+            | LayerKind::ReLU(_)
+            | LayerKind::LeakyReLU { .. } => Ok(*input),
+        }
+    }
+
+    /// The weight variables this layer creates for an input of shape `input`, in Keras's
+    /// order (kernel, bias; gamma, beta, moving_mean, moving_variance).
+    pub fn weights(&self, input: &Shape) -> WeightSpecs {
+        let mut specs = WeightSpecs::new();
+        let mut add = |name, dims: &[u32], trainable| {
+            let mut shape = Shape::SCALAR;
+            for &d in dims {
+                shape = shape.push(Some(d)).unwrap_or(shape);
+            }
+            // At most four variables per layer, so this cannot overflow.
+            let _ = specs.push(WeightSpec {
+                name,
+                shape,
+                trainable,
+            });
+        };
+        let channels = input.last().unwrap_or(0);
+        match self {
+            LayerKind::Dense(d) => {
+                add("kernel", &[channels, d.units], true);
+                if d.use_bias {
+                    add("bias", &[d.units], true);
+                }
+            }
+            LayerKind::Conv2D(c) => {
+                let [kh, kw] = c.kernel_size;
+                add("kernel", &[kh as u32, kw as u32, channels, c.filters], true);
+                if c.use_bias {
+                    add("bias", &[c.filters], true);
+                }
+            }
+            LayerKind::DepthwiseConv2D(c) => {
+                let [kh, kw] = c.kernel_size;
+                add("kernel", &[kh as u32, kw as u32, channels, c.depth_multiplier], true);
+                if c.use_bias {
+                    add("bias", &[channels.saturating_mul(c.depth_multiplier)], true);
+                }
+            }
+            LayerKind::BatchNormalization(b) => {
+                if b.scale {
+                    add("gamma", &[channels], true);
+                }
+                if b.center {
+                    add("beta", &[channels], true);
+                }
+                add("moving_mean", &[channels], false);
+                add("moving_variance", &[channels], false);
+            }
+            _ => {}
+        }
+        specs
+    }
+
+    /// True for layers that create state when built (Keras overrides `build`): before
+    /// that, `summary` shows them as `0 (unbuilt)` rather than `0`.
+    pub fn has_build(&self) -> bool {
+        matches!(
+            self,
+            LayerKind::Dense(_)
+                | LayerKind::Conv2D(_)
+                | LayerKind::DepthwiseConv2D(_)
+                | LayerKind::BatchNormalization(_)
+                | LayerKind::Reshape(_)
+        )
+    }
+
+    /// True for layers whose output is their input with each value changed on its own (or,
+    /// for Flatten/Reshape, the same values) and whose kernel works in place: the planner may
+    /// give them their input's memory.
+    pub fn is_in_place(&self) -> bool {
+        matches!(
+            self,
+            LayerKind::Flatten
+                | LayerKind::Reshape(_)
+                | LayerKind::Dropout { .. }
+                | LayerKind::Activation(_)
+                | LayerKind::ReLU(_)
+                | LayerKind::LeakyReLU { .. }
+                | LayerKind::Softmax
+        )
+    }
+}
+
+/// `(height, width, channels)` of a rank-4 channels-last shape; channels must be known.
+fn image_axes(shape: &Shape) -> Option<(Dim, Dim, u32)> {
+    if shape.rank() != 4 {
+        return None;
+    }
+    Some((shape.dim(1), shape.dim(2), shape.dim(3)?))
+}
+
+/// `Some(None)` for an unknown input axis, `None` when the output would be empty.
+fn spatial_out(input: Dim, kernel: u16, stride: u16, dilation: u16, padding: Padding) -> Option<Dim> {
+    match input {
+        None => Some(None),
+        Some(n) => crate::kernels::padding::output_size(
+            n as usize,
+            kernel as usize,
+            stride as usize,
+            dilation as usize,
+            padding,
+        )
+        .map(|o| Some(o as u32)),
+    }
+}
+
+fn image_shape(input: &Shape, h: Option<Dim>, w: Option<Dim>, c: Option<u32>) -> Option<Shape> {
+    Shape::new(&[input.dim(0), h?, w?, c])
+}
+
+fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
+    let mut out = Shape::new(&[input.dim(0)])?;
+    let known: Option<u64> = r
+        .target_shape()
+        .iter()
+        .filter(|&&d| d > 0)
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+    let known = known?;
+    let total = input.sample_elements().map(|n| n as u64);
+    if let Some(total) = total {
+        let has_wildcard = r.target_shape().contains(&-1);
+        if known == 0 || (has_wildcard && total % known != 0) || (!has_wildcard && total != known) {
+            return None;
+        }
+    }
+    for &d in r.target_shape() {
+        let dim = if d == -1 {
+            match total {
+                Some(t) => Some(u32::try_from(t / known).ok()?),
+                None => None,
+            }
+        } else {
+            Some(d as u32)
+        };
+        out = out.push(dim)?;
+    }
+    Some(out)
+}

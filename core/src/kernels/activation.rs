@@ -1,0 +1,560 @@
+//! Keras activations (`activation=` strings and `keras.layers.Activation`), float32
+//! reference, in place.
+//!
+//! Each function follows the expression Keras 3 evaluates with the JAX backend
+//! (`jax.nn.*`), operation by operation, in f32, using `libm` for the transcendental
+//! functions so that every target computes the same thing.
+
+use super::float::{clip, max_nan, relu0};
+use super::relu::leaky_relu_scalar;
+
+/// SELU `alpha` (`jax.nn.selu`), rounded to f32 as JAX does.
+const SELU_ALPHA: f32 = 1.6732632423543772_f64 as f32;
+/// SELU `scale` (`jax.nn.selu`), rounded to f32 as JAX does.
+const SELU_SCALE: f32 = 1.0507009873554805_f64 as f32;
+/// `np.sqrt(0.5).astype(float32)` in `jax.nn.gelu`.
+const SQRT_HALF: f32 = core::f32::consts::FRAC_1_SQRT_2;
+/// `np.sqrt(2 / np.pi).astype(float32)` in `jax.nn.gelu(approximate=True)`.
+const SQRT_2_OVER_PI: f32 = 0.7978845608028654_f64 as f32;
+
+/// A Keras activation function.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Activation {
+    /// `linear` (also `activation=None`): identity.
+    #[default]
+    Linear,
+    /// `relu`: `max(x, 0)`.
+    Relu,
+    /// `relu6`: `min(max(x, 0), 6)`.
+    Relu6,
+    /// `sigmoid`: `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// `tanh`.
+    Tanh,
+    /// `softmax` over the last axis: `exp(x - max) / Σ exp(x - max)`.
+    Softmax,
+    /// `log_softmax` over the last axis: `(x - max) - log Σ exp(x - max)`.
+    LogSoftmax,
+    /// `leaky_relu`: `x` if `x >= 0`, else `negative_slope * x`. The activation
+    /// string's default is `0.2` (the `LeakyReLU` *layer*'s default is `0.3`).
+    LeakyRelu {
+        /// Slope for negative inputs.
+        negative_slope: f32,
+    },
+    /// `elu`: `x` if `x > 0`, else `alpha * expm1(x)`; the string's default is `alpha = 1`.
+    Elu {
+        /// Scale of the negative part.
+        alpha: f32,
+    },
+    /// `selu`: `scale * elu(x, alpha)` with the fixed SELU constants.
+    Selu,
+    /// `gelu`. Keras 3 default `approximate = false`:
+    /// `0.5 * x * erfc(-x / sqrt(2))` (= `0.5 * x * (1 + erf(x / sqrt(2)))`);
+    /// approximate: `x * 0.5 * (1 + tanh(sqrt(2/π) * (x + 0.044715 x³)))`.
+    Gelu {
+        /// Use the tanh approximation.
+        approximate: bool,
+    },
+    /// `silu` / `swish`: `x * sigmoid(x)`.
+    Silu,
+    /// `hard_sigmoid` (Keras 3): `relu6(x + 3) / 6`.
+    HardSigmoid,
+    /// `hard_silu` / `hard_swish`: `x * hard_sigmoid(x)`.
+    HardSilu,
+    /// `softplus`: `log(1 + exp(x))`, computed stably as `max(x, 0) + log1p(exp(-|x|))`.
+    Softplus,
+    /// `softsign`: `x / (|x| + 1)`.
+    Softsign,
+    /// `exponential`: `exp(x)`.
+    Exponential,
+    /// `mish`: `x * tanh(softplus(x))`.
+    Mish,
+}
+
+impl Activation {
+    /// Parses a Keras activation name, with the defaults the string form implies
+    /// (`leaky_relu` → slope 0.2, `elu` → alpha 1.0, `gelu` → exact).
+    /// Accepts the aliases `swish` (= `silu`) and `hard_swish` (= `hard_silu`).
+    pub fn from_keras_name(name: &str) -> Option<Activation> {
+        Some(match name {
+            "linear" => Activation::Linear,
+            "relu" => Activation::Relu,
+            "relu6" => Activation::Relu6,
+            "sigmoid" => Activation::Sigmoid,
+            "tanh" => Activation::Tanh,
+            "softmax" => Activation::Softmax,
+            "log_softmax" => Activation::LogSoftmax,
+            "leaky_relu" => Activation::LeakyRelu {
+                negative_slope: 0.2,
+            },
+            "elu" => Activation::Elu { alpha: 1.0 },
+            "selu" => Activation::Selu,
+            "gelu" => Activation::Gelu { approximate: false },
+            "silu" | "swish" => Activation::Silu,
+            "hard_sigmoid" => Activation::HardSigmoid,
+            "hard_silu" | "hard_swish" => Activation::HardSilu,
+            "softplus" => Activation::Softplus,
+            "softsign" => Activation::Softsign,
+            "exponential" => Activation::Exponential,
+            "mish" => Activation::Mish,
+            _ => return None,
+        })
+    }
+
+    /// The name Keras serializes (`silu` and `hard_silu` for the aliased ones).
+    /// Parameters (`negative_slope`, `alpha`, `approximate`) are not part of the name.
+    pub fn keras_name(&self) -> &'static str {
+        match self {
+            Activation::Linear => "linear",
+            Activation::Relu => "relu",
+            Activation::Relu6 => "relu6",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softmax => "softmax",
+            Activation::LogSoftmax => "log_softmax",
+            Activation::LeakyRelu { .. } => "leaky_relu",
+            Activation::Elu { .. } => "elu",
+            Activation::Selu => "selu",
+            Activation::Gelu { .. } => "gelu",
+            Activation::Silu => "silu",
+            Activation::HardSigmoid => "hard_sigmoid",
+            Activation::HardSilu => "hard_silu",
+            Activation::Softplus => "softplus",
+            Activation::Softsign => "softsign",
+            Activation::Exponential => "exponential",
+            Activation::Mish => "mish",
+        }
+    }
+
+    /// True for the activations that mix values along the last axis (`softmax`,
+    /// `log_softmax`); all others act on each value alone.
+    pub fn uses_last_axis(&self) -> bool {
+        matches!(self, Activation::Softmax | Activation::LogSoftmax)
+    }
+
+    /// The activation of one value, for the element-wise activations; `None` for
+    /// `Softmax` and `LogSoftmax`.
+    pub fn eval_scalar(self, x: f32) -> Option<f32> {
+        Some(match self {
+            Activation::Linear => x,
+            Activation::Relu => relu0(x),
+            Activation::Relu6 => relu6(x),
+            Activation::Sigmoid => sigmoid(x),
+            Activation::Tanh => libm::tanhf(x),
+            Activation::Softmax | Activation::LogSoftmax => return None,
+            Activation::LeakyRelu { negative_slope } => leaky_relu_scalar(x, negative_slope),
+            Activation::Elu { alpha } => elu(x, alpha),
+            Activation::Selu => SELU_SCALE * elu(x, SELU_ALPHA),
+            Activation::Gelu { approximate } => gelu(x, approximate),
+            Activation::Silu => x * sigmoid(x),
+            Activation::HardSigmoid => hard_sigmoid(x),
+            Activation::HardSilu => x * hard_sigmoid(x),
+            Activation::Softplus => softplus(x),
+            Activation::Softsign => x / (libm::fabsf(x) + 1.0),
+            Activation::Exponential => libm::expf(x),
+            Activation::Mish => x * libm::tanhf(softplus(x)),
+        })
+    }
+
+    /// Applies the activation in place.
+    ///
+    /// `last_axis` is the size of the tensor's last axis; only `Softmax` and
+    /// `LogSoftmax` use it, normalising each consecutive chunk of `last_axis` values.
+    ///
+    /// # Slice-length contract
+    /// For `Softmax`/`LogSoftmax`: `last_axis > 0` and `data.len()` is a multiple of
+    /// `last_axis` (debug-asserted; in release a shorter final chunk is normalised on
+    /// its own and `last_axis == 0` leaves `data` unchanged). Other activations accept
+    /// any length and ignore `last_axis`.
+    ///
+    /// # Arithmetic (softmax)
+    /// Per chunk, as `jax.nn.softmax`: `m = max` (NaN propagates), `e_i = exp(x_i - m)`,
+    /// `s = Σ e_i` summed in index order from `0.0`, then `e_i / s`. `log_softmax`:
+    /// `(x_i - m) - log(s)`.
+    pub fn apply(self, data: &mut [f32], last_axis: usize) {
+        match self {
+            Activation::Linear => {}
+            Activation::Softmax | Activation::LogSoftmax => {
+                debug_assert!(
+                    last_axis > 0 && data.len() % last_axis == 0,
+                    "{}: data length {} is not a multiple of last_axis {}",
+                    self.keras_name(),
+                    data.len(),
+                    last_axis
+                );
+                if last_axis == 0 {
+                    return;
+                }
+                for row in data.chunks_mut(last_axis) {
+                    if self == Activation::Softmax {
+                        softmax_row(row);
+                    } else {
+                        log_softmax_row(row);
+                    }
+                }
+            }
+            _ => {
+                for x in data.iter_mut() {
+                    if let Some(y) = self.eval_scalar(*x) {
+                        *x = y;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `jax.nn.relu6`: `min(max(x, 0), 6)`.
+#[inline]
+pub fn relu6(x: f32) -> f32 {
+    clip(x, 0.0, 6.0)
+}
+
+/// `jax.nn.sigmoid`: `1 / (1 + exp(-x))`.
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + libm::expf(-x))
+}
+
+/// `jax.nn.hard_sigmoid`: `relu6(x + 3) / 6`.
+#[inline]
+pub fn hard_sigmoid(x: f32) -> f32 {
+    relu6(x + 3.0) / 6.0
+}
+
+/// `jax.nn.elu`: `x` if `x > 0`, else `alpha * expm1(x)`.
+#[inline]
+pub fn elu(x: f32, alpha: f32) -> f32 {
+    if x > 0.0 {
+        x
+    } else {
+        alpha * libm::expm1f(x)
+    }
+}
+
+/// `jax.nn.softplus = logaddexp(x, 0)`: `max(x, 0) + log1p(exp(-|x|))`; NaN stays NaN.
+#[inline]
+pub fn softplus(x: f32) -> f32 {
+    if x.is_nan() {
+        return x;
+    }
+    max_nan(x, 0.0) + libm::log1pf(libm::expf(-libm::fabsf(x)))
+}
+
+/// `jax.nn.gelu`: exact `0.5 * x * erfc(-x * sqrt(0.5))`, or the tanh approximation
+/// `x * (0.5 * (1 + tanh(sqrt(2/π) * (x + 0.044715 * x³))))`.
+#[inline]
+pub fn gelu(x: f32, approximate: bool) -> f32 {
+    if approximate {
+        let cube = x * (x * x); // lax.integer_pow(x, 3)
+        let inner = SQRT_2_OVER_PI * (x + 0.044715 * cube);
+        x * (0.5 * (1.0 + libm::tanhf(inner)))
+    } else {
+        0.5 * x * libm::erfcf(-x * SQRT_HALF)
+    }
+}
+
+fn softmax_row(row: &mut [f32]) {
+    let m = row.iter().fold(f32::NEG_INFINITY, |m, &x| max_nan(m, x));
+    let mut sum = 0.0f32;
+    for x in row.iter_mut() {
+        *x = libm::expf(*x - m);
+        sum += *x;
+    }
+    for x in row.iter_mut() {
+        *x /= sum;
+    }
+}
+
+fn log_softmax_row(row: &mut [f32]) {
+    let m = row.iter().fold(f32::NEG_INFINITY, |m, &x| max_nan(m, x));
+    let mut sum = 0.0f32;
+    for &x in row.iter() {
+        sum += libm::expf(x - m);
+    }
+    let log_sum = libm::logf(sum);
+    for x in row.iter_mut() {
+        *x = (*x - m) - log_sum;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::kernels::test_util::{assert_all_close, assert_close};
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    const ALL: [Activation; 18] = [
+        Activation::Linear,
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Softmax,
+        Activation::LogSoftmax,
+        Activation::LeakyRelu {
+            negative_slope: 0.2,
+        },
+        Activation::Elu { alpha: 1.0 },
+        Activation::Selu,
+        Activation::Gelu { approximate: false },
+        Activation::Silu,
+        Activation::HardSigmoid,
+        Activation::HardSilu,
+        Activation::Softplus,
+        Activation::Softsign,
+        Activation::Exponential,
+        Activation::Mish,
+    ];
+
+    /// Applies `a` element-wise to `xs` and compares with `expected`.
+    #[track_caller]
+    fn check(a: Activation, xs: &[f32], expected: &[f32]) {
+        let mut d: Vec<f32> = xs.to_vec();
+        a.apply(&mut d, 1);
+        assert_all_close(&d, expected);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in ALL {
+            assert_eq!(Activation::from_keras_name(a.keras_name()), Some(a), "{a:?}");
+        }
+        assert_eq!(Activation::from_keras_name("swish"), Some(Activation::Silu));
+        assert_eq!(Activation::from_keras_name("hard_swish"), Some(Activation::HardSilu));
+        assert_eq!(Activation::from_keras_name("Relu"), None);
+        assert_eq!(Activation::from_keras_name(""), None);
+        assert_eq!(Activation::default(), Activation::Linear);
+        assert_eq!(
+            Activation::Gelu { approximate: true }.keras_name(),
+            Activation::from_keras_name("gelu").unwrap().keras_name()
+        );
+    }
+
+    // Expected values below are the mathematical functions evaluated in f64
+    // (Python `math`), e.g. sigmoid(1) = 1 / (1 + e^-1).
+
+    #[test]
+    fn linear_relu_relu6() {
+        check(Activation::Linear, &[-2.5, 0.0, 7.0], &[-2.5, 0.0, 7.0]);
+        check(Activation::Relu, &[-2.5, 0.0, 7.0], &[0.0, 0.0, 7.0]);
+        check(Activation::Relu6, &[-2.5, 0.0, 3.0, 6.0, 7.0], &[0.0, 0.0, 3.0, 6.0, 6.0]);
+    }
+
+    #[test]
+    fn sigmoid_values() {
+        check(
+            Activation::Sigmoid,
+            &[0.0, 1.0, -1.0, 2.0, -20.0, 100.0, -100.0],
+            &[0.5, 0.731_058_6, 0.268_941_43, 0.880_797_1, 2.061_153_6e-9, 1.0, 0.0],
+        );
+    }
+
+    #[test]
+    fn tanh_values() {
+        check(
+            Activation::Tanh,
+            &[0.0, 0.5, -2.0, 20.0],
+            &[0.0, 0.462_117_16, -0.964_027_6, 1.0],
+        );
+    }
+
+    #[test]
+    fn softmax_of_1_2_3() {
+        let mut d = [1.0, 2.0, 3.0];
+        Activation::Softmax.apply(&mut d, 3);
+        assert_all_close(&d, &[0.090_030_57, 0.244_728_48, 0.665_240_94]);
+    }
+
+    #[test]
+    fn softmax_over_last_axis_only() {
+        // two rows; the second is the first shifted by 1000 (max subtraction keeps it finite)
+        let mut d = [1.0, 2.0, 3.0, 1001.0, 1002.0, 1003.0];
+        Activation::Softmax.apply(&mut d, 3);
+        let row = [0.090_030_57, 0.244_728_48, 0.665_240_94];
+        assert_all_close(&d[..3], &row);
+        assert_all_close(&d[3..], &row);
+        // equal logits -> uniform; a single logit -> 1
+        let mut d = [5.0, 5.0, 5.0, 5.0];
+        Activation::Softmax.apply(&mut d, 4);
+        assert_eq!(d, [0.25; 4]);
+        let mut d = [-3.0, 7.0];
+        Activation::Softmax.apply(&mut d, 1);
+        assert_eq!(d, [1.0, 1.0]);
+    }
+
+    #[test]
+    fn log_softmax_of_1_2_3() {
+        let mut d = [1.0, 2.0, 3.0, -1000.0, -999.0, -998.0];
+        Activation::LogSoftmax.apply(&mut d, 3);
+        let row = [-2.407_606, -1.407_606, -0.407_606];
+        assert_all_close(&d[..3], &row);
+        assert_all_close(&d[3..], &row);
+    }
+
+    #[test]
+    fn leaky_relu_default_slope() {
+        let a = Activation::from_keras_name("leaky_relu").unwrap();
+        check(a, &[-5.0, -1.0, 0.0, 2.0], &[-1.0, -0.2, 0.0, 2.0]);
+    }
+
+    #[test]
+    fn elu_values() {
+        // elu(-1) = e^-1 - 1 = -0.63212056; alpha 0.5 at -2: 0.5 (e^-2 - 1) = -0.43233236
+        check(Activation::Elu { alpha: 1.0 }, &[-1.0, 0.0, 2.0], &[-0.632_120_56, 0.0, 2.0]);
+        check(Activation::Elu { alpha: 0.5 }, &[-2.0, 3.0], &[-0.432_332_36, 3.0]);
+        // expm1 keeps tiny negatives accurate: elu(-1e-7) = -1e-7 (not 0 or -1.19e-7)
+        let y = Activation::Elu { alpha: 1.0 }.eval_scalar(-1e-7).unwrap();
+        assert!((y / -1e-7 - 1.0).abs() < 1e-6, "{y}");
+    }
+
+    #[test]
+    fn selu_values() {
+        // selu(-1) = scale * alpha * (e^-1 - 1) = -1.1113307; selu(2) = 2 * scale
+        check(
+            Activation::Selu,
+            &[-1.0, 2.0, -0.5, 0.0],
+            &[-1.111_330_7, 2.101_402, -0.691_758_2, 0.0],
+        );
+    }
+
+    #[test]
+    fn gelu_values() {
+        // exact: 0.5 x erfc(-x / sqrt 2)
+        check(
+            Activation::Gelu { approximate: false },
+            &[1.0, -1.0, 2.0, 0.0, -10.0],
+            &[0.841_344_7, -0.158_655_25, 1.954_499_7, 0.0, -7.619_853e-23],
+        );
+        // tanh approximation
+        check(
+            Activation::Gelu { approximate: true },
+            &[1.0, -1.0, 2.0, 0.0],
+            &[0.841_192, -0.158_808, 1.954_597_7, 0.0],
+        );
+    }
+
+    #[test]
+    fn silu_values() {
+        check(
+            Activation::Silu,
+            &[0.0, 1.0, -1.0, 2.0],
+            &[0.0, 0.731_058_6, -0.268_941_43, 1.761_594_2],
+        );
+    }
+
+    #[test]
+    fn hard_sigmoid_and_hard_silu() {
+        // relu6(x + 3) / 6
+        check(
+            Activation::HardSigmoid,
+            &[-4.0, -3.0, 0.0, 1.5, 3.0, 4.0],
+            &[0.0, 0.0, 0.5, 0.75, 1.0, 1.0],
+        );
+        // x * hard_sigmoid(x)
+        check(
+            Activation::HardSilu,
+            &[-4.0, -1.5, 0.0, 1.5, 4.0],
+            &[0.0, -0.375, 0.0, 1.125, 4.0],
+        );
+    }
+
+    #[test]
+    fn softplus_values() {
+        check(
+            Activation::Softplus,
+            &[0.0, 1.0, -1.0, 30.0, -30.0, 100.0, -100.0],
+            &[
+                core::f32::consts::LN_2,
+                1.313_261_7,
+                0.313_261_7,
+                30.0,
+                9.357_623e-14,
+                100.0,
+                3.720_076e-44,
+            ],
+        );
+    }
+
+    #[test]
+    fn softsign_exponential_mish() {
+        check(Activation::Softsign, &[1.0, -3.0, 0.0], &[0.5, -0.75, 0.0]);
+        check(
+            Activation::Exponential,
+            &[0.0, 1.0, -1.0],
+            &[1.0, core::f32::consts::E, 0.367_879_44],
+        );
+        check(
+            Activation::Mish,
+            &[0.0, 1.0, -1.0, 2.0],
+            &[0.0, 0.865_098_4, -0.303_401_46, 1.943_959],
+        );
+    }
+
+    #[test]
+    fn nan_propagates_everywhere() {
+        for a in ALL {
+            let mut d = [f32::NAN, 1.0];
+            a.apply(&mut d, 2);
+            assert!(d[0].is_nan(), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn elementwise_ignore_last_axis() {
+        for a in ALL.iter().filter(|a| !a.uses_last_axis()) {
+            let xs = [-2.0, -0.5, 0.25, 3.0];
+            let mut d1 = xs;
+            let mut d2 = xs;
+            a.apply(&mut d1, 4);
+            a.apply(&mut d2, 0);
+            assert_eq!(d1, d2, "{a:?}");
+            for (x, y) in xs.iter().zip(d1) {
+                assert_close(y, a.eval_scalar(*x).unwrap());
+            }
+        }
+        assert_eq!(Activation::Softmax.eval_scalar(1.0), None);
+    }
+
+    proptest! {
+        #[test]
+        fn softmax_is_a_distribution_and_matches_exp_log_softmax(
+            xs in proptest::collection::vec(-30.0f32..30.0, 1..12),
+        ) {
+            let n = xs.len();
+            let mut p = xs.clone();
+            Activation::Softmax.apply(&mut p, n);
+            let mut lp = xs.clone();
+            Activation::LogSoftmax.apply(&mut lp, n);
+            let total: f32 = p.iter().sum();
+            prop_assert!((total - 1.0).abs() < 1e-5);
+            for (&pi, &lpi) in p.iter().zip(&lp) {
+                prop_assert!((0.0..=1.0).contains(&pi));
+                prop_assert!((libm::expf(lpi) - pi).abs() < 1e-6);
+            }
+        }
+
+        #[test]
+        fn scalar_functions_match_f64_math(x in -20.0f32..20.0) {
+            let xd = x as f64;
+            let sig = 1.0 / (1.0 + (-xd).exp());
+            let sp = xd.max(0.0) + (-xd.abs()).exp().ln_1p();
+            let cases = [
+                (Activation::Sigmoid, sig),
+                (Activation::Silu, xd * sig),
+                (Activation::Softplus, sp),
+                (Activation::Mish, xd * sp.tanh()),
+                (Activation::Tanh, xd.tanh()),
+                (Activation::Elu { alpha: 1.0 }, if xd > 0.0 { xd } else { xd.exp_m1() }),
+                (Activation::Softsign, xd / (xd.abs() + 1.0)),
+            ];
+            for (a, want) in cases {
+                let got = a.eval_scalar(x).unwrap() as f64;
+                prop_assert!((got - want).abs() <= 1e-6 + 1e-5 * want.abs(),
+                    "{:?}({}) = {} want {}", a, x, got, want);
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! # kiln — Keras-style neural networks for microcontrollers
+//!
+//! `#![no_std]`, no allocator, no panics on user data. The crate is laid out as the path a
+//! model takes:
+//!
+//! * [`layers`] and [`Sequential`]: build a model with Keras's names and defaults.
+//! * [`graph`]: the one IR every model becomes — layers, nodes, tensor shapes, shape
+//!   inference with Keras's rules, parameter counts, `get_layer`.
+//! * [`summary`]: Keras's `model.summary()` table, character for character, printed
+//!   through a callback so firmware can send it over semihosting or defmt.
+//! * [`planner`]: where every activation lives in one caller-lent arena.
+//! * [`runtime`]: `predict` from caller buffers; checks everything first, then runs.
+//! * [`kernels`]: the float32 reference kernels, one op per file.
+//!
+//! Weights are not part of the graph: a model borrows one flat `&[f32]` (Keras's
+//! `get_weights()` concatenated), so they can stay in flash.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod graph;
+pub mod kernels;
+pub mod layers;
+pub mod model;
+pub mod name;
+pub mod planner;
+pub mod runtime;
+pub mod shape;
+pub mod summary;
+
+pub use error::Error;
+pub use graph::{Graph, Layer, LayerKind, ModelKind};
+pub use kernels::{Activation, Padding};
+pub use model::{GetLayerError, Sequential};
+pub use shape::Shape;
+pub use summary::SummaryOptions;

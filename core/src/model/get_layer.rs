@@ -1,0 +1,126 @@
+//! `model.get_layer(name=None, index=None)` with Keras's rules and messages.
+
+use crate::graph::{Graph, Layer, LayerId};
+use crate::summary::PyRepr;
+use core::fmt;
+
+/// Why `get_layer` failed; `Display` is Keras's message, word for word.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GetLayerError<'m> {
+    /// `ValueError: Provide only a layer name or a layer index. …`
+    BothGiven { name: &'m str, index: isize },
+    /// `ValueError: Provide either a layer name or layer index at `get_layer`.`
+    NeitherGiven,
+    /// `ValueError: Was asked to retrieve layer at index … but model only has … layers.`
+    IndexTooLarge { index: isize, layers: usize },
+    /// Python's bare `IndexError: list index out of range` for a too negative index.
+    IndexOutOfRange,
+    /// `ValueError: No such layer: …. Existing layers are: [...].`
+    NoSuchLayer { name: &'m str, existing: LayerNames<'m> },
+}
+
+/// The names of a model's layers, printed as a Python list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerNames<'m> {
+    layers: &'m [Layer],
+    ids: heapless::Vec<LayerId, 256>,
+}
+
+impl fmt::Display for LayerNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, &id) in self.ids.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            let name = self.layers.get(id as usize).map(|l| l.name.as_str()).unwrap_or("");
+            write!(f, "{}", PyRepr(name))?;
+        }
+        f.write_str("]")
+    }
+}
+
+impl fmt::Display for GetLayerError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GetLayerError::BothGiven { name, index } => write!(
+                f,
+                "Provide only a layer name or a layer index. Received: index={index}, name={name}."
+            ),
+            GetLayerError::NeitherGiven => {
+                f.write_str("Provide either a layer name or layer index at `get_layer`.")
+            }
+            GetLayerError::IndexTooLarge { index, layers } => write!(
+                f,
+                "Was asked to retrieve layer at index {index} but model only has {layers} layers."
+            ),
+            GetLayerError::IndexOutOfRange => f.write_str("list index out of range"),
+            GetLayerError::NoSuchLayer { name, existing } => {
+                write!(f, "No such layer: {name}. Existing layers are: {existing}.")
+            }
+        }
+    }
+}
+
+impl GetLayerError<'_> {
+    /// The Python exception class Keras raises: `ValueError` or `IndexError`.
+    pub fn python_type(&self) -> &'static str {
+        match self {
+            GetLayerError::IndexOutOfRange => "IndexError",
+            _ => "ValueError",
+        }
+    }
+}
+
+impl From<GetLayerError<'_>> for crate::Error {
+    fn from(_: GetLayerError<'_>) -> Self {
+        crate::Error::NoSuchLayer
+    }
+}
+
+impl<const N: usize> Graph<'_, N> {
+    /// Keras's `get_layer(name=None, index=None)`: by name among `model.layers`, or by
+    /// index into `model.layers` (negative indices count from the end).
+    pub fn get_layer<'m>(
+        &'m self,
+        name: Option<&'m str>,
+        index: Option<isize>,
+    ) -> Result<(LayerId, &'m Layer), GetLayerError<'m>> {
+        let visible = || self.visible_layers();
+        match (name, index) {
+            (Some(name), Some(index)) => Err(GetLayerError::BothGiven { name, index }),
+            (None, Some(index)) => {
+                let count = visible().count();
+                if index >= 0 && index as usize >= count {
+                    return Err(GetLayerError::IndexTooLarge {
+                        index,
+                        layers: count,
+                    });
+                }
+                let position = if index < 0 {
+                    count
+                        .checked_sub(index.unsigned_abs())
+                        .ok_or(GetLayerError::IndexOutOfRange)?
+                } else {
+                    index as usize
+                };
+                let id = visible()
+                    .nth(position)
+                    .ok_or(GetLayerError::IndexOutOfRange)?;
+                self.layer(id)
+                    .map(|l| (id, l))
+                    .ok_or(GetLayerError::IndexOutOfRange)
+            }
+            (Some(name), None) => visible()
+                .find_map(|id| self.layer(id).filter(|l| l.name == name).map(|l| (id, l)))
+                .ok_or_else(|| GetLayerError::NoSuchLayer {
+                    name,
+                    existing: LayerNames {
+                        layers: &self.layers,
+                        ids: visible().take(256).collect(),
+                    },
+                }),
+            (None, None) => Err(GetLayerError::NeitherGiven),
+        }
+    }
+}

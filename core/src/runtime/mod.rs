@@ -1,0 +1,173 @@
+//! Running a graph: `predict` from caller-lent buffers.
+//!
+//! Each call works out the concrete shapes, plans the arena, checks every buffer and
+//! weight length, and only then runs the kernels, so nothing is written on bad input and
+//! nothing can panic. A batch is run one sample at a time through the same arena.
+
+mod execute;
+
+use crate::error::Error;
+use crate::graph::{Graph, LayerKind};
+use crate::planner::{self, Plan};
+use crate::shape::Shape;
+
+impl<const N: usize> Graph<'_, N> {
+    /// Per-sample node shapes (batch axis 1) for inputs of the given per-sample shapes;
+    /// `None` uses the declared input shapes, which must then be fully known.
+    pub fn sample_shapes(&self, input_shapes: Option<&[Shape]>) -> Result<heapless::Vec<Shape, N>, Error> {
+        if let Some(given) = input_shapes {
+            if given.len() != self.inputs.len() {
+                return Err(Error::BufferCount {
+                    what: "input shape",
+                    expected: self.inputs.len(),
+                    found: given.len(),
+                });
+            }
+        }
+        let mut shapes: heapless::Vec<Shape, N> = heapless::Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let layer = self.layer(node.layer).ok_or(Error::Capacity { what: "layers", capacity: N })?;
+            let shape = match (&layer.kind, node.inputs.first()) {
+                (LayerKind::InputLayer(declared), _) => {
+                    let position = self.inputs.iter().position(|&n| n as usize == i).unwrap_or(0);
+                    let shape = match input_shapes.and_then(|s| s.get(position)) {
+                        Some(given) => {
+                            let compatible = given.rank() == declared.rank()
+                                && given.dims().iter().zip(declared.dims()).skip(1).all(|(g, d)| d.is_none() || g == d);
+                            if !compatible {
+                                return Err(Error::IncompatibleInput {
+                                    layer: layer.name.clone(),
+                                    found: *given,
+                                    expected: "the declared input shape (None axes may take any size)",
+                                });
+                            }
+                            *given
+                        }
+                        None => *declared,
+                    };
+                    let shape = shape.with_dim(0, Some(1));
+                    if !shape.is_sample_known() {
+                        return Err(Error::UnknownDimension {
+                            layer: layer.name.clone(),
+                            shape,
+                        });
+                    }
+                    shape
+                }
+                (_, Some(&input)) => {
+                    let input = shapes.get(input as usize).ok_or(Error::Capacity { what: "nodes", capacity: N })?;
+                    layer.kind.output_shape(&layer.name, input)?
+                }
+                (_, None) => return Err(Error::Unbuilt { layer: layer.name.clone() }),
+            };
+            shapes.push(shape).map_err(|_| Error::Capacity { what: "nodes", capacity: N })?;
+        }
+        Ok(shapes)
+    }
+
+    /// The arena plan for inputs of the given per-sample shapes (`None`: declared shapes).
+    pub fn plan(&self, input_shapes: Option<&[Shape]>) -> Result<Plan<N>, Error> {
+        if self.inputs.is_empty() {
+            return Err(match self.layers.first() {
+                Some(l) => Error::Unbuilt { layer: l.name.clone() },
+                None => Error::BufferCount { what: "input", expected: 1, found: 0 },
+            });
+        }
+        let shapes = self.sample_shapes(input_shapes)?;
+        planner::plan(self, &shapes)
+    }
+
+    /// Bytes of arena `predict` needs for the declared input shapes.
+    pub fn arena_bytes(&self) -> Result<usize, Error> {
+        Ok(self.plan(None)?.arena_bytes())
+    }
+
+    /// Keras's `predict`: `inputs[i]` holds a whole batch for model input `i` (row-major,
+    /// batch first), `outputs[j]` receives model output `j`. Returns the batch size.
+    pub fn predict(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], arena: &mut [u8]) -> Result<usize, Error> {
+        self.predict_with_shapes(None, inputs, outputs, arena)
+    }
+
+    /// `predict` for models with `None` axes: `input_shapes[i]` is the shape of input `i`
+    /// (its batch axis is ignored; the batch comes from the buffer length).
+    pub fn predict_with_shapes(
+        &self,
+        input_shapes: Option<&[Shape]>,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        arena: &mut [u8],
+    ) -> Result<usize, Error> {
+        let plan = self.plan(input_shapes)?;
+        let shapes = self.sample_shapes(input_shapes)?;
+        let batch = self.check_buffers(&shapes, inputs, outputs)?;
+        let expected = self.count_params();
+        if self.weights.len() != expected {
+            return Err(Error::WeightsLength {
+                expected,
+                found: self.weights.len(),
+            });
+        }
+        let (_, arena, _) = bytemuck::pod_align_to_mut::<u8, f32>(arena);
+        if arena.len() < plan.elements {
+            return Err(Error::ArenaTooSmall {
+                needed: plan.arena_bytes(),
+                found: arena.len() * 4,
+            });
+        }
+        let mut exec = execute::Execution::new(self, &shapes, &plan)?;
+        for sample in 0..batch {
+            exec.run_sample(sample, inputs, outputs, arena)?;
+        }
+        Ok(batch)
+    }
+
+    /// Checks buffer counts and lengths; returns the batch size.
+    fn check_buffers(&self, shapes: &[Shape], inputs: &[&[f32]], outputs: &[&mut [f32]]) -> Result<usize, Error> {
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::BufferCount {
+                what: "input",
+                expected: self.inputs.len(),
+                found: inputs.len(),
+            });
+        }
+        if outputs.len() != self.outputs.len() {
+            return Err(Error::BufferCount {
+                what: "output",
+                expected: self.outputs.len(),
+                found: outputs.len(),
+            });
+        }
+        let per_sample = |node: u16| shapes.get(node as usize).and_then(Shape::sample_elements).unwrap_or(0);
+        let mut batch = None;
+        for (i, (&node, data)) in self.inputs.iter().zip(inputs).enumerate() {
+            let size = per_sample(node);
+            let shape = shapes.get(node as usize).copied().unwrap_or(Shape::SCALAR).with_dim(0, None);
+            if size == 0 || data.len() % size != 0 {
+                return Err(Error::BufferLength {
+                    what: "input",
+                    index: i,
+                    shape,
+                    found: data.len(),
+                });
+            }
+            let b = data.len() / size;
+            match batch {
+                None => batch = Some(b),
+                Some(first) if first != b => return Err(Error::BatchMismatch { first, other: b }),
+                _ => {}
+            }
+        }
+        let batch = batch.unwrap_or(0);
+        for (i, (&node, data)) in self.outputs.iter().zip(outputs).enumerate() {
+            if data.len() != per_sample(node) * batch {
+                return Err(Error::BufferLength {
+                    what: "output",
+                    index: i,
+                    shape: shapes.get(node as usize).copied().unwrap_or(Shape::SCALAR).with_dim(0, Some(batch as u32)),
+                    found: data.len(),
+                });
+            }
+        }
+        Ok(batch)
+    }
+}

@@ -1,0 +1,160 @@
+//! Tensor shapes with Keras's conventions: the first axis is the batch, any axis may be
+//! unknown (`None`), and a shape prints as the Python tuple Keras shows (`(None, 26, 26, 8)`).
+
+use core::fmt;
+
+/// The largest rank kiln handles (batch axis included). Keras image models use 4.
+pub const MAX_RANK: usize = 6;
+
+/// One axis: `None` when it is only known at run time, as in `Input(shape=(None, None, 3))`.
+pub type Dim = Option<u32>;
+
+/// A tensor shape of rank at most [`MAX_RANK`], batch axis first.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shape {
+    dims: [Dim; MAX_RANK],
+    rank: u8,
+}
+
+impl Shape {
+    /// The rank-0 shape `()`.
+    pub const SCALAR: Shape = Shape {
+        dims: [None; MAX_RANK],
+        rank: 0,
+    };
+
+    /// A shape from its axes; `None` when there are more than [`MAX_RANK`].
+    pub fn new(dims: &[Dim]) -> Option<Shape> {
+        if dims.len() > MAX_RANK {
+            return None;
+        }
+        let mut shape = Shape::SCALAR;
+        shape.dims[..dims.len()].copy_from_slice(dims);
+        shape.rank = dims.len() as u8;
+        Some(shape)
+    }
+
+    /// A shape with an unknown batch axis followed by known axes: `(None, *dims)`.
+    pub fn batched(dims: &[u32]) -> Option<Shape> {
+        if dims.len() + 1 > MAX_RANK {
+            return None;
+        }
+        let mut shape = Shape::SCALAR;
+        for (slot, &d) in shape.dims[1..].iter_mut().zip(dims) {
+            *slot = Some(d);
+        }
+        shape.rank = dims.len() as u8 + 1;
+        Some(shape)
+    }
+
+    pub fn rank(&self) -> usize {
+        self.rank as usize
+    }
+
+    pub fn dims(&self) -> &[Dim] {
+        &self.dims[..self.rank()]
+    }
+
+    pub fn dim(&self, axis: usize) -> Dim {
+        self.dims().get(axis).copied().flatten()
+    }
+
+    /// The last axis, the one Dense, BatchNormalization and Softmax work on.
+    pub fn last(&self) -> Dim {
+        self.dims().last().copied().flatten()
+    }
+
+    /// The same shape with axis `axis` replaced (no-op when out of range).
+    pub fn with_dim(mut self, axis: usize, dim: Dim) -> Shape {
+        if axis < self.rank() {
+            self.dims[axis] = dim;
+        }
+        self
+    }
+
+    /// Appends an axis; `None` when the rank would exceed [`MAX_RANK`].
+    pub fn push(mut self, dim: Dim) -> Option<Shape> {
+        if self.rank() == MAX_RANK {
+            return None;
+        }
+        self.dims[self.rank()] = dim;
+        self.rank += 1;
+        Some(self)
+    }
+
+    /// The number of elements of one sample (every axis but the batch), if all are known.
+    pub fn sample_elements(&self) -> Option<usize> {
+        self.dims()
+            .iter()
+            .skip(1)
+            .try_fold(1usize, |acc, d| acc.checked_mul(d.map(|d| d as usize)?))
+    }
+
+    /// The number of elements of the whole tensor, if every axis is known.
+    pub fn elements(&self) -> Option<usize> {
+        self.dims()
+            .iter()
+            .try_fold(1usize, |acc, d| acc.checked_mul(d.map(|d| d as usize)?))
+    }
+
+    /// True when every axis after the batch is known.
+    pub fn is_sample_known(&self) -> bool {
+        self.dims().iter().skip(1).all(Option::is_some)
+    }
+}
+
+impl fmt::Display for Shape {
+    /// Formats as a Python tuple: `(None, 32)`, `(5,)`, `()`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(")?;
+        for (i, d) in self.dims().iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match d {
+                Some(n) => write!(f, "{n}")?,
+                None => f.write_str("None")?,
+            }
+        }
+        if self.rank() == 1 {
+            f.write_str(",")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::format;
+
+    #[test]
+    fn prints_like_python_tuples() {
+        assert_eq!(format!("{}", Shape::batched(&[26, 26, 8]).unwrap()), "(None, 26, 26, 8)");
+        assert_eq!(format!("{}", Shape::new(&[Some(5)]).unwrap()), "(5,)");
+        assert_eq!(format!("{}", Shape::SCALAR), "()");
+        assert_eq!(format!("{}", Shape::new(&[None, None, None, Some(3)]).unwrap()), "(None, None, None, 3)");
+    }
+
+    #[test]
+    fn element_counts() {
+        let s = Shape::batched(&[13, 13, 8]).unwrap();
+        assert_eq!(s.sample_elements(), Some(1352));
+        assert_eq!(s.elements(), None);
+        assert_eq!(s.with_dim(0, Some(2)).elements(), Some(2704));
+        assert_eq!(Shape::new(&[None, None, Some(3)]).unwrap().sample_elements(), None);
+    }
+
+    #[test]
+    fn rank_is_bounded() {
+        assert!(Shape::new(&[Some(1); MAX_RANK + 1]).is_none());
+        assert!(Shape::batched(&[1; MAX_RANK]).is_none());
+    }
+}

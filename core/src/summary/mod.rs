@@ -1,0 +1,413 @@
+//! `model.summary()`: the table Keras 3 prints, character for character.
+//!
+//! Lines go to a `print_fn` callback one at a time as `Display` values, so the same code
+//! prints to a host terminal, a `String`, semihosting or defmt, with no buffer for a
+//! whole line. The layout rules (widths, wrapping, the `Trainable` column, unbuilt layers)
+//! are Keras's and rich's; see KERAS-NOTES.md §1.
+
+mod layout;
+pub mod pattern;
+mod table;
+mod text;
+
+use crate::graph::{Graph, LayerId, ModelKind};
+use crate::name::Name;
+use crate::shape::Shape;
+use core::fmt::{self, Display, Write};
+use table::{Fmt, Rule, Table};
+use text::Justify;
+
+pub use layout::MAX_COLUMNS;
+pub use pattern::PatternError;
+
+/// The longest text one cell may hold, in bytes.
+pub const CELL_CAPACITY: usize = 256;
+
+/// Keras's `summary()` arguments. `Default` is Keras's defaults on a terminal 80 wide
+/// (a pipe, CI, or a device), which gives tables 76 characters wide.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SummaryOptions<'a> {
+    /// Total width; `None` (or 0) uses Keras's default for the model and terminal.
+    pub line_length: Option<usize>,
+    /// Right edges of the columns as fractions of the width.
+    pub positions: Option<&'a [f64]>,
+    pub expand_nested: bool,
+    pub show_trainable: bool,
+    /// Regexes for the first and last rows to show (Python `re.match`, a prefix match).
+    pub layer_range: Option<[&'a str; 2]>,
+    /// What Keras reads from `shutil.get_terminal_size().columns`: 80 without a terminal.
+    pub terminal_columns: usize,
+}
+
+impl Default for SummaryOptions<'_> {
+    fn default() -> Self {
+        SummaryOptions {
+            line_length: None,
+            positions: None,
+            expand_nested: false,
+            show_trainable: false,
+            layer_range: None,
+            terminal_columns: 80,
+        }
+    }
+}
+
+/// Why `summary` could not print. Messages are Keras's.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SummaryError {
+    InsufficientWidth,
+    TooFewPositions { expected: usize, found: usize },
+    TooManyPositions,
+    LayerRangeNoMatch { start: Name, end: Name },
+    Pattern { pattern: Name, error: PatternError },
+    CellTooLong,
+}
+
+impl Display for SummaryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SummaryError::InsufficientWidth => f.write_str("Insufficient console width to print summary."),
+            SummaryError::TooFewPositions { expected, found } => write!(
+                f,
+                "positions must give one edge per column: the table has {expected} columns but {found} positions were given"
+            ),
+            SummaryError::TooManyPositions => f.write_str("too many positions"),
+            SummaryError::LayerRangeNoMatch { start, end } => write!(
+                f,
+                "Passed layer_names do not match the layer names in the model. Received: [{}, {}]",
+                PyRepr(start),
+                PyRepr(end)
+            ),
+            SummaryError::Pattern { pattern, error } => match error {
+                PatternError::Unsupported => write!(
+                    f,
+                    "layer_range pattern {} uses regular-expression syntax kiln does not support (groups, lookaround, backreferences)",
+                    PyRepr(pattern)
+                ),
+                PatternError::Invalid => write!(f, "layer_range pattern {} is not a valid regular expression", PyRepr(pattern)),
+            },
+            SummaryError::CellTooLong => write!(f, "a summary cell is longer than {CELL_CAPACITY} bytes"),
+        }
+    }
+}
+
+/// A string as Python's `repr` prints it (single quotes unless the text has one).
+pub struct PyRepr<'a>(pub &'a str);
+
+impl Display for PyRepr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quote = if self.0.contains('\'') && !self.0.contains('"') { '"' } else { '\'' };
+        f.write_char(quote)?;
+        for c in self.0.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\t' => f.write_str("\\t")?,
+                c if c == quote => {
+                    f.write_char('\\')?;
+                    f.write_char(c)?;
+                }
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char(quote)
+    }
+}
+
+type Cell = heapless::String<CELL_CAPACITY>;
+
+fn cell(args: fmt::Arguments<'_>) -> Result<Cell, SummaryError> {
+    let mut c = Cell::new();
+    c.write_fmt(args).map_err(|_| SummaryError::CellTooLong)?;
+    Ok(c)
+}
+
+fn short_name(text: &str) -> Name {
+    let mut n = Name::new();
+    for c in text.chars() {
+        if n.push(c).is_err() {
+            break;
+        }
+    }
+    n
+}
+
+/// `1381` → `1,381`.
+pub struct Thousands(pub usize);
+
+impl Display for Thousands {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut digits = [0u8; 20];
+        let mut n = self.0;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for i in (0..len).rev() {
+            f.write_char(digits[i] as char)?;
+            if i > 0 && i % 3 == 0 {
+                f.write_char(',')?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keras's `readable_memory_size`: `5.39 KB`, `0.00 B`.
+pub struct Bytes(pub f64);
+
+impl Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+        let mut size = self.0;
+        for unit in UNITS {
+            if size / 1024.0 < 1.0 {
+                return write!(f, "{size:.2} {unit}");
+            }
+            size /= 1024.0;
+        }
+        write!(f, "{size:.2} PB")
+    }
+}
+
+/// A shape as Keras's summary prints it: `(None, 32)`; rank 1 is `(5)`, not `(5,)`.
+struct SummaryShape(Shape);
+
+impl Display for SummaryShape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('(')?;
+        for (i, d) in self.0.dims().iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match d {
+                Some(n) => write!(f, "{n}")?,
+                None => f.write_str("None")?,
+            }
+        }
+        f.write_char(')')
+    }
+}
+
+impl<const N: usize> Graph<'_, N> {
+    /// Keras's rule: Sequential models (and linear Functional ones) get three columns,
+    /// others a fourth, "Connected to".
+    pub fn is_sequential_like(&self) -> bool {
+        match self.kind {
+            ModelKind::Sequential => true,
+            ModelKind::Functional => {
+                let mut seen = [false; N];
+                self.nodes.iter().all(|n| {
+                    let first_use = !core::mem::replace(&mut seen[n.layer as usize], true);
+                    first_use && n.inputs.len() <= 1
+                }) && self.nodes.iter().enumerate().all(|(i, _)| {
+                    self.nodes.iter().filter(|m| m.inputs.contains(&(i as u16))).count() <= 1
+                }) && self.inputs.len() == 1
+                    && self.outputs.len() == 1
+            }
+        }
+    }
+
+    /// Prints the summary table through `print_fn`, one line per call.
+    pub fn summary(
+        &self,
+        options: &SummaryOptions<'_>,
+        print_fn: &mut dyn FnMut(&dyn Display),
+    ) -> Result<(), SummaryError> {
+        let sequential_like = self.is_sequential_like();
+        let (mut default_length, default_positions, mut headers, mut justify): (usize, &[f64], heapless::Vec<&str, MAX_COLUMNS>, heapless::Vec<Justify, MAX_COLUMNS>) =
+            if sequential_like {
+                (
+                    88,
+                    &[0.45, 0.80, 1.0],
+                    heapless::Vec::from_slice(&["Layer (type)", "Output Shape", "Param #"]).unwrap_or_default(),
+                    heapless::Vec::from_slice(&[Justify::Left, Justify::Left, Justify::Right]).unwrap_or_default(),
+                )
+            } else {
+                (
+                    108,
+                    &[0.3, 0.56, 0.74, 1.0],
+                    heapless::Vec::from_slice(&["Layer (type)", "Output Shape", "Param #", "Connected to"]).unwrap_or_default(),
+                    heapless::Vec::from_slice(&[Justify::Left, Justify::Left, Justify::Right, Justify::Left]).unwrap_or_default(),
+                )
+            };
+        let given = options.positions.filter(|p| !p.is_empty()).unwrap_or(default_positions);
+        let mut positions: heapless::Vec<f64, 16> = heapless::Vec::new();
+        for &p in given.iter().take(15) {
+            let _ = positions.push(p);
+        }
+        if options.show_trainable {
+            default_length += 12;
+            for p in positions.iter_mut() {
+                *p *= 0.9;
+            }
+            let _ = positions.push(1.0);
+            let _ = headers.push("Trainable");
+            let _ = justify.push(Justify::Center);
+        }
+        let default_length = default_length.min(options.terminal_columns.saturating_sub(4));
+        let line_length = options.line_length.filter(|&l| l > 0).unwrap_or(default_length);
+        let widths = layout::cell_widths(line_length, &positions, headers.len())?;
+
+        let rows = self.summary_rows();
+        let (first, last) = match options.layer_range {
+            None => (0, rows.len()),
+            Some([start, end]) => self.layer_range(&rows, start, end)?,
+        };
+
+        let table = Table {
+            widths: &widths,
+            justify: &justify,
+        };
+        print_fn(&Fmt(|f: &mut fmt::Formatter<'_>| write!(f, "Model: \"{}\"", self.name)));
+        print_fn(&table.rule(Rule::Top));
+        let height = table.height(&headers);
+        for line in 0..height {
+            print_fn(&table.row_line(&headers, line, height, true));
+        }
+        print_fn(&table.rule(Rule::HeaderBottom));
+        for (i, &layer) in rows[first..last].iter().enumerate() {
+            if i > 0 {
+                print_fn(&table.rule(Rule::Between));
+            }
+            let cells = self.row_cells(layer, sequential_like, options.show_trainable)?;
+            let cells: heapless::Vec<&str, MAX_COLUMNS> = cells.iter().map(|c| c.as_str()).collect();
+            let height = table.height(&cells);
+            for line in 0..height {
+                print_fn(&table.row_line(&cells, line, height, false));
+            }
+        }
+        print_fn(&table.rule(Rule::Bottom));
+
+        let (trainable, frozen) = self.param_counts();
+        let total = trainable + frozen;
+        print_fn(&format_args!(" Total params: {} ({})", Thousands(total), Bytes(total as f64 * 4.0)));
+        print_fn(&format_args!(" Trainable params: {} ({})", Thousands(trainable), Bytes(trainable as f64 * 4.0)));
+        print_fn(&format_args!(" Non-trainable params: {} ({})", Thousands(frozen), Bytes(frozen as f64 * 4.0)));
+        Ok(())
+    }
+
+    /// The layers `summary` lists: `model.layers`.
+    fn summary_rows(&self) -> heapless::Vec<LayerId, N> {
+        self.visible_layers().collect()
+    }
+
+    /// Keras's `get_layer_index_bound_by_layer_name`.
+    fn layer_range(&self, rows: &[LayerId], start: &str, end: &str) -> Result<(usize, usize), SummaryError> {
+        let check = |pattern: &str, name: &str| {
+            pattern::matches_prefix(pattern, name).map_err(|error| SummaryError::Pattern {
+                pattern: short_name(pattern),
+                error,
+            })
+        };
+        let (mut lower, mut upper): (Option<(usize, usize)>, Option<(usize, usize)>) = (None, None);
+        for (i, &id) in rows.iter().enumerate() {
+            let name = self.layers.get(id as usize).map(|l| l.name.as_str()).unwrap_or("");
+            if check(start, name)? {
+                lower = Some(lower.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
+            }
+            if check(end, name)? {
+                upper = Some(upper.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
+            }
+        }
+        match (lower, upper) {
+            (Some((lower_min, lower_max)), Some((upper_min, upper_max))) => {
+                if lower_min > upper_max {
+                    Ok((upper_min, lower_max + 1))
+                } else {
+                    Ok((lower_min, upper_max + 1))
+                }
+            }
+            _ => Err(SummaryError::LayerRangeNoMatch {
+                start: short_name(start),
+                end: short_name(end),
+            }),
+        }
+    }
+
+    fn row_cells(&self, id: LayerId, sequential_like: bool, show_trainable: bool) -> Result<heapless::Vec<Cell, MAX_COLUMNS>, SummaryError> {
+        let mut cells = heapless::Vec::new();
+        let Some(layer) = self.layers.get(id as usize) else {
+            return Ok(cells);
+        };
+        let mut push = |c: Cell| cells.push(c).map_err(|_| SummaryError::TooManyPositions);
+        push(cell(format_args!("{} ({})", layer.name, layer.class_name()))?)?;
+        match self.last_node(id) {
+            Some(node) => push(cell(format_args!("{}", SummaryShape(node.shape)))?)?,
+            None => push(cell(format_args!("?"))?)?,
+        }
+        match self.layer_param_count(id) {
+            Some(n) => push(cell(format_args!("{}", Thousands(n)))?)?,
+            None if layer.kind.has_build() => push(cell(format_args!("0 (unbuilt)"))?)?,
+            None => push(cell(format_args!("0"))?)?,
+        }
+        if !sequential_like {
+            push(self.connected_to(id)?)?;
+        }
+        if show_trainable {
+            let has_weights = !self.layer_weights(id).is_empty();
+            let flag = match (has_weights, layer.trainable) {
+                (false, _) => "-",
+                (true, true) => "Y",
+                (true, false) => "N",
+            };
+            push(cell(format_args!("{flag}"))?)?;
+        }
+        Ok(cells)
+    }
+
+    /// `layer[node_index][tensor_index], …` for every node of the layer, or `-`.
+    fn connected_to(&self, id: LayerId) -> Result<Cell, SummaryError> {
+        let mut out = Cell::new();
+        for node in self.nodes.iter().filter(|n| n.layer == id) {
+            for &input in &node.inputs {
+                let Some(producer) = self.nodes.get(input as usize) else {
+                    continue;
+                };
+                let node_index = self.nodes[..input as usize].iter().filter(|n| n.layer == producer.layer).count();
+                let name = self.layers.get(producer.layer as usize).map(|l| l.name.as_str()).unwrap_or("?");
+                if !out.is_empty() {
+                    out.push_str(", ").map_err(|_| SummaryError::CellTooLong)?;
+                }
+                write!(out, "{name}[{node_index}][0]").map_err(|_| SummaryError::CellTooLong)?;
+            }
+        }
+        if out.is_empty() {
+            out.push('-').map_err(|_| SummaryError::CellTooLong)?;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_and_bytes() {
+        extern crate std;
+        use std::format;
+        assert_eq!(format!("{}", Thousands(0)), "0");
+        assert_eq!(format!("{}", Thousands(999)), "999");
+        assert_eq!(format!("{}", Thousands(1381)), "1,381");
+        assert_eq!(format!("{}", Thousands(1234567)), "1,234,567");
+        assert_eq!(format!("{}", Bytes(5524.0)), "5.39 KB");
+        assert_eq!(format!("{}", Bytes(0.0)), "0.00 B");
+        assert_eq!(format!("{}", Bytes(936.0)), "936.00 B");
+        assert_eq!(format!("{}", Bytes(54440.0)), "53.16 KB");
+        assert_eq!(format!("{}", Bytes(0.125 * 1024.0 * 1024.0)), "128.00 KB");
+    }
+
+    #[test]
+    fn python_repr() {
+        extern crate std;
+        use std::format;
+        assert_eq!(format!("{}", PyRepr("nope")), "'nope'");
+        assert_eq!(format!("{}", PyRepr("it's")), "\"it's\"");
+    }
+}

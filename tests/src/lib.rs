@@ -1,0 +1,1 @@
+//! Cross-crate tests for kiln: parity with real Keras fixtures.
