@@ -122,3 +122,5 @@ impl From<crate::summary::SummaryError> for Error {
         Error::Summary(e)
     }
 }
+
+impl core::error::Error for Error {}

@@ -13,9 +13,11 @@
 //! Every builder turns into a [`LayerSpec`]; `.name("…")` and `.trainable(false)` come
 //! from [`LayerBuilder`].
 
-pub use crate::graph::layer::{BatchNormalization, Conv2D, Dense, DepthwiseConv2D, Pair, Pool2D, ReLU, Reshape};
-pub use crate::graph::{LayerBuilder, LayerSpec};
+pub use crate::graph::layer::{
+    BatchNormalization, Conv2D, Dense, DepthwiseConv2D, Pair, Pool2D, ReLU, Reshape,
+};
 use crate::graph::LayerKind;
+pub use crate::graph::{LayerBuilder, LayerSpec};
 use crate::kernels::{Activation as ActivationFn, Padding};
 use crate::shape::{Shape, MAX_RANK};
 
@@ -65,7 +67,8 @@ pub struct Input {
 impl Input {
     /// `Input(shape=dims)` with every axis known.
     pub fn new(dims: &[u32]) -> Self {
-        let dims: heapless::Vec<Option<u32>, MAX_RANK> = dims.iter().map(|&d| Some(d)).take(MAX_RANK).collect();
+        let dims: heapless::Vec<Option<u32>, MAX_RANK> =
+            dims.iter().map(|&d| Some(d)).take(MAX_RANK).collect();
         Input::with_dims(&dims)
     }
 
@@ -125,7 +128,10 @@ impl Conv2D {
         Conv2D { strides, ..self }
     }
     pub fn dilation_rate(self, dilation_rate: Pair) -> Self {
-        Conv2D { dilation_rate, ..self }
+        Conv2D {
+            dilation_rate,
+            ..self
+        }
     }
     pub fn padding(self, padding: Padding) -> Self {
         Conv2D { padding, ..self }
@@ -155,7 +161,10 @@ impl DepthwiseConv2D {
         DepthwiseConv2D { strides, ..self }
     }
     pub fn dilation_rate(self, dilation_rate: Pair) -> Self {
-        DepthwiseConv2D { dilation_rate, ..self }
+        DepthwiseConv2D {
+            dilation_rate,
+            ..self
+        }
     }
     pub fn padding(self, padding: Padding) -> Self {
         DepthwiseConv2D { padding, ..self }
@@ -306,7 +315,9 @@ pub struct LeakyReLU {
 
 impl LeakyReLU {
     pub fn new() -> Self {
-        LeakyReLU { negative_slope: 0.3 }
+        LeakyReLU {
+            negative_slope: 0.3,
+        }
     }
     pub fn negative_slope(self, negative_slope: f32) -> Self {
         LeakyReLU { negative_slope }

@@ -137,10 +137,16 @@ mod tests {
 
     #[test]
     fn prints_like_python_tuples() {
-        assert_eq!(format!("{}", Shape::batched(&[26, 26, 8]).unwrap()), "(None, 26, 26, 8)");
+        assert_eq!(
+            format!("{}", Shape::batched(&[26, 26, 8]).unwrap()),
+            "(None, 26, 26, 8)"
+        );
         assert_eq!(format!("{}", Shape::new(&[Some(5)]).unwrap()), "(5,)");
         assert_eq!(format!("{}", Shape::SCALAR), "()");
-        assert_eq!(format!("{}", Shape::new(&[None, None, None, Some(3)]).unwrap()), "(None, None, None, 3)");
+        assert_eq!(
+            format!("{}", Shape::new(&[None, None, None, Some(3)]).unwrap()),
+            "(None, None, None, 3)"
+        );
     }
 
     #[test]
@@ -149,7 +155,12 @@ mod tests {
         assert_eq!(s.sample_elements(), Some(1352));
         assert_eq!(s.elements(), None);
         assert_eq!(s.with_dim(0, Some(2)).elements(), Some(2704));
-        assert_eq!(Shape::new(&[None, None, Some(3)]).unwrap().sample_elements(), None);
+        assert_eq!(
+            Shape::new(&[None, None, Some(3)])
+                .unwrap()
+                .sample_elements(),
+            None
+        );
     }
 
     #[test]

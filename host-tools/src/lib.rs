@@ -1,1 +1,9 @@
-//! Host-side tools for kiln.
+//! Host-side tools for kiln: reading Keras files, running models on the host, and the
+//! `kiln` command line.
+
+pub mod formats;
+pub mod import;
+pub mod load;
+pub mod model;
+
+pub use model::{HostGraph, MAX_LAYERS};

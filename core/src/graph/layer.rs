@@ -105,15 +105,23 @@ pub enum LayerKind {
     DepthwiseConv2D(DepthwiseConv2D),
     MaxPooling2D(Pool2D),
     AveragePooling2D(Pool2D),
-    GlobalAveragePooling2D { keepdims: bool },
-    GlobalMaxPooling2D { keepdims: bool },
+    GlobalAveragePooling2D {
+        keepdims: bool,
+    },
+    GlobalMaxPooling2D {
+        keepdims: bool,
+    },
     Flatten,
     Reshape(Reshape),
     /// Identity at inference.
-    Dropout { rate: f32 },
+    Dropout {
+        rate: f32,
+    },
     Activation(Activation),
     ReLU(ReLU),
-    LeakyReLU { negative_slope: f32 },
+    LeakyReLU {
+        negative_slope: f32,
+    },
     /// Softmax over the last axis.
     Softmax,
     BatchNormalization(BatchNormalization),
@@ -196,7 +204,9 @@ impl LayerKind {
             LayerKind::Dense(d) if d.units == 0 => bad("units must be at least 1"),
             LayerKind::Conv2D(c) if c.filters == 0 => bad("filters must be at least 1"),
             LayerKind::Conv2D(c)
-                if !pair_ok(&c.kernel_size) || !pair_ok(&c.strides) || !pair_ok(&c.dilation_rate) =>
+                if !pair_ok(&c.kernel_size)
+                    || !pair_ok(&c.strides)
+                    || !pair_ok(&c.dilation_rate) =>
             {
                 bad("kernel_size, strides and dilation_rate must be at least 1")
             }
@@ -222,7 +232,11 @@ impl LayerKind {
             LayerKind::Dropout { rate } if !(0.0..1.0).contains(rate) => {
                 bad("rate must be in [0, 1)")
             }
-            LayerKind::BatchNormalization(b) if !(b.epsilon > 0.0) => bad("epsilon must be > 0"),
+            LayerKind::BatchNormalization(b)
+                if b.epsilon.partial_cmp(&0.0) != Some(core::cmp::Ordering::Greater) =>
+            {
+                bad("epsilon must be > 0")
+            }
             LayerKind::Reshape(r) if r.target_shape().iter().filter(|&&d| d == -1).count() > 1 => {
                 bad("target_shape can contain at most one -1")
             }
@@ -257,20 +271,46 @@ impl LayerKind {
                 let (h, w, _) = image_axes(input).ok_or_else(|| {
                     incompatible("rank 4 (batch, height, width, channels) with known channels")
                 })?;
-                let oh = spatial_out(h, c.kernel_size[0], c.strides[0], c.dilation_rate[0], c.padding);
-                let ow = spatial_out(w, c.kernel_size[1], c.strides[1], c.dilation_rate[1], c.padding);
-                image_shape(input, oh, ow, Some(c.filters))
-                    .ok_or_else(|| incompatible("height and width at least the (dilated) kernel size"))
+                let oh = spatial_out(
+                    h,
+                    c.kernel_size[0],
+                    c.strides[0],
+                    c.dilation_rate[0],
+                    c.padding,
+                );
+                let ow = spatial_out(
+                    w,
+                    c.kernel_size[1],
+                    c.strides[1],
+                    c.dilation_rate[1],
+                    c.padding,
+                );
+                image_shape(input, oh, ow, Some(c.filters)).ok_or_else(|| {
+                    incompatible("height and width at least the (dilated) kernel size")
+                })
             }
             LayerKind::DepthwiseConv2D(c) => {
                 let (h, w, ch) = image_axes(input).ok_or_else(|| {
                     incompatible("rank 4 (batch, height, width, channels) with known channels")
                 })?;
-                let oh = spatial_out(h, c.kernel_size[0], c.strides[0], c.dilation_rate[0], c.padding);
-                let ow = spatial_out(w, c.kernel_size[1], c.strides[1], c.dilation_rate[1], c.padding);
+                let oh = spatial_out(
+                    h,
+                    c.kernel_size[0],
+                    c.strides[0],
+                    c.dilation_rate[0],
+                    c.padding,
+                );
+                let ow = spatial_out(
+                    w,
+                    c.kernel_size[1],
+                    c.strides[1],
+                    c.dilation_rate[1],
+                    c.padding,
+                );
                 let out_c = ch.checked_mul(c.depth_multiplier).ok_or_else(too_big)?;
-                image_shape(input, oh, ow, Some(out_c))
-                    .ok_or_else(|| incompatible("height and width at least the (dilated) kernel size"))
+                image_shape(input, oh, ow, Some(out_c)).ok_or_else(|| {
+                    incompatible("height and width at least the (dilated) kernel size")
+                })
             }
             LayerKind::MaxPooling2D(p) | LayerKind::AveragePooling2D(p) => {
                 let (h, w, ch) = image_axes(input).ok_or_else(|| {
@@ -358,7 +398,11 @@ impl LayerKind {
             }
             LayerKind::DepthwiseConv2D(c) => {
                 let [kh, kw] = c.kernel_size;
-                add("kernel", &[kh as u32, kw as u32, channels, c.depth_multiplier], true);
+                add(
+                    "kernel",
+                    &[kh as u32, kw as u32, channels, c.depth_multiplier],
+                    true,
+                );
                 if c.use_bias {
                     add("bias", &[channels.saturating_mul(c.depth_multiplier)], true);
                 }
@@ -417,7 +461,13 @@ fn image_axes(shape: &Shape) -> Option<(Dim, Dim, u32)> {
 }
 
 /// `Some(None)` for an unknown input axis, `None` when the output would be empty.
-fn spatial_out(input: Dim, kernel: u16, stride: u16, dilation: u16, padding: Padding) -> Option<Dim> {
+fn spatial_out(
+    input: Dim,
+    kernel: u16,
+    stride: u16,
+    dilation: u16,
+    padding: Padding,
+) -> Option<Dim> {
     match input {
         None => Some(None),
         Some(n) => crate::kernels::padding::output_size(

@@ -166,11 +166,14 @@ impl<'w, const N: usize> Graph<'w, N> {
         let shape = match (&l.kind, inputs) {
             (LayerKind::InputLayer(shape), []) => *shape,
             (_, [input]) => {
-                let input = self.nodes.get(*input as usize).ok_or(Error::IncompatibleInput {
-                    layer: l.name.clone(),
-                    found: Shape::SCALAR,
-                    expected: "an existing input tensor",
-                })?;
+                let input = self
+                    .nodes
+                    .get(*input as usize)
+                    .ok_or(Error::IncompatibleInput {
+                        layer: l.name.clone(),
+                        found: Shape::SCALAR,
+                        expected: "an existing input tensor",
+                    })?;
                 l.kind.output_shape(&l.name, &input.shape)?
             }
             _ => {
@@ -228,7 +231,10 @@ impl<'w, const N: usize> Graph<'w, N> {
 
     /// The weight variables of a built layer (empty when unbuilt or weightless).
     pub fn layer_weights(&self, layer: LayerId) -> WeightSpecs {
-        match (self.layers.get(layer as usize), self.layer_input_shape(layer)) {
+        match (
+            self.layers.get(layer as usize),
+            self.layer_input_shape(layer),
+        ) {
             (Some(l), Some(input)) => l.kind.weights(&input),
             _ => WeightSpecs::new(),
         }
@@ -239,7 +245,12 @@ impl<'w, const N: usize> Graph<'w, N> {
         if !self.is_built(layer) {
             return None;
         }
-        Some(self.layer_weights(layer).iter().map(WeightSpec::elements).sum())
+        Some(
+            self.layer_weights(layer)
+                .iter()
+                .map(WeightSpec::elements)
+                .sum(),
+        )
     }
 
     /// `(trainable, non_trainable)` parameter counts of the whole model.
@@ -266,7 +277,9 @@ impl<'w, const N: usize> Graph<'w, N> {
     /// Offset of layer `layer`'s first weight in the flat buffer (layers in order, each
     /// layer's variables in Keras's order: the concatenation of `model.get_weights()`).
     pub fn weight_offset(&self, layer: LayerId) -> usize {
-        (0..layer).map(|id| self.layer_param_count(id).unwrap_or(0)).sum()
+        (0..layer)
+            .map(|id| self.layer_param_count(id).unwrap_or(0))
+            .sum()
     }
 
     /// Lends the model its weights: Keras's `get_weights()` flattened and concatenated.

@@ -67,4 +67,3 @@ pub trait LayerBuilder: Into<LayerSpec> {
 }
 
 impl<T: Into<LayerSpec>> LayerBuilder for T {}
-

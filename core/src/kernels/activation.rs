@@ -320,10 +320,17 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for a in ALL {
-            assert_eq!(Activation::from_keras_name(a.keras_name()), Some(a), "{a:?}");
+            assert_eq!(
+                Activation::from_keras_name(a.keras_name()),
+                Some(a),
+                "{a:?}"
+            );
         }
         assert_eq!(Activation::from_keras_name("swish"), Some(Activation::Silu));
-        assert_eq!(Activation::from_keras_name("hard_swish"), Some(Activation::HardSilu));
+        assert_eq!(
+            Activation::from_keras_name("hard_swish"),
+            Some(Activation::HardSilu)
+        );
         assert_eq!(Activation::from_keras_name("Relu"), None);
         assert_eq!(Activation::from_keras_name(""), None);
         assert_eq!(Activation::default(), Activation::Linear);
@@ -340,7 +347,11 @@ mod tests {
     fn linear_relu_relu6() {
         check(Activation::Linear, &[-2.5, 0.0, 7.0], &[-2.5, 0.0, 7.0]);
         check(Activation::Relu, &[-2.5, 0.0, 7.0], &[0.0, 0.0, 7.0]);
-        check(Activation::Relu6, &[-2.5, 0.0, 3.0, 6.0, 7.0], &[0.0, 0.0, 3.0, 6.0, 6.0]);
+        check(
+            Activation::Relu6,
+            &[-2.5, 0.0, 3.0, 6.0, 7.0],
+            &[0.0, 0.0, 3.0, 6.0, 6.0],
+        );
     }
 
     #[test]
@@ -348,7 +359,15 @@ mod tests {
         check(
             Activation::Sigmoid,
             &[0.0, 1.0, -1.0, 2.0, -20.0, 100.0, -100.0],
-            &[0.5, 0.731_058_6, 0.268_941_43, 0.880_797_1, 2.061_153_6e-9, 1.0, 0.0],
+            &[
+                0.5,
+                0.731_058_6,
+                0.268_941_43,
+                0.880_797_1,
+                2.061_153_6e-9,
+                1.0,
+                0.0,
+            ],
         );
     }
 
@@ -403,8 +422,16 @@ mod tests {
     #[test]
     fn elu_values() {
         // elu(-1) = e^-1 - 1 = -0.63212056; alpha 0.5 at -2: 0.5 (e^-2 - 1) = -0.43233236
-        check(Activation::Elu { alpha: 1.0 }, &[-1.0, 0.0, 2.0], &[-0.632_120_56, 0.0, 2.0]);
-        check(Activation::Elu { alpha: 0.5 }, &[-2.0, 3.0], &[-0.432_332_36, 3.0]);
+        check(
+            Activation::Elu { alpha: 1.0 },
+            &[-1.0, 0.0, 2.0],
+            &[-0.632_120_56, 0.0, 2.0],
+        );
+        check(
+            Activation::Elu { alpha: 0.5 },
+            &[-2.0, 3.0],
+            &[-0.432_332_36, 3.0],
+        );
         // expm1 keeps tiny negatives accurate: elu(-1e-7) = -1e-7 (not 0 or -1.19e-7)
         let y = Activation::Elu { alpha: 1.0 }.eval_scalar(-1e-7).unwrap();
         assert!((y / -1e-7 - 1.0).abs() < 1e-6, "{y}");
@@ -473,9 +500,11 @@ mod tests {
                 30.0,
                 9.357_623e-14,
                 100.0,
-                3.720_076e-44,
+                0.0, // 3.72e-44, a subnormal in f32; checked below
             ],
         );
+        let tiny = Activation::Softplus.eval_scalar(-100.0).unwrap();
+        assert!(tiny > 0.0 && tiny < 1e-43, "{tiny}");
     }
 
     #[test]

@@ -25,7 +25,10 @@ use super::pool2d::Pool2dGeometry;
 /// no input cell, which Keras geometries never produce, gives `0/0 = NaN`, like JAX).
 pub fn average_pool2d(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
     let ok = g.fits(input, output);
-    debug_assert!(ok, "average_pool2d: slice lengths break the contract for {g:?}");
+    debug_assert!(
+        ok,
+        "average_pool2d: slice lengths break the contract for {g:?}"
+    );
     let c = g.channels;
     if !ok || c == 0 {
         return;

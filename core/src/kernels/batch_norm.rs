@@ -96,7 +96,16 @@ mod tests {
     fn without_scale_and_center() {
         // inv [0.5, 2], res [-0.5, 4]: [3, -1] -> [1, 2]
         let mut out = [0.0; 2];
-        batch_norm(&[3.0, -1.0], 2, None, None, &[1.0, -2.0], &[4.0, 0.25], 0.0, &mut out);
+        batch_norm(
+            &[3.0, -1.0],
+            2,
+            None,
+            None,
+            &[1.0, -2.0],
+            &[4.0, 0.25],
+            0.0,
+            &mut out,
+        );
         assert_eq!(out, [1.0, 2.0]);
     }
 
@@ -106,7 +115,16 @@ mod tests {
         // (x - mean) * gamma / sqrt(var + eps) + beta, checked in f64
         let xs = [-1.0f32, 0.0, 0.5, 2.0, 10.0];
         let mut out = [0.0; 5];
-        batch_norm(&xs, 1, Some(&[1.5]), Some(&[-0.25]), &[0.5], &[2.0], 1e-3, &mut out);
+        batch_norm(
+            &xs,
+            1,
+            Some(&[1.5]),
+            Some(&[-0.25]),
+            &[0.5],
+            &[2.0],
+            1e-3,
+            &mut out,
+        );
         let expected: Vec<f32> = xs
             .iter()
             .map(|&x| ((x as f64 - 0.5) * 1.5 / (2.001f64).sqrt() - 0.25) as f32)
@@ -121,7 +139,16 @@ mod tests {
         // (2, 2, 3): channel c has mean c, var 1, eps 0 -> x - c
         let x: Vec<f32> = (0..12).map(|v| v as f32).collect();
         let mut out = [0.0; 12];
-        batch_norm(&x, 3, None, None, &[0.0, 1.0, 2.0], &[1.0; 3], 0.0, &mut out);
+        batch_norm(
+            &x,
+            3,
+            None,
+            None,
+            &[0.0, 1.0, 2.0],
+            &[1.0; 3],
+            0.0,
+            &mut out,
+        );
         let expected: Vec<f32> = (0..12).map(|v| (v - v % 3) as f32).collect();
         assert_eq!(&out[..], &expected[..]);
     }

@@ -241,7 +241,9 @@ mod tests {
         let g = geom((5, 6, 3), 4, (3, 3), (2, 2), (1, 1), Padding::Same);
         assert_eq!((g.out_h, g.out_w, g.pad_top, g.pad_left), (3, 3, 1, 0));
         assert_eq!(g.depthwise_kernel_len(), Some(36));
-        assert!(Conv2dGeometry::new((2, 2, 1), 1, (3, 3), (1, 1), (1, 1), Padding::Valid).is_none());
+        assert!(
+            Conv2dGeometry::new((2, 2, 1), 1, (3, 3), (1, 1), (1, 1), Padding::Valid).is_none()
+        );
         assert!(Conv2dGeometry::new((4, 4, 1), 1, (3, 3), (0, 1), (1, 1), Padding::Same).is_none());
     }
 
@@ -281,7 +283,10 @@ mod tests {
         // out[2,0] = rows 3-4, cols 0-1: 15+16+20+21 = 72
         // out[2,1] = rows 3-4, cols 1-3: 16+17+18+21+22+23 = 117
         // out[2,2] = rows 3-4, cols 3-4: 18+19+23+24 = 84
-        assert_eq!(out, [12.0, 27.0, 24.0, 63.0, 108.0, 81.0, 72.0, 117.0, 84.0]);
+        assert_eq!(
+            out,
+            [12.0, 27.0, 24.0, 63.0, 108.0, 81.0, 72.0, 117.0, 84.0]
+        );
     }
 
     #[test]

@@ -99,7 +99,13 @@ mod tests {
     fn single_output_fractional() {
         // 0.5*0.25 + (-2)*0.125 + 3*(-1) + 0.1 = 0.125 - 0.25 - 3 + 0.1
         let mut out = [0.0];
-        dense(&[0.5, -2.0, 3.0], 3, &[0.25, 0.125, -1.0], Some(&[0.1]), &mut out);
+        dense(
+            &[0.5, -2.0, 3.0],
+            3,
+            &[0.25, 0.125, -1.0],
+            Some(&[0.1]),
+            &mut out,
+        );
         assert_all_close(&out, &[-3.025]);
     }
 
@@ -117,7 +123,13 @@ mod tests {
     #[cfg(debug_assertions)]
     fn contract_is_debug_asserted() {
         let mut out = [0.0; 2];
-        dense(&[1.0, 2.0], 2, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], None, &mut out);
+        dense(
+            &[1.0, 2.0],
+            2,
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            None,
+            &mut out,
+        );
     }
 
     proptest! {

@@ -41,7 +41,10 @@ pub fn depthwise_conv2d(
         && g.output_len() == Some(output.len())
         && bias.is_none_or(|b| b.len() == g.out_c)
         && g.windows_fit();
-    debug_assert!(ok, "depthwise_conv2d: slice lengths break the contract for {g:?}, dm {dm}");
+    debug_assert!(
+        ok,
+        "depthwise_conv2d: slice lengths break the contract for {g:?}, dm {dm}"
+    );
     if !ok || g.out_c == 0 {
         return;
     }
@@ -103,7 +106,13 @@ mod tests {
         // one pixel, channels [1, 10]; kernel (1,1,2,2) = [[2,3],[4,5]] (c, m)
         // outputs in order c0m0, c0m1, c1m0, c1m1 = [2, 3, 40, 50] + bias
         let g = Conv2dGeometry::new((1, 1, 2), 4, (1, 1), (1, 1), (1, 1), Padding::Valid).unwrap();
-        let out = run(&g, 2, &[1.0, 10.0], &[2.0, 3.0, 4.0, 5.0], Some(&[0.5, 0.25, -1.0, 2.0]));
+        let out = run(
+            &g,
+            2,
+            &[1.0, 10.0],
+            &[2.0, 3.0, 4.0, 5.0],
+            Some(&[0.5, 0.25, -1.0, 2.0]),
+        );
         assert_eq!(out, [2.5, 3.25, 39.0, 52.0]);
     }
 

@@ -90,7 +90,10 @@ mod tests {
     fn overlapping_windows_stride_1_same_pool_3() {
         // 3×3 arange, pool 3 stride 1 same (pad 1 each side): max of the 3×3 neighbourhood
         let g = Pool2dGeometry::new((3, 3, 1), (3, 3), (1, 1), Padding::Same).unwrap();
-        assert_eq!(run(&g, &arange(9)), [4.0, 5.0, 5.0, 7.0, 8.0, 8.0, 7.0, 8.0, 8.0]);
+        assert_eq!(
+            run(&g, &arange(9)),
+            [4.0, 5.0, 5.0, 7.0, 8.0, 8.0, 7.0, 8.0, 8.0]
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! * No allocation, no `unsafe`, no panics: each kernel documents its slice-length
 //!   contract (validated by the graph layer before the call), checks it with
 //!   `debug_assert!`, and in release builds returns without writing if it is broken.
-//! * Outputs are separate slices; element-wise ops ([`activation`], [`relu`]) work in
+//! * Outputs are separate slices; element-wise ops ([`activation`](mod@activation), [`relu`](mod@relu)) work in
 //!   place.
 
 pub mod activation;
@@ -44,3 +44,50 @@ pub use max_pool2d::max_pool2d;
 pub use padding::Padding;
 pub use pool2d::Pool2dGeometry;
 pub use relu::{leaky_relu, relu};
+
+/// Release builds: a broken slice-length contract must not panic (DESIGN.md
+/// invariant 1); the kernel returns without touching `output`.
+#[cfg(all(test, not(debug_assertions)))]
+mod release_contract_tests {
+    use super::*;
+
+    #[test]
+    fn broken_contracts_do_not_panic() {
+        let mut out = [7.0f32; 4];
+        dense(&[1.0, 2.0, 3.0], 2, &[1.0; 4], None, &mut out);
+        dense(&[1.0], 0, &[], Some(&[1.0]), &mut out);
+        let g = Conv2dGeometry::new((3, 3, 1), 1, (2, 2), (1, 1), (1, 1), Padding::Valid).unwrap();
+        conv2d(&g, &[1.0; 8], &[1.0; 4], None, &mut out);
+        conv2d(&g, &[1.0; 9], &[1.0; 4], Some(&[1.0, 2.0]), &mut out);
+        depthwise_conv2d(&g, 2, &[1.0; 9], &[1.0; 4], None, &mut out);
+        depthwise_conv2d(&g, 0, &[1.0; 9], &[1.0; 4], None, &mut out);
+        // consistent lengths, but coordinates that overflow usize
+        let huge = Conv2dGeometry {
+            stride_h: usize::MAX,
+            ..g
+        };
+        conv2d(&huge, &[1.0; 9], &[1.0; 4], None, &mut out);
+        let p = Pool2dGeometry::new((3, 3, 1), (2, 2), (1, 1), Padding::Valid).unwrap();
+        max_pool2d(&p, &[1.0; 8], &mut out);
+        average_pool2d(&p, &[1.0; 9], &mut out[..3]);
+        global_average_pool(&[1.0; 5], 2, 2, &mut out[..2]);
+        global_max_pool(&[1.0; 4], 2, 2, &mut out[..3]);
+        batch_norm(&[1.0; 4], 0, None, None, &[], &[], 1e-3, &mut out);
+        batch_norm(
+            &[1.0; 4],
+            2,
+            None,
+            None,
+            &[0.0],
+            &[1.0, 1.0],
+            1e-3,
+            &mut out,
+        );
+        assert_eq!(out, [7.0; 4]);
+        let mut d = [1.0f32, 2.0, 3.0];
+        Activation::Softmax.apply(&mut d, 0);
+        assert_eq!(d, [1.0, 2.0, 3.0]);
+        Activation::Softmax.apply(&mut d, 2); // partial last chunk: normalised alone
+        assert_eq!(d[2], 1.0);
+    }
+}

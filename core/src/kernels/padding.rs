@@ -245,14 +245,14 @@ mod tests {
             if before + (after as isize) > 0 {
                 prop_assert_eq!(last_end, input - 1 + after as isize);
             } else {
-                prop_assert!(last_end <= input - 1);
+                prop_assert!(last_end < input);
             }
             // window starts o * s cover the input rows 0..in with the fewest windows
             prop_assert!((out as isize - 1) * s < input && out as isize * s >= input);
             // every window touches at least one real cell
             for o in 0..out as isize {
                 let start = o * s - before;
-                prop_assert!(start <= input - 1 && start + eff - 1 >= 0);
+                prop_assert!(start < input && start + eff > 0);
             }
             // when windows overlap or abut (eff >= s) they cover every input cell
             if eff >= s {

@@ -1,5 +1,5 @@
-//! Geometry shared by [`max_pool2d`](super::max_pool2d) and
-//! [`average_pool2d`](super::average_pool2d).
+//! Geometry shared by [`max_pool2d`](fn@super::max_pool2d) and
+//! [`average_pool2d`](fn@super::average_pool2d).
 
 use super::padding::{self, Padding};
 
@@ -71,7 +71,9 @@ impl Pool2dGeometry {
 
     /// `out_h * out_w * channels` (`None` on overflow).
     pub fn output_len(&self) -> Option<usize> {
-        self.out_h.checked_mul(self.out_w)?.checked_mul(self.channels)
+        self.out_h
+            .checked_mul(self.out_w)?
+            .checked_mul(self.channels)
     }
 
     /// Every padded-input coordinate `o * stride + k` is representable.

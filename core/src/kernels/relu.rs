@@ -29,7 +29,7 @@ pub fn relu(data: &mut [f32], max_value: Option<f32>, negative_slope: f32, thres
     }
 }
 
-/// Steps 2–4 of [`relu`] for one value.
+/// Steps 2–4 of [`relu()`] for one value.
 #[inline]
 fn relu_general(x: f32, max_value: Option<f32>, negative_slope: f32, threshold: f32) -> f32 {
     let mut y = if threshold != 0.0 {
@@ -150,7 +150,11 @@ mod tests {
 
     #[test]
     fn nan_propagates() {
-        for (m, s, t) in [(None, 0.0, 0.0), (Some(6.0), 0.0, 0.0), (Some(3.0), 0.2, 1.0)] {
+        for (m, s, t) in [
+            (None, 0.0, 0.0),
+            (Some(6.0), 0.0, 0.0),
+            (Some(3.0), 0.2, 1.0),
+        ] {
             let mut d = [f32::NAN];
             relu(&mut d, m, s, t);
             assert!(d[0].is_nan(), "{m:?} {s} {t}");

@@ -1,6 +1,6 @@
 //! `model.get_layer(name=None, index=None)` with Keras's rules and messages.
 
-use crate::graph::{Graph, Layer, LayerId};
+use crate::graph::{Graph, Layer, LayerId, LayerKind, ModelKind};
 use crate::summary::PyRepr;
 use core::fmt;
 
@@ -16,25 +16,32 @@ pub enum GetLayerError<'m> {
     /// Python's bare `IndexError: list index out of range` for a too negative index.
     IndexOutOfRange,
     /// `ValueError: No such layer: …. Existing layers are: [...].`
-    NoSuchLayer { name: &'m str, existing: LayerNames<'m> },
+    NoSuchLayer {
+        name: &'m str,
+        existing: LayerNames<'m>,
+    },
 }
 
 /// The names of a model's layers, printed as a Python list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerNames<'m> {
     layers: &'m [Layer],
-    ids: heapless::Vec<LayerId, 256>,
+    /// A Sequential's `model.layers` leaves out its InputLayer.
+    skip_inputs: bool,
 }
 
 impl fmt::Display for LayerNames<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
-        for (i, &id) in self.ids.iter().enumerate() {
+        let visible = self
+            .layers
+            .iter()
+            .filter(|l| !(self.skip_inputs && matches!(l.kind, LayerKind::InputLayer(_))));
+        for (i, layer) in visible.enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            let name = self.layers.get(id as usize).map(|l| l.name.as_str()).unwrap_or("");
-            write!(f, "{}", PyRepr(name))?;
+            write!(f, "{}", PyRepr(&layer.name))?;
         }
         f.write_str("]")
     }
@@ -117,10 +124,12 @@ impl<const N: usize> Graph<'_, N> {
                     name,
                     existing: LayerNames {
                         layers: &self.layers,
-                        ids: visible().take(256).collect(),
+                        skip_inputs: self.kind == ModelKind::Sequential,
                     },
                 }),
             (None, None) => Err(GetLayerError::NeitherGiven),
         }
     }
 }
+
+impl core::error::Error for GetLayerError<'_> {}

@@ -21,7 +21,10 @@ impl<'w, const N: usize> Sequential<'w, N> {
     pub fn new() -> Self {
         Sequential {
             // "sequential" is 10 bytes, far below NAME_CAPACITY.
-            graph: Graph::new(Name::try_from("sequential").unwrap_or_default(), ModelKind::Sequential),
+            graph: Graph::new(
+                Name::try_from("sequential").unwrap_or_default(),
+                ModelKind::Sequential,
+            ),
         }
     }
 
@@ -72,7 +75,10 @@ impl<'w, const N: usize> Sequential<'w, N> {
 
     /// Applies a freshly added layer to the current output, if the model is built.
     fn connect(&mut self, id: LayerId) -> Result<(), Error> {
-        let is_input = matches!(self.graph.layers[id as usize].kind, LayerKind::InputLayer(_));
+        let is_input = matches!(
+            self.graph.layers[id as usize].kind,
+            LayerKind::InputLayer(_)
+        );
         let node = if is_input {
             let node = self.graph.add_node(id, &[])?;
             self.graph.inputs.clear();
@@ -103,10 +109,13 @@ impl<'w, const N: usize> Sequential<'w, N> {
         let _ = built.inputs.push(last);
         for layer in self.graph.layers.iter() {
             let id = built.layers.len() as LayerId;
-            built.layers.push(layer.clone()).map_err(|_| Error::Capacity {
-                what: "layers",
-                capacity: N,
-            })?;
+            built
+                .layers
+                .push(layer.clone())
+                .map_err(|_| Error::Capacity {
+                    what: "layers",
+                    capacity: N,
+                })?;
             last = built.add_node(id, &[last])?;
         }
         let _ = built.outputs.push(last);
@@ -116,7 +125,9 @@ impl<'w, const N: usize> Sequential<'w, N> {
 
     /// Keras's `model.layers` (without the InputLayer), by id.
     pub fn layers(&self) -> impl Iterator<Item = &crate::graph::Layer> + '_ {
-        self.graph.visible_layers().filter_map(|id| self.graph.layer(id))
+        self.graph
+            .visible_layers()
+            .filter_map(|id| self.graph.layer(id))
     }
 
     /// The graph this model is.

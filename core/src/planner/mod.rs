@@ -67,12 +67,20 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
     let mut owner = [0usize; N];
     let mut arena = 0usize;
     for (i, node) in nodes.iter().enumerate() {
-        let layer = graph.layer(node.layer).ok_or(Error::Capacity { what: "layers", capacity: N })?;
-        let shape = shapes.get(i).ok_or(Error::Capacity { what: "nodes", capacity: N })?;
-        let elements = shape.sample_elements().ok_or_else(|| Error::UnknownDimension {
-            layer: layer.name.clone(),
-            shape: *shape,
+        let layer = graph.layer(node.layer).ok_or(Error::Capacity {
+            what: "layers",
+            capacity: N,
         })?;
+        let shape = shapes.get(i).ok_or(Error::Capacity {
+            what: "nodes",
+            capacity: N,
+        })?;
+        let elements = shape
+            .sample_elements()
+            .ok_or_else(|| Error::UnknownDimension {
+                layer: layer.name.clone(),
+                shape: *shape,
+            })?;
         owner[i] = i;
         let placement = if matches!(layer.kind, LayerKind::InputLayer(_)) {
             Placement::default()
@@ -85,7 +93,8 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
                         .and_then(|n| graph.layer(n.layer))
                         .is_some_and(|l| matches!(l.kind, LayerKind::InputLayer(_)));
                     let input_dies_here = last_use[owner[input]] == i;
-                    (layer.kind.is_in_place() && !producer_is_input && input_dies_here).then_some(input)
+                    (layer.kind.is_in_place() && !producer_is_input && input_dies_here)
+                        .then_some(input)
                 }
                 _ => None,
             };
@@ -112,7 +121,10 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
             }
         };
         arena = arena.max(placement.offset + placement.elements);
-        placements.push(placement).map_err(|_| Error::Capacity { what: "nodes", capacity: N })?;
+        placements.push(placement).map_err(|_| Error::Capacity {
+            what: "nodes",
+            capacity: N,
+        })?;
     }
 
     // Lower bound: at each step, the memory of every owner live then.
@@ -139,7 +151,13 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
 }
 
 /// The lowest offset where `elements` values fit next to every tensor live at step `now`.
-fn first_fit(placed: &[Placement], owner: &[usize], last_use: &[usize], now: usize, elements: usize) -> usize {
+fn first_fit(
+    placed: &[Placement],
+    owner: &[usize],
+    last_use: &[usize],
+    now: usize,
+    elements: usize,
+) -> usize {
     let mut offset = 0;
     loop {
         let clash = placed.iter().enumerate().find(|(t, p)| {

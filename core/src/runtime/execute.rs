@@ -14,26 +14,64 @@ use core::ops::Range;
 enum Op<'w> {
     /// Model input: read from the caller's buffer.
     Input,
-    Dense { in_features: usize, kernel: &'w [f32], bias: Option<&'w [f32]>, activation: Activation, units: usize },
-    Conv2D { g: Conv2dGeometry, kernel: &'w [f32], bias: Option<&'w [f32]>, activation: Activation },
-    Depthwise { g: Conv2dGeometry, depth_multiplier: usize, kernel: &'w [f32], bias: Option<&'w [f32]>, activation: Activation },
+    Dense {
+        in_features: usize,
+        kernel: &'w [f32],
+        bias: Option<&'w [f32]>,
+        activation: Activation,
+        units: usize,
+    },
+    Conv2D {
+        g: Conv2dGeometry,
+        kernel: &'w [f32],
+        bias: Option<&'w [f32]>,
+        activation: Activation,
+    },
+    Depthwise {
+        g: Conv2dGeometry,
+        depth_multiplier: usize,
+        kernel: &'w [f32],
+        bias: Option<&'w [f32]>,
+        activation: Activation,
+    },
     MaxPool(Pool2dGeometry),
     AvgPool(Pool2dGeometry),
-    GlobalAverage { spatial: usize, channels: usize },
-    GlobalMax { spatial: usize, channels: usize },
-    BatchNorm { channels: usize, gamma: Option<&'w [f32]>, beta: Option<&'w [f32]>, mean: &'w [f32], variance: &'w [f32], epsilon: f32 },
+    GlobalAverage {
+        spatial: usize,
+        channels: usize,
+    },
+    GlobalMax {
+        spatial: usize,
+        channels: usize,
+    },
+    BatchNorm {
+        channels: usize,
+        gamma: Option<&'w [f32]>,
+        beta: Option<&'w [f32]>,
+        mean: &'w [f32],
+        variance: &'w [f32],
+        epsilon: f32,
+    },
     /// Flatten, Reshape, Dropout at inference: the values unchanged.
     Identity,
-    Activation { activation: Activation, last_axis: usize },
+    Activation {
+        activation: Activation,
+        last_axis: usize,
+    },
     ReLU(ReLU),
-    LeakyReLU { negative_slope: f32 },
+    LeakyReLU {
+        negative_slope: f32,
+    },
 }
 
 impl Op<'_> {
     /// Applies an element-wise op to `data` in place.
     fn apply_in_place(&self, data: &mut [f32]) {
         match *self {
-            Op::Activation { activation, last_axis } => activation.apply(data, last_axis),
+            Op::Activation {
+                activation,
+                last_axis,
+            } => activation.apply(data, last_axis),
             Op::ReLU(r) => kernels::relu(data, r.max_value, r.negative_slope, r.threshold),
             Op::LeakyReLU { negative_slope } => kernels::leaky_relu(data, negative_slope),
             _ => {}
@@ -43,25 +81,53 @@ impl Op<'_> {
     /// Runs an op whose output has its own memory.
     fn apply(&self, input: &[f32], output: &mut [f32]) {
         match *self {
-            Op::Dense { in_features, kernel, bias, activation, units } => {
+            Op::Dense {
+                in_features,
+                kernel,
+                bias,
+                activation,
+                units,
+            } => {
                 kernels::dense(input, in_features, kernel, bias, output);
                 activation.apply(output, units);
             }
-            Op::Conv2D { ref g, kernel, bias, activation } => {
+            Op::Conv2D {
+                ref g,
+                kernel,
+                bias,
+                activation,
+            } => {
                 kernels::conv2d(g, input, kernel, bias, output);
                 activation.apply(output, g.out_c);
             }
-            Op::Depthwise { ref g, depth_multiplier, kernel, bias, activation } => {
+            Op::Depthwise {
+                ref g,
+                depth_multiplier,
+                kernel,
+                bias,
+                activation,
+            } => {
                 kernels::depthwise_conv2d(g, depth_multiplier, input, kernel, bias, output);
                 activation.apply(output, g.out_c);
             }
             Op::MaxPool(ref g) => kernels::max_pool2d(g, input, output),
             Op::AvgPool(ref g) => kernels::average_pool2d(g, input, output),
-            Op::GlobalAverage { spatial, channels } => kernels::global_average_pool(input, spatial, channels, output),
-            Op::GlobalMax { spatial, channels } => kernels::global_max_pool(input, spatial, channels, output),
-            Op::BatchNorm { channels, gamma, beta, mean, variance, epsilon } => {
-                kernels::batch_norm(input, channels, gamma, beta, mean, variance, epsilon, output)
+            Op::GlobalAverage { spatial, channels } => {
+                kernels::global_average_pool(input, spatial, channels, output)
             }
+            Op::GlobalMax { spatial, channels } => {
+                kernels::global_max_pool(input, spatial, channels, output)
+            }
+            Op::BatchNorm {
+                channels,
+                gamma,
+                beta,
+                mean,
+                variance,
+                epsilon,
+            } => kernels::batch_norm(
+                input, channels, gamma, beta, mean, variance, epsilon, output,
+            ),
             Op::Input => {}
             Op::Identity | Op::Activation { .. } | Op::ReLU(_) | Op::LeakyReLU { .. } => {
                 output.copy_from_slice(input);
@@ -76,7 +142,10 @@ impl Op<'_> {
 enum Source {
     None,
     /// Model input `position`, `elements` values per sample.
-    Caller { position: usize, elements: usize },
+    Caller {
+        position: usize,
+        elements: usize,
+    },
     Arena(Placement),
 }
 
@@ -97,17 +166,33 @@ fn range(p: &Placement) -> Range<usize> {
 }
 
 impl<'w, const N: usize> Execution<'w, N> {
-    pub(super) fn new(graph: &Graph<'w, N>, shapes: &[Shape], plan: &Plan<N>) -> Result<Self, Error> {
+    pub(super) fn new(
+        graph: &Graph<'w, N>,
+        shapes: &[Shape],
+        plan: &Plan<N>,
+    ) -> Result<Self, Error> {
         let mut steps = heapless::Vec::new();
-        let capacity = |_| Error::Capacity { what: "nodes", capacity: N };
+        let capacity = |_| Error::Capacity {
+            what: "nodes",
+            capacity: N,
+        };
         for (i, node) in graph.nodes().iter().enumerate() {
             let output = plan.placements.get(i).copied().unwrap_or_default();
             let source = match node.inputs.first() {
                 None => Source::None,
                 Some(&input) => source_of(graph, shapes, plan, input as usize),
             };
-            let input_shape = node.inputs.first().and_then(|&n| shapes.get(n as usize)).copied();
-            let op = op_for(graph, node.layer, input_shape, shapes.get(i).copied().unwrap_or(Shape::SCALAR))?;
+            let input_shape = node
+                .inputs
+                .first()
+                .and_then(|&n| shapes.get(n as usize))
+                .copied();
+            let op = op_for(
+                graph,
+                node.layer,
+                input_shape,
+                shapes.get(i).copied().unwrap_or(Shape::SCALAR),
+            )?;
             steps.push(Step { op, source, output }).map_err(capacity)?;
         }
         let outputs = graph
@@ -118,7 +203,13 @@ impl<'w, const N: usize> Execution<'w, N> {
         Ok(Execution { steps, outputs })
     }
 
-    pub(super) fn run_sample(&mut self, sample: usize, inputs: &[&[f32]], outputs: &mut [&mut [f32]], arena: &mut [f32]) -> Result<(), Error> {
+    pub(super) fn run_sample(
+        &mut self,
+        sample: usize,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        arena: &mut [f32],
+    ) -> Result<(), Error> {
         let caller = |position: usize, elements: usize| {
             inputs
                 .get(position)
@@ -167,7 +258,11 @@ impl<'w, const N: usize> Execution<'w, N> {
 
 /// An immutable input range and a mutable output range of one arena; `None` if they
 /// overlap (the planner never lets them).
-fn split(arena: &mut [f32], input: Range<usize>, output: Range<usize>) -> Option<(&[f32], &mut [f32])> {
+fn split(
+    arena: &mut [f32],
+    input: Range<usize>,
+    output: Range<usize>,
+) -> Option<(&[f32], &mut [f32])> {
     if input.end <= output.start {
         let (low, high) = arena.split_at_mut(output.start);
         Some((low.get(input)?, high.get_mut(..output.end - output.start)?))
@@ -179,37 +274,66 @@ fn split(arena: &mut [f32], input: Range<usize>, output: Range<usize>) -> Option
     }
 }
 
-fn source_of<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape], plan: &Plan<N>, node: usize) -> Source {
+fn source_of<const N: usize>(
+    graph: &Graph<'_, N>,
+    shapes: &[Shape],
+    plan: &Plan<N>,
+    node: usize,
+) -> Source {
     match graph.input_nodes().iter().position(|&n| n as usize == node) {
         Some(position) => Source::Caller {
             position,
-            elements: shapes.get(node).and_then(Shape::sample_elements).unwrap_or(0),
+            elements: shapes
+                .get(node)
+                .and_then(Shape::sample_elements)
+                .unwrap_or(0),
         },
-        None => plan.placements.get(node).map_or(Source::None, |p| Source::Arena(*p)),
+        None => plan
+            .placements
+            .get(node)
+            .map_or(Source::None, |p| Source::Arena(*p)),
     }
 }
 
 /// Slices of a layer's weight variables, in Keras's order, checked against the buffer.
-fn weight_slices<'w, const N: usize>(graph: &Graph<'w, N>, layer: LayerId) -> Result<heapless::Vec<&'w [f32], 4>, Error> {
+fn weight_slices<'w, const N: usize>(
+    graph: &Graph<'w, N>,
+    layer: LayerId,
+) -> Result<heapless::Vec<&'w [f32], 4>, Error> {
     let mut offset = graph.weight_offset(layer);
     let mut slices = heapless::Vec::new();
     for w in graph.layer_weights(layer) {
         let end = offset + w.elements();
-        let slice = graph.weights().get(offset..end).ok_or(Error::WeightsLength {
-            expected: graph.count_params(),
-            found: graph.weights().len(),
-        })?;
+        let slice = graph
+            .weights()
+            .get(offset..end)
+            .ok_or(Error::WeightsLength {
+                expected: graph.count_params(),
+                found: graph.weights().len(),
+            })?;
         let _ = slices.push(slice);
         offset = end;
     }
     Ok(slices)
 }
 
-fn op_for<'w, const N: usize>(graph: &Graph<'w, N>, id: LayerId, input: Option<Shape>, output: Shape) -> Result<Op<'w>, Error> {
-    let layer = graph.layer(id).ok_or(Error::Capacity { what: "layers", capacity: N })?;
-    let unbuilt = || Error::Unbuilt { layer: layer.name.clone() };
+fn op_for<'w, const N: usize>(
+    graph: &Graph<'w, N>,
+    id: LayerId,
+    input: Option<Shape>,
+    output: Shape,
+) -> Result<Op<'w>, Error> {
+    let layer = graph.layer(id).ok_or(Error::Capacity {
+        what: "layers",
+        capacity: N,
+    })?;
+    let unbuilt = || Error::Unbuilt {
+        layer: layer.name.clone(),
+    };
     let dim = |s: &Shape, axis: usize| s.dim(axis).map(|d| d as usize).ok_or_else(unbuilt);
-    let image = |s: &Shape| -> Result<(usize, usize, usize), Error> { Ok((dim(s, 1)?, dim(s, 2)?, dim(s, 3)?)) };
+    let image = |s: &Shape| -> Result<(usize, usize, usize), Error> {
+        Ok((dim(s, 1)?, dim(s, 2)?, dim(s, 3)?))
+    };
     let w = weight_slices(graph, id)?;
     let bad_geometry = || Error::IncompatibleInput {
         layer: layer.name.clone(),
@@ -287,7 +411,12 @@ fn op_for<'w, const N: usize>(graph: &Graph<'w, N>, id: LayerId, input: Option<S
                 Op::GlobalMax { spatial, channels }
             }
         }
-        LayerKind::BatchNormalization(BatchNormalization { epsilon, center, scale, .. }) => {
+        LayerKind::BatchNormalization(BatchNormalization {
+            epsilon,
+            center,
+            scale,
+            ..
+        }) => {
             let mut vars = w.iter().copied();
             let gamma = if scale { vars.next() } else { None };
             let beta = if center { vars.next() } else { None };

@@ -14,7 +14,10 @@ use crate::shape::Shape;
 impl<const N: usize> Graph<'_, N> {
     /// Per-sample node shapes (batch axis 1) for inputs of the given per-sample shapes;
     /// `None` uses the declared input shapes, which must then be fully known.
-    pub fn sample_shapes(&self, input_shapes: Option<&[Shape]>) -> Result<heapless::Vec<Shape, N>, Error> {
+    pub fn sample_shapes(
+        &self,
+        input_shapes: Option<&[Shape]>,
+    ) -> Result<heapless::Vec<Shape, N>, Error> {
         if let Some(given) = input_shapes {
             if given.len() != self.inputs.len() {
                 return Err(Error::BufferCount {
@@ -26,19 +29,32 @@ impl<const N: usize> Graph<'_, N> {
         }
         let mut shapes: heapless::Vec<Shape, N> = heapless::Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
-            let layer = self.layer(node.layer).ok_or(Error::Capacity { what: "layers", capacity: N })?;
+            let layer = self.layer(node.layer).ok_or(Error::Capacity {
+                what: "layers",
+                capacity: N,
+            })?;
             let shape = match (&layer.kind, node.inputs.first()) {
                 (LayerKind::InputLayer(declared), _) => {
-                    let position = self.inputs.iter().position(|&n| n as usize == i).unwrap_or(0);
+                    let position = self
+                        .inputs
+                        .iter()
+                        .position(|&n| n as usize == i)
+                        .unwrap_or(0);
                     let shape = match input_shapes.and_then(|s| s.get(position)) {
                         Some(given) => {
                             let compatible = given.rank() == declared.rank()
-                                && given.dims().iter().zip(declared.dims()).skip(1).all(|(g, d)| d.is_none() || g == d);
+                                && given
+                                    .dims()
+                                    .iter()
+                                    .zip(declared.dims())
+                                    .skip(1)
+                                    .all(|(g, d)| d.is_none() || g == d);
                             if !compatible {
                                 return Err(Error::IncompatibleInput {
                                     layer: layer.name.clone(),
                                     found: *given,
-                                    expected: "the declared input shape (None axes may take any size)",
+                                    expected:
+                                        "the declared input shape (None axes may take any size)",
                                 });
                             }
                             *given
@@ -55,12 +71,22 @@ impl<const N: usize> Graph<'_, N> {
                     shape
                 }
                 (_, Some(&input)) => {
-                    let input = shapes.get(input as usize).ok_or(Error::Capacity { what: "nodes", capacity: N })?;
+                    let input = shapes.get(input as usize).ok_or(Error::Capacity {
+                        what: "nodes",
+                        capacity: N,
+                    })?;
                     layer.kind.output_shape(&layer.name, input)?
                 }
-                (_, None) => return Err(Error::Unbuilt { layer: layer.name.clone() }),
+                (_, None) => {
+                    return Err(Error::Unbuilt {
+                        layer: layer.name.clone(),
+                    })
+                }
             };
-            shapes.push(shape).map_err(|_| Error::Capacity { what: "nodes", capacity: N })?;
+            shapes.push(shape).map_err(|_| Error::Capacity {
+                what: "nodes",
+                capacity: N,
+            })?;
         }
         Ok(shapes)
     }
@@ -69,8 +95,14 @@ impl<const N: usize> Graph<'_, N> {
     pub fn plan(&self, input_shapes: Option<&[Shape]>) -> Result<Plan<N>, Error> {
         if self.inputs.is_empty() {
             return Err(match self.layers.first() {
-                Some(l) => Error::Unbuilt { layer: l.name.clone() },
-                None => Error::BufferCount { what: "input", expected: 1, found: 0 },
+                Some(l) => Error::Unbuilt {
+                    layer: l.name.clone(),
+                },
+                None => Error::BufferCount {
+                    what: "input",
+                    expected: 1,
+                    found: 0,
+                },
             });
         }
         let shapes = self.sample_shapes(input_shapes)?;
@@ -84,7 +116,12 @@ impl<const N: usize> Graph<'_, N> {
 
     /// Keras's `predict`: `inputs[i]` holds a whole batch for model input `i` (row-major,
     /// batch first), `outputs[j]` receives model output `j`. Returns the batch size.
-    pub fn predict(&self, inputs: &[&[f32]], outputs: &mut [&mut [f32]], arena: &mut [u8]) -> Result<usize, Error> {
+    pub fn predict(
+        &self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        arena: &mut [u8],
+    ) -> Result<usize, Error> {
         self.predict_with_shapes(None, inputs, outputs, arena)
     }
 
@@ -122,7 +159,12 @@ impl<const N: usize> Graph<'_, N> {
     }
 
     /// Checks buffer counts and lengths; returns the batch size.
-    fn check_buffers(&self, shapes: &[Shape], inputs: &[&[f32]], outputs: &[&mut [f32]]) -> Result<usize, Error> {
+    fn check_buffers(
+        &self,
+        shapes: &[Shape],
+        inputs: &[&[f32]],
+        outputs: &[&mut [f32]],
+    ) -> Result<usize, Error> {
         if inputs.len() != self.inputs.len() {
             return Err(Error::BufferCount {
                 what: "input",
@@ -137,11 +179,20 @@ impl<const N: usize> Graph<'_, N> {
                 found: outputs.len(),
             });
         }
-        let per_sample = |node: u16| shapes.get(node as usize).and_then(Shape::sample_elements).unwrap_or(0);
+        let per_sample = |node: u16| {
+            shapes
+                .get(node as usize)
+                .and_then(Shape::sample_elements)
+                .unwrap_or(0)
+        };
         let mut batch = None;
         for (i, (&node, data)) in self.inputs.iter().zip(inputs).enumerate() {
             let size = per_sample(node);
-            let shape = shapes.get(node as usize).copied().unwrap_or(Shape::SCALAR).with_dim(0, None);
+            let shape = shapes
+                .get(node as usize)
+                .copied()
+                .unwrap_or(Shape::SCALAR)
+                .with_dim(0, None);
             if size == 0 || data.len() % size != 0 {
                 return Err(Error::BufferLength {
                     what: "input",
@@ -163,7 +214,11 @@ impl<const N: usize> Graph<'_, N> {
                 return Err(Error::BufferLength {
                     what: "output",
                     index: i,
-                    shape: shapes.get(node as usize).copied().unwrap_or(Shape::SCALAR).with_dim(0, Some(batch as u32)),
+                    shape: shapes
+                        .get(node as usize)
+                        .copied()
+                        .unwrap_or(Shape::SCALAR)
+                        .with_dim(0, Some(batch as u32)),
                     found: data.len(),
                 });
             }

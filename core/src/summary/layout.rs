@@ -100,7 +100,10 @@ mod tests {
 
     #[test]
     fn too_narrow_is_an_error() {
-        assert_eq!(cell_widths(10, &[0.45, 0.8, 1.0], 3), Err(SummaryError::InsufficientWidth));
+        assert_eq!(
+            cell_widths(10, &[0.45, 0.8, 1.0], 3),
+            Err(SummaryError::InsufficientWidth)
+        );
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct SummaryOptions<'a> {
     /// Regexes for the first and last rows to show (Python `re.match`, a prefix match).
     pub layer_range: Option<[&'a str; 2]>,
     /// What Keras reads from `shutil.get_terminal_size().columns`: 80 without a terminal.
+    /// It caps the default width at `terminal_columns - 4`, and rich crops every line
+    /// at this width. `usize::MAX` turns both off.
     pub terminal_columns: usize,
 }
 
@@ -91,12 +93,18 @@ impl Display for SummaryError {
     }
 }
 
+impl core::error::Error for SummaryError {}
+
 /// A string as Python's `repr` prints it (single quotes unless the text has one).
 pub struct PyRepr<'a>(pub &'a str);
 
 impl Display for PyRepr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let quote = if self.0.contains('\'') && !self.0.contains('"') { '"' } else { '\'' };
+        let quote = if self.0.contains('\'') && !self.0.contains('"') {
+            '"'
+        } else {
+            '\''
+        };
         f.write_char(quote)?;
         for c in self.0.chars() {
             match c {
@@ -175,6 +183,38 @@ impl Display for Bytes {
     }
 }
 
+/// A line cut after `.1` characters, as rich crops lines wider than the console.
+struct Cropped<'a>(&'a dyn Display, usize);
+
+impl Display for Cropped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Limit<'f, 'g> {
+            out: &'f mut fmt::Formatter<'g>,
+            left: usize,
+        }
+        impl Write for Limit<'_, '_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                for c in s.chars() {
+                    if self.left == 0 {
+                        break;
+                    }
+                    self.out.write_char(c)?;
+                    self.left -= 1;
+                }
+                Ok(())
+            }
+        }
+        write!(
+            Limit {
+                out: f,
+                left: self.1
+            },
+            "{}",
+            self.0
+        )
+    }
+}
+
 /// A shape as Keras's summary prints it: `(None, 32)`; rank 1 is `(5)`, not `(5,)`.
 struct SummaryShape(Shape);
 
@@ -206,7 +246,11 @@ impl<const N: usize> Graph<'_, N> {
                     let first_use = !core::mem::replace(&mut seen[n.layer as usize], true);
                     first_use && n.inputs.len() <= 1
                 }) && self.nodes.iter().enumerate().all(|(i, _)| {
-                    self.nodes.iter().filter(|m| m.inputs.contains(&(i as u16))).count() <= 1
+                    self.nodes
+                        .iter()
+                        .filter(|m| m.inputs.contains(&(i as u16)))
+                        .count()
+                        <= 1
                 }) && self.inputs.len() == 1
                     && self.outputs.len() == 1
             }
@@ -220,23 +264,44 @@ impl<const N: usize> Graph<'_, N> {
         print_fn: &mut dyn FnMut(&dyn Display),
     ) -> Result<(), SummaryError> {
         let sequential_like = self.is_sequential_like();
-        let (mut default_length, default_positions, mut headers, mut justify): (usize, &[f64], heapless::Vec<&str, MAX_COLUMNS>, heapless::Vec<Justify, MAX_COLUMNS>) =
-            if sequential_like {
-                (
-                    88,
-                    &[0.45, 0.80, 1.0],
-                    heapless::Vec::from_slice(&["Layer (type)", "Output Shape", "Param #"]).unwrap_or_default(),
-                    heapless::Vec::from_slice(&[Justify::Left, Justify::Left, Justify::Right]).unwrap_or_default(),
-                )
-            } else {
-                (
-                    108,
-                    &[0.3, 0.56, 0.74, 1.0],
-                    heapless::Vec::from_slice(&["Layer (type)", "Output Shape", "Param #", "Connected to"]).unwrap_or_default(),
-                    heapless::Vec::from_slice(&[Justify::Left, Justify::Left, Justify::Right, Justify::Left]).unwrap_or_default(),
-                )
-            };
-        let given = options.positions.filter(|p| !p.is_empty()).unwrap_or(default_positions);
+        let (mut default_length, default_positions, mut headers, mut justify): (
+            usize,
+            &[f64],
+            heapless::Vec<&str, MAX_COLUMNS>,
+            heapless::Vec<Justify, MAX_COLUMNS>,
+        ) = if sequential_like {
+            (
+                88,
+                &[0.45, 0.80, 1.0],
+                heapless::Vec::from_slice(&["Layer (type)", "Output Shape", "Param #"])
+                    .unwrap_or_default(),
+                heapless::Vec::from_slice(&[Justify::Left, Justify::Left, Justify::Right])
+                    .unwrap_or_default(),
+            )
+        } else {
+            (
+                108,
+                &[0.3, 0.56, 0.74, 1.0],
+                heapless::Vec::from_slice(&[
+                    "Layer (type)",
+                    "Output Shape",
+                    "Param #",
+                    "Connected to",
+                ])
+                .unwrap_or_default(),
+                heapless::Vec::from_slice(&[
+                    Justify::Left,
+                    Justify::Left,
+                    Justify::Right,
+                    Justify::Left,
+                ])
+                .unwrap_or_default(),
+            )
+        };
+        let given = options
+            .positions
+            .filter(|p| !p.is_empty())
+            .unwrap_or(default_positions);
         let mut positions: heapless::Vec<f64, 16> = heapless::Vec::new();
         for &p in given.iter().take(15) {
             let _ = positions.push(p);
@@ -251,7 +316,10 @@ impl<const N: usize> Graph<'_, N> {
             let _ = justify.push(Justify::Center);
         }
         let default_length = default_length.min(options.terminal_columns.saturating_sub(4));
-        let line_length = options.line_length.filter(|&l| l > 0).unwrap_or(default_length);
+        let line_length = options
+            .line_length
+            .filter(|&l| l > 0)
+            .unwrap_or(default_length);
         let widths = layout::cell_widths(line_length, &positions, headers.len())?;
 
         let rows = self.summary_rows();
@@ -264,7 +332,13 @@ impl<const N: usize> Graph<'_, N> {
             widths: &widths,
             justify: &justify,
         };
-        print_fn(&Fmt(|f: &mut fmt::Formatter<'_>| write!(f, "Model: \"{}\"", self.name)));
+        // rich crops every line at the console width: a table wider than the terminal
+        // loses its right edge, in Keras too.
+        let columns = options.terminal_columns;
+        let print_fn = &mut |line: &dyn Display| print_fn(&Cropped(line, columns));
+        print_fn(&Fmt(|f: &mut fmt::Formatter<'_>| {
+            write!(f, "Model: \"{}\"", self.name)
+        }));
         print_fn(&table.rule(Rule::Top));
         let height = table.height(&headers);
         for line in 0..height {
@@ -276,7 +350,8 @@ impl<const N: usize> Graph<'_, N> {
                 print_fn(&table.rule(Rule::Between));
             }
             let cells = self.row_cells(layer, sequential_like, options.show_trainable)?;
-            let cells: heapless::Vec<&str, MAX_COLUMNS> = cells.iter().map(|c| c.as_str()).collect();
+            let cells: heapless::Vec<&str, MAX_COLUMNS> =
+                cells.iter().map(|c| c.as_str()).collect();
             let height = table.height(&cells);
             for line in 0..height {
                 print_fn(&table.row_line(&cells, line, height, false));
@@ -286,9 +361,21 @@ impl<const N: usize> Graph<'_, N> {
 
         let (trainable, frozen) = self.param_counts();
         let total = trainable + frozen;
-        print_fn(&format_args!(" Total params: {} ({})", Thousands(total), Bytes(total as f64 * 4.0)));
-        print_fn(&format_args!(" Trainable params: {} ({})", Thousands(trainable), Bytes(trainable as f64 * 4.0)));
-        print_fn(&format_args!(" Non-trainable params: {} ({})", Thousands(frozen), Bytes(frozen as f64 * 4.0)));
+        print_fn(&format_args!(
+            " Total params: {} ({})",
+            Thousands(total),
+            Bytes(total as f64 * 4.0)
+        ));
+        print_fn(&format_args!(
+            " Trainable params: {} ({})",
+            Thousands(trainable),
+            Bytes(trainable as f64 * 4.0)
+        ));
+        print_fn(&format_args!(
+            " Non-trainable params: {} ({})",
+            Thousands(frozen),
+            Bytes(frozen as f64 * 4.0)
+        ));
         Ok(())
     }
 
@@ -298,16 +385,27 @@ impl<const N: usize> Graph<'_, N> {
     }
 
     /// Keras's `get_layer_index_bound_by_layer_name`.
-    fn layer_range(&self, rows: &[LayerId], start: &str, end: &str) -> Result<(usize, usize), SummaryError> {
+    fn layer_range(
+        &self,
+        rows: &[LayerId],
+        start: &str,
+        end: &str,
+    ) -> Result<(usize, usize), SummaryError> {
         let check = |pattern: &str, name: &str| {
             pattern::matches_prefix(pattern, name).map_err(|error| SummaryError::Pattern {
                 pattern: short_name(pattern),
                 error,
             })
         };
-        let (mut lower, mut upper): (Option<(usize, usize)>, Option<(usize, usize)>) = (None, None);
+        // (first, last) row matched by each pattern.
+        let mut lower: Option<(usize, usize)> = None;
+        let mut upper: Option<(usize, usize)> = None;
         for (i, &id) in rows.iter().enumerate() {
-            let name = self.layers.get(id as usize).map(|l| l.name.as_str()).unwrap_or("");
+            let name = self
+                .layers
+                .get(id as usize)
+                .map(|l| l.name.as_str())
+                .unwrap_or("");
             if check(start, name)? {
                 lower = Some(lower.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
             }
@@ -330,13 +428,22 @@ impl<const N: usize> Graph<'_, N> {
         }
     }
 
-    fn row_cells(&self, id: LayerId, sequential_like: bool, show_trainable: bool) -> Result<heapless::Vec<Cell, MAX_COLUMNS>, SummaryError> {
+    fn row_cells(
+        &self,
+        id: LayerId,
+        sequential_like: bool,
+        show_trainable: bool,
+    ) -> Result<heapless::Vec<Cell, MAX_COLUMNS>, SummaryError> {
         let mut cells = heapless::Vec::new();
         let Some(layer) = self.layers.get(id as usize) else {
             return Ok(cells);
         };
         let mut push = |c: Cell| cells.push(c).map_err(|_| SummaryError::TooManyPositions);
-        push(cell(format_args!("{} ({})", layer.name, layer.class_name()))?)?;
+        push(cell(format_args!(
+            "{} ({})",
+            layer.name,
+            layer.class_name()
+        ))?)?;
         match self.last_node(id) {
             Some(node) => push(cell(format_args!("{}", SummaryShape(node.shape)))?)?,
             None => push(cell(format_args!("?"))?)?,
@@ -369,8 +476,15 @@ impl<const N: usize> Graph<'_, N> {
                 let Some(producer) = self.nodes.get(input as usize) else {
                     continue;
                 };
-                let node_index = self.nodes[..input as usize].iter().filter(|n| n.layer == producer.layer).count();
-                let name = self.layers.get(producer.layer as usize).map(|l| l.name.as_str()).unwrap_or("?");
+                let node_index = self.nodes[..input as usize]
+                    .iter()
+                    .filter(|n| n.layer == producer.layer)
+                    .count();
+                let name = self
+                    .layers
+                    .get(producer.layer as usize)
+                    .map(|l| l.name.as_str())
+                    .unwrap_or("?");
                 if !out.is_empty() {
                     out.push_str(", ").map_err(|_| SummaryError::CellTooLong)?;
                 }

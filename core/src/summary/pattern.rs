@@ -122,7 +122,11 @@ fn class_matches(body: &str, c: char) -> bool {
         let mut lookahead = chars.clone();
         if lookahead.next() == Some('-') {
             if let Some(hi) = lookahead.next() {
-                let hi = if hi == '\\' { lookahead.next().unwrap_or('\\') } else { hi };
+                let hi = if hi == '\\' {
+                    lookahead.next().unwrap_or('\\')
+                } else {
+                    hi
+                };
                 chars = lookahead;
                 found |= (lo..=hi).contains(&c);
                 continue;
@@ -204,7 +208,11 @@ fn parse_braces(pattern: &str) -> Option<(usize, usize, usize)> {
         }
         Some((lo, hi)) => (
             if lo.is_empty() { 0 } else { number(lo)? },
-            if hi.is_empty() { usize::MAX } else { number(hi)? },
+            if hi.is_empty() {
+                usize::MAX
+            } else {
+                number(hi)?
+            },
         ),
     };
     Some((min, max, end + 1))
@@ -299,7 +307,10 @@ mod tests {
 
     #[test]
     fn unsupported_and_invalid_are_errors() {
-        assert_eq!(matches_prefix("(dense)", "dense"), Err(PatternError::Unsupported));
+        assert_eq!(
+            matches_prefix("(dense)", "dense"),
+            Err(PatternError::Unsupported)
+        );
         assert_eq!(matches_prefix("[abc", "a"), Err(PatternError::Invalid));
         assert_eq!(matches_prefix("*a", "a"), Err(PatternError::Invalid));
     }

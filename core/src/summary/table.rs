@@ -54,7 +54,13 @@ impl<'a> Table<'a> {
     }
 
     /// Line `line` of a row; `header` rows use heavy borders and sit at the bottom.
-    pub fn row_line<'c>(&'c self, cells: &'c [&'c str], line: usize, height: usize, header: bool) -> impl Display + 'c {
+    pub fn row_line<'c>(
+        &'c self,
+        cells: &'c [&'c str],
+        line: usize,
+        height: usize,
+        header: bool,
+    ) -> impl Display + 'c {
         Fmt(move |f: &mut fmt::Formatter<'_>| {
             let border = if header { '┃' } else { '│' };
             f.write_char(border)?;

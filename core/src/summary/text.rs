@@ -48,7 +48,10 @@ fn char_offset(s: &str, n: usize) -> usize {
 pub fn wrap(text: &str, cell_width: usize, justify: Justify) -> heapless::Vec<CellLine, MAX_LINES> {
     let mut lines = heapless::Vec::new();
     let mut start = 0;
-    for brk in break_positions(text, cell_width).into_iter().chain(core::iter::once(text.len())) {
+    for brk in break_positions(text, cell_width)
+        .into_iter()
+        .chain(core::iter::once(text.len()))
+    {
         let line = justify_line(text, start, brk, cell_width, justify);
         if lines.push(line).is_err() {
             break;
@@ -88,7 +91,9 @@ fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
         let rest = &text[pos..];
         let lead = rest.len() - rest.trim_start().len();
         let after_lead = &rest[lead..];
-        let body = after_lead.find(char::is_whitespace).unwrap_or(after_lead.len());
+        let body = after_lead
+            .find(char::is_whitespace)
+            .unwrap_or(after_lead.len());
         if body == 0 {
             return None;
         }
@@ -101,7 +106,13 @@ fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-fn justify_line(text: &str, start: usize, end: usize, cell_width: usize, justify: Justify) -> CellLine {
+fn justify_line(
+    text: &str,
+    start: usize,
+    end: usize,
+    cell_width: usize,
+    justify: Justify,
+) -> CellLine {
     let mut line = &text[start..end];
     // rstrip_end: trailing whitespace beyond the width goes.
     let len = width(line);
@@ -146,12 +157,12 @@ mod tests {
             .iter()
             .map(|l| {
                 let mut s = String::new();
-                s.extend(core::iter::repeat(' ').take(l.pad_left));
+                s.extend(core::iter::repeat_n(' ', l.pad_left));
                 s.push_str(&text[l.start..l.end]);
                 if l.ellipsis {
                     s.push('…');
                 }
-                s.extend(core::iter::repeat(' ').take(l.pad_right));
+                s.extend(core::iter::repeat_n(' ', l.pad_right));
                 s
             })
             .collect()
@@ -160,8 +171,15 @@ mod tests {
     #[test]
     fn wraps_at_spaces() {
         assert_eq!(
-            render("global_average_pooling2d (GlobalAveragePooling2D)", 36, Justify::Left),
-            ["global_average_pooling2d            ", "(GlobalAveragePooling2D)            "]
+            render(
+                "global_average_pooling2d (GlobalAveragePooling2D)",
+                36,
+                Justify::Left
+            ),
+            [
+                "global_average_pooling2d            ",
+                "(GlobalAveragePooling2D)            "
+            ]
         );
     }
 

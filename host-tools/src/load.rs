@@ -1,0 +1,30 @@
+//! Opening a model file of any supported kind.
+
+use crate::formats::keras_archive::{open_model_file, ModelFile};
+use crate::formats::FormatError;
+use crate::import::{import, ImportError, WeightSource};
+use crate::model::HostGraph;
+use std::path::{Path, PathBuf};
+
+/// Why a model file could not be loaded; says which file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("{file}: {source}")]
+    Import { file: PathBuf, source: ImportError },
+}
+
+/// Reads a `.keras` archive (config and weights) or a `model.to_json()` file (config only).
+pub fn load_model(path: impl AsRef<Path>) -> Result<HostGraph, LoadError> {
+    let path = path.as_ref();
+    let file = open_model_file(path)?;
+    let weights: Option<&dyn WeightSource> = match &file {
+        ModelFile::Archive(a) => Some(&a.weights),
+        ModelFile::Json(_) => None,
+    };
+    import(file.config(), weights).map_err(|source| LoadError::Import {
+        file: path.to_path_buf(),
+        source,
+    })
+}
