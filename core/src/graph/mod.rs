@@ -325,3 +325,6 @@ impl<const N: usize> Graph<'_, N> {
             .map(|(i, _)| i as LayerId)
     }
 }
+
+#[cfg(test)]
+mod tests;

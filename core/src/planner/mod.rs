@@ -150,6 +150,30 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
     })
 }
 
+/// A plan that gives every tensor its own memory: the baseline the planner is measured
+/// and tested against.
+pub fn plan_without_reuse<const N: usize>(
+    graph: &Graph<'_, N>,
+    shapes: &[Shape],
+) -> Result<Plan<N>, Error> {
+    let reused = plan(graph, shapes)?;
+    let mut placements = heapless::Vec::new();
+    let mut offset = 0;
+    for p in &reused.placements {
+        let _ = placements.push(Placement {
+            offset,
+            elements: p.elements,
+            in_place: false,
+        });
+        offset += p.elements;
+    }
+    Ok(Plan {
+        placements,
+        elements: offset,
+        lower_bound: reused.lower_bound,
+    })
+}
+
 /// The lowest offset where `elements` values fit next to every tensor live at step `now`.
 fn first_fit(
     placed: &[Placement],

@@ -5,6 +5,8 @@
 //! nothing can panic. A batch is run one sample at a time through the same arena.
 
 mod execute;
+#[cfg(test)]
+mod tests;
 
 use crate::error::Error;
 use crate::graph::{Graph, LayerKind};
@@ -135,6 +137,18 @@ impl<const N: usize> Graph<'_, N> {
         arena: &mut [u8],
     ) -> Result<usize, Error> {
         let plan = self.plan(input_shapes)?;
+        self.run_planned(&plan, input_shapes, inputs, outputs, arena)
+    }
+
+    /// `predict` with a given plan (tests compare the planner against a plan without reuse).
+    pub(crate) fn run_planned(
+        &self,
+        plan: &Plan<N>,
+        input_shapes: Option<&[Shape]>,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        arena: &mut [u8],
+    ) -> Result<usize, Error> {
         let shapes = self.sample_shapes(input_shapes)?;
         let batch = self.check_buffers(&shapes, inputs, outputs)?;
         let expected = self.count_params();
@@ -151,7 +165,7 @@ impl<const N: usize> Graph<'_, N> {
                 found: arena.len() * 4,
             });
         }
-        let mut exec = execute::Execution::new(self, &shapes, &plan)?;
+        let mut exec = execute::Execution::new(self, &shapes, plan)?;
         for sample in 0..batch {
             exec.run_sample(sample, inputs, outputs, arena)?;
         }

@@ -1,0 +1,235 @@
+//! The `kiln` binary end to end on the Keras fixtures: summary text as Keras prints it in a
+//! pipe, predict output files, and one-line errors with exit code 1 on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(model: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/sequential")
+        .join(model)
+}
+
+fn kiln(args: &[&str], columns: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    cmd.args(args);
+    match columns {
+        Some(c) => cmd.env("COLUMNS", c),
+        None => cmd.env_remove("COLUMNS"),
+    };
+    cmd.output().expect("run kiln")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// A failed run: exit code 1, one line on stderr starting with `error:`, no panic.
+fn assert_clean_error(o: &Output, mentions: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(mentions), "expected {mentions:?} in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn summary_in_a_pipe_is_keras_default_76() {
+    for model in ["mlp", "cnn", "frozen", "unbuilt"] {
+        let dir = fixture(model);
+        let file = if dir.join("model.keras").exists() {
+            dir.join("model.keras")
+        } else {
+            dir.join("model.json")
+        };
+        let out = kiln(&["summary", file.to_str().unwrap()], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let want = std::fs::read_to_string(dir.join("summary/default_cols80.txt")).unwrap();
+        assert_eq!(stdout(&out), want, "{model}");
+    }
+}
+
+#[test]
+fn summary_arguments_reach_the_table() {
+    let dir = fixture("mlp");
+    let model = dir.join("model.keras");
+    let model = model.to_str().unwrap();
+    let cases: [(&[&str], Option<&str>, &str); 4] = [
+        (&["--line-length", "40"], None, "ll40.txt"),
+        (
+            &["--line-length", "80", "--positions", "0.5,0.8,1.0"],
+            None,
+            "pos_0p5_0p8_1_ll80.txt",
+        ),
+        (&["--show-trainable"], Some("200"), "trainable_cols200.txt"),
+        (&[], Some("200"), "default_cols200.txt"),
+    ];
+    for (args, columns, file) in cases {
+        let mut all = vec!["summary", model];
+        all.extend_from_slice(args);
+        let out = kiln(&all, columns);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let want = std::fs::read_to_string(dir.join("summary").join(file)).unwrap();
+        assert_eq!(stdout(&out), want, "{args:?}");
+    }
+    let dir = fixture("layer_range");
+    let out = kiln(
+        &[
+            "summary",
+            dir.join("model.keras").to_str().unwrap(),
+            "--layer-range",
+            "drop.*",
+            "dense_[34]",
+        ],
+        None,
+    );
+    let want =
+        std::fs::read_to_string(dir.join("summary/range_drop--__dense_-34-_cols80.txt")).unwrap();
+    assert_eq!(stdout(&out), want);
+    let out = kiln(
+        &[
+            "summary",
+            dir.join("model.keras").to_str().unwrap(),
+            "--layer-range",
+            "nope",
+            "dense",
+        ],
+        None,
+    );
+    assert_clean_error(
+        &out,
+        "Passed layer_names do not match the layer names in the model. Received: ['nope', 'dense']",
+    );
+}
+
+#[test]
+fn predict_writes_what_keras_predicts() {
+    let dir = fixture("cnn");
+    let tmp = std::env::temp_dir().join(format!("kiln-cli-{}.npy", std::process::id()));
+    let out = kiln(
+        &[
+            "predict",
+            dir.join("model.keras").to_str().unwrap(),
+            "--input",
+            dir.join("x.npy").to_str().unwrap(),
+            "--output",
+            tmp.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = kiln_host::formats::npy::read_f32(&tmp).unwrap();
+    let want = kiln_host::formats::npy::read_f32(dir.join("y.npy")).unwrap();
+    std::fs::remove_file(&tmp).ok();
+    assert_eq!(got.shape, want.shape);
+    for (a, b) in got.data.iter().zip(&want.data) {
+        assert!((a - b).abs() <= 1e-6 + 1e-5 * b.abs(), "{a} vs {b}");
+    }
+    // Without --output the values are printed, one sample per line.
+    let out = kiln(
+        &[
+            "predict",
+            dir.join("model.keras").to_str().unwrap(),
+            "--input",
+            dir.join("x.npy").to_str().unwrap(),
+        ],
+        None,
+    );
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!(
+            "output 0: shape ({}, {})",
+            want.shape[0], want.shape[1]
+        )),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1 + want.shape[0]);
+}
+
+#[test]
+fn bad_input_is_a_one_line_error() {
+    let dir = fixture("mlp");
+    let model = dir.join("model.keras");
+    let tmp = std::env::temp_dir().join(format!("kiln-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+
+    let out = kiln(&["summary", "/nonexistent/model.keras"], None);
+    assert_clean_error(&out, "/nonexistent/model.keras");
+
+    let bytes = std::fs::read(&model).unwrap();
+    let truncated = tmp.join("truncated.keras");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    assert_clean_error(
+        &kiln(&["summary", truncated.to_str().unwrap()], None),
+        "truncated.keras",
+    );
+
+    let garbage = tmp.join("garbage.json");
+    std::fs::write(&garbage, b"{\"class_name\": \"Sequential\", \"config\": {\"layers\": [{\"class_name\": \"LSTM\", \"config\": {\"name\": \"lstm\"}}]}}").unwrap();
+    assert_clean_error(
+        &kiln(&["summary", garbage.to_str().unwrap()], None),
+        "layer 'lstm' has class 'LSTM'",
+    );
+
+    // An input of the wrong width, and a bare config asked to predict.
+    let x = tmp.join("x.npy");
+    kiln_host::formats::npy::write_f32(&x, &[2, 36], &[0.0; 72]).unwrap();
+    assert_clean_error(
+        &kiln(
+            &[
+                "predict",
+                model.to_str().unwrap(),
+                "--input",
+                x.to_str().unwrap(),
+            ],
+            None,
+        ),
+        "input_layer",
+    );
+    let json = dir.join("model.json");
+    assert_clean_error(
+        &kiln(
+            &[
+                "predict",
+                json.to_str().unwrap(),
+                "--input",
+                x.to_str().unwrap(),
+            ],
+            None,
+        ),
+        "no weights",
+    );
+    assert_clean_error(
+        &kiln(
+            &[
+                "predict",
+                model.to_str().unwrap(),
+                "--input",
+                x.to_str().unwrap(),
+                "--input",
+                x.to_str().unwrap(),
+            ],
+            None,
+        ),
+        "1 input",
+    );
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        &["--help"][..],
+        &["summary", "--help"],
+        &["predict", "--help"],
+    ] {
+        let out = kiln(args, None);
+        assert!(out.status.success());
+        assert!(stdout(&out).contains("Usage"), "{}", stdout(&out));
+    }
+}
