@@ -184,6 +184,26 @@ fn predict(model: &PathBuf, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<(
         .plan(Some(&shapes))
         .with_context(|| inputs[0].display().to_string())?;
     let sample_shapes = graph.sample_shapes(Some(&shapes))?;
+    // Sizes come from the files: refuse what this machine should not try to allocate.
+    const LIMIT: usize = 4 << 30;
+    let output_values: usize = graph
+        .output_nodes()
+        .iter()
+        .map(|&n| {
+            sample_shapes[n as usize]
+                .sample_elements()
+                .unwrap_or(0)
+                .saturating_mul(batch)
+        })
+        .fold(0, usize::saturating_add);
+    if plan.arena_bytes() > LIMIT || output_values > LIMIT / 4 {
+        bail!(
+            "{}: running this model needs {} bytes of arena and {} output values, more than kiln predict allocates ({LIMIT} bytes)",
+            model.display(),
+            plan.arena_bytes(),
+            output_values
+        );
+    }
     let mut buffers: Vec<Vec<f32>> = graph
         .output_nodes()
         .iter()

@@ -184,6 +184,29 @@ impl<'w, const N: usize> Graph<'w, N> {
                 })
             }
         };
+        // Sizes must fit in usize on the target (a 32-bit MCU too).
+        if let Some(&input) = inputs.first() {
+            let input_shape = self.nodes.get(input as usize).map(|n| n.shape);
+            let too_big = input_shape.is_some_and(|s| {
+                l.kind
+                    .weights(&s)
+                    .iter()
+                    .any(|w| w.shape.elements().is_none())
+            }) || shape
+                .dims()
+                .iter()
+                .skip(1)
+                .flatten()
+                .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
+                .is_none();
+            if too_big {
+                return Err(Error::IncompatibleInput {
+                    layer: l.name.clone(),
+                    found: input_shape.unwrap_or(Shape::SCALAR),
+                    expected: "sizes whose weights and outputs fit in this target's memory",
+                });
+            }
+        }
         let mut node_inputs = heapless::Vec::new();
         node_inputs
             .extend_from_slice(inputs)
@@ -255,14 +278,15 @@ impl<'w, const N: usize> Graph<'w, N> {
 
     /// `(trainable, non_trainable)` parameter counts of the whole model.
     pub fn param_counts(&self) -> (usize, usize) {
-        let mut counts = (0, 0);
+        let mut counts = (0usize, 0usize);
         for (id, layer) in self.layers.iter().enumerate() {
             for w in self.layer_weights(id as LayerId) {
-                if layer.trainable && w.trainable {
-                    counts.0 += w.elements();
+                let slot = if layer.trainable && w.trainable {
+                    &mut counts.0
                 } else {
-                    counts.1 += w.elements();
-                }
+                    &mut counts.1
+                };
+                *slot = slot.saturating_add(w.elements());
             }
         }
         counts
@@ -277,9 +301,9 @@ impl<'w, const N: usize> Graph<'w, N> {
     /// Offset of layer `layer`'s first weight in the flat buffer (layers in order, each
     /// layer's variables in Keras's order: the concatenation of `model.get_weights()`).
     pub fn weight_offset(&self, layer: LayerId) -> usize {
-        (0..layer)
-            .map(|id| self.layer_param_count(id).unwrap_or(0))
-            .sum()
+        (0..layer).fold(0usize, |sum, id| {
+            sum.saturating_add(self.layer_param_count(id).unwrap_or(0))
+        })
     }
 
     /// Lends the model its weights: Keras's `get_weights()` flattened and concatenated.

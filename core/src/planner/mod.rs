@@ -38,11 +38,13 @@ pub struct Plan<const N: usize> {
 impl<const N: usize> Plan<N> {
     /// Arena bytes, plus room to align an arbitrary `[u8]` to f32.
     pub fn arena_bytes(&self) -> usize {
-        self.elements * 4 + (core::mem::align_of::<f32>() - 1)
+        self.elements
+            .saturating_mul(4)
+            .saturating_add(core::mem::align_of::<f32>() - 1)
     }
 
     pub fn lower_bound_bytes(&self) -> usize {
-        self.lower_bound * 4
+        self.lower_bound.saturating_mul(4)
     }
 }
 
@@ -120,13 +122,19 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
                 }
             }
         };
-        arena = arena.max(placement.offset + placement.elements);
+        arena = arena.max(placement.offset.saturating_add(placement.elements));
         placements.push(placement).map_err(|_| Error::Capacity {
             what: "nodes",
             capacity: N,
         })?;
     }
 
+    if arena == usize::MAX {
+        return Err(Error::Capacity {
+            what: "bytes of arena",
+            capacity: usize::MAX / 4,
+        });
+    }
     // Lower bound: at each step, the memory of every owner live then.
     let mut lower_bound = 0;
     for step in 0..count {
@@ -140,7 +148,7 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
                     .max()
                     .unwrap_or(0)
             })
-            .sum();
+            .fold(0usize, usize::saturating_add);
         lower_bound = lower_bound.max(live);
     }
     Ok(Plan {
@@ -158,7 +166,7 @@ pub fn plan_without_reuse<const N: usize>(
 ) -> Result<Plan<N>, Error> {
     let reused = plan(graph, shapes)?;
     let mut placements = heapless::Vec::new();
-    let mut offset = 0;
+    let mut offset = 0usize;
     for p in &reused.placements {
         let _ = placements.push(Placement {
             offset,
@@ -182,17 +190,17 @@ fn first_fit(
     now: usize,
     elements: usize,
 ) -> usize {
-    let mut offset = 0;
+    let mut offset = 0usize;
     loop {
         let clash = placed.iter().enumerate().find(|(t, p)| {
             let o = owner[*t];
             p.elements > 0
                 && last_use[o] >= now
-                && p.offset < offset + elements
-                && offset < p.offset + p.elements
+                && p.offset < offset.saturating_add(elements)
+                && offset < p.offset.saturating_add(p.elements)
         });
         match clash {
-            Some((_, p)) => offset = p.offset + p.elements,
+            Some((_, p)) => offset = p.offset.saturating_add(p.elements),
             None => return offset,
         }
     }

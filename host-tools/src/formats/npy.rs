@@ -222,13 +222,15 @@ fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     }
     // The header text is ASCII, so its length in bytes is its length in characters.
     let hlen = header.len() + 1; // the final '\n'
-    let (version, len_bytes) = if 8 + 2 + hlen + ARRAY_ALIGN <= u16::MAX as usize {
+                                 // Like numpy: format 1.0 (a u16 header length) if the padded header fits, else 2.0.
+    let padded = |len_bytes: usize| hlen + ARRAY_ALIGN - ((8 + len_bytes + hlen) % ARRAY_ALIGN);
+    let (version, len_bytes) = if padded(2) <= u16::MAX as usize {
         (1u8, 2usize)
     } else {
         (2u8, 4usize)
     };
-    let padlen = ARRAY_ALIGN - ((8 + len_bytes + hlen) % ARRAY_ALIGN);
-    let total_header = hlen + padlen;
+    let total_header = padded(len_bytes);
+    let padlen = total_header - hlen;
 
     let mut out = Vec::with_capacity(8 + len_bytes + total_header + 4 * data.len());
     out.extend_from_slice(MAGIC);
