@@ -21,7 +21,9 @@ Writes, next to this script:
                        big-endian, float64/float16/int datasets, rank 0..4, an empty dataset,
                        11 variables ("10" sorts before "2"), fixed-length ASCII attribute,
                        a vars group without a name; the second with libver="latest"
-                       (link messages, v2 object headers)
+                       (link messages, v2 object headers); plus cycle.h5 (a group hard-linked
+                       into its own subtree) and badnames.h5 (a variable named "kernel"),
+                       which must be rejected
   weights_expected.json  every vars group of the files above: name attribute, shapes and values
   npy/*.npy            numpy.save outputs of many dtypes, byte orders and memory orders, plus
                        npy_expected.json (values as float32, C order, or the expected error)
@@ -192,6 +194,28 @@ def write_variants(fname, libver):
 
 write_variants("variants.h5", "earliest")
 write_variants("variants_latest.h5", "latest")
+
+
+def write_invalid(fname, build):
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        build(f)
+    variants_zip[fname] = buf.getvalue()
+
+
+def cycle(f):
+    f.create_group("layers/a/vars").attrs["name"] = "a"
+    f["layers/a/back"] = f["layers"]  # a hard link to an ancestor: legal HDF5, never Keras
+
+
+def badnames(f):
+    g = f.create_group("layers/dense/vars")
+    g.attrs["name"] = "dense"
+    g.create_dataset("kernel", data=np.zeros((2, 2), np.float32))
+
+
+write_invalid("cycle.h5", cycle)
+write_invalid("badnames.h5", badnames)
 with zipfile.ZipFile(os.path.join(HERE, "h5_variants.zip"), "w", zipfile.ZIP_DEFLATED) as z:
     for name, raw in variants_zip.items():
         z.writestr(name, raw)
