@@ -18,6 +18,7 @@ pub use crate::graph::layer::{
 };
 use crate::graph::LayerKind;
 pub use crate::graph::{LayerBuilder, LayerSpec};
+use crate::kernels::merge::MergeOp;
 use crate::kernels::{Activation as ActivationFn, Padding};
 use crate::shape::{Shape, MAX_RANK};
 
@@ -49,6 +50,14 @@ into_spec! {
     LeakyReLU => |l: LeakyReLU| LayerKind::LeakyReLU { negative_slope: l.negative_slope };
     Softmax => |_| LayerKind::Softmax;
     Input => |i: Input| LayerKind::InputLayer(i.shape);
+    RandomCrop => |r: RandomCrop| LayerKind::RandomCrop { height: r.height, width: r.width, seed: r.seed };
+    Concatenate => |c: Concatenate| LayerKind::Concatenate { axis: c.axis };
+    Add => |_| LayerKind::Merge(MergeOp::Add);
+    Subtract => |_| LayerKind::Merge(MergeOp::Subtract);
+    Multiply => |_| LayerKind::Merge(MergeOp::Multiply);
+    Average => |_| LayerKind::Merge(MergeOp::Average);
+    Maximum => |_| LayerKind::Merge(MergeOp::Maximum);
+    Minimum => |_| LayerKind::Merge(MergeOp::Minimum);
     LayerKind => |k| k;
 }
 
@@ -359,4 +368,73 @@ impl Default for BatchNormalization {
     fn default() -> Self {
         BatchNormalization::new()
     }
+}
+
+/// `keras.layers.RandomCrop(height, width, seed=None)`: the identity at inference, a random
+/// crop (one offset per batch) in training.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RandomCrop {
+    pub height: u32,
+    pub width: u32,
+    pub seed: Option<u32>,
+}
+
+impl RandomCrop {
+    pub fn new(height: u32, width: u32) -> Self {
+        RandomCrop {
+            height,
+            width,
+            seed: None,
+        }
+    }
+    pub fn seed(self, seed: u32) -> Self {
+        RandomCrop {
+            seed: Some(seed),
+            ..self
+        }
+    }
+}
+
+/// `keras.layers.Concatenate(axis=-1)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Concatenate {
+    pub axis: i8,
+}
+
+impl Concatenate {
+    pub fn new() -> Self {
+        Concatenate { axis: -1 }
+    }
+    pub fn axis(self, axis: i8) -> Self {
+        Concatenate { axis }
+    }
+}
+
+impl Default for Concatenate {
+    fn default() -> Self {
+        Concatenate::new()
+    }
+}
+
+macro_rules! merge_layer {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq)]
+        pub struct $name;
+    )*};
+}
+
+merge_layer! {
+    /// `keras.layers.Add()`.
+    Add;
+    /// `keras.layers.Subtract()`: exactly two inputs, `a - b`.
+    Subtract;
+    /// `keras.layers.Multiply()`.
+    Multiply;
+    /// `keras.layers.Average()`.
+    Average;
+    /// `keras.layers.Maximum()`.
+    Maximum;
+    /// `keras.layers.Minimum()`.
+    Minimum;
 }

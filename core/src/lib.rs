@@ -34,6 +34,6 @@ pub mod summary;
 pub use error::Error;
 pub use graph::{Graph, Layer, LayerKind, ModelKind};
 pub use kernels::{Activation, Padding};
-pub use model::{GetLayerError, Sequential};
+pub use model::{Functional, GetLayerError, Sequential, Tensor};
 pub use shape::Shape;
 pub use summary::SummaryOptions;

@@ -25,7 +25,7 @@ pub enum ImportError {
         class: String,
         supported: &'static str,
     },
-    #[error("model class '{class}' is not supported yet (supported: Sequential)")]
+    #[error("model class '{class}' cannot be imported (supported: Sequential, Functional; a subclassed model's config holds no layer graph: rebuild it with kiln::model::Subclassed)")]
     UnsupportedModel { class: String },
     #[error("layer '{layer}': {field}: {reason}")]
     Config {
@@ -59,25 +59,74 @@ pub enum ImportError {
 }
 
 /// The layer classes kiln imports.
-pub const SUPPORTED_LAYERS: &str = "InputLayer, Dense, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, Activation, ReLU, LeakyReLU, Softmax, BatchNormalization";
+pub const SUPPORTED_LAYERS: &str = "InputLayer, Dense, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, Activation, ReLU, LeakyReLU, Softmax, BatchNormalization, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, RandomCrop, Sequential, Functional";
 
-/// Where weights come from: the variables stored for the layer at an HDF5 container path
-/// such as `layers/dense_1` (`…/vars/0`, `…/vars/1`, …).
+/// Where weights come from: the tree of `model.weights.h5`.
 pub trait WeightSource {
+    /// Variables of the layer stored at container path `path` (`…/vars/0`, `…/vars/1`).
     fn vars(&self, path: &str) -> Option<&[Tensor]>;
+    /// The child groups of `path` (e.g. the groups under `layers`).
+    fn children(&self, path: &str) -> Vec<String>;
+    /// The `name` attribute of the `vars` group at `path`: the real layer name.
+    fn name_of(&self, path: &str) -> Option<String>;
 }
 
 impl WeightSource for WeightTree {
     fn vars(&self, path: &str) -> Option<&[Tensor]> {
         self.var_group(path).map(|g| g.vars.as_slice())
     }
+    fn children(&self, path: &str) -> Vec<String> {
+        WeightTree::children(self, path)
+            .map(|c| c.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default()
+    }
+    fn name_of(&self, path: &str) -> Option<String> {
+        self.var_group(path).and_then(|g| g.name_attr.clone())
+    }
+}
+
+type Model = kiln::Graph<'static, MAX_LAYERS>;
+
+fn kiln_err(layer: &str) -> impl FnOnce(kiln::Error) -> ImportError + '_ {
+    move |source| ImportError::Kiln {
+        layer: layer.to_string(),
+        source: Box::new(source),
+    }
 }
 
 /// Imports a model config; weights are read from `weights` when given.
 pub fn import(
     config: &Value,
-    weights: Option<&dyn WeightSource>,
+    weights: Option<&(dyn WeightSource + Sync)>,
 ) -> Result<HostGraph, ImportError> {
+    // A host graph is ~60 KB held by value, nested models recurse, and debug builds copy
+    // such values freely: build on a thread whose stack is sized for that, not on the
+    // caller's (a test thread has 2 MB).
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("kiln-import".into())
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, || import_on_this_thread(config, weights))
+            .map_err(|e| ImportError::NotAModel(format!("cannot start the import thread: {e}")))?
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn import_on_this_thread(
+    config: &Value,
+    weights: Option<&(dyn WeightSource + Sync)>,
+) -> Result<HostGraph, ImportError> {
+    let graph = import_graph(config)?;
+    let flat = match weights {
+        Some(source) => read_weights(&graph, source)?,
+        None => Vec::new(),
+    };
+    Ok(HostGraph::new(Box::new(graph), flat))
+}
+
+/// A model config (`{"class_name": …, "config": …}`) to a graph without weights.
+fn import_graph(config: &Value) -> Result<Model, ImportError> {
     let class = config
         .get("class_name")
         .and_then(Value::as_str)
@@ -86,45 +135,62 @@ pub fn import(
         .get("config")
         .and_then(Value::as_object)
         .ok_or_else(|| ImportError::NotAModel("no 'config' object".into()))?;
-    match class {
-        "Sequential" => import_sequential(body, weights),
-        other => Err(ImportError::UnsupportedModel {
-            class: other.to_string(),
-        }),
+    let mut graph = match class {
+        "Sequential" => import_sequential(body)?,
+        "Functional" | "Model" if body.contains_key("input_layers") => import_functional(body)?,
+        other => {
+            return Err(ImportError::UnsupportedModel {
+                class: other.to_string(),
+            })
+        }
+    };
+    if body.get("trainable").and_then(Value::as_bool) == Some(false) {
+        for id in 0..graph.all_layers().len() as u16 {
+            graph.set_trainable(id, false);
+        }
     }
+    Ok(graph)
 }
 
-fn import_sequential(
-    body: &Map<String, Value>,
-    weights: Option<&dyn WeightSource>,
-) -> Result<HostGraph, ImportError> {
-    let model_name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("sequential");
-    let mut model = Sequential::<'static, MAX_LAYERS>::named(model_name).map_err(|source| {
-        ImportError::Kiln {
-            layer: model_name.to_string(),
-            source: Box::new(source),
-        }
-    })?;
-    let layers = body
-        .get("layers")
+fn is_model_class(class: &str) -> bool {
+    matches!(class, "Sequential" | "Functional" | "Model")
+}
+
+fn model_layers<'a>(
+    body: &'a Map<String, Value>,
+    model_name: &str,
+) -> Result<&'a Vec<Value>, ImportError> {
+    body.get("layers")
         .and_then(Value::as_array)
         .ok_or_else(|| ImportError::Config {
             layer: model_name.to_string(),
             field: "layers".into(),
             reason: "missing or not a list".into(),
-        })?;
+        })
+}
+
+fn import_sequential(body: &Map<String, Value>) -> Result<Model, ImportError> {
+    let model_name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("sequential");
+    let mut model =
+        Sequential::<'static, MAX_LAYERS>::named(model_name).map_err(kiln_err(model_name))?;
     let mut has_input = false;
-    for (i, layer) in layers.iter().enumerate() {
+    for (i, layer) in model_layers(body, model_name)?.iter().enumerate() {
+        let name = layer_name(layer, i);
+        let class = layer
+            .get("class_name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if is_model_class(class) {
+            let inner = import_graph(layer)?;
+            model.add_model(&inner).map_err(kiln_err(&name))?;
+            continue;
+        }
         let spec = layer_spec(layer, i)?;
         has_input |= matches!(spec.kind, LayerKind::InputLayer(_));
-        let name = layer_name(layer, i);
-        model.add(spec).map_err(|source| ImportError::Kiln {
-            layer: name,
-            source: Box::new(source),
-        })?;
+        model.add(spec).map_err(kiln_err(&name))?;
     }
     // A Sequential saved without an Input but built: Keras stores the build shape.
     if !has_input {
@@ -133,39 +199,250 @@ fn import_sequential(
             .or_else(|| body.get("build_config").and_then(|b| b.get("input_shape")));
         if let Some(shape) = build.filter(|v| !v.is_null()) {
             let shape = shape_from_json(shape, model_name, "build_input_shape")?;
-            model.build(shape).map_err(|source| ImportError::Kiln {
-                layer: model_name.to_string(),
-                source: Box::new(source),
-            })?;
+            model.build(shape).map_err(kiln_err(model_name))?;
         }
     }
-    let graph = model.into_graph();
-    let flat = match weights {
-        Some(source) => read_weights(&graph, source)?,
-        None => Vec::new(),
-    };
-    Ok(HostGraph::new(graph, flat))
+    Ok(model.into_graph())
 }
 
-/// Reads every layer's variables in `model.layers` order into one flat buffer.
-fn read_weights(
-    graph: &kiln::Graph<'static, MAX_LAYERS>,
+/// `["dense", 0, 0]` → `("dense", 0)`.
+fn history(v: &Value) -> Option<(String, usize)> {
+    let a = v.as_array()?;
+    Some((
+        a.first()?.as_str()?.to_string(),
+        a.get(1)?.as_u64()? as usize,
+    ))
+}
+
+/// Every `keras_history` in a node's call arguments, in order.
+fn collect_histories(v: &Value, out: &mut Vec<(String, usize)>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(h) = m
+                .get("config")
+                .and_then(|c| c.get("keras_history"))
+                .and_then(history)
+            {
+                out.push(h);
+            } else {
+                m.values().for_each(|c| collect_histories(c, out));
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|c| collect_histories(c, out)),
+        _ => {}
+    }
+}
+
+/// `input_layers` / `output_layers`: one `[name, node, tensor]`, a list of them, or a dict.
+fn io_tensors(
+    v: Option<&Value>,
+    model: &str,
+    field: &str,
+) -> Result<Vec<(String, usize)>, ImportError> {
+    let bad = || ImportError::Config {
+        layer: model.to_string(),
+        field: field.to_string(),
+        reason: "expected [name, node, tensor] entries".into(),
+    };
+    let v = v.ok_or_else(bad)?;
+    if let Some(one) = history(v) {
+        return Ok(vec![one]);
+    }
+    match v {
+        Value::Array(items) => items.iter().map(|i| history(i).ok_or_else(bad)).collect(),
+        Value::Object(m) => m.values().map(|i| history(i).ok_or_else(bad)).collect(),
+        _ => Err(bad()),
+    }
+}
+
+fn import_functional(body: &Map<String, Value>) -> Result<Model, ImportError> {
+    use kiln::{Functional, Tensor};
+    use std::collections::HashMap;
+    let model_name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("functional");
+    let layers = model_layers(body, model_name)?;
+    let mut ws = Functional::<'static, MAX_LAYERS>::new();
+    // (layer name, node index) → tensor.
+    let mut tensors: HashMap<(String, usize), Tensor> = HashMap::new();
+    enum Callable {
+        Layer(u16),
+        Model(Box<Model>),
+    }
+    let mut callables: Vec<(String, Callable, Vec<&Value>)> = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let name = layer_name(layer, i);
+        let class = layer
+            .get("class_name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let nodes: Vec<&Value> = layer
+            .get("inbound_nodes")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        if class == "InputLayer" {
+            let t = ws.input(layer_spec(layer, i)?).map_err(kiln_err(&name))?;
+            tensors.insert((name, 0), t);
+        } else if is_model_class(class) {
+            callables.push((name, Callable::Model(Box::new(import_graph(layer)?)), nodes));
+        } else {
+            let id = ws.layer(layer_spec(layer, i)?).map_err(kiln_err(&name))?;
+            callables.push((name, Callable::Layer(id), nodes));
+        }
+    }
+    // Apply every inbound node once its inputs exist (a shared layer's later node may
+    // read a layer listed after it, so go round until nothing is left).
+    let mut done: Vec<usize> = vec![0; callables.len()];
+    loop {
+        let mut progress = false;
+        for (c, (name, callable, nodes)) in callables.iter().enumerate() {
+            while done[c] < nodes.len() {
+                let node = nodes[done[c]];
+                let mut wanted = Vec::new();
+                collect_histories(node.get("args").unwrap_or(&Value::Null), &mut wanted);
+                let Some(inputs) = wanted
+                    .iter()
+                    .map(|k| tensors.get(k).copied())
+                    .collect::<Option<Vec<Tensor>>>()
+                else {
+                    break;
+                };
+                let training = match node.get("kwargs").and_then(Value::as_object) {
+                    None => None,
+                    Some(kwargs) => {
+                        if let Some(other) = kwargs
+                            .keys()
+                            .find(|k| k.as_str() != "training" && k.as_str() != "mask")
+                        {
+                            return Err(ImportError::Config {
+                                layer: name.clone(),
+                                field: format!("inbound_nodes[{}].kwargs", done[c]),
+                                reason: format!("call argument '{other}' is not supported"),
+                            });
+                        }
+                        kwargs.get("training").and_then(Value::as_bool)
+                    }
+                };
+                let t = match callable {
+                    Callable::Layer(id) => ws.apply_training(*id, &inputs, training),
+                    Callable::Model(inner) => ws.call_model(inner, &inputs),
+                }
+                .map_err(kiln_err(name))?;
+                tensors.insert((name.clone(), done[c]), t);
+                done[c] += 1;
+                progress = true;
+            }
+        }
+        if done.iter().zip(&callables).all(|(d, c)| *d == c.2.len()) {
+            break;
+        }
+        if !progress {
+            let (name, _, _) = callables
+                .iter()
+                .zip(&done)
+                .find(|(c, d)| **d < c.2.len())
+                .map(|(c, _)| c)
+                .ok_or_else(|| ImportError::NotAModel("inconsistent inbound nodes".into()))?;
+            return Err(ImportError::Config {
+                layer: name.clone(),
+                field: "inbound_nodes".into(),
+                reason: "refers to a tensor no layer of the model makes".into(),
+            });
+        }
+    }
+    let lookup = |field: &str| -> Result<Vec<Tensor>, ImportError> {
+        io_tensors(body.get(field), model_name, field)?
+            .into_iter()
+            .map(|k| {
+                tensors.get(&k).copied().ok_or_else(|| ImportError::Config {
+                    layer: model_name.to_string(),
+                    field: field.to_string(),
+                    reason: format!("no tensor {}[{}]", k.0, k.1),
+                })
+            })
+            .collect()
+    };
+    let inputs = lookup("input_layers")?;
+    let outputs = lookup("output_layers")?;
+    let mut model = ws
+        .model_named(model_name, &inputs, &outputs)
+        .map_err(kiln_err(model_name))?;
+    // A frozen nested model keeps its flag.
+    for (i, layer) in layers.iter().enumerate() {
+        let frozen = layer
+            .get("config")
+            .and_then(|c| c.get("trainable"))
+            .and_then(Value::as_bool)
+            == Some(false);
+        let class = layer
+            .get("class_name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if frozen && is_model_class(class) {
+            let name = layer_name(layer, i);
+            if let Ok((id, _)) = model.get_layer(Some(&name), None) {
+                model.set_trainable(id, false);
+            }
+        }
+    }
+    Ok(model)
+}
+
+/// Reads every layer's variables from `model.weights.h5` into the buffer the graph
+/// indexes. Groups are found by their `name` attribute (the layer name), falling back to
+/// Keras's path rule: `layers/<snake_case(class)>[_k]`, counted per class in
+/// `model.layers` order, nested models one level of `layers/` deeper.
+fn read_weights(graph: &Model, source: &dyn WeightSource) -> Result<Vec<f32>, ImportError> {
+    let mut flat = vec![0.0f32; 0];
+    let top: Vec<u16> = graph.visible_layers().collect();
+    read_container(graph, source, "", &top, &mut flat)?;
+    if flat.len() < graph.weight_len() {
+        flat.resize(graph.weight_len(), 0.0);
+    }
+    Ok(flat)
+}
+
+fn read_container(
+    graph: &Model,
     source: &dyn WeightSource,
-) -> Result<Vec<f32>, ImportError> {
-    let mut flat = Vec::with_capacity(graph.count_params());
+    base: &str,
+    layers: &[u16],
+    flat: &mut Vec<f32>,
+) -> Result<(), ImportError> {
+    let container = if base.is_empty() {
+        "layers".to_string()
+    } else {
+        format!("{base}/layers")
+    };
+    let by_name: std::collections::HashMap<String, String> = source
+        .children(&container)
+        .into_iter()
+        .filter_map(|child| {
+            let path = format!("{container}/{child}");
+            source.name_of(&path).map(|n| (n, path))
+        })
+        .collect();
     let mut per_class: std::collections::HashMap<&str, usize> = Default::default();
-    for id in graph.visible_layers() {
+    for &id in layers {
         let Some(layer) = graph.layer(id) else {
             continue;
         };
         let prefix = layer.kind.auto_name_prefix();
         let k = per_class.entry(prefix).or_insert(0);
-        let path = if *k == 0 {
-            format!("layers/{prefix}")
+        let by_rule = if *k == 0 {
+            format!("{container}/{prefix}")
         } else {
-            format!("layers/{prefix}_{k}")
+            format!("{container}/{prefix}_{k}")
         };
         *k += 1;
+        let path = by_name.get(layer.name.as_str()).cloned().unwrap_or(by_rule);
+        if matches!(layer.kind, LayerKind::Model(_)) {
+            let children: Vec<u16> = graph.nested_layers(id).collect();
+            read_container(graph, source, &path, &children, flat)?;
+            continue;
+        }
         let specs = graph.layer_weights(id);
         if specs.is_empty() {
             continue;
@@ -183,6 +460,7 @@ fn read_weights(
                 expected: specs.len(),
             });
         }
+        let mut at = graph.weight_offset(id).unwrap_or(0);
         for (index, (var, spec)) in vars.iter().zip(specs.iter()).enumerate() {
             let expected: Vec<usize> = spec
                 .shape
@@ -199,10 +477,14 @@ fn read_weights(
                     expected,
                 });
             }
-            flat.extend_from_slice(&var.data);
+            if flat.len() < at + var.data.len() {
+                flat.resize(at + var.data.len(), 0.0);
+            }
+            flat[at..at + var.data.len()].copy_from_slice(&var.data);
+            at += var.data.len();
         }
     }
-    Ok(flat)
+    Ok(())
 }
 
 fn layer_name(layer: &Value, index: usize) -> String {
@@ -497,6 +779,44 @@ fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec, ImportError> {
                     }
                 }
                 LayerKind::Softmax
+            }
+            "Add" | "Subtract" | "Multiply" | "Average" | "Maximum" | "Minimum" => {
+                use kiln::kernels::merge::MergeOp;
+                LayerKind::Merge(match class {
+                    "Add" => MergeOp::Add,
+                    "Subtract" => MergeOp::Subtract,
+                    "Multiply" => MergeOp::Multiply,
+                    "Average" => MergeOp::Average,
+                    "Maximum" => MergeOp::Maximum,
+                    _ => MergeOp::Minimum,
+                })
+            }
+            "Concatenate" => {
+                let axis = match f.get("axis") {
+                    None => -1,
+                    Some(v) => v
+                        .as_i64()
+                        .and_then(|a| i8::try_from(a).ok())
+                        .ok_or_else(|| {
+                            f.err("axis", format!("expected an integer axis, found {v}"))
+                        })?,
+                };
+                LayerKind::Concatenate { axis }
+            }
+            "RandomCrop" => {
+                f.channels_last()?;
+                LayerKind::RandomCrop {
+                    height: f.u32_or("height", 0)?,
+                    width: f.u32_or("width", 0)?,
+                    seed: match f.get("seed") {
+                        None => None,
+                        Some(v) => {
+                            Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                                || f.err("seed", format!("expected an integer, found {v}")),
+                            )?)
+                        }
+                    },
+                }
             }
             "BatchNormalization" => {
                 match f.get("axis") {

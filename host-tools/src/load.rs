@@ -19,7 +19,7 @@ pub enum LoadError {
 pub fn load_model(path: impl AsRef<Path>) -> Result<HostGraph, LoadError> {
     let path = path.as_ref();
     let file = open_model_file(path)?;
-    let weights: Option<&dyn WeightSource> = match &file {
+    let weights: Option<&(dyn WeightSource + Sync)> = match &file {
         ModelFile::Archive(a) => Some(&a.weights),
         ModelFile::Json(_) => None,
     };

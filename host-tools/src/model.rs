@@ -9,12 +9,12 @@ pub const MAX_LAYERS: usize = 256;
 /// concatenated). The graph is stored without weights so the two can live side by side.
 #[derive(Clone, Debug)]
 pub struct HostGraph {
-    graph: Graph<'static, MAX_LAYERS>,
+    graph: Box<Graph<'static, MAX_LAYERS>>,
     weights: Vec<f32>,
 }
 
 impl HostGraph {
-    pub fn new(graph: Graph<'static, MAX_LAYERS>, weights: Vec<f32>) -> Self {
+    pub fn new(graph: Box<Graph<'static, MAX_LAYERS>>, weights: Vec<f32>) -> Self {
         HostGraph { graph, weights }
     }
 
@@ -25,8 +25,8 @@ impl HostGraph {
 
     /// True when the model came with its weights (a `.keras`, not a bare config).
     pub fn has_weights(&self) -> bool {
-        self.weights.len() == self.graph.count_params()
-            && (self.graph.count_params() == 0 || !self.weights.is_empty())
+        self.weights.len() == self.graph.weight_len()
+            && (self.graph.weight_len() == 0 || !self.weights.is_empty())
     }
 
     pub fn weights(&self) -> &[f32] {
@@ -35,8 +35,8 @@ impl HostGraph {
 
     /// The graph with its weights lent, ready for `predict`; an error for a bare config.
     #[allow(clippy::result_large_err)] // kiln::Error is the core's, sized for no_std.
-    pub fn graph(&self) -> Result<Graph<'_, MAX_LAYERS>, kiln::Error> {
-        let mut graph: Graph<'_, MAX_LAYERS> = self.graph.clone();
+    pub fn graph(&self) -> Result<Box<Graph<'_, MAX_LAYERS>>, kiln::Error> {
+        let mut graph: Box<Graph<'_, MAX_LAYERS>> = self.graph.clone();
         graph.set_weights(&self.weights)?;
         Ok(graph)
     }

@@ -4,6 +4,8 @@
 //! a file.
 
 use crate::error::Error;
+use crate::graph::ModelKind;
+use crate::kernels::merge::MergeOp;
 use crate::kernels::{Activation, Padding};
 use crate::name::Name;
 use crate::shape::{Dim, Shape, MAX_RANK};
@@ -125,6 +127,20 @@ pub enum LayerKind {
     /// Softmax over the last axis.
     Softmax,
     BatchNormalization(BatchNormalization),
+    /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`: inputs of one shape.
+    Merge(MergeOp),
+    /// `Concatenate(axis)`; a negative axis counts from the end.
+    Concatenate {
+        axis: i8,
+    },
+    /// `RandomCrop(height, width)`: the identity at inference (Keras 3 behaviour).
+    RandomCrop {
+        height: u32,
+        width: u32,
+        seed: Option<u32>,
+    },
+    /// A model used as a layer; its layers have this one as `parent`.
+    Model(ModelKind),
 }
 
 /// One weight variable of a layer, in Keras's order.
@@ -166,6 +182,17 @@ impl LayerKind {
             LayerKind::LeakyReLU { .. } => "LeakyReLU",
             LayerKind::Softmax => "Softmax",
             LayerKind::BatchNormalization(_) => "BatchNormalization",
+            LayerKind::Merge(op) => match op {
+                MergeOp::Add => "Add",
+                MergeOp::Subtract => "Subtract",
+                MergeOp::Multiply => "Multiply",
+                MergeOp::Average => "Average",
+                MergeOp::Maximum => "Maximum",
+                MergeOp::Minimum => "Minimum",
+            },
+            LayerKind::Concatenate { .. } => "Concatenate",
+            LayerKind::RandomCrop { .. } => "RandomCrop",
+            LayerKind::Model(kind) => kind.class_name(),
         }
     }
 
@@ -188,6 +215,18 @@ impl LayerKind {
             LayerKind::LeakyReLU { .. } => "leaky_re_lu",
             LayerKind::Softmax => "softmax",
             LayerKind::BatchNormalization(_) => "batch_normalization",
+            LayerKind::Merge(op) => match op {
+                MergeOp::Add => "add",
+                MergeOp::Subtract => "subtract",
+                MergeOp::Multiply => "multiply",
+                MergeOp::Average => "average",
+                MergeOp::Maximum => "maximum",
+                MergeOp::Minimum => "minimum",
+            },
+            LayerKind::Concatenate { .. } => "concatenate",
+            LayerKind::RandomCrop { .. } => "random_crop",
+            LayerKind::Model(ModelKind::Sequential) => "sequential",
+            LayerKind::Model(_) => "functional",
         }
     }
 
@@ -237,6 +276,9 @@ impl LayerKind {
             {
                 bad("epsilon must be > 0")
             }
+            LayerKind::RandomCrop { height, width, .. } if *height == 0 || *width == 0 => {
+                bad("height and width must be at least 1")
+            }
             LayerKind::Reshape(r) if r.target_shape().iter().filter(|&&d| d == -1).count() > 1 => {
                 bad("target_shape can contain at most one -1")
             }
@@ -244,6 +286,72 @@ impl LayerKind {
                 bad("target_shape entries must be positive or -1")
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The output shape for the shapes of all the tensors the layer is called on.
+    pub fn output_shape_of(&self, layer: &Name, inputs: &[Shape]) -> Result<Shape, Error> {
+        let incompatible = |found: Shape, expected| Error::IncompatibleInput {
+            layer: layer.clone(),
+            found,
+            expected,
+        };
+        let first = inputs.first().copied().unwrap_or(Shape::SCALAR);
+        match self {
+            LayerKind::InputLayer(shape) if inputs.is_empty() => Ok(*shape),
+            LayerKind::InputLayer(_) => Err(incompatible(
+                first,
+                "no input tensor (an InputLayer starts the model)",
+            )),
+            LayerKind::Merge(op) => {
+                let count_ok = match op {
+                    MergeOp::Subtract => inputs.len() == 2,
+                    _ => inputs.len() >= 2,
+                };
+                if !count_ok {
+                    return Err(incompatible(
+                        first,
+                        match op {
+                            MergeOp::Subtract => "exactly 2 input tensors",
+                            _ => "at least 2 input tensors",
+                        },
+                    ));
+                }
+                let mut out = first;
+                for shape in &inputs[1..] {
+                    out = merge_shapes(&out, shape).ok_or_else(|| {
+                        incompatible(*shape, "every input of the same shape as the first")
+                    })?;
+                }
+                Ok(out)
+            }
+            LayerKind::Concatenate { axis } => concatenate_shape(*axis, inputs).ok_or_else(|| {
+                incompatible(
+                    first,
+                    "at least 2 inputs of one rank, equal on every axis but the concatenation axis",
+                )
+            }),
+            LayerKind::Model(_) => Err(incompatible(
+                first,
+                "a call through the nested model's own graph",
+            )),
+            _ => match inputs {
+                [input] => self.output_shape(layer, input),
+                _ => Err(incompatible(first, "exactly one input tensor")),
+            },
+        }
+    }
+
+    /// The shape a run produces: as [`output_shape_of`](Self::output_shape_of), except
+    /// where Keras's inference differs from its declared shape (RandomCrop returns its
+    /// input unchanged at inference).
+    pub fn inference_shape_of(&self, layer: &Name, inputs: &[Shape]) -> Result<Shape, Error> {
+        match (self, inputs) {
+            (LayerKind::RandomCrop { .. }, [input]) => {
+                self.output_shape_of(layer, inputs)?;
+                Ok(*input)
+            }
+            _ => self.output_shape_of(layer, inputs),
         }
     }
 
@@ -362,6 +470,17 @@ impl LayerKind {
             | LayerKind::Activation(_)
             | LayerKind::ReLU(_)
             | LayerKind::LeakyReLU { .. } => Ok(*input),
+            // Keras 3 declares the crop size as the output shape, but at inference the layer
+            // returns its input unchanged; summary shows the declared shape, runs use this.
+            LayerKind::RandomCrop { height, width, .. } => {
+                if input.rank() != 4 {
+                    return Err(incompatible("rank 4 (batch, height, width, channels)"));
+                }
+                Ok(input.with_dim(1, Some(*height)).with_dim(2, Some(*width)))
+            }
+            LayerKind::Merge(_) | LayerKind::Concatenate { .. } | LayerKind::Model(_) => {
+                self.output_shape_of(layer, core::slice::from_ref(input))
+            }
         }
     }
 
@@ -432,6 +551,7 @@ impl LayerKind {
                 | LayerKind::DepthwiseConv2D(_)
                 | LayerKind::BatchNormalization(_)
                 | LayerKind::Reshape(_)
+                | LayerKind::Model(_)
         )
     }
 
@@ -448,8 +568,62 @@ impl LayerKind {
                 | LayerKind::ReLU(_)
                 | LayerKind::LeakyReLU { .. }
                 | LayerKind::Softmax
+                | LayerKind::RandomCrop { .. }
         )
     }
+}
+
+/// The shape of an element-wise merge of `a` and `b`: equal, with `None` where one side
+/// does not know an axis the other does.
+fn merge_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
+    if a.rank() != b.rank() {
+        return None;
+    }
+    let mut out = *a;
+    for axis in 0..a.rank() {
+        match (a.dim(axis), b.dim(axis)) {
+            (Some(x), Some(y)) if x != y => return None,
+            (None, other) => out = out.with_dim(axis, other),
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
+    let first = inputs.first()?;
+    if inputs.len() < 2 {
+        return None;
+    }
+    let rank = first.rank() as i32;
+    let axis = if axis < 0 {
+        rank + axis as i32
+    } else {
+        axis as i32
+    };
+    if axis < 1 || axis >= rank {
+        return None;
+    }
+    let axis = axis as usize;
+    let mut out = *first;
+    let mut total = Some(0u32);
+    for shape in inputs {
+        if shape.rank() != first.rank() {
+            return None;
+        }
+        for other in (0..first.rank()).filter(|&a| a != axis) {
+            match (out.dim(other), shape.dim(other)) {
+                (Some(x), Some(y)) if x != y => return None,
+                (None, known) => out = out.with_dim(other, known),
+                _ => {}
+            }
+        }
+        total = match (total, shape.dim(axis)) {
+            (Some(t), Some(d)) => t.checked_add(d),
+            _ => None,
+        };
+    }
+    Some(out.with_dim(axis, total))
 }
 
 /// `(height, width, channels)` of a rank-4 channels-last shape; channels must be known.

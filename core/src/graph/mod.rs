@@ -36,6 +36,10 @@ pub struct Layer {
     pub kind: LayerKind,
     /// Keras's `layer.trainable`.
     pub trainable: bool,
+    /// The nested model this layer belongs to; `None` for the model's own layers.
+    pub parent: Option<LayerId>,
+    /// Where the layer's weights start in the weight buffer, once it is built.
+    pub weights_at: Option<u32>,
 }
 
 impl Layer {
@@ -48,8 +52,16 @@ impl Layer {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
     pub layer: LayerId,
+    /// The tensors the layer was called on, as Keras records them ("Connected to").
     pub inputs: heapless::Vec<NodeId, MAX_NODE_INPUTS>,
     pub shape: Shape,
+    /// Set when this node computes nothing and its tensor *is* another node's: a nested
+    /// model's call is a view of its inner output, its InputLayer a view of the outer
+    /// tensor it was called on.
+    pub view_of: Option<NodeId>,
+    /// The `training=` argument of this call, if one was given (Keras resolves a missing
+    /// one from the enclosing call, then from the layer's own default).
+    pub training: Option<bool>,
 }
 
 /// How the model was built; `summary` and `layers` follow Keras's rules for each.
@@ -57,6 +69,19 @@ pub struct Node {
 pub enum ModelKind {
     Sequential,
     Functional,
+    /// A subclassed model traced by running its `call` once.
+    Subclassed,
+}
+
+impl ModelKind {
+    /// The class name `summary` prints for a nested model of this kind.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            ModelKind::Sequential => "Sequential",
+            ModelKind::Functional => "Functional",
+            ModelKind::Subclassed => "Model",
+        }
+    }
 }
 
 /// A model as layers, nodes and tensor shapes, holding at most `N` layers and `N` nodes,
@@ -70,6 +95,9 @@ pub struct Graph<'w, const N: usize> {
     pub(crate) inputs: heapless::Vec<NodeId, MAX_IO>,
     pub(crate) outputs: heapless::Vec<NodeId, MAX_IO>,
     pub(crate) weights: &'w [f32],
+    /// Length of the weight buffer the layers' `weights_at` index into. Sub-models made
+    /// from a bigger model share its buffer, so this can exceed `count_params()`.
+    pub(crate) weight_len: usize,
     pub(crate) auto_names: AutoNames,
 }
 
@@ -84,6 +112,7 @@ impl<'w, const N: usize> Graph<'w, N> {
             inputs: heapless::Vec::new(),
             outputs: heapless::Vec::new(),
             weights: &[],
+            weight_len: 0,
             auto_names: AutoNames::new(),
         }
     }
@@ -96,7 +125,7 @@ impl<'w, const N: usize> Graph<'w, N> {
         self.kind
     }
 
-    /// Every layer, InputLayers included, in creation order.
+    /// Every layer, nested ones and InputLayers included, in creation order.
     pub fn all_layers(&self) -> &[Layer] {
         &self.layers
     }
@@ -118,11 +147,23 @@ impl<'w, const N: usize> Graph<'w, N> {
         self.layers.get(id as usize)
     }
 
-    /// Mutable access to a layer's flags (e.g. `trainable`); the kind and name stay fixed.
+    /// Keras's `layer.trainable = …` (on a nested model it freezes everything inside).
     pub fn set_trainable(&mut self, id: LayerId, trainable: bool) {
         if let Some(layer) = self.layers.get_mut(id as usize) {
             layer.trainable = trainable;
         }
+    }
+
+    /// The node whose tensor `node`'s tensor is, following views.
+    pub fn resolve(&self, mut node: NodeId) -> NodeId {
+        // Views only point backwards, so this ends within `nodes.len()` steps.
+        for _ in 0..self.nodes.len() {
+            match self.nodes.get(node as usize).and_then(|n| n.view_of) {
+                Some(target) if target < node => node = target,
+                _ => break,
+            }
+        }
+        node
     }
 
     /// Adds a layer (not yet applied to anything), naming it if it has no name.
@@ -132,20 +173,28 @@ impl<'w, const N: usize> Graph<'w, N> {
             None => self.auto_names.next(spec.kind.auto_name_prefix())?,
         };
         spec.kind.validate(&name)?;
-        if self.layers.iter().any(|l| l.name == name) {
+        if self
+            .layers
+            .iter()
+            .any(|l| l.name == name && l.parent.is_none())
+        {
             return Err(Error::DuplicateName { name, count: 2 });
         }
+        self.push_layer(Layer {
+            name,
+            kind: spec.kind,
+            trainable: spec.trainable,
+            parent: None,
+            weights_at: None,
+        })
+    }
+
+    pub(crate) fn push_layer(&mut self, layer: Layer) -> Result<LayerId, Error> {
         let id = self.layers.len() as LayerId;
-        self.layers
-            .push(Layer {
-                name,
-                kind: spec.kind,
-                trainable: spec.trainable,
-            })
-            .map_err(|_| Error::Capacity {
-                what: "layers",
-                capacity: N,
-            })?;
+        self.layers.push(layer).map_err(|_| Error::Capacity {
+            what: "layers",
+            capacity: N,
+        })?;
         Ok(id)
     }
 
@@ -157,56 +206,72 @@ impl<'w, const N: usize> Graph<'w, N> {
         }
     }
 
-    /// Applies layer `layer` to the tensors `inputs`, inferring the output shape.
+    /// Applies layer `layer` to the tensors `inputs`, inferring the output shape. The
+    /// first application builds the layer: its weights get their place in the buffer.
     pub fn add_node(&mut self, layer: LayerId, inputs: &[NodeId]) -> Result<NodeId, Error> {
         let l = self.layers.get(layer as usize).ok_or(Error::Capacity {
             what: "layers",
             capacity: N,
         })?;
-        let shape = match (&l.kind, inputs) {
-            (LayerKind::InputLayer(shape), []) => *shape,
-            (_, [input]) => {
-                let input = self
-                    .nodes
-                    .get(*input as usize)
-                    .ok_or(Error::IncompatibleInput {
-                        layer: l.name.clone(),
-                        found: Shape::SCALAR,
-                        expected: "an existing input tensor",
-                    })?;
-                l.kind.output_shape(&l.name, &input.shape)?
-            }
-            _ => {
-                return Err(Error::IncompatibleInput {
+        let mut shapes: heapless::Vec<Shape, MAX_NODE_INPUTS> = heapless::Vec::new();
+        for &input in inputs {
+            let node = self
+                .nodes
+                .get(input as usize)
+                .ok_or_else(|| Error::IncompatibleInput {
                     layer: l.name.clone(),
                     found: Shape::SCALAR,
-                    expected: "exactly one input tensor",
-                })
-            }
-        };
+                    expected: "an existing input tensor",
+                })?;
+            shapes.push(node.shape).map_err(|_| Error::Capacity {
+                what: "inputs of one node",
+                capacity: MAX_NODE_INPUTS,
+            })?;
+        }
+        let shape = l.kind.output_shape_of(&l.name, &shapes)?;
         // Sizes must fit in usize on the target (a 32-bit MCU too).
-        if let Some(&input) = inputs.first() {
-            let input_shape = self.nodes.get(input as usize).map(|n| n.shape);
-            let too_big = input_shape.is_some_and(|s| {
-                l.kind
-                    .weights(&s)
-                    .iter()
-                    .any(|w| w.shape.elements().is_none())
-            }) || shape
+        let weights = shapes
+            .first()
+            .map(|s| l.kind.weights(s))
+            .unwrap_or_default();
+        let too_big = weights.iter().any(|w| w.shape.elements().is_none())
+            || shape
                 .dims()
                 .iter()
                 .skip(1)
                 .flatten()
                 .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
                 .is_none();
-            if too_big {
-                return Err(Error::IncompatibleInput {
-                    layer: l.name.clone(),
-                    found: input_shape.unwrap_or(Shape::SCALAR),
-                    expected: "sizes whose weights and outputs fit in this target's memory",
-                });
-            }
+        if too_big {
+            return Err(Error::IncompatibleInput {
+                layer: l.name.clone(),
+                found: shapes.first().copied().unwrap_or(Shape::SCALAR),
+                expected: "sizes whose weights and outputs fit in this target's memory",
+            });
         }
+        let allocate = l.weights_at.is_none() && !weights.is_empty();
+        let count = weights
+            .iter()
+            .fold(0usize, |sum, w| sum.saturating_add(w.elements()));
+        let id = self.push_node(layer, inputs, shape, None)?;
+        if allocate {
+            let at = u32::try_from(self.weight_len).map_err(|_| Error::Capacity {
+                what: "weights",
+                capacity: u32::MAX as usize,
+            })?;
+            self.layers[layer as usize].weights_at = Some(at);
+            self.weight_len = self.weight_len.saturating_add(count);
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn push_node(
+        &mut self,
+        layer: LayerId,
+        inputs: &[NodeId],
+        shape: Shape,
+        view_of: Option<NodeId>,
+    ) -> Result<NodeId, Error> {
         let mut node_inputs = heapless::Vec::new();
         node_inputs
             .extend_from_slice(inputs)
@@ -220,6 +285,8 @@ impl<'w, const N: usize> Graph<'w, N> {
                 layer,
                 inputs: node_inputs,
                 shape,
+                view_of,
+                training: None,
             })
             .map_err(|_| Error::Capacity {
                 what: "nodes",
@@ -252,7 +319,43 @@ impl<'w, const N: usize> Graph<'w, N> {
         }
     }
 
-    /// The weight variables of a built layer (empty when unbuilt or weightless).
+    /// The layers directly inside nested model `container`, in order.
+    pub fn children(&self, container: LayerId) -> impl Iterator<Item = LayerId> + '_ {
+        self.layers
+            .iter()
+            .enumerate()
+            .filter(move |(_, l)| l.parent == Some(container))
+            .map(|(i, _)| i as LayerId)
+    }
+
+    /// True when `layer` is `ancestor` or inside it.
+    pub fn is_within(&self, mut layer: LayerId, ancestor: LayerId) -> bool {
+        for _ in 0..=self.layers.len() {
+            if layer == ancestor {
+                return true;
+            }
+            match self.layers.get(layer as usize).and_then(|l| l.parent) {
+                Some(p) => layer = p,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// Keras's effective trainability: the layer's flag and every enclosing model's.
+    pub fn is_trainable(&self, layer: LayerId) -> bool {
+        let mut id = Some(layer);
+        for _ in 0..=self.layers.len() {
+            match id.and_then(|i| self.layers.get(i as usize)) {
+                Some(l) if !l.trainable => return false,
+                Some(l) => id = l.parent,
+                None => return true,
+            }
+        }
+        true
+    }
+
+    /// The weight variables of a built layer (empty when unbuilt, weightless or nested).
     pub fn layer_weights(&self, layer: LayerId) -> WeightSpecs {
         match (
             self.layers.get(layer as usize),
@@ -263,25 +366,29 @@ impl<'w, const N: usize> Graph<'w, N> {
         }
     }
 
-    /// Keras's `layer.count_params()`; `None` when the layer is not built.
+    /// Keras's `layer.count_params()` (a nested model counts everything inside it);
+    /// `None` when the layer is not built.
     pub fn layer_param_count(&self, layer: LayerId) -> Option<usize> {
         if !self.is_built(layer) {
             return None;
         }
-        Some(
-            self.layer_weights(layer)
-                .iter()
-                .map(WeightSpec::elements)
-                .sum(),
-        )
+        let own = self
+            .layer_weights(layer)
+            .iter()
+            .fold(0usize, |sum, w| sum.saturating_add(w.elements()));
+        let inner = self.children(layer).fold(0usize, |sum, c| {
+            sum.saturating_add(self.layer_param_count(c).unwrap_or(0))
+        });
+        Some(own.saturating_add(inner))
     }
 
     /// `(trainable, non_trainable)` parameter counts of the whole model.
     pub fn param_counts(&self) -> (usize, usize) {
         let mut counts = (0usize, 0usize);
-        for (id, layer) in self.layers.iter().enumerate() {
-            for w in self.layer_weights(id as LayerId) {
-                let slot = if layer.trainable && w.trainable {
+        for id in 0..self.layers.len() as LayerId {
+            let trainable = self.is_trainable(id);
+            for w in self.layer_weights(id) {
+                let slot = if trainable && w.trainable {
                     &mut counts.0
                 } else {
                     &mut counts.1
@@ -292,26 +399,33 @@ impl<'w, const N: usize> Graph<'w, N> {
         counts
     }
 
-    /// Keras's `model.count_params()`: the length of the flat weight buffer.
+    /// Keras's `model.count_params()`.
     pub fn count_params(&self) -> usize {
         let (t, n) = self.param_counts();
-        t + n
+        t.saturating_add(n)
     }
 
-    /// Offset of layer `layer`'s first weight in the flat buffer (layers in order, each
-    /// layer's variables in Keras's order: the concatenation of `model.get_weights()`).
-    pub fn weight_offset(&self, layer: LayerId) -> usize {
-        (0..layer).fold(0usize, |sum, id| {
-            sum.saturating_add(self.layer_param_count(id).unwrap_or(0))
-        })
+    /// The length of the weight buffer this graph indexes: `count_params()` for a model on
+    /// its own, more for a sub-model sharing a bigger model's weights.
+    pub fn weight_len(&self) -> usize {
+        self.weight_len
     }
 
-    /// Lends the model its weights: Keras's `get_weights()` flattened and concatenated.
+    /// Where layer `layer`'s first weight is in the buffer (its variables follow in
+    /// Keras's order: kernel, bias; gamma, beta, moving_mean, moving_variance).
+    pub fn weight_offset(&self, layer: LayerId) -> Option<usize> {
+        self.layers
+            .get(layer as usize)?
+            .weights_at
+            .map(|a| a as usize)
+    }
+
+    /// Lends the model its weights: for a model built in kiln or read from a `.keras`,
+    /// Keras's `get_weights()` flattened and concatenated.
     pub fn set_weights(&mut self, weights: &'w [f32]) -> Result<(), Error> {
-        let expected = self.count_params();
-        if weights.len() != expected {
+        if weights.len() != self.weight_len {
             return Err(Error::WeightsLength {
-                expected,
+                expected: self.weight_len,
                 found: weights.len(),
             });
         }
@@ -323,30 +437,48 @@ impl<'w, const N: usize> Graph<'w, N> {
         self.weights
     }
 
-    /// The values of one weight variable of a layer (`"kernel"`, `"bias"`, …), if the
-    /// model has its weights.
-    pub fn layer_weight(&self, layer: LayerId, name: &str) -> Option<&'w [f32]> {
-        let mut offset = self.weight_offset(layer);
+    /// Where one weight variable of a layer (`"kernel"`, `"bias"`, …) lives in the buffer.
+    pub fn weight_range(&self, layer: LayerId, name: &str) -> Option<core::ops::Range<usize>> {
+        let mut offset = self.weight_offset(layer)?;
         for w in self.layer_weights(layer) {
             if w.name == name {
-                return self.weights.get(offset..offset + w.elements());
+                return Some(offset..offset + w.elements());
             }
             offset += w.elements();
         }
         None
     }
+
+    /// The values of one weight variable of a layer, if the model has its weights.
+    pub fn layer_weight(&self, layer: LayerId, name: &str) -> Option<&'w [f32]> {
+        self.weights.get(self.weight_range(layer, name)?)
+    }
 }
 
 impl<const N: usize> Graph<'_, N> {
-    /// Keras's `model.layers`: a Sequential leaves out its InputLayer, a Functional model
-    /// lists its InputLayers too.
+    /// Keras's `model.layers`: the model's own layers (not those inside nested models); a
+    /// Sequential leaves out its InputLayer, a Functional model lists its InputLayers too.
     pub fn visible_layers(&self) -> impl Iterator<Item = LayerId> + '_ {
-        let skip_inputs = self.kind == ModelKind::Sequential;
+        // A subclassed model's input is Keras's call argument, not a layer.
+        let skip_inputs = self.kind != ModelKind::Functional;
         self.layers
             .iter()
             .enumerate()
-            .filter(move |(_, l)| !(skip_inputs && matches!(l.kind, LayerKind::InputLayer(_))))
+            .filter(move |(_, l)| {
+                l.parent.is_none() && !(skip_inputs && matches!(l.kind, LayerKind::InputLayer(_)))
+            })
             .map(|(i, _)| i as LayerId)
+    }
+
+    /// `layer.layers` of a nested model, by Keras's rule for its kind.
+    pub fn nested_layers(&self, container: LayerId) -> impl Iterator<Item = LayerId> + '_ {
+        let skip_inputs = matches!(
+            self.layer(container).map(|l| l.kind),
+            Some(LayerKind::Model(ModelKind::Sequential))
+        );
+        self.children(container).filter(move |&c| {
+            !(skip_inputs && matches!(self.layers[c as usize].kind, LayerKind::InputLayer(_)))
+        })
     }
 }
 

@@ -36,6 +36,7 @@ impl fmt::Display for LayerNames<'_> {
         let visible = self
             .layers
             .iter()
+            .filter(|l| l.parent.is_none())
             .filter(|l| !(self.skip_inputs && matches!(l.kind, LayerKind::InputLayer(_))));
         for (i, layer) in visible.enumerate() {
             if i > 0 {
@@ -124,7 +125,7 @@ impl<const N: usize> Graph<'_, N> {
                     name,
                     existing: LayerNames {
                         layers: &self.layers,
-                        skip_inputs: self.kind == ModelKind::Sequential,
+                        skip_inputs: self.kind != ModelKind::Functional,
                     },
                 }),
             (None, None) => Err(GetLayerError::NeitherGiven),

@@ -1,7 +1,7 @@
 //! `keras.Sequential`: a plain stack of layers, one input, one output.
 
 use crate::error::Error;
-use crate::graph::{Graph, LayerId, LayerKind, LayerSpec, ModelKind, NodeId};
+use crate::graph::{Graph, Layer, LayerId, LayerKind, LayerSpec, ModelKind, NodeId};
 use crate::name::{self, Name};
 use crate::shape::Shape;
 use core::ops::{Deref, DerefMut};
@@ -103,24 +103,38 @@ impl<'w, const N: usize> Sequential<'w, N> {
         }
         let mut built = self.graph.clone();
         built.layers.clear();
+        built.weight_len = 0;
         built.auto_names = self.graph.auto_names.clone();
         let input = built.add_layer(LayerSpec::new(LayerKind::InputLayer(input_shape)))?;
         let mut last: NodeId = built.add_node(input, &[])?;
         let _ = built.inputs.push(last);
         for layer in self.graph.layers.iter() {
-            let id = built.layers.len() as LayerId;
-            built
-                .layers
-                .push(layer.clone())
-                .map_err(|_| Error::Capacity {
-                    what: "layers",
-                    capacity: N,
-                })?;
+            let id = built.push_layer(Layer {
+                weights_at: None,
+                ..layer.clone()
+            })?;
             last = built.add_node(id, &[last])?;
         }
         let _ = built.outputs.push(last);
         self.graph = built;
         Ok(())
+    }
+
+    /// Appends a whole model as one layer (a nested model), as `Sequential.add(model)`.
+    /// The model must already have an `Input`.
+    pub fn add_model<const M: usize>(&mut self, model: &Graph<'_, M>) -> Result<LayerId, Error> {
+        let last = self
+            .graph
+            .outputs
+            .first()
+            .copied()
+            .ok_or_else(|| Error::Unbuilt {
+                layer: model.name.clone(),
+            })?;
+        let node = self.graph.nest(model, &[last])?;
+        self.graph.outputs.clear();
+        let _ = self.graph.outputs.push(node);
+        Ok(self.graph.nodes[node as usize].layer)
     }
 
     /// Keras's `model.layers` (without the InputLayer), by id.

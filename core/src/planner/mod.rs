@@ -11,7 +11,7 @@
 //! does not grow with the batch.
 
 use crate::error::Error;
-use crate::graph::{Graph, LayerKind};
+use crate::graph::Graph;
 use crate::shape::Shape;
 
 /// Where one tensor lives: `elements` f32 values from `offset` (in f32 units).
@@ -52,20 +52,22 @@ impl<const N: usize> Plan<N> {
 pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Plan<N>, Error> {
     let nodes = graph.nodes();
     let count = nodes.len();
-    // Last node index that reads each tensor; outputs live to the end.
+    let is_model_input = |n: usize| graph.input_nodes().iter().any(|&i| i as usize == n);
+    // Last node index that reads each tensor (through views); outputs live to the end.
     let mut last_use = [0usize; N];
     for (i, node) in nodes.iter().enumerate() {
         last_use[i] = i;
         for &input in &node.inputs {
-            last_use[input as usize] = last_use[input as usize].max(i);
+            let r = graph.resolve(input) as usize;
+            last_use[r] = last_use[r].max(i);
         }
     }
     for &out in graph.output_nodes() {
-        last_use[out as usize] = count;
+        last_use[graph.resolve(out) as usize] = count;
     }
 
     let mut placements: heapless::Vec<Placement, N> = heapless::Vec::new();
-    // The tensor whose memory each node's memory belongs to (itself unless in place).
+    // The tensor whose memory each node's memory belongs to (itself unless shared).
     let mut owner = [0usize; N];
     let mut arena = 0usize;
     for (i, node) in nodes.iter().enumerate() {
@@ -84,23 +86,25 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
                 shape: *shape,
             })?;
         owner[i] = i;
-        let placement = if matches!(layer.kind, LayerKind::InputLayer(_)) {
-            Placement::default()
+        let shared_with = if is_model_input(i) {
+            None
+        } else if let Some(target) = node.view_of {
+            Some(graph.resolve(target) as usize)
         } else {
-            let reusable = match node.inputs.as_slice() {
+            match node.inputs.as_slice() {
                 [input] => {
-                    let input = *input as usize;
-                    let producer_is_input = nodes
-                        .get(input)
-                        .and_then(|n| graph.layer(n.layer))
-                        .is_some_and(|l| matches!(l.kind, LayerKind::InputLayer(_)));
+                    let input = graph.resolve(*input) as usize;
                     let input_dies_here = last_use[owner[input]] == i;
-                    (layer.kind.is_in_place() && !producer_is_input && input_dies_here)
+                    (layer.kind.is_in_place() && !is_model_input(input) && input_dies_here)
                         .then_some(input)
                 }
                 _ => None,
-            };
-            match reusable {
+            }
+        };
+        let placement = if is_model_input(i) {
+            Placement::default()
+        } else {
+            match shared_with {
                 Some(input) => {
                     owner[i] = owner[input];
                     // The owner's memory now lives as long as this tensor.
@@ -108,7 +112,11 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
                     last_use[o] = last_use[o].max(last_use[i]);
                     Placement {
                         offset: placements[input].offset,
-                        elements,
+                        elements: if placements[input].elements == 0 {
+                            0
+                        } else {
+                            elements
+                        },
                         in_place: true,
                     }
                 }

@@ -4,7 +4,8 @@
 
 use crate::error::Error;
 use crate::graph::layer::{BatchNormalization, ReLU};
-use crate::graph::{Graph, LayerId, LayerKind};
+use crate::graph::{Graph, LayerId, LayerKind, MAX_NODE_INPUTS};
+use crate::kernels::merge::MergeOp;
 use crate::kernels::{self, Activation, Conv2dGeometry, Pool2dGeometry};
 use crate::planner::{Placement, Plan};
 use crate::shape::Shape;
@@ -12,8 +13,14 @@ use core::ops::Range;
 
 /// One kernel call with its weights already sliced.
 enum Op<'w> {
-    /// Model input: read from the caller's buffer.
-    Input,
+    /// Model input (read from the caller's buffer) or a view of another tensor: nothing
+    /// to compute.
+    Nothing,
+    Merge(MergeOp),
+    Concatenate {
+        outer: usize,
+        inner: heapless::Vec<usize, MAX_NODE_INPUTS>,
+    },
     Dense {
         in_features: usize,
         kernel: &'w [f32],
@@ -79,7 +86,14 @@ impl Op<'_> {
     }
 
     /// Runs an op whose output has its own memory.
-    fn apply(&self, input: &[f32], output: &mut [f32]) {
+    fn apply(&self, inputs: &[&[f32]], output: &mut [f32]) {
+        if let Op::Merge(op) = *self {
+            return kernels::merge(op, inputs, output);
+        }
+        if let Op::Concatenate { outer, ref inner } = *self {
+            return kernels::concatenate(inputs, outer, inner, output);
+        }
+        let input = inputs.first().copied().unwrap_or(&[]);
         match *self {
             Op::Dense {
                 in_features,
@@ -128,7 +142,7 @@ impl Op<'_> {
             } => kernels::batch_norm(
                 input, channels, gamma, beta, mean, variance, epsilon, output,
             ),
-            Op::Input => {}
+            Op::Nothing | Op::Merge(_) | Op::Concatenate { .. } => {}
             Op::Identity | Op::Activation { .. } | Op::ReLU(_) | Op::LeakyReLU { .. } => {
                 output.copy_from_slice(input);
                 self.apply_in_place(output);
@@ -137,10 +151,9 @@ impl Op<'_> {
     }
 }
 
-/// Where a step reads its input.
+/// Where a step reads an input.
 #[derive(Clone, Copy)]
 enum Source {
-    None,
     /// Model input `position`, `elements` values per sample.
     Caller {
         position: usize,
@@ -149,62 +162,63 @@ enum Source {
     Arena(Placement),
 }
 
-struct Step<'w> {
-    op: Op<'w>,
-    source: Source,
-    output: Placement,
-}
-
-pub(super) struct Execution<'w, const N: usize> {
-    steps: heapless::Vec<Step<'w>, N>,
-    /// Per model output: where its values are and how many per sample.
-    outputs: heapless::Vec<Source, { crate::graph::MAX_IO }>,
+/// A validated run of a graph. Ops are worked out again for every node of every sample
+/// instead of being stored: a stored list would cost hundreds of bytes of stack per node,
+/// and working one out is a few comparisons next to the kernel it calls.
+pub(super) struct Execution<'g, 'w, const N: usize> {
+    graph: &'g Graph<'w, N>,
+    shapes: &'g [Shape],
+    plan: &'g Plan<N>,
 }
 
 fn range(p: &Placement) -> Range<usize> {
     p.offset..p.offset + p.elements
 }
 
-impl<'w, const N: usize> Execution<'w, N> {
+impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
+    /// Checks that every node has a kernel, its weights and shapes it can run.
     pub(super) fn new(
-        graph: &Graph<'w, N>,
-        shapes: &[Shape],
-        plan: &Plan<N>,
+        graph: &'g Graph<'w, N>,
+        shapes: &'g [Shape],
+        plan: &'g Plan<N>,
     ) -> Result<Self, Error> {
-        let mut steps = heapless::Vec::new();
-        let capacity = |_| Error::Capacity {
-            what: "nodes",
-            capacity: N,
+        let exec = Execution {
+            graph,
+            shapes,
+            plan,
         };
-        for (i, node) in graph.nodes().iter().enumerate() {
-            let output = plan.placements.get(i).copied().unwrap_or_default();
-            let source = match node.inputs.first() {
-                None => Source::None,
-                Some(&input) => source_of(graph, shapes, plan, input as usize),
-            };
-            let input_shape = node
-                .inputs
-                .first()
-                .and_then(|&n| shapes.get(n as usize))
-                .copied();
-            let op = op_for(
-                graph,
-                node.layer,
-                input_shape,
-                shapes.get(i).copied().unwrap_or(Shape::SCALAR),
-            )?;
-            steps.push(Step { op, source, output }).map_err(capacity)?;
+        for i in 0..graph.nodes().len() {
+            exec.op(i)?;
         }
-        let outputs = graph
-            .output_nodes()
+        Ok(exec)
+    }
+
+    fn op(&self, i: usize) -> Result<Op<'w>, Error> {
+        let graph = self.graph;
+        let node = &graph.nodes()[i];
+        if graph.input_nodes().iter().any(|&n| n as usize == i) || node.view_of.is_some() {
+            return Ok(Op::Nothing);
+        }
+        let input_shapes: heapless::Vec<Shape, MAX_NODE_INPUTS> = node
+            .inputs
             .iter()
-            .map(|&n| source_of(graph, shapes, plan, n as usize))
+            .map(|&n| {
+                self.shapes
+                    .get(n as usize)
+                    .copied()
+                    .unwrap_or(Shape::SCALAR)
+            })
             .collect();
-        Ok(Execution { steps, outputs })
+        op_for(
+            graph,
+            node.layer,
+            &input_shapes,
+            self.shapes.get(i).copied().unwrap_or(Shape::SCALAR),
+        )
     }
 
     pub(super) fn run_sample(
-        &mut self,
+        &self,
         sample: usize,
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],
@@ -216,36 +230,47 @@ impl<'w, const N: usize> Execution<'w, N> {
                 .and_then(|data| data.get(sample * elements..(sample + 1) * elements))
                 .unwrap_or(&[])
         };
-        for step in &self.steps {
-            if matches!(step.op, Op::Input) {
+        for (i, node) in self.graph.nodes().iter().enumerate() {
+            let op = self.op(i)?;
+            if matches!(op, Op::Nothing) {
                 continue;
             }
-            let out = range(&step.output);
-            match step.source {
-                Source::None => {}
-                Source::Caller { position, elements } => {
-                    if let Some(output) = arena.get_mut(out) {
-                        step.op.apply(caller(position, elements), output);
-                    }
+            let placement = self.plan.placements.get(i).copied().unwrap_or_default();
+            if placement.in_place {
+                if let Some(data) = arena.get_mut(range(&placement)) {
+                    op.apply_in_place(data);
                 }
-                Source::Arena(input) if step.output.in_place => {
-                    if let Some(data) = arena.get_mut(range(&input)) {
-                        step.op.apply_in_place(data);
-                    }
-                }
-                Source::Arena(input) => {
-                    if let Some((input, output)) = split(arena, range(&input), out) {
-                        step.op.apply(input, output);
-                    }
-                }
+                continue;
             }
+            let out = range(&placement);
+            if out.end > arena.len() {
+                continue;
+            }
+            let (low, rest) = arena.split_at_mut(out.start);
+            let (output, high) = rest.split_at_mut(out.end - out.start);
+            let mut slices: heapless::Vec<&[f32], MAX_NODE_INPUTS> = heapless::Vec::new();
+            for &input in &node.inputs {
+                let slice = match source_of(self.graph, self.shapes, self.plan, input as usize) {
+                    Source::Caller { position, elements } => caller(position, elements),
+                    Source::Arena(p) if p.offset + p.elements <= out.start => {
+                        low.get(range(&p)).unwrap_or(&[])
+                    }
+                    Source::Arena(p) if p.offset >= out.end => high
+                        .get(p.offset - out.end..p.offset - out.end + p.elements)
+                        .unwrap_or(&[]),
+                    // The planner never overlaps an input with its output.
+                    Source::Arena(_) => &[],
+                };
+                let _ = slices.push(slice);
+            }
+            op.apply(&slices, output);
         }
-        for (source, out) in self.outputs.iter().zip(outputs.iter_mut()) {
-            let (data, elements) = match *source {
-                Source::Caller { position, elements } => (caller(position, elements), elements),
-                Source::Arena(p) => (arena.get(range(&p)).unwrap_or(&[]), p.elements),
-                Source::None => (&[][..], 0),
-            };
+        for (&node, out) in self.graph.output_nodes().iter().zip(outputs.iter_mut()) {
+            let (data, elements) =
+                match source_of(self.graph, self.shapes, self.plan, node as usize) {
+                    Source::Caller { position, elements } => (caller(position, elements), elements),
+                    Source::Arena(p) => (arena.get(range(&p)).unwrap_or(&[]), p.elements),
+                };
             if let Some(dest) = out.get_mut(sample * elements..(sample + 1) * elements) {
                 if dest.len() == data.len() {
                     dest.copy_from_slice(data);
@@ -256,30 +281,14 @@ impl<'w, const N: usize> Execution<'w, N> {
     }
 }
 
-/// An immutable input range and a mutable output range of one arena; `None` if they
-/// overlap (the planner never lets them).
-fn split(
-    arena: &mut [f32],
-    input: Range<usize>,
-    output: Range<usize>,
-) -> Option<(&[f32], &mut [f32])> {
-    if input.end <= output.start {
-        let (low, high) = arena.split_at_mut(output.start);
-        Some((low.get(input)?, high.get_mut(..output.end - output.start)?))
-    } else if output.end <= input.start {
-        let (low, high) = arena.split_at_mut(input.start);
-        Some((high.get(..input.end - input.start)?, low.get_mut(output)?))
-    } else {
-        None
-    }
-}
-
+/// Where the tensor of `node` lives, following views to the node that computes it.
 fn source_of<const N: usize>(
     graph: &Graph<'_, N>,
     shapes: &[Shape],
     plan: &Plan<N>,
     node: usize,
 ) -> Source {
+    let node = graph.resolve(node as u16) as usize;
     match graph.input_nodes().iter().position(|&n| n as usize == node) {
         Some(position) => Source::Caller {
             position,
@@ -288,10 +297,7 @@ fn source_of<const N: usize>(
                 .and_then(Shape::sample_elements)
                 .unwrap_or(0),
         },
-        None => plan
-            .placements
-            .get(node)
-            .map_or(Source::None, |p| Source::Arena(*p)),
+        None => Source::Arena(plan.placements.get(node).copied().unwrap_or_default()),
     }
 }
 
@@ -300,18 +306,19 @@ fn weight_slices<'w, const N: usize>(
     graph: &Graph<'w, N>,
     layer: LayerId,
 ) -> Result<heapless::Vec<&'w [f32], 4>, Error> {
-    let mut offset = graph.weight_offset(layer);
     let mut slices = heapless::Vec::new();
-    for w in graph.layer_weights(layer) {
-        let end = offset + w.elements();
-        let slice = graph
-            .weights()
-            .get(offset..end)
-            .ok_or(Error::WeightsLength {
-                expected: graph.count_params(),
-                found: graph.weights().len(),
-            })?;
-        let _ = slices.push(slice);
+    let specs = graph.layer_weights(layer);
+    if specs.is_empty() {
+        return Ok(slices);
+    }
+    let missing = || Error::WeightsLength {
+        expected: graph.weight_len(),
+        found: graph.weights().len(),
+    };
+    let mut offset = graph.weight_offset(layer).ok_or_else(missing)?;
+    for w in specs {
+        let end = offset.checked_add(w.elements()).ok_or_else(missing)?;
+        let _ = slices.push(graph.weights().get(offset..end).ok_or_else(missing)?);
         offset = end;
     }
     Ok(slices)
@@ -320,7 +327,7 @@ fn weight_slices<'w, const N: usize>(
 fn op_for<'w, const N: usize>(
     graph: &Graph<'w, N>,
     id: LayerId,
-    input: Option<Shape>,
+    inputs: &[Shape],
     output: Shape,
 ) -> Result<Op<'w>, Error> {
     let layer = graph.layer(id).ok_or(Error::Capacity {
@@ -335,20 +342,40 @@ fn op_for<'w, const N: usize>(
         Ok((dim(s, 1)?, dim(s, 2)?, dim(s, 3)?))
     };
     let w = weight_slices(graph, id)?;
+    let input = inputs.first().copied();
     let bad_geometry = || Error::IncompatibleInput {
         layer: layer.name.clone(),
         found: input.unwrap_or(Shape::SCALAR),
         expected: "a shape whose sizes fit in memory",
     };
+    match layer.kind {
+        LayerKind::Merge(op) => return Ok(Op::Merge(op)),
+        LayerKind::Concatenate { axis } => {
+            let rank = output.rank() as i32;
+            let axis = if axis < 0 {
+                rank + axis as i32
+            } else {
+                axis as i32
+            } as usize;
+            let after = |s: &Shape| -> Result<usize, Error> {
+                (axis + 1..s.rank()).try_fold(1usize, |acc, a| Ok(acc * dim(s, a)?))
+            };
+            let outer =
+                (1..axis).try_fold(1usize, |acc, a| Ok::<_, Error>(acc * dim(&output, a)?))?;
+            let mut inner = heapless::Vec::new();
+            for s in inputs {
+                let _ = inner.push(dim(s, axis)? * after(s)?);
+            }
+            return Ok(Op::Concatenate { outer, inner });
+        }
+        LayerKind::Model(_) | LayerKind::InputLayer(_) => return Ok(Op::Nothing),
+        _ => {}
+    }
     let Some(input) = input else {
-        return match layer.kind {
-            LayerKind::InputLayer(_) => Ok(Op::Input),
-            _ => Err(unbuilt()),
-        };
+        return Err(unbuilt());
     };
     let last = |s: &Shape| s.last().map(|d| d as usize).ok_or_else(unbuilt);
     Ok(match layer.kind {
-        LayerKind::InputLayer(_) => Op::Identity,
         LayerKind::Dense(d) => Op::Dense {
             in_features: last(&input)?,
             kernel: w.first().copied().ok_or_else(unbuilt)?,
@@ -429,7 +456,14 @@ fn op_for<'w, const N: usize>(
                 epsilon,
             }
         }
-        LayerKind::Flatten | LayerKind::Reshape(_) | LayerKind::Dropout { .. } => Op::Identity,
+        LayerKind::Flatten
+        | LayerKind::Reshape(_)
+        | LayerKind::Dropout { .. }
+        | LayerKind::RandomCrop { .. } => Op::Identity,
+        LayerKind::Merge(_)
+        | LayerKind::Concatenate { .. }
+        | LayerKind::Model(_)
+        | LayerKind::InputLayer(_) => Op::Nothing,
         LayerKind::Activation(activation) => Op::Activation {
             activation,
             last_axis: last(&output)?,

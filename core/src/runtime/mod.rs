@@ -9,7 +9,7 @@ mod execute;
 mod tests;
 
 use crate::error::Error;
-use crate::graph::{Graph, LayerKind};
+use crate::graph::Graph;
 use crate::planner::{self, Plan};
 use crate::shape::Shape;
 
@@ -35,55 +35,81 @@ impl<const N: usize> Graph<'_, N> {
                 what: "layers",
                 capacity: N,
             })?;
-            let shape = match (&layer.kind, node.inputs.first()) {
-                (LayerKind::InputLayer(declared), _) => {
-                    let position = self
-                        .inputs
-                        .iter()
-                        .position(|&n| n as usize == i)
-                        .unwrap_or(0);
-                    let shape = match input_shapes.and_then(|s| s.get(position)) {
+            let position = self.inputs.iter().position(|&n| n as usize == i);
+            let shape = if let Some(position) = position {
+                let declared = node.shape;
+                let shape =
+                    match input_shapes.and_then(|s| s.get(position)) {
                         Some(given) => {
-                            let compatible = given.rank() == declared.rank()
-                                && given
-                                    .dims()
-                                    .iter()
-                                    .zip(declared.dims())
-                                    .skip(1)
-                                    .all(|(g, d)| d.is_none() || g == d);
+                            // As Keras's predict: the batch and the inner (spatial) axes may
+                            // differ from the declared shape; the last (features/channels)
+                            // must match. Layers whose weights depend on a size are checked
+                            // below, so a wrong size is an error, never a misread.
+                            let last = declared.rank().saturating_sub(1);
+                            let compatible =
+                                given.rank() == declared.rank()
+                                    && given.dims().iter().zip(declared.dims()).enumerate().all(
+                                        |(axis, (g, d))| axis != last || d.is_none() || g == d,
+                                    );
                             if !compatible {
                                 return Err(Error::IncompatibleInput {
                                     layer: layer.name.clone(),
                                     found: *given,
-                                    expected:
-                                        "the declared input shape (None axes may take any size)",
+                                    expected: "the declared rank and last axis",
                                 });
                             }
                             *given
                         }
-                        None => *declared,
+                        None => declared,
                     };
-                    let shape = shape.with_dim(0, Some(1));
-                    if !shape.is_sample_known() {
-                        return Err(Error::UnknownDimension {
-                            layer: layer.name.clone(),
-                            shape,
-                        });
-                    }
-                    shape
+                let shape = shape.with_dim(0, Some(1));
+                if !shape.is_sample_known() {
+                    return Err(Error::UnknownDimension {
+                        layer: layer.name.clone(),
+                        shape,
+                    });
                 }
-                (_, Some(&input)) => {
-                    let input = shapes.get(input as usize).ok_or(Error::Capacity {
+                shape
+            } else if let Some(target) = node.view_of {
+                shapes
+                    .get(target as usize)
+                    .copied()
+                    .ok_or(Error::Capacity {
+                        what: "nodes",
+                        capacity: N,
+                    })?
+            } else if node.inputs.is_empty() {
+                return Err(Error::Unbuilt {
+                    layer: layer.name.clone(),
+                });
+            } else {
+                let mut inputs: heapless::Vec<Shape, { crate::graph::MAX_NODE_INPUTS }> =
+                    heapless::Vec::new();
+                for &input in &node.inputs {
+                    let s = shapes.get(input as usize).ok_or(Error::Capacity {
                         what: "nodes",
                         capacity: N,
                     })?;
-                    layer.kind.output_shape(&layer.name, input)?
+                    let _ = inputs.push(*s);
                 }
-                (_, None) => {
-                    return Err(Error::Unbuilt {
-                        layer: layer.name.clone(),
-                    })
+                // The weights were sized for the shape the layer was built with; a run on
+                // another shape must need exactly the same weights.
+                let built = self.layer_weights(node.layer);
+                if let Some(first) = inputs.first() {
+                    let now = layer.kind.weights(first);
+                    if built
+                        .iter()
+                        .map(|w| w.shape)
+                        .ne(now.iter().map(|w| w.shape))
+                    {
+                        return Err(Error::IncompatibleInput {
+                            layer: layer.name.clone(),
+                            found: *first,
+                            expected: "the input size the layer's weights were made for",
+                        });
+                    }
                 }
+                layer.kind.inference_shape_of(&layer.name, &inputs)?
             };
             shapes.push(shape).map_err(|_| Error::Capacity {
                 what: "nodes",
@@ -165,7 +191,7 @@ impl<const N: usize> Graph<'_, N> {
                 found: arena.len() * 4,
             });
         }
-        let mut exec = execute::Execution::new(self, &shapes, plan)?;
+        let exec = execute::Execution::new(self, &shapes, plan)?;
         for sample in 0..batch {
             exec.run_sample(sample, inputs, outputs, arena)?;
         }

@@ -10,7 +10,7 @@ pub mod pattern;
 mod table;
 mod text;
 
-use crate::graph::{Graph, LayerId, ModelKind};
+use crate::graph::{Graph, LayerId, LayerKind, ModelKind};
 use crate::name::Name;
 use crate::shape::Shape;
 use core::fmt::{self, Display, Write};
@@ -238,23 +238,29 @@ impl<const N: usize> Graph<'_, N> {
     /// Keras's rule: Sequential models (and linear Functional ones) get three columns,
     /// others a fourth, "Connected to".
     pub fn is_sequential_like(&self) -> bool {
-        match self.kind {
-            ModelKind::Sequential => true,
-            ModelKind::Functional => {
-                let mut seen = [false; N];
-                self.nodes.iter().all(|n| {
-                    let first_use = !core::mem::replace(&mut seen[n.layer as usize], true);
-                    first_use && n.inputs.len() <= 1
-                }) && self.nodes.iter().enumerate().all(|(i, _)| {
-                    self.nodes
-                        .iter()
-                        .filter(|m| m.inputs.contains(&(i as u16)))
-                        .count()
-                        <= 1
-                }) && self.inputs.len() == 1
-                    && self.outputs.len() == 1
-            }
+        if self.kind != ModelKind::Functional {
+            return true;
         }
+        // Keras: one node per depth, each with at most one input, and no shared layer.
+        // Over the model's own nodes (not those inside nested models), that is a chain.
+        let own = |n: &crate::graph::Node| {
+            self.layers
+                .get(n.layer as usize)
+                .is_some_and(|l| l.parent.is_none())
+        };
+        let mut seen = [false; N];
+        let single_use = self.nodes.iter().filter(|n| own(n)).all(|n| {
+            let first_use = !core::mem::replace(&mut seen[n.layer as usize], true);
+            first_use && n.inputs.len() <= 1
+        });
+        let no_branches = (0..self.nodes.len()).all(|i| {
+            self.nodes
+                .iter()
+                .filter(|m| own(m) && m.inputs.contains(&(i as u16)))
+                .count()
+                <= 1
+        });
+        single_use && no_branches && self.inputs.len() == 1 && self.outputs.len() == 1
     }
 
     /// Prints the summary table through `print_fn`, one line per call.
@@ -345,16 +351,31 @@ impl<const N: usize> Graph<'_, N> {
             print_fn(&table.row_line(&headers, line, height, true));
         }
         print_fn(&table.rule(Rule::HeaderBottom));
-        for (i, &layer) in rows[first..last].iter().enumerate() {
-            if i > 0 {
-                print_fn(&table.rule(Rule::Between));
-            }
-            let cells = self.row_cells(layer, sequential_like, options.show_trainable)?;
-            let cells: heapless::Vec<&str, MAX_COLUMNS> =
-                cells.iter().map(|c| c.as_str()).collect();
-            let height = table.height(&cells);
-            for line in 0..height {
-                print_fn(&table.row_line(&cells, line, height, false));
+        let mut first_row = true;
+        for &layer in &rows[first..last] {
+            // Depth-first through nested models when expanding, as Keras's print_layer.
+            let mut stack: heapless::Vec<(LayerId, usize), N> = heapless::Vec::new();
+            let _ = stack.push((layer, 0));
+            while let Some((id, level)) = stack.pop() {
+                if !first_row {
+                    print_fn(&table.rule(Rule::Between));
+                }
+                first_row = false;
+                let cells = self.row_cells(id, level, sequential_like, options.show_trainable)?;
+                let cells: heapless::Vec<&str, MAX_COLUMNS> =
+                    cells.iter().map(|c| c.as_str()).collect();
+                let height = table.height(&cells);
+                for line in 0..height {
+                    print_fn(&table.row_line(&cells, line, height, false));
+                }
+                if options.expand_nested
+                    && matches!(self.layers[id as usize].kind, LayerKind::Model(_))
+                {
+                    let children: heapless::Vec<LayerId, N> = self.nested_layers(id).collect();
+                    for &child in children.iter().rev() {
+                        let _ = stack.push((child, level + 1));
+                    }
+                }
             }
         }
         print_fn(&table.rule(Rule::Bottom));
@@ -431,6 +452,7 @@ impl<const N: usize> Graph<'_, N> {
     fn row_cells(
         &self,
         id: LayerId,
+        level: usize,
         sequential_like: bool,
         show_trainable: bool,
     ) -> Result<heapless::Vec<Cell, MAX_COLUMNS>, SummaryError> {
@@ -439,12 +461,18 @@ impl<const N: usize> Graph<'_, N> {
             return Ok(cells);
         };
         let mut push = |c: Cell| cells.push(c).map_err(|_| SummaryError::TooManyPositions);
+        const INDENT: &str = "                                ";
+        let indent = INDENT.get(..3 * level).unwrap_or(INDENT);
+        let branch = if level > 0 { "└ " } else { "" };
         push(cell(format_args!(
-            "{} ({})",
+            "{indent}{branch}{} ({})",
             layer.name,
             layer.class_name()
         ))?)?;
-        match self.last_node(id) {
+        // A subclassed model records no nodes in Keras: layers that build (have weights)
+        // show the shape they were built for, the others `?`.
+        let shape_known = self.kind != ModelKind::Subclassed || layer.kind.has_build();
+        match self.last_node(id).filter(|_| shape_known) {
             Some(node) => push(cell(format_args!("{}", SummaryShape(node.shape)))?)?,
             None => push(cell(format_args!("?"))?)?,
         }
@@ -454,10 +482,16 @@ impl<const N: usize> Graph<'_, N> {
             None => push(cell(format_args!("0"))?)?,
         }
         if !sequential_like {
-            push(self.connected_to(id)?)?;
+            // Keras only lists the model's own nodes: rows inside a nested model get `-`.
+            if level == 0 {
+                push(self.connected_to(id)?)?;
+            } else {
+                push(cell(format_args!("-"))?)?;
+            }
         }
         if show_trainable {
-            let has_weights = !self.layer_weights(id).is_empty();
+            let has_weights = (0..self.layers.len() as LayerId)
+                .any(|l| self.is_within(l, id) && !self.layer_weights(l).is_empty());
             let flag = match (has_weights, layer.trainable) {
                 (false, _) => "-",
                 (true, true) => "Y",

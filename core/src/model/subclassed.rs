@@ -1,0 +1,104 @@
+//! Subclassed models: a Rust type whose `call` composes layers, as a `keras.Model`
+//! subclass does. Running `call` once on a shape traces it into the same graph IR, so
+//! `summary`, `get_layer` and `predict` work on it like on any model.
+//!
+//! ```
+//! use kiln::layers::{Dense, Dropout};
+//! use kiln::model::{Call, Subclassed};
+//! use kiln::{Activation, Error, Functional, Shape, Tensor};
+//! use kiln::graph::LayerId;
+//!
+//! struct MyModel { dense1: LayerId, dense2: LayerId, dropout: LayerId }
+//!
+//! impl MyModel {
+//!     // Keras's __init__: create the layers.
+//!     fn new(s: &mut Subclassed<8>) -> Result<Self, Error> {
+//!         Ok(MyModel {
+//!             dense1: s.layer(Dense::new(32).activation(Activation::Relu))?,
+//!             dense2: s.layer(Dense::new(5).activation(Activation::Softmax))?,
+//!             dropout: s.layer(Dropout::new(0.5))?,
+//!         })
+//!     }
+//! }
+//!
+//! impl Call<8> for MyModel {
+//!     fn call(&self, f: &mut Functional<'_, 8>, inputs: Tensor, training: Option<bool>) -> Result<Tensor, Error> {
+//!         let x = f.apply(self.dense1, &[inputs])?;
+//!         let x = f.apply_training(self.dropout, &[x], training)?;
+//!         f.apply(self.dense2, &[x])
+//!     }
+//! }
+//!
+//! let mut s = Subclassed::<8>::named("my_model")?;
+//! let my_model = MyModel::new(&mut s)?;
+//! let model = s.trace(&my_model, Shape::new(&[Some(1), Some(3)]).unwrap())?;
+//! assert_eq!(model.count_params(), 3 * 32 + 32 + 32 * 5 + 5);
+//! # Ok::<(), Error>(())
+//! ```
+
+use crate::error::Error;
+use crate::graph::{Graph, LayerId, LayerKind, LayerSpec, ModelKind};
+use crate::model::functional::{Functional, Tensor};
+use crate::name::{self, Name};
+use crate::shape::Shape;
+use crate::summary::{SummaryError, SummaryOptions};
+
+/// The body of a subclassed model: Keras's `call(inputs, training=None)`.
+pub trait Call<const N: usize> {
+    fn call(
+        &self,
+        f: &mut Functional<'_, N>,
+        inputs: Tensor,
+        training: Option<bool>,
+    ) -> Result<Tensor, Error>;
+}
+
+/// A subclassed model being defined: its layers, created in `__init__` order.
+pub struct Subclassed<'w, const N: usize = 32> {
+    name: Name,
+    workspace: Functional<'w, N>,
+}
+
+impl<'w, const N: usize> Subclassed<'w, N> {
+    /// A model named like Keras names a subclass (`MyModel` → `my_model`).
+    pub fn named(name: &str) -> Result<Self, Error> {
+        Ok(Subclassed {
+            name: name::name(name)?,
+            workspace: Functional::new(),
+        })
+    }
+
+    /// Creates one of the model's layers (an attribute set in `__init__`).
+    pub fn layer(&mut self, layer: impl Into<LayerSpec>) -> Result<LayerId, Error> {
+        self.workspace.layer(layer)
+    }
+
+    /// The model before it has run: every layer unbuilt, as Keras's summary shows it.
+    pub fn unbuilt(&self) -> Graph<'w, N> {
+        let mut graph = self.workspace.graph.clone();
+        graph.name = self.name.clone();
+        graph.kind = ModelKind::Subclassed;
+        graph
+    }
+
+    /// `summary()` before the model has run.
+    pub fn summary(
+        &self,
+        options: &SummaryOptions<'_>,
+        print_fn: &mut dyn FnMut(&dyn core::fmt::Display),
+    ) -> Result<(), SummaryError> {
+        self.unbuilt().summary(options, print_fn)
+    }
+
+    /// Runs `call` once on a tensor of `input_shape` (batch axis included: `(1, 3)` after
+    /// `model(np.zeros((1, 3)))`, `(None, 3)` for `build((None, 3))`) and returns the
+    /// traced model.
+    pub fn trace(&self, body: &impl Call<N>, input_shape: Shape) -> Result<Graph<'w, N>, Error> {
+        let mut workspace = self.workspace.clone();
+        let x = workspace.input(LayerSpec::new(LayerKind::InputLayer(input_shape)))?;
+        let y = body.call(&mut workspace, x, None)?;
+        let mut graph = workspace.model_named(&self.name, &[x], &[y])?;
+        graph.kind = ModelKind::Subclassed;
+        Ok(graph)
+    }
+}
