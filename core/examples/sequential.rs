@@ -11,8 +11,6 @@
 //! plain arrays whose sizes are known at compile time. Run with
 //! `cargo run -p kiln --example sequential`.
 
-#![allow(clippy::result_large_err)] // kiln::Error names layers inline (no allocator)
-
 use kiln::layers::{Conv2D, Input};
 use kiln::{Sequential, Shape, SummaryOptions};
 

@@ -47,7 +47,7 @@ pub enum Error {
     /// The arena lent to `predict` is smaller than the plan needs.
     ArenaTooSmall { needed: usize, found: usize },
     /// `summary` cannot lay out or select what was asked.
-    Summary(crate::summary::SummaryError),
+    Summary(SummaryFailure),
     /// `get_layer` failed (the full Keras message is on [`crate::GetLayerError`]).
     NoSuchLayer,
 }
@@ -111,15 +111,39 @@ impl fmt::Display for Error {
                 f,
                 "the arena has {found} bytes but this model needs {needed} (after alignment)"
             ),
-            Error::Summary(e) => fmt::Display::fmt(e, f),
+            Error::Summary(kind) => f.write_str(match kind {
+                SummaryFailure::InsufficientWidth => "Insufficient console width to print summary.",
+                SummaryFailure::Positions => "summary positions do not give one edge per column",
+                SummaryFailure::LayerRangeNoMatch => "Passed layer_names do not match the layer names in the model.",
+                SummaryFailure::Pattern => "a layer_range pattern is not a regular expression kiln supports",
+                SummaryFailure::CellTooLong => "a summary cell is too long to format",
+            }),
             Error::NoSuchLayer => f.write_str("No such layer"),
         }
     }
 }
 
-impl From<crate::summary::SummaryError> for Error {
-    fn from(e: crate::summary::SummaryError) -> Self {
-        Error::Summary(e)
+/// What kind of `summary` failure an [`Error::Summary`] was; the full message (with the
+/// patterns) is on [`crate::summary::SummaryError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryFailure {
+    InsufficientWidth,
+    Positions,
+    LayerRangeNoMatch,
+    Pattern,
+    CellTooLong,
+}
+
+impl From<crate::summary::SummaryError<'_>> for Error {
+    fn from(e: crate::summary::SummaryError<'_>) -> Self {
+        use crate::summary::SummaryError as S;
+        Error::Summary(match e {
+            S::InsufficientWidth => SummaryFailure::InsufficientWidth,
+            S::TooFewPositions { .. } | S::TooManyPositions => SummaryFailure::Positions,
+            S::LayerRangeNoMatch { .. } => SummaryFailure::LayerRangeNoMatch,
+            S::Pattern { .. } => SummaryFailure::Pattern,
+            S::CellTooLong => SummaryFailure::CellTooLong,
+        })
     }
 }
 

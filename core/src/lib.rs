@@ -16,9 +16,6 @@
 //! `get_weights()` concatenated), so they can stay in flash.
 #![no_std]
 #![forbid(unsafe_code)]
-// Errors carry layer names inline (no allocator), so they are ~150 bytes; that is the
-// price of messages that name the layer on a device.
-#![allow(clippy::result_large_err)]
 
 pub mod error;
 pub mod graph;

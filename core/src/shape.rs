@@ -9,17 +9,25 @@ pub const MAX_RANK: usize = 6;
 /// One axis: `None` when it is only known at run time, as in `Input(shape=(None, None, 3))`.
 pub type Dim = Option<u32>;
 
-/// A tensor shape of rank at most [`MAX_RANK`], batch axis first.
+/// The axes of a shape, by value.
+pub type Dims = heapless::Vec<Dim, MAX_RANK>;
+
+/// Marks an unknown axis in storage (an axis of `u32::MAX` is refused as too big anyway).
+const UNKNOWN: u32 = u32::MAX;
+
+/// A tensor shape of rank at most [`MAX_RANK`], batch axis first. Stored as plain `u32`s
+/// (28 bytes): shapes sit in every node and error of a graph that may live in a
+/// microcontroller's RAM.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shape {
-    dims: [Dim; MAX_RANK],
+    dims: [u32; MAX_RANK],
     rank: u8,
 }
 
 impl Shape {
     /// The rank-0 shape `()`.
     pub const SCALAR: Shape = Shape {
-        dims: [None; MAX_RANK],
+        dims: [UNKNOWN; MAX_RANK],
         rank: 0,
     };
 
@@ -29,7 +37,9 @@ impl Shape {
             return None;
         }
         let mut shape = Shape::SCALAR;
-        shape.dims[..dims.len()].copy_from_slice(dims);
+        for (slot, d) in shape.dims.iter_mut().zip(dims) {
+            *slot = d.filter(|&v| v != UNKNOWN).unwrap_or(UNKNOWN);
+        }
         shape.rank = dims.len() as u8;
         Some(shape)
     }
@@ -41,7 +51,7 @@ impl Shape {
         }
         let mut shape = Shape::SCALAR;
         for (slot, &d) in shape.dims[1..].iter_mut().zip(dims) {
-            *slot = Some(d);
+            *slot = d;
         }
         shape.rank = dims.len() as u8 + 1;
         Some(shape)
@@ -51,23 +61,30 @@ impl Shape {
         self.rank as usize
     }
 
-    pub fn dims(&self) -> &[Dim] {
-        &self.dims[..self.rank()]
+    /// The axes, batch first; `None` for unknown ones.
+    pub fn dims(&self) -> Dims {
+        self.dims[..self.rank()]
+            .iter()
+            .map(|&d| (d != UNKNOWN).then_some(d))
+            .collect()
     }
 
     pub fn dim(&self, axis: usize) -> Dim {
-        self.dims().get(axis).copied().flatten()
+        self.dims[..self.rank()]
+            .get(axis)
+            .copied()
+            .filter(|&d| d != UNKNOWN)
     }
 
     /// The last axis, the one Dense, BatchNormalization and Softmax work on.
     pub fn last(&self) -> Dim {
-        self.dims().last().copied().flatten()
+        self.dim(self.rank().checked_sub(1)?)
     }
 
     /// The same shape with axis `axis` replaced (no-op when out of range).
     pub fn with_dim(mut self, axis: usize, dim: Dim) -> Shape {
         if axis < self.rank() {
-            self.dims[axis] = dim;
+            self.dims[axis] = dim.unwrap_or(UNKNOWN);
         }
         self
     }
@@ -77,29 +94,24 @@ impl Shape {
         if self.rank() == MAX_RANK {
             return None;
         }
-        self.dims[self.rank()] = dim;
+        self.dims[self.rank()] = dim.unwrap_or(UNKNOWN);
         self.rank += 1;
         Some(self)
     }
 
     /// The number of elements of one sample (every axis but the batch), if all are known.
     pub fn sample_elements(&self) -> Option<usize> {
-        self.dims()
-            .iter()
-            .skip(1)
-            .try_fold(1usize, |acc, d| acc.checked_mul(d.map(|d| d as usize)?))
+        (1..self.rank()).try_fold(1usize, |acc, a| acc.checked_mul(self.dim(a)? as usize))
     }
 
     /// The number of elements of the whole tensor, if every axis is known.
     pub fn elements(&self) -> Option<usize> {
-        self.dims()
-            .iter()
-            .try_fold(1usize, |acc, d| acc.checked_mul(d.map(|d| d as usize)?))
+        (0..self.rank()).try_fold(1usize, |acc, a| acc.checked_mul(self.dim(a)? as usize))
     }
 
     /// True when every axis after the batch is known.
     pub fn is_sample_known(&self) -> bool {
-        self.dims().iter().skip(1).all(Option::is_some)
+        (1..self.rank()).all(|a| self.dim(a).is_some())
     }
 }
 
@@ -107,7 +119,7 @@ impl fmt::Display for Shape {
     /// Formats as a Python tuple: `(None, 32)`, `(5,)`, `()`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("(")?;
-        for (i, d) in self.dims().iter().enumerate() {
+        for (i, d) in self.dims().into_iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }

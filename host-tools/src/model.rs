@@ -34,7 +34,6 @@ impl HostGraph {
     }
 
     /// The graph with its weights lent, ready for `predict`; an error for a bare config.
-    #[allow(clippy::result_large_err)] // kiln::Error is the core's, sized for no_std.
     pub fn graph(&self) -> Result<Box<Graph<'_, MAX_LAYERS>>, kiln::Error> {
         let mut graph: Box<Graph<'_, MAX_LAYERS>> = self.graph.clone();
         graph.set_weights(&self.weights)?;

@@ -151,9 +151,9 @@ fn options<'a>(
 }
 
 /// Runs every summary case of a model directory against `graph`.
-pub fn check_summary_cases(
+pub fn check_summary_cases<const N: usize>(
     dir: &Path,
-    graph: &kiln::Graph<'_, { kiln_host::MAX_LAYERS }>,
+    graph: &kiln::Graph<'_, N>,
     failures: &mut Failures,
     checked: &mut usize,
 ) {
@@ -247,7 +247,7 @@ pub fn get_layer_matches_keras(suite: &str) {
 }
 
 /// `x.npy`/`y.npy` for one input and output, else `x0.npy, x1.npy…` / `y0.npy…`.
-fn arrays(dir: &Path, prefix: &str) -> Vec<npy::NpyArray> {
+pub fn arrays(dir: &Path, prefix: &str) -> Vec<npy::NpyArray> {
     let single = dir.join(format!("{prefix}.npy"));
     if single.exists() {
         return vec![npy::read_f32(single).unwrap()];

@@ -13,6 +13,15 @@ use crate::name::{self, Name};
 use crate::shape::Shape;
 use core::fmt::Write;
 
+/// How a model lists its layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LayerOrder {
+    /// A Functional model: by depth from the outputs, as Keras's `_build_map`.
+    Keras,
+    /// A subclassed model: in the order its layers were created (attribute order).
+    Creation,
+}
+
 /// A symbolic tensor: the output of one layer call in a [`Functional`] workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Tensor(pub(crate) NodeId);
@@ -147,7 +156,7 @@ impl<'w, const N: usize> Functional<'w, N> {
     /// `keras.Model(inputs, outputs)`, named `functional`, `functional_1`, ….
     pub fn model(&mut self, inputs: &[Tensor], outputs: &[Tensor]) -> Result<Graph<'w, N>, Error> {
         let name = self.graph.auto_names.next("functional")?;
-        self.build_model(name, inputs, outputs)
+        self.build_model(name, inputs, outputs, LayerOrder::Keras)
     }
 
     /// `keras.Model(inputs, outputs, name=…)`.
@@ -158,7 +167,7 @@ impl<'w, const N: usize> Functional<'w, N> {
         outputs: &[Tensor],
     ) -> Result<Graph<'w, N>, Error> {
         let name = name::name(name)?;
-        self.build_model(name, inputs, outputs)
+        self.build_model(name, inputs, outputs, LayerOrder::Keras)
     }
 
     /// The weight buffer length every model of this workspace indexes.
@@ -166,11 +175,12 @@ impl<'w, const N: usize> Functional<'w, N> {
         self.graph.weight_len
     }
 
-    fn build_model(
+    pub(crate) fn build_model(
         &self,
         name: Name,
         inputs: &[Tensor],
         outputs: &[Tensor],
+        layer_order: LayerOrder,
     ) -> Result<Graph<'w, N>, Error> {
         let g = &self.graph;
         let count = g.nodes.len();
@@ -218,12 +228,14 @@ impl<'w, const N: usize> Functional<'w, N> {
                 let _ = order.push(id as LayerId);
             }
         }
-        order.sort_unstable_by_key(|&id| {
-            (
-                core::cmp::Reverse(depth[id as usize]),
-                first_met[id as usize],
-            )
-        });
+        if layer_order == LayerOrder::Keras {
+            order.sort_unstable_by_key(|&id| {
+                (
+                    core::cmp::Reverse(depth[id as usize]),
+                    first_met[id as usize],
+                )
+            });
+        }
 
         let mut model: Graph<'w, N> = Graph::new(name, ModelKind::Functional);
         model.weight_len = g.weight_len;

@@ -38,8 +38,8 @@
 
 use crate::error::Error;
 use crate::graph::{Graph, LayerId, LayerKind, LayerSpec, ModelKind};
-use crate::model::functional::{Functional, Tensor};
-use crate::name::{self, Name};
+use crate::model::functional::{Functional, LayerOrder, Tensor};
+use crate::name::Name;
 use crate::shape::Shape;
 use crate::summary::{SummaryError, SummaryOptions};
 
@@ -63,7 +63,7 @@ impl<'w, const N: usize> Subclassed<'w, N> {
     /// A model named like Keras names a subclass (`MyModel` → `my_model`).
     pub fn named(name: &str) -> Result<Self, Error> {
         Ok(Subclassed {
-            name: name::name(name)?,
+            name: crate::name::name(name)?,
             workspace: Functional::new(),
         })
     }
@@ -82,11 +82,11 @@ impl<'w, const N: usize> Subclassed<'w, N> {
     }
 
     /// `summary()` before the model has run.
-    pub fn summary(
+    pub fn summary<'o>(
         &self,
-        options: &SummaryOptions<'_>,
+        options: &SummaryOptions<'o>,
         print_fn: &mut dyn FnMut(&dyn core::fmt::Display),
-    ) -> Result<(), SummaryError> {
+    ) -> Result<(), SummaryError<'o>> {
         self.unbuilt().summary(options, print_fn)
     }
 
@@ -97,7 +97,8 @@ impl<'w, const N: usize> Subclassed<'w, N> {
         let mut workspace = self.workspace.clone();
         let x = workspace.input(LayerSpec::new(LayerKind::InputLayer(input_shape)))?;
         let y = body.call(&mut workspace, x, None)?;
-        let mut graph = workspace.model_named(&self.name, &[x], &[y])?;
+        let mut graph =
+            workspace.build_model(self.name.clone(), &[x], &[y], LayerOrder::Creation)?;
         graph.kind = ModelKind::Subclassed;
         Ok(graph)
     }

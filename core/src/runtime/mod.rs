@@ -49,7 +49,7 @@ impl<const N: usize> Graph<'_, N> {
                             let compatible =
                                 given.rank() == declared.rank()
                                     && given.dims().iter().zip(declared.dims()).enumerate().all(
-                                        |(axis, (g, d))| axis != last || d.is_none() || g == d,
+                                        |(axis, (g, d))| axis != last || d.is_none() || *g == d,
                                     );
                             if !compatible {
                                 return Err(Error::IncompatibleInput {
@@ -177,7 +177,7 @@ impl<const N: usize> Graph<'_, N> {
     ) -> Result<usize, Error> {
         let shapes = self.sample_shapes(input_shapes)?;
         let batch = self.check_buffers(&shapes, inputs, outputs)?;
-        let expected = self.count_params();
+        let expected = self.weight_len;
         if self.weights.len() != expected {
             return Err(Error::WeightsLength {
                 expected,

@@ -16,7 +16,7 @@ pub fn cell_widths(
     line_length: usize,
     positions: &[f64],
     columns: usize,
-) -> Result<heapless::Vec<usize, MAX_COLUMNS>, SummaryError> {
+) -> Result<heapless::Vec<usize, MAX_COLUMNS>, SummaryError<'static>> {
     let mut widths = heapless::Vec::<usize, MAX_COLUMNS>::new();
     let mut current: i64 = 0;
     for (i, &p) in positions.iter().enumerate() {

@@ -11,7 +11,6 @@ mod table;
 mod text;
 
 use crate::graph::{Graph, LayerId, LayerKind, ModelKind};
-use crate::name::Name;
 use crate::shape::Shape;
 use core::fmt::{self, Display, Write};
 use table::{Fmt, Rule, Table};
@@ -56,16 +55,25 @@ impl Default for SummaryOptions<'_> {
 
 /// Why `summary` could not print. Messages are Keras's.
 #[derive(Clone, Debug, PartialEq)]
-pub enum SummaryError {
+pub enum SummaryError<'a> {
     InsufficientWidth,
-    TooFewPositions { expected: usize, found: usize },
+    TooFewPositions {
+        expected: usize,
+        found: usize,
+    },
     TooManyPositions,
-    LayerRangeNoMatch { start: Name, end: Name },
-    Pattern { pattern: Name, error: PatternError },
+    LayerRangeNoMatch {
+        start: &'a str,
+        end: &'a str,
+    },
+    Pattern {
+        pattern: &'a str,
+        error: PatternError,
+    },
     CellTooLong,
 }
 
-impl Display for SummaryError {
+impl Display for SummaryError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SummaryError::InsufficientWidth => f.write_str("Insufficient console width to print summary."),
@@ -93,7 +101,7 @@ impl Display for SummaryError {
     }
 }
 
-impl core::error::Error for SummaryError {}
+impl core::error::Error for SummaryError<'_> {}
 
 /// A string as Python's `repr` prints it (single quotes unless the text has one).
 pub struct PyRepr<'a>(pub &'a str);
@@ -124,20 +132,10 @@ impl Display for PyRepr<'_> {
 
 type Cell = heapless::String<CELL_CAPACITY>;
 
-fn cell(args: fmt::Arguments<'_>) -> Result<Cell, SummaryError> {
+fn cell(args: fmt::Arguments<'_>) -> Result<Cell, SummaryError<'static>> {
     let mut c = Cell::new();
     c.write_fmt(args).map_err(|_| SummaryError::CellTooLong)?;
     Ok(c)
-}
-
-fn short_name(text: &str) -> Name {
-    let mut n = Name::new();
-    for c in text.chars() {
-        if n.push(c).is_err() {
-            break;
-        }
-    }
-    n
 }
 
 /// `1381` → `1,381`.
@@ -264,11 +262,11 @@ impl<const N: usize> Graph<'_, N> {
     }
 
     /// Prints the summary table through `print_fn`, one line per call.
-    pub fn summary(
+    pub fn summary<'o>(
         &self,
-        options: &SummaryOptions<'_>,
+        options: &SummaryOptions<'o>,
         print_fn: &mut dyn FnMut(&dyn Display),
-    ) -> Result<(), SummaryError> {
+    ) -> Result<(), SummaryError<'o>> {
         let sequential_like = self.is_sequential_like();
         let (mut default_length, default_positions, mut headers, mut justify): (
             usize,
@@ -406,17 +404,15 @@ impl<const N: usize> Graph<'_, N> {
     }
 
     /// Keras's `get_layer_index_bound_by_layer_name`.
-    fn layer_range(
+    fn layer_range<'o>(
         &self,
         rows: &[LayerId],
-        start: &str,
-        end: &str,
-    ) -> Result<(usize, usize), SummaryError> {
-        let check = |pattern: &str, name: &str| {
-            pattern::matches_prefix(pattern, name).map_err(|error| SummaryError::Pattern {
-                pattern: short_name(pattern),
-                error,
-            })
+        start: &'o str,
+        end: &'o str,
+    ) -> Result<(usize, usize), SummaryError<'o>> {
+        let check = |pattern: &'o str, name: &str| {
+            pattern::matches_prefix(pattern, name)
+                .map_err(|error| SummaryError::Pattern { pattern, error })
         };
         // (first, last) row matched by each pattern.
         let mut lower: Option<(usize, usize)> = None;
@@ -442,10 +438,7 @@ impl<const N: usize> Graph<'_, N> {
                     Ok((lower_min, upper_max + 1))
                 }
             }
-            _ => Err(SummaryError::LayerRangeNoMatch {
-                start: short_name(start),
-                end: short_name(end),
-            }),
+            _ => Err(SummaryError::LayerRangeNoMatch { start, end }),
         }
     }
 
@@ -455,7 +448,7 @@ impl<const N: usize> Graph<'_, N> {
         level: usize,
         sequential_like: bool,
         show_trainable: bool,
-    ) -> Result<heapless::Vec<Cell, MAX_COLUMNS>, SummaryError> {
+    ) -> Result<heapless::Vec<Cell, MAX_COLUMNS>, SummaryError<'static>> {
         let mut cells = heapless::Vec::new();
         let Some(layer) = self.layers.get(id as usize) else {
             return Ok(cells);
@@ -503,7 +496,7 @@ impl<const N: usize> Graph<'_, N> {
     }
 
     /// `layer[node_index][tensor_index], …` for every node of the layer, or `-`.
-    fn connected_to(&self, id: LayerId) -> Result<Cell, SummaryError> {
+    fn connected_to(&self, id: LayerId) -> Result<Cell, SummaryError<'static>> {
         let mut out = Cell::new();
         for node in self.nodes.iter().filter(|n| n.layer == id) {
             for &input in &node.inputs {
