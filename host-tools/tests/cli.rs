@@ -241,3 +241,69 @@ fn every_command_has_help() {
         assert!(stdout(&out).contains("Usage"), "{}", stdout(&out));
     }
 }
+
+fn functional(model: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/functional")
+        .join(model)
+}
+
+#[test]
+fn functional_models_with_several_inputs_and_outputs() {
+    let dir = functional("two_io");
+    let tmp = std::env::temp_dir().join(format!("kiln-two-io-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (y0, y1) = (tmp.join("y0.npy"), tmp.join("y1.npy"));
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["predict", &arg(&dir.join("model.keras"))])
+        .args([
+            "--input",
+            &arg(&dir.join("x0.npy")),
+            "--input",
+            &arg(&dir.join("x1.npy")),
+        ])
+        .args(["--output", &arg(&y0), "--output", &arg(&y1)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (got, want) in [(y0, dir.join("y0.npy")), (y1, dir.join("y1.npy"))] {
+        let got = kiln_host::formats::npy::read_f32(got).unwrap();
+        let want = kiln_host::formats::npy::read_f32(want).unwrap();
+        assert_eq!(got.shape, want.shape);
+        let row = want.shape[1];
+        for (g, w) in got.data.chunks(row).zip(want.data.chunks(row)) {
+            let scale = w.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            for (a, b) in g.iter().zip(w) {
+                assert!((a - b).abs() <= 1e-6 * scale + 1e-5 * b.abs(), "{a} vs {b}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+    // One input for a two-input model is an error that says so.
+    let out = kiln(
+        &[
+            "predict",
+            dir.join("model.keras").to_str().unwrap(),
+            "--input",
+            dir.join("x0.npy").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_clean_error(&out, "2 input(s) but 1 --input");
+
+    // Nested models expand as Keras prints them.
+    let dir = functional("nested");
+    let out = kiln(
+        &[
+            "summary",
+            dir.join("model.keras").to_str().unwrap(),
+            "--expand-nested",
+            "--show-trainable",
+        ],
+        Some("200"),
+    );
+    let want =
+        std::fs::read_to_string(dir.join("summary/expand_nested_trainable_cols200.txt")).unwrap();
+    assert_eq!(stdout(&out), want);
+}

@@ -9,3 +9,6 @@ pub use functional::{Functional, Tensor};
 pub use get_layer::{GetLayerError, LayerNames};
 pub use sequential::Sequential;
 pub use subclassed::{Call, Subclassed};
+
+#[cfg(test)]
+mod tests;
