@@ -51,7 +51,7 @@ impl Call<N> for MyModel {
         training: Option<bool>,
     ) -> Result<Tensor, Error> {
         let x = f.apply(self.dense1, &[inputs])?;
-        let x = f.apply_training(self.dropout, &[x], Some(training.unwrap_or(false)))?;
+        let x = f.apply_training(self.dropout, &[x], training)?;
         f.apply(self.dense2, &[x])
     }
 }

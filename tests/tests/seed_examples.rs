@@ -148,7 +148,7 @@ impl Call<N> for MyModel {
         training: Option<bool>,
     ) -> Result<Tensor, Error> {
         let x = f.apply(self.dense1, &[inputs])?;
-        let x = f.apply_training(self.dropout, &[x], Some(training.unwrap_or(false)))?;
+        let x = f.apply_training(self.dropout, &[x], training)?;
         f.apply(self.dense2, &[x])
     }
 }
@@ -193,4 +193,101 @@ fn seed_subclassed_example_matches_keras() {
         failures.push(format!("subclassed predict: {e}"));
     }
     failures.check(checked);
+}
+
+#[test]
+fn seed_model_in_training_crops_and_resizes_like_keras() {
+    // On a 40x36 image RandomCrop(128, 128) in training centre-crops and resizes to
+    // 128x128 (no randomness), so Keras's `full_model(x, training=True)` is a fixed value.
+    let [full_model, _, _] = seed_functional().unwrap();
+    let keras = load_model(fixtures("functional/seed_full/model.keras")).unwrap();
+    let mut model = full_model.clone();
+    model.set_weights(keras.weights()).unwrap();
+    let dir = fixtures("functional/seed_full");
+    let x = &arrays(&dir, "x")[0];
+    let want = kiln_host::formats::npy::read_f32(dir.join("y0_training.npy")).unwrap();
+    let shape = Shape::new(&x.shape.iter().map(|&d| Some(d as u32)).collect::<Vec<_>>()).unwrap();
+    for training in [Some(true), None] {
+        let plan = model.plan_for(Some(&[shape]), training).unwrap();
+        let shapes = model.shapes_for(Some(&[shape]), training).unwrap();
+        // The crop output is 128x128 in training (and with no argument: its default).
+        let (crop, _) = model.get_layer(Some("random_crop"), None).unwrap();
+        let crop_node = model.nodes().iter().position(|n| n.layer == crop).unwrap();
+        assert_eq!(format!("{}", shapes[crop_node]), "(1, 128, 128, 3)");
+        let mut arena = vec![0u8; plan.arena_bytes()];
+        let mut y = vec![f32::NAN; 20];
+        let mut rng = kiln::kernels::SmallRng::new(1);
+        model
+            .call(
+                Some(&[shape]),
+                &[&x.data],
+                &mut [&mut y],
+                &mut arena,
+                training,
+                &mut rng,
+            )
+            .unwrap();
+        allclose(&y, &want.data, 10).unwrap();
+    }
+    // training=False is predict: no crop.
+    let shapes = model.shapes_for(Some(&[shape]), Some(false)).unwrap();
+    assert!(shapes.iter().any(|s| format!("{s}") == "(1, 38, 34, 32)"));
+}
+
+#[test]
+fn dropout_drops_and_scales_only_in_training() {
+    // Keras: Dropout(0.5) keeps values scaled by 2 in training, is the identity otherwise.
+    let mut ws = Functional::<N>::new();
+    let x = ws.input(Input::new(&[1000])).unwrap();
+    let y = ws.call(Dropout::new(0.5), &[x]).unwrap();
+    let model = ws.model(&[x], &[y]).unwrap();
+    let data = vec![1.5f32; 1000];
+    let mut arena = vec![0u8; model.plan_for(None, Some(true)).unwrap().arena_bytes()];
+    let mut rng = kiln::kernels::SmallRng::new(5);
+    let mut out = vec![0.0f32; 1000];
+    model
+        .call(
+            None,
+            &[&data],
+            &mut [&mut out],
+            &mut arena,
+            Some(true),
+            &mut rng,
+        )
+        .unwrap();
+    let dropped = out.iter().filter(|&&v| v == 0.0).count();
+    assert!(out.iter().all(|&v| v == 0.0 || v == 3.0));
+    assert!((400..600).contains(&dropped), "{dropped} of 1000 dropped");
+    for training in [None, Some(false)] {
+        model
+            .call(
+                None,
+                &[&data],
+                &mut [&mut out],
+                &mut arena,
+                training,
+                &mut rng,
+            )
+            .unwrap();
+        assert_eq!(out, data);
+    }
+
+    // MyModel passes its `training` argument to Dropout: the model-level call decides.
+    let mut s = Subclassed::<N>::named("my_model").unwrap();
+    let my_model = MyModel::new(&mut s).unwrap();
+    let traced = s
+        .trace(&my_model, Shape::new(&[Some(1), Some(3)]).unwrap())
+        .unwrap();
+    let (dropout, _) = traced.get_layer(Some("dropout"), None).unwrap();
+    let node = traced
+        .nodes()
+        .iter()
+        .position(|n| n.layer == dropout)
+        .unwrap();
+    assert!(traced.node_training(node, Some(true)));
+    assert!(
+        !traced.node_training(node, None),
+        "Dropout's default is training=False"
+    );
+    assert!(!traced.node_training(node, Some(false)));
 }

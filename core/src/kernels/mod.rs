@@ -25,13 +25,16 @@ pub mod concatenate;
 pub mod conv2d;
 pub mod dense;
 pub mod depthwise_conv2d;
+pub mod dropout;
 mod float;
 pub mod global_pool;
 pub mod max_pool2d;
 pub mod merge;
 pub mod padding;
 pub mod pool2d;
+pub mod random_crop;
 pub mod relu;
+pub mod rng;
 #[cfg(test)]
 mod test_util;
 
@@ -48,6 +51,7 @@ pub use merge::{merge, MergeOp};
 pub use padding::Padding;
 pub use pool2d::Pool2dGeometry;
 pub use relu::{leaky_relu, relu};
+pub use rng::SmallRng;
 
 /// Release builds: a broken slice-length contract must not panic (DESIGN.md
 /// invariant 1); the kernel returns without touching `output`.

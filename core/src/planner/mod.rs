@@ -95,7 +95,14 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
                 [input] => {
                     let input = graph.resolve(*input) as usize;
                     let input_dies_here = last_use[owner[input]] == i;
-                    (layer.kind.is_in_place() && !is_model_input(input) && input_dies_here)
+                    // RandomCrop is the identity only at inference; in training it changes
+                    // the shape and needs its own memory.
+                    let same_values = !matches!(layer.kind, crate::LayerKind::RandomCrop { .. })
+                        || shapes.get(input) == Some(shape);
+                    (layer.kind.is_in_place()
+                        && same_values
+                        && !is_model_input(input)
+                        && input_dies_here)
                         .then_some(input)
                 }
                 _ => None,

@@ -6,6 +6,8 @@ use crate::error::Error;
 use crate::graph::layer::{BatchNormalization, ReLU};
 use crate::graph::{Graph, LayerId, LayerKind, MAX_NODE_INPUTS};
 use crate::kernels::merge::MergeOp;
+use crate::kernels::random_crop::{crop, crop_window, CropWindow};
+use crate::kernels::SmallRng;
 use crate::kernels::{self, Activation, Conv2dGeometry, Pool2dGeometry};
 use crate::planner::{Placement, Plan};
 use crate::shape::Shape;
@@ -61,6 +63,16 @@ enum Op<'w> {
     },
     /// Flatten, Reshape, Dropout at inference: the values unchanged.
     Identity,
+    /// Dropout in training.
+    Dropout {
+        rate: f32,
+    },
+    /// RandomCrop in training: this call's window of an `(h, w, c)` image.
+    RandomCrop {
+        image: (usize, usize, usize),
+        window: CropWindow,
+        target: (usize, usize),
+    },
     Activation {
         activation: Activation,
         last_axis: usize,
@@ -73,8 +85,9 @@ enum Op<'w> {
 
 impl Op<'_> {
     /// Applies an element-wise op to `data` in place.
-    fn apply_in_place(&self, data: &mut [f32]) {
+    fn apply_in_place(&self, data: &mut [f32], rng: &mut SmallRng) {
         match *self {
+            Op::Dropout { rate } => kernels::dropout::dropout(data, rate, rng),
             Op::Activation {
                 activation,
                 last_axis,
@@ -86,7 +99,7 @@ impl Op<'_> {
     }
 
     /// Runs an op whose output has its own memory.
-    fn apply(&self, inputs: &[&[f32]], output: &mut [f32]) {
+    fn apply(&self, inputs: &[&[f32]], output: &mut [f32], rng: &mut SmallRng) {
         if let Op::Merge(op) = *self {
             return kernels::merge(op, inputs, output);
         }
@@ -94,6 +107,14 @@ impl Op<'_> {
             return kernels::concatenate(inputs, outer, inner, output);
         }
         let input = inputs.first().copied().unwrap_or(&[]);
+        if let Op::RandomCrop {
+            image,
+            window,
+            target,
+        } = *self
+        {
+            return crop(input, image, window, target, output);
+        }
         match *self {
             Op::Dense {
                 in_features,
@@ -143,10 +164,15 @@ impl Op<'_> {
                 input, channels, gamma, beta, mean, variance, epsilon, output,
             ),
             Op::Nothing | Op::Merge(_) | Op::Concatenate { .. } => {}
-            Op::Identity | Op::Activation { .. } | Op::ReLU(_) | Op::LeakyReLU { .. } => {
+            Op::Identity
+            | Op::Activation { .. }
+            | Op::ReLU(_)
+            | Op::LeakyReLU { .. }
+            | Op::Dropout { .. } => {
                 output.copy_from_slice(input);
-                self.apply_in_place(output);
+                self.apply_in_place(output, rng);
             }
+            Op::RandomCrop { .. } => {}
         }
     }
 }
@@ -169,6 +195,8 @@ pub(super) struct Execution<'g, 'w, const N: usize> {
     graph: &'g Graph<'w, N>,
     shapes: &'g [Shape],
     plan: &'g Plan<N>,
+    training: Option<bool>,
+    call_seed: u64,
 }
 
 fn range(p: &Placement) -> Range<usize> {
@@ -181,11 +209,15 @@ impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
         graph: &'g Graph<'w, N>,
         shapes: &'g [Shape],
         plan: &'g Plan<N>,
+        training: Option<bool>,
+        call_seed: u64,
     ) -> Result<Self, Error> {
         let exec = Execution {
             graph,
             shapes,
             plan,
+            training,
+            call_seed,
         };
         for i in 0..graph.nodes().len() {
             exec.op(i)?;
@@ -209,12 +241,28 @@ impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
                     .unwrap_or(Shape::SCALAR)
             })
             .collect();
-        op_for(
-            graph,
-            node.layer,
-            &input_shapes,
-            self.shapes.get(i).copied().unwrap_or(Shape::SCALAR),
-        )
+        let output = self.shapes.get(i).copied().unwrap_or(Shape::SCALAR);
+        let layer = graph.layer(node.layer).map(|l| l.kind);
+        if graph.node_training(i, self.training) {
+            match (layer, input_shapes.first()) {
+                (Some(LayerKind::Dropout { rate }), _) => return Ok(Op::Dropout { rate }),
+                (Some(LayerKind::RandomCrop { height, width, .. }), Some(input)) => {
+                    let dim = |s: &Shape, a| s.dim(a).map(|d| d as usize).unwrap_or(0);
+                    let image = (dim(input, 1), dim(input, 2), dim(input, 3));
+                    let target = (height as usize, width as usize);
+                    // The same window for every sample of this call.
+                    let mut rng = SmallRng::new(self.call_seed ^ ((i as u64) << 17));
+                    let window = crop_window(image.0, image.1, target.0, target.1, &mut rng);
+                    return Ok(Op::RandomCrop {
+                        image,
+                        window,
+                        target,
+                    });
+                }
+                _ => {}
+            }
+        }
+        op_for(graph, node.layer, &input_shapes, output)
     }
 
     pub(super) fn run_sample(
@@ -223,6 +271,7 @@ impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],
         arena: &mut [f32],
+        rng: &mut SmallRng,
     ) -> Result<(), Error> {
         let caller = |position: usize, elements: usize| {
             inputs
@@ -238,7 +287,7 @@ impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
             let placement = self.plan.placements.get(i).copied().unwrap_or_default();
             if placement.in_place {
                 if let Some(data) = arena.get_mut(range(&placement)) {
-                    op.apply_in_place(data);
+                    op.apply_in_place(data, rng);
                 }
                 continue;
             }
@@ -263,7 +312,7 @@ impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
                 };
                 let _ = slices.push(slice);
             }
-            op.apply(&slices, output);
+            op.apply(&slices, output, rng);
         }
         for (&node, out) in self.graph.output_nodes().iter().zip(outputs.iter_mut()) {
             let (data, elements) =

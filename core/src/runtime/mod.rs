@@ -10,15 +10,39 @@ mod tests;
 
 use crate::error::Error;
 use crate::graph::Graph;
+use crate::kernels::SmallRng;
 use crate::planner::{self, Plan};
 use crate::shape::Shape;
 
 impl<const N: usize> Graph<'_, N> {
-    /// Per-sample node shapes (batch axis 1) for inputs of the given per-sample shapes;
+    /// Per-sample node shapes (batch axis 1) at inference for inputs of the given shapes;
     /// `None` uses the declared input shapes, which must then be fully known.
     pub fn sample_shapes(
         &self,
         input_shapes: Option<&[Shape]>,
+    ) -> Result<heapless::Vec<Shape, N>, Error> {
+        self.shapes_for(input_shapes, Some(false))
+    }
+
+    /// Whether node `node` runs in training mode for a call with `training=call`: Keras's
+    /// order is the node's own `training=` argument, then the call's, then the layer's
+    /// default (`True` for RandomCrop, `False` for Dropout and the rest).
+    pub fn node_training(&self, node: usize, call: Option<bool>) -> bool {
+        let Some(n) = self.nodes.get(node) else {
+            return false;
+        };
+        let default = matches!(
+            self.layer(n.layer).map(|l| l.kind),
+            Some(crate::LayerKind::RandomCrop { .. })
+        );
+        n.training.or(call).unwrap_or(default)
+    }
+
+    /// Per-sample node shapes for a call with Keras's `training=` argument.
+    pub fn shapes_for(
+        &self,
+        input_shapes: Option<&[Shape]>,
+        training: Option<bool>,
     ) -> Result<heapless::Vec<Shape, N>, Error> {
         if let Some(given) = input_shapes {
             if given.len() != self.inputs.len() {
@@ -109,7 +133,11 @@ impl<const N: usize> Graph<'_, N> {
                         });
                     }
                 }
-                layer.kind.inference_shape_of(&layer.name, &inputs)?
+                if self.node_training(i, training) {
+                    layer.kind.output_shape_of(&layer.name, &inputs)?
+                } else {
+                    layer.kind.inference_shape_of(&layer.name, &inputs)?
+                }
             };
             shapes.push(shape).map_err(|_| Error::Capacity {
                 what: "nodes",
@@ -121,6 +149,16 @@ impl<const N: usize> Graph<'_, N> {
 
     /// The arena plan for inputs of the given per-sample shapes (`None`: declared shapes).
     pub fn plan(&self, input_shapes: Option<&[Shape]>) -> Result<Plan<N>, Error> {
+        self.plan_for(input_shapes, Some(false))
+    }
+
+    /// The arena plan for a call with Keras's `training=` argument (RandomCrop in training
+    /// changes shapes, so the plan can differ from `predict`'s).
+    pub fn plan_for(
+        &self,
+        input_shapes: Option<&[Shape]>,
+        training: Option<bool>,
+    ) -> Result<Plan<N>, Error> {
         if self.inputs.is_empty() {
             return Err(match self.layers.first() {
                 Some(l) => Error::Unbuilt {
@@ -133,7 +171,7 @@ impl<const N: usize> Graph<'_, N> {
                 },
             });
         }
-        let shapes = self.sample_shapes(input_shapes)?;
+        let shapes = self.shapes_for(input_shapes, training)?;
         planner::plan(self, &shapes)
     }
 
@@ -166,6 +204,23 @@ impl<const N: usize> Graph<'_, N> {
         self.run_planned(&plan, input_shapes, inputs, outputs, arena)
     }
 
+    /// Keras's `model(x, training=…)`: a forward pass where Dropout (training) drops and
+    /// scales, and RandomCrop (training, its default) crops one random window per batch.
+    /// `rng` draws the randomness; the same seed gives the same run.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        &self,
+        input_shapes: Option<&[Shape]>,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        arena: &mut [u8],
+        training: Option<bool>,
+        rng: &mut SmallRng,
+    ) -> Result<usize, Error> {
+        let plan = self.plan_for(input_shapes, training)?;
+        self.run(&plan, input_shapes, inputs, outputs, arena, training, rng)
+    }
+
     /// `predict` with a given plan (tests compare the planner against a plan without reuse).
     pub(crate) fn run_planned(
         &self,
@@ -175,7 +230,29 @@ impl<const N: usize> Graph<'_, N> {
         outputs: &mut [&mut [f32]],
         arena: &mut [u8],
     ) -> Result<usize, Error> {
-        let shapes = self.sample_shapes(input_shapes)?;
+        self.run(
+            plan,
+            input_shapes,
+            inputs,
+            outputs,
+            arena,
+            Some(false),
+            &mut SmallRng::new(0),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        plan: &Plan<N>,
+        input_shapes: Option<&[Shape]>,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        arena: &mut [u8],
+        training: Option<bool>,
+        rng: &mut SmallRng,
+    ) -> Result<usize, Error> {
+        let shapes = self.shapes_for(input_shapes, training)?;
         let batch = self.check_buffers(&shapes, inputs, outputs)?;
         let expected = self.weight_len;
         if self.weights.len() != expected {
@@ -191,9 +268,11 @@ impl<const N: usize> Graph<'_, N> {
                 found: arena.len() * 4,
             });
         }
-        let exec = execute::Execution::new(self, &shapes, plan)?;
+        // One draw per call: RandomCrop takes one window for the whole batch.
+        let call_seed = u64::from(rng.next_u32()) << 32 | u64::from(rng.next_u32());
+        let exec = execute::Execution::new(self, &shapes, plan, training, call_seed)?;
         for sample in 0..batch {
-            exec.run_sample(sample, inputs, outputs, arena)?;
+            exec.run_sample(sample, inputs, outputs, arena, rng)?;
         }
         Ok(batch)
     }
