@@ -80,3 +80,92 @@ fn shared_layer_has_two_nodes_and_one_set_of_weights() {
         assert!((got - want).abs() < 1e-6, "{y:?}");
     }
 }
+
+/// The seed's three examples, built and run with no allocator: fixed-capacity models,
+/// static weights, a stack arena.
+#[test]
+fn seed_examples_run_without_alloc() {
+    use crate::layers::{Conv2D, Dropout, GlobalAveragePooling2D, RandomCrop};
+    use crate::model::{Call, Subclassed};
+    use crate::{Activation, Sequential, Shape, Tensor};
+
+    // Functional: full_model, backbone and activations share one weight buffer.
+    let mut ws = Functional::<8>::new();
+    let inputs = ws.input(Input::with_dims(&[None, None, Some(3)])).unwrap();
+    let processed = ws.call(RandomCrop::new(128, 128), &[inputs]).unwrap();
+    let conv = ws.call(Conv2D::new(32, [3, 3]), &[processed]).unwrap();
+    let pooling = ws.call(GlobalAveragePooling2D::new(), &[conv]).unwrap();
+    let feature = ws.call(Dense::new(10), &[pooling]).unwrap();
+    let mut full_model = ws.model(&[inputs], &[feature]).unwrap();
+    let backbone = ws.model(&[processed], &[conv]).unwrap();
+    let activations = ws.model(&[conv], &[feature]).unwrap();
+    assert_eq!(
+        (
+            full_model.count_params(),
+            backbone.count_params(),
+            activations.count_params()
+        ),
+        (1226, 896, 330)
+    );
+    assert_eq!(backbone.all_layers()[0].name, "keras_tensor_1CLONE");
+    static W: [f32; 1226] = [0.01; 1226];
+    full_model.set_weights(&W).unwrap();
+    let shape = Shape::new(&[Some(1), Some(5), Some(4), Some(3)]).unwrap();
+    let mut y = [0.0f32; 10];
+    let mut arena = [0u8; 1024];
+    full_model
+        .predict_with_shapes(Some(&[shape]), &[&[1.0; 60]], &mut [&mut y], &mut arena)
+        .unwrap();
+    // Each conv output is 0.01 + 27 * 0.01; pooled the same; each output 0.01 + 32 * that.
+    let want = 0.01 + 32.0 * (0.01 + 27.0 * 0.01) * 0.01;
+    assert!(y.iter().all(|v| (v - want).abs() < 1e-5), "{y:?}");
+
+    // Subclassed.
+    struct MyModel {
+        dense1: crate::graph::LayerId,
+        dense2: crate::graph::LayerId,
+        dropout: crate::graph::LayerId,
+    }
+    impl Call<8> for MyModel {
+        fn call(
+            &self,
+            f: &mut Functional<'_, 8>,
+            x: Tensor,
+            training: Option<bool>,
+        ) -> Result<Tensor, Error> {
+            let x = f.apply(self.dense1, &[x])?;
+            let x = f.apply_training(self.dropout, &[x], training)?;
+            f.apply(self.dense2, &[x])
+        }
+    }
+    let mut s = Subclassed::<8>::named("my_model").unwrap();
+    let my_model = MyModel {
+        dense1: s
+            .layer(Dense::new(32).activation(Activation::Relu))
+            .unwrap(),
+        dense2: s
+            .layer(Dense::new(5).activation(Activation::Softmax))
+            .unwrap(),
+        dropout: s.layer(Dropout::new(0.5)).unwrap(),
+    };
+    let mut model = s
+        .trace(&my_model, Shape::new(&[Some(1), Some(3)]).unwrap())
+        .unwrap();
+    static W2: [f32; 293] = [0.1; 293];
+    model.set_weights(&W2).unwrap();
+    let mut probabilities = [0.0f32; 5];
+    model
+        .predict(&[&[1.0, 2.0, 3.0]], &mut [&mut probabilities], &mut arena)
+        .unwrap();
+    assert!(probabilities.iter().all(|p| (p - 0.2).abs() < 1e-6));
+
+    // Sequential.
+    let mut seq = Sequential::<4>::new();
+    seq.add(Input::with_dims(&[None, None, Some(3)])).unwrap();
+    seq.add(Conv2D::new(32, [3, 3])).unwrap();
+    assert_eq!(seq.count_params(), 896);
+    assert_eq!(
+        format!("{}", seq.last_node(1).unwrap().shape),
+        "(None, None, None, 32)"
+    );
+}
