@@ -1,0 +1,59 @@
+//! Keras 3 model configs (`config.json` in a `.keras`, or `model.to_json()`) to kiln graphs.
+//!
+//! Every layer config is read field by field with Keras's defaults; a field kiln cannot
+//! honour (channels_first, groups, an unknown activation) is an error that names the
+//! layer, never silently ignored.
+
+/// Why a model config cannot be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(
+        "layer '{name}' has class '{class}', which kiln does not support (supported: {supported})"
+    )]
+    UnsupportedLayer {
+        name: String,
+        class: String,
+        supported: &'static str,
+    },
+    #[error("model class '{class}' cannot be imported (supported: Sequential, Functional; a subclassed model's config holds no layer graph: rebuild it with kiln::model::Subclassed)")]
+    UnsupportedModel { class: String },
+    #[error("layer '{layer}': {field}: {reason}")]
+    Config {
+        layer: String,
+        field: String,
+        reason: String,
+    },
+    #[error("layer '{layer}': {source}")]
+    Kiln {
+        layer: String,
+        source: Box<kiln::Error>,
+    },
+    #[error("layer '{layer}': no weights found in model.weights.h5 (looked for group '{path}')")]
+    MissingWeights { layer: String, path: String },
+    #[error("layer '{layer}': weight {index} ({var}) in model.weights.h5 has shape {found:?}, expected {expected:?}")]
+    WeightShape {
+        layer: String,
+        index: usize,
+        var: &'static str,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
+    #[error("layer '{layer}': model.weights.h5 has {found} variables, expected {expected}")]
+    WeightCount {
+        layer: String,
+        found: usize,
+        expected: usize,
+    },
+    #[error("the model config is not a Keras model: {0}")]
+    NotAModel(String),
+}
+
+/// The layer classes kiln imports.
+pub const SUPPORTED_LAYERS: &str = "InputLayer, Dense, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, Activation, ReLU, LeakyReLU, Softmax, BatchNormalization, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, RandomCrop, Sequential, Functional";
+
+mod layers;
+mod models;
+mod weights;
+
+pub use models::import;
+pub use weights::WeightSource;
