@@ -203,6 +203,14 @@ fn seed_model_in_training_crops_and_resizes_like_keras() {
     let keras = load_model(fixtures("functional/seed_full/model.keras")).unwrap();
     let mut model = full_model.clone();
     model.set_weights(keras.weights()).unwrap();
+    // The imported model too: its RandomCrop node recorded `training=True` (Keras saves
+    // the default), and a call's own flag still overrides it.
+    let imported = keras.graph().unwrap();
+    check_training(&model);
+    check_training(&imported);
+}
+
+fn check_training<const M: usize>(model: &Graph<'_, M>) {
     let dir = fixtures("functional/seed_full");
     let x = &arrays(&dir, "x")[0];
     let want = kiln_host::formats::npy::read_f32(dir.join("y0_training.npy")).unwrap();

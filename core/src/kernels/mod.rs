@@ -15,8 +15,10 @@
 //! * No allocation, no `unsafe`, no panics: each kernel documents its slice-length
 //!   contract (validated by the graph layer before the call), checks it with
 //!   `debug_assert!`, and in release builds returns without writing if it is broken.
-//! * Outputs are separate slices; element-wise ops ([`activation`](mod@activation), [`relu`](mod@relu)) work in
-//!   place.
+//! * Outputs are separate slices; element-wise ops ([`activation`](mod@activation),
+//!   [`relu`](mod@relu), [`dropout`](mod@dropout)) work in place.
+//! * Training-mode randomness ([`dropout`](mod@dropout), [`random_crop`](mod@random_crop))
+//!   comes from [`SmallRng`]: Keras's distributions, not JAX's exact random streams.
 
 pub mod activation;
 pub mod average_pool2d;
@@ -45,11 +47,15 @@ pub use concatenate::concatenate;
 pub use conv2d::{conv2d, Conv2dGeometry};
 pub use dense::dense;
 pub use depthwise_conv2d::depthwise_conv2d;
+pub use dropout::dropout;
 pub use global_pool::{global_average_pool, global_max_pool};
 pub use max_pool2d::max_pool2d;
 pub use merge::{merge, MergeOp};
 pub use padding::Padding;
 pub use pool2d::Pool2dGeometry;
+pub use random_crop::{
+    center_crop_resize, center_offset, crop, crop_offset, crop_window, resize_bilinear, CropWindow,
+};
 pub use relu::{leaky_relu, relu};
 pub use rng::SmallRng;
 
@@ -91,7 +97,39 @@ mod release_contract_tests {
             1e-3,
             &mut out,
         );
+        merge(MergeOp::Add, &[], &mut out);
+        merge(MergeOp::Subtract, &[&[1.0; 4]], &mut out);
+        merge(MergeOp::Add, &[&[1.0; 4], &[1.0; 3]], &mut out);
+        concatenate(&[&[1.0; 2], &[1.0; 2]], 1, &[2, 1], &mut out);
+        concatenate(&[&[1.0; 2]], 2, &[usize::MAX], &mut out);
+        let window = CropWindow {
+            top: 1,
+            left: 0,
+            rows: 2,
+            cols: 2,
+        };
+        crop(&[1.0; 4], (2, 2, 1), window, (2, 2), &mut out);
+        crop(
+            &[1.0; 4],
+            (2, 2, 1),
+            CropWindow { top: 0, ..window },
+            (1, 1),
+            &mut out,
+        );
+        let huge = CropWindow {
+            top: usize::MAX,
+            ..window
+        };
+        crop(&[1.0; 4], (2, 2, 1), huge, (2, 2), &mut out);
+        resize_bilinear(&[], (0, 4, 1), (2, 2), &mut out);
+        center_crop_resize(&[1.0; 3], (2, 2, 1), (2, 2), &mut out);
         assert_eq!(out, [7.0; 4]);
+        let mut rng = SmallRng::new(0);
+        dropout(&mut out, 1.5, &mut rng);
+        dropout(&mut out, f32::NAN, &mut rng);
+        dropout(&mut out, -0.5, &mut rng);
+        assert_eq!(out, [7.0; 4]);
+        assert_eq!(rng, SmallRng::new(0));
         let mut d = [1.0f32, 2.0, 3.0];
         Activation::Softmax.apply(&mut d, 0);
         assert_eq!(d, [1.0, 2.0, 3.0]);

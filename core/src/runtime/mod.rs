@@ -24,9 +24,13 @@ impl<const N: usize> Graph<'_, N> {
         self.shapes_for(input_shapes, Some(false))
     }
 
-    /// Whether node `node` runs in training mode for a call with `training=call`: Keras's
-    /// order is the node's own `training=` argument, then the call's, then the layer's
-    /// default (`True` for RandomCrop, `False` for Dropout and the rest).
+    /// Whether node `node` runs in training mode for a call with `training=call`.
+    ///
+    /// Keras replays a Functional or Sequential graph with the call's `training` when it is
+    /// given, overriding what the node recorded (a RandomCrop node records `training=True`,
+    /// its default, yet `predict` does not crop); otherwise the node's own argument, then
+    /// the layer's default (`True` for RandomCrop, `False` for Dropout). In a subclassed
+    /// model the argument written in `call` comes first, as it does in Python.
     pub fn node_training(&self, node: usize, call: Option<bool>) -> bool {
         let Some(n) = self.nodes.get(node) else {
             return false;
@@ -35,7 +39,11 @@ impl<const N: usize> Graph<'_, N> {
             self.layer(n.layer).map(|l| l.kind),
             Some(crate::LayerKind::RandomCrop { .. })
         );
-        n.training.or(call).unwrap_or(default)
+        let chosen = match self.kind {
+            crate::ModelKind::Subclassed => n.training.or(call),
+            _ => call.or(n.training),
+        };
+        chosen.unwrap_or(default)
     }
 
     /// Per-sample node shapes for a call with Keras's `training=` argument.
