@@ -20,6 +20,21 @@ fn kiln(args: &[&str], columns: Option<&str>) -> Output {
     cmd.output().expect("run kiln")
 }
 
+/// Keras parity for a written `.npy` (tolerance as in kiln-tests' `allclose`: atol scaled
+/// by each sample's largest value).
+fn assert_npy_close(got: &Path, want: &Path) {
+    let got = kiln_host::formats::npy::read_f32(got).unwrap();
+    let want = kiln_host::formats::npy::read_f32(want).unwrap();
+    assert_eq!(got.shape, want.shape);
+    let row = want.shape[1..].iter().product::<usize>().max(1);
+    for (g, w) in got.data.chunks(row).zip(want.data.chunks(row)) {
+        let scale = w.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (a, b) in g.iter().zip(w) {
+            assert!((a - b).abs() <= 1e-6 * scale + 1e-5 * b.abs(), "{a} vs {b}");
+        }
+    }
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
@@ -123,21 +138,9 @@ fn predict_writes_what_keras_predicts() {
         None,
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let got = kiln_host::formats::npy::read_f32(&tmp).unwrap();
-    let want = kiln_host::formats::npy::read_f32(dir.join("y.npy")).unwrap();
+    assert_npy_close(&tmp, &dir.join("y.npy"));
     std::fs::remove_file(&tmp).ok();
-    assert_eq!(got.shape, want.shape);
-    // Tolerance as in kiln-tests' allclose (atol scaled by the sample's peak; see there).
-    for (got, want) in got
-        .data
-        .chunks(want.shape[1])
-        .zip(want.data.chunks(want.shape[1]))
-    {
-        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        for (a, b) in got.iter().zip(want) {
-            assert!((a - b).abs() <= 1e-6 * scale + 1e-5 * b.abs(), "{a} vs {b}");
-        }
-    }
+    let want = kiln_host::formats::npy::read_f32(dir.join("y.npy")).unwrap();
     // Without --output the values are printed, one sample per line.
     let out = kiln(
         &[
@@ -267,18 +270,8 @@ fn functional_models_with_several_inputs_and_outputs() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    for (got, want) in [(y0, dir.join("y0.npy")), (y1, dir.join("y1.npy"))] {
-        let got = kiln_host::formats::npy::read_f32(got).unwrap();
-        let want = kiln_host::formats::npy::read_f32(want).unwrap();
-        assert_eq!(got.shape, want.shape);
-        let row = want.shape[1];
-        for (g, w) in got.data.chunks(row).zip(want.data.chunks(row)) {
-            let scale = w.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-            for (a, b) in g.iter().zip(w) {
-                assert!((a - b).abs() <= 1e-6 * scale + 1e-5 * b.abs(), "{a} vs {b}");
-            }
-        }
-    }
+    assert_npy_close(&y0, &dir.join("y0.npy"));
+    assert_npy_close(&y1, &dir.join("y1.npy"));
     std::fs::remove_dir_all(&tmp).ok();
     // One input for a two-input model is an error that says so.
     let out = kiln(

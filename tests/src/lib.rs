@@ -104,3 +104,29 @@ impl Failures {
         }
     }
 }
+
+/// The four parity tests for one fixture suite.
+#[macro_export]
+macro_rules! keras_parity_tests {
+    ($suite:literal) => {
+        #[test]
+        fn layers_match_keras() {
+            $crate::parity::layers_match_keras($suite);
+        }
+
+        #[test]
+        fn summary_matches_keras_text() {
+            $crate::parity::summary_matches_keras_text($suite);
+        }
+
+        #[test]
+        fn get_layer_matches_keras() {
+            $crate::parity::get_layer_matches_keras($suite);
+        }
+
+        #[test]
+        fn predict_matches_keras() {
+            $crate::parity::predict_matches_keras($suite);
+        }
+    };
+}
