@@ -50,6 +50,9 @@ pub enum Error {
     Summary(SummaryFailure),
     /// `get_layer` failed (the full Keras message is on [`crate::GetLayerError`]).
     NoSuchLayer,
+    /// A model blob is corrupted, truncated or from another format version.
+    #[cfg(feature = "format")]
+    Blob(crate::format::BlobError),
 }
 
 impl fmt::Display for Error {
@@ -119,6 +122,8 @@ impl fmt::Display for Error {
                 SummaryFailure::CellTooLong => "a summary cell is too long to format",
             }),
             Error::NoSuchLayer => f.write_str("No such layer"),
+            #[cfg(feature = "format")]
+            Error::Blob(e) => fmt::Display::fmt(e, f),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! * [`planner`]: where every activation lives in one caller-lent arena.
 //! * [`runtime`]: `predict` from caller buffers; checks everything first, then runs.
 //! * [`kernels`]: the float32 reference kernels, one op per file.
+//! * [`format`]: the flash format — a checked postcard blob whose weights stay in flash.
 //!
 //! Weights are not part of the graph: a model borrows one flat `&[f32]` (Keras's
 //! `get_weights()` concatenated), so they can stay in flash.
@@ -18,6 +19,8 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+#[cfg(feature = "format")]
+pub mod format;
 pub mod graph;
 pub mod kernels;
 pub mod layers;

@@ -1,6 +1,7 @@
 //! Host-side tools for kiln: reading Keras files, running models on the host, and the
 //! `kiln` command line.
 
+pub mod blob;
 pub mod formats;
 pub mod import;
 pub mod load;

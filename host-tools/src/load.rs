@@ -13,11 +13,21 @@ pub enum LoadError {
     Format(#[from] FormatError),
     #[error("{file}: {source}")]
     Import { file: PathBuf, source: ImportError },
+    #[error(transparent)]
+    Blob(crate::blob::BlobFileError),
 }
 
-/// Reads a `.keras` archive (config and weights) or a `model.to_json()` file (config only).
+/// Reads a `.keras` archive (config and weights), a `model.to_json()` file (config only)
+/// or a `.kiln` blob; the kind is decided from the content.
 pub fn load_model(path: impl AsRef<Path>) -> Result<HostGraph, LoadError> {
     let path = path.as_ref();
+    let mut head = [0u8; 4];
+    if let Ok(mut f) = std::fs::File::open(path) {
+        use std::io::Read;
+        if f.read_exact(&mut head).is_ok() && crate::blob::is_blob(&head) {
+            return crate::blob::read(path).map_err(LoadError::Blob);
+        }
+    }
     let file = open_model_file(path)?;
     let weights: Option<&(dyn WeightSource + Sync)> = match &file {
         ModelFile::Archive(a) => Some(&a.weights),

@@ -6,7 +6,7 @@ use kiln::{Shape, SummaryOptions};
 use kiln_host::formats::npy;
 use kiln_host::load::load_model;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// Print the model's summary table, exactly as Keras's model.summary() prints it.
     Summary {
-        /// A Keras 3 `.keras` archive or a `model.to_json()` file.
+        /// A Keras 3 `.keras` archive, a `model.to_json()` file or a `.kiln` blob.
         model: PathBuf,
         /// Total width of the table (Keras's line_length). Default: Keras's rule
         /// (88, or 108 with a "Connected to" column, capped at the terminal width - 4;
@@ -45,9 +45,26 @@ enum Command {
         #[arg(long, num_args = 2, value_names = ["START", "END"])]
         layer_range: Option<Vec<String>>,
     },
+    /// Write the model as a .kiln blob for flashing (and, with --rust, a .rs file that
+    /// includes it with its arena size as a constant).
+    Export {
+        /// A Keras 3 `.keras` archive or a `.kiln` blob.
+        model: PathBuf,
+        /// Where to write the blob.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Also write Rust source declaring ARENA_BYTES, the I/O sizes and the blob.
+        #[arg(long)]
+        rust: Option<PathBuf>,
+    },
+    /// Check a .kiln blob and show what is in it: layers, flash and arena bytes, checksum.
+    Inspect {
+        /// A `.kiln` blob.
+        model: PathBuf,
+    },
     /// Run the model on float32 .npy inputs, as Keras's model.predict().
     Predict {
-        /// A Keras 3 `.keras` archive (weights are needed).
+        /// A Keras 3 `.keras` archive or a `.kiln` blob (weights are needed).
         model: PathBuf,
         /// One .npy per model input, in model.inputs order; the first axis is the batch.
         #[arg(long, required = true)]
@@ -108,6 +125,12 @@ fn run(cli: Cli) -> Result<()> {
             input,
             output,
         } => predict(&model, &input, &output),
+        Command::Export {
+            model,
+            output,
+            rust,
+        } => export(&model, &output, rust.as_deref()),
+        Command::Inspect { model } => inspect(&model),
     }
 }
 
@@ -126,7 +149,7 @@ fn terminal_columns() -> usize {
     }
 }
 
-fn predict(model: &PathBuf, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
+fn predict(model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
     let host = load_model(model)?;
     if !host.has_weights() {
         bail!(
@@ -232,6 +255,113 @@ fn predict(model: &PathBuf, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<(
             Some(path) => npy::write_f32(path, &dims, data)?,
             None => print_array(j, &dims, data),
         }
+    }
+    Ok(())
+}
+
+fn export(model: &Path, output: &Path, rust: Option<&Path>) -> Result<()> {
+    let host = load_model(model)?;
+    if !host.has_weights() {
+        bail!(
+            "{}: the file has no weights (a bare model config); export needs a .keras archive",
+            model.display()
+        );
+    }
+    let blob = kiln_host::blob::encode(&host).with_context(|| model.display().to_string())?;
+    std::fs::write(output, &blob).with_context(|| output.display().to_string())?;
+    let weights = host.weights().len() * 4;
+    println!(
+        "wrote {}: {} bytes ({} of graph, {} of weights)",
+        output.display(),
+        blob.len(),
+        blob.len() - weights,
+        weights
+    );
+    match host.structure().plan(None) {
+        Ok(plan) => println!(
+            "arena: {} bytes (lower bound {} for this execution order)",
+            plan.arena_bytes(),
+            plan.lower_bound_bytes()
+        ),
+        Err(e) => println!("arena: depends on the input shape ({e})"),
+    }
+    if let Some(rust) = rust {
+        // include_bytes! resolves relative to the .rs file: point at the blob from there.
+        let blob_path = std::fs::canonicalize(output)?;
+        let rust_dir = rust
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(std::fs::canonicalize)
+            .transpose()?;
+        let file = match (rust_dir, blob_path.parent()) {
+            (Some(dir), Some(parent)) if dir == parent => blob_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            _ => blob_path.to_string_lossy().into_owned(),
+        };
+        let source = kiln_host::blob::rust_source(&host, &blob, &file).with_context(|| {
+            format!(
+                "{}: the generated Rust needs known input shapes",
+                model.display()
+            )
+        })?;
+        std::fs::write(rust, source).with_context(|| rust.display().to_string())?;
+        println!("wrote {}", rust.display());
+    }
+    Ok(())
+}
+
+fn inspect(model: &Path) -> Result<()> {
+    let bytes = std::fs::read(model).with_context(|| model.display().to_string())?;
+    if !kiln_host::blob::is_blob(&bytes) {
+        bail!(
+            "{}: not a kiln blob (kiln inspect reads .kiln files; see kiln summary for .keras)",
+            model.display()
+        );
+    }
+    let host = kiln_host::blob::decode(&bytes).with_context(|| model.display().to_string())?;
+    let graph = host.structure();
+    let crc = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
+    println!(
+        "{}: kiln blob version {}, checksum ok (crc32 {crc:#010x})",
+        model.display(),
+        kiln::format::VERSION
+    );
+    println!(
+        "model \"{}\": {} layers, {} parameters",
+        graph.name(),
+        graph.visible_layers().count(),
+        graph.count_params()
+    );
+    for id in graph.visible_layers() {
+        let layer = graph.layer(id).expect("visible layers exist");
+        let shape = graph
+            .last_node(id)
+            .map(|n| n.shape.to_string())
+            .unwrap_or_else(|| "?".into());
+        println!(
+            "  {:<32} {:<24} {:>10}",
+            format!("{} ({})", layer.name, layer.class_name()),
+            shape,
+            graph.layer_param_count(id).unwrap_or(0)
+        );
+    }
+    let weights = host.weights().len() * 4;
+    println!(
+        "flash: {} bytes = {} of weights + {} of graph and header",
+        bytes.len(),
+        weights,
+        bytes.len() - weights
+    );
+    match graph.plan(None) {
+        Ok(plan) => println!(
+            "arena: {} bytes, lower bound {} bytes ({} f32 values live at once at most)",
+            plan.arena_bytes(),
+            plan.lower_bound_bytes(),
+            plan.lower_bound
+        ),
+        Err(e) => println!("arena: depends on the input shape ({e})"),
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::shape::{Dim, Shape, MAX_RANK};
 pub type Pair = [u16; 2];
 
 /// `keras.layers.Dense`.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dense {
     pub units: u32,
@@ -22,6 +23,7 @@ pub struct Dense {
 }
 
 /// `keras.layers.Conv2D` (channels_last, groups 1).
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Conv2D {
     pub filters: u32,
@@ -34,6 +36,7 @@ pub struct Conv2D {
 }
 
 /// `keras.layers.DepthwiseConv2D`.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DepthwiseConv2D {
     pub kernel_size: Pair,
@@ -46,6 +49,7 @@ pub struct DepthwiseConv2D {
 }
 
 /// `keras.layers.MaxPooling2D` and `AveragePooling2D`.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pool2D {
     pub pool_size: Pair,
@@ -55,6 +59,7 @@ pub struct Pool2D {
 
 /// `keras.layers.ReLU`: `max_value` if x ≥ max_value, x if x ≥ threshold, else
 /// `negative_slope * (x - threshold)`.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReLU {
     pub max_value: Option<f32>,
@@ -63,6 +68,7 @@ pub struct ReLU {
 }
 
 /// `keras.layers.BatchNormalization` (inference arithmetic; last axis only).
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNormalization {
     pub epsilon: f32,
@@ -72,6 +78,11 @@ pub struct BatchNormalization {
 }
 
 /// `keras.layers.Reshape`'s `target_shape` (without the batch axis); `-1` is inferred.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "format",
+    serde(try_from = "ReshapeWire", into = "ReshapeWire")
+)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Reshape {
     dims: [i32; MAX_RANK - 1],
@@ -93,11 +104,43 @@ impl Reshape {
     }
 
     pub fn target_shape(&self) -> &[i32] {
-        &self.dims[..self.rank as usize]
+        self.dims.get(..self.rank as usize).unwrap_or(&self.dims)
+    }
+}
+
+/// The flash format's form of a Reshape target, checked when a blob is read.
+#[cfg(feature = "format")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ReshapeWire {
+    dims: [i32; MAX_RANK - 1],
+    rank: u8,
+}
+
+#[cfg(feature = "format")]
+impl From<Reshape> for ReshapeWire {
+    fn from(r: Reshape) -> Self {
+        ReshapeWire {
+            dims: r.dims,
+            rank: r.rank,
+        }
+    }
+}
+
+#[cfg(feature = "format")]
+impl TryFrom<ReshapeWire> for Reshape {
+    type Error = &'static str;
+    fn try_from(w: ReshapeWire) -> Result<Reshape, &'static str> {
+        Reshape::new(
+            w.dims
+                .get(..w.rank as usize)
+                .ok_or("reshape rank above MAX_RANK - 1")?,
+        )
+        .ok_or("reshape rank above MAX_RANK - 1")
     }
 }
 
 /// Every layer kind kiln runs. The variant names are Keras's class names.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LayerKind {
     /// `keras.Input`: the full shape, batch axis first (`(None, 37)`).

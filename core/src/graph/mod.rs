@@ -30,6 +30,7 @@ pub type LayerId = u16;
 pub type NodeId = u16;
 
 /// A named, configured layer.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
     pub name: Name,
@@ -49,6 +50,7 @@ impl Layer {
 }
 
 /// One application of a layer; its output tensor has `shape`.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
     pub layer: LayerId,
@@ -65,6 +67,7 @@ pub struct Node {
 }
 
 /// How the model was built; `summary` and `layers` follow Keras's rules for each.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelKind {
     Sequential,
@@ -435,6 +438,22 @@ impl<'w, const N: usize> Graph<'w, N> {
 
     pub fn weights(&self) -> &'w [f32] {
         self.weights
+    }
+
+    /// The same graph without its weights, no longer borrowing them (to keep the graph
+    /// while the weight buffer goes, e.g. a host tool copying them out of a blob).
+    pub fn without_weights(self) -> Graph<'static, N> {
+        Graph {
+            name: self.name,
+            kind: self.kind,
+            layers: self.layers,
+            nodes: self.nodes,
+            inputs: self.inputs,
+            outputs: self.outputs,
+            weights: &[],
+            weight_len: self.weight_len,
+            auto_names: self.auto_names,
+        }
     }
 
     /// Where one weight variable of a layer (`"kernel"`, `"bias"`, …) lives in the buffer.

@@ -18,6 +18,7 @@ const SQRT_HALF: f32 = core::f32::consts::FRAC_1_SQRT_2;
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654_f64 as f32;
 
 /// A Keras activation function.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Activation {
     /// `linear` (also `activation=None`): identity.

@@ -17,6 +17,7 @@
 use super::float::{max_nan, min_nan};
 
 /// Which merge.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MergeOp {
     Add,

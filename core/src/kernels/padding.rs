@@ -13,6 +13,7 @@
 //! for arguments Keras would reject (zero sizes, strides or dilations, overflow).
 
 /// Keras padding mode of a convolution or pooling layer.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Padding {
     /// `padding="valid"`: windows lie entirely inside the input.

@@ -1,0 +1,275 @@
+//! The flash format: a model as one blob that firmware includes with `include_bytes!` and
+//! loads without copying its weights. Layout and rules: `docs/FORMAT.md`.
+//!
+//! ```text
+//!  0  magic "KILN"            16  weights_len (f32 count)
+//!  4  version u16, flags u16  20  arena_bytes (declared shapes; 0 if unknown)
+//!  8  graph_len u32           24  crc32 of bytes 32..end
+//! 12  weights_offset u32      28  reserved (0)
+//! 32  graph (postcard) … zero padding to a multiple of 16 … weights (f32, little-endian)
+//! ```
+//!
+//! [`load`] trusts nothing: it checks the header, the checksum, every index, every shape
+//! (re-inferred from the layer configs) and every weight range before it returns a graph,
+//! so a corrupted or truncated blob is an [`Error::Blob`], never a panic or a misread.
+
+mod validate;
+
+use crate::error::Error;
+use crate::graph::{Graph, Layer, ModelKind, Node, NodeId, MAX_IO};
+use crate::name::Name;
+use serde::{Deserialize, Serialize};
+
+/// The first four bytes of every blob.
+pub const MAGIC: [u8; 4] = *b"KILN";
+/// The format version this crate writes and reads.
+pub const VERSION: u16 = 1;
+/// Bytes before the graph.
+pub const HEADER_BYTES: usize = 32;
+/// The weights start at a multiple of this many bytes (from the blob's start).
+pub const WEIGHTS_ALIGN: usize = 16;
+
+/// Wraps `include_bytes!` so the blob (and its weights) are aligned in flash:
+/// `static BLOB: &AlignedBlob<[u8; N]> = &AlignedBlob(*include_bytes!("model.kiln"));`
+#[repr(C, align(16))]
+pub struct AlignedBlob<T: ?Sized>(pub T);
+
+/// Why a blob cannot be loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobError {
+    /// Shorter than its header says (or than a header).
+    Truncated { needed: usize, found: usize },
+    /// Not a kiln blob.
+    BadMagic,
+    /// Written by another format version.
+    Version { found: u16 },
+    /// Flags this version does not know.
+    Flags { found: u16 },
+    /// The payload does not match its CRC-32.
+    Checksum { stored: u32, computed: u32 },
+    /// The graph bytes do not decode (postcard).
+    Malformed,
+    /// The graph decodes but breaks a rule (a bad index, a shape that does not follow).
+    Invalid { what: &'static str, at: u16 },
+    /// The weights are not 4-byte aligned in memory: wrap the bytes in [`AlignedBlob`].
+    Misaligned,
+    /// The buffer given to [`write`] is too small.
+    BufferTooSmall { needed: usize },
+    /// The arena recorded in the header does not match the plan of the decoded graph.
+    Arena { stored: u32, planned: u32 },
+}
+
+impl core::fmt::Display for BlobError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            BlobError::Truncated { needed, found } => write!(f, "blob is truncated: {needed} bytes needed, {found} found"),
+            BlobError::BadMagic => f.write_str("not a kiln blob (the magic bytes are not \"KILN\")"),
+            BlobError::Version { found } => write!(f, "blob format version {found} is not supported (this kiln reads version {VERSION})"),
+            BlobError::Flags { found } => write!(f, "blob flags {found:#06x} are not supported"),
+            BlobError::Checksum { stored, computed } => write!(f, "blob checksum mismatch: stored {stored:#010x}, computed {computed:#010x} (the blob is corrupted)"),
+            BlobError::Malformed => f.write_str("the blob's graph does not decode"),
+            BlobError::Invalid { what, at } => write!(f, "the blob's graph is invalid at index {at}: {what}"),
+            BlobError::Misaligned => f.write_str("the blob is not 4-byte aligned in memory (wrap it in kiln::format::AlignedBlob)"),
+            BlobError::BufferTooSmall { needed } => write!(f, "the output buffer is too small: the blob needs at least {needed} bytes"),
+            BlobError::Arena { stored, planned } => write!(f, "the blob records an arena of {stored} bytes but its graph plans {planned}"),
+        }
+    }
+}
+
+/// The graph as stored: everything but the weights' values.
+#[derive(Serialize, Deserialize)]
+struct Wire<const N: usize> {
+    name: Name,
+    kind: ModelKind,
+    layers: heapless::Vec<Layer, N>,
+    nodes: heapless::Vec<Node, N>,
+    inputs: heapless::Vec<NodeId, MAX_IO>,
+    outputs: heapless::Vec<NodeId, MAX_IO>,
+    weight_len: u32,
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    if let Some(s) = bytes.get(at..at + 4) {
+        b.copy_from_slice(s);
+    }
+    u32::from_le_bytes(b)
+}
+
+fn read_u16(bytes: &[u8], at: usize) -> u16 {
+    let mut b = [0u8; 2];
+    if let Some(s) = bytes.get(at..at + 2) {
+        b.copy_from_slice(s);
+    }
+    u16::from_le_bytes(b)
+}
+
+const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+fn blob(e: BlobError) -> Error {
+    Error::Blob(e)
+}
+
+/// Writes `graph` and its weights as a blob into `out`; returns the bytes written.
+pub fn write<const N: usize>(graph: &Graph<'_, N>, out: &mut [u8]) -> Result<usize, Error> {
+    let weights = graph.weights();
+    if weights.len() != graph.weight_len() {
+        return Err(Error::WeightsLength {
+            expected: graph.weight_len(),
+            found: weights.len(),
+        });
+    }
+    let wire = Wire::<N> {
+        name: graph.name.clone(),
+        kind: graph.kind,
+        layers: graph.layers.clone(),
+        nodes: graph.nodes.clone(),
+        inputs: graph.inputs.clone(),
+        outputs: graph.outputs.clone(),
+        weight_len: u32::try_from(weights.len()).map_err(|_| {
+            blob(BlobError::Invalid {
+                what: "more than 2^32 weights",
+                at: 0,
+            })
+        })?,
+    };
+    let arena = graph.plan(None).map(|p| p.arena_bytes()).unwrap_or(0);
+    let arena = u32::try_from(arena).unwrap_or(0);
+    let available = out.len();
+    let body = out
+        .get_mut(HEADER_BYTES..)
+        .ok_or(blob(BlobError::BufferTooSmall {
+            needed: HEADER_BYTES,
+        }))?;
+    let graph_len = postcard::to_slice(&wire, body)
+        .map_err(|_| {
+            blob(BlobError::BufferTooSmall {
+                needed: available + 1,
+            })
+        })?
+        .len();
+    let weights_offset = (HEADER_BYTES + graph_len).div_ceil(WEIGHTS_ALIGN) * WEIGHTS_ALIGN;
+    let total = weights_offset + weights.len() * 4;
+    if out.len() < total {
+        return Err(blob(BlobError::BufferTooSmall { needed: total }));
+    }
+    out[HEADER_BYTES + graph_len..weights_offset].fill(0);
+    for (chunk, w) in out[weights_offset..total].chunks_exact_mut(4).zip(weights) {
+        chunk.copy_from_slice(&w.to_le_bytes());
+    }
+    let crc = CRC.checksum(&out[HEADER_BYTES..total]);
+    let header = &mut out[..HEADER_BYTES];
+    header[0..4].copy_from_slice(&MAGIC);
+    header[4..6].copy_from_slice(&VERSION.to_le_bytes());
+    header[6..8].copy_from_slice(&0u16.to_le_bytes());
+    for (at, value) in [
+        (8, graph_len as u32),
+        (12, weights_offset as u32),
+        (16, weights.len() as u32),
+        (20, arena),
+        (24, crc),
+        (28, 0),
+    ] {
+        header[at..at + 4].copy_from_slice(&value.to_le_bytes());
+    }
+    Ok(total)
+}
+
+/// Reads and checks a blob; the returned graph borrows its weights from `bytes`.
+pub fn load<'a, const N: usize>(bytes: &'a [u8]) -> Result<Graph<'a, N>, Error> {
+    if bytes.len() < HEADER_BYTES {
+        return Err(blob(BlobError::Truncated {
+            needed: HEADER_BYTES,
+            found: bytes.len(),
+        }));
+    }
+    if bytes[0..4] != MAGIC {
+        return Err(blob(BlobError::BadMagic));
+    }
+    let version = read_u16(bytes, 4);
+    if version != VERSION {
+        return Err(blob(BlobError::Version { found: version }));
+    }
+    let flags = read_u16(bytes, 6);
+    if flags != 0 {
+        return Err(blob(BlobError::Flags { found: flags }));
+    }
+    let graph_len = read_u32(bytes, 8) as usize;
+    let weights_offset = read_u32(bytes, 12) as usize;
+    let weights_len = read_u32(bytes, 16) as usize;
+    let arena = read_u32(bytes, 20);
+    let stored_crc = read_u32(bytes, 24);
+    if read_u32(bytes, 28) != 0 {
+        return Err(blob(BlobError::Invalid {
+            what: "reserved header bytes are not zero",
+            at: 28,
+        }));
+    }
+    let total = weights_len
+        .checked_mul(4)
+        .and_then(|w| w.checked_add(weights_offset))
+        .ok_or(blob(BlobError::Invalid {
+            what: "weights past the address space",
+            at: 0,
+        }))?;
+    let graph_end = HEADER_BYTES
+        .checked_add(graph_len)
+        .ok_or(blob(BlobError::Malformed))?;
+    if weights_offset % WEIGHTS_ALIGN != 0
+        || weights_offset < graph_end
+        || weights_offset - graph_end >= WEIGHTS_ALIGN
+    {
+        return Err(blob(BlobError::Invalid {
+            what: "weights offset does not follow the graph",
+            at: 0,
+        }));
+    }
+    if bytes.len() < total {
+        return Err(blob(BlobError::Truncated {
+            needed: total,
+            found: bytes.len(),
+        }));
+    }
+    let computed = CRC.checksum(&bytes[HEADER_BYTES..total]);
+    if computed != stored_crc {
+        return Err(blob(BlobError::Checksum {
+            stored: stored_crc,
+            computed,
+        }));
+    }
+    let wire: Wire<N> = postcard::from_bytes(&bytes[HEADER_BYTES..graph_end])
+        .map_err(|_| blob(BlobError::Malformed))?;
+    let weights: &'a [f32] = bytemuck::try_cast_slice(&bytes[weights_offset..total])
+        .map_err(|_| blob(BlobError::Misaligned))?;
+    if !cfg!(target_endian = "little") {
+        return Err(blob(BlobError::Invalid {
+            what: "blobs are little-endian; this target is not",
+            at: 0,
+        }));
+    }
+    let mut graph = Graph::new(wire.name, wire.kind);
+    graph.layers = wire.layers;
+    graph.nodes = wire.nodes;
+    graph.inputs = wire.inputs;
+    graph.outputs = wire.outputs;
+    graph.weight_len = wire.weight_len as usize;
+    validate::graph(&graph).map_err(blob)?;
+    if graph.weight_len != weights.len() {
+        return Err(blob(BlobError::Invalid {
+            what: "weight count differs from the header",
+            at: 0,
+        }));
+    }
+    graph.set_weights(weights)?;
+    let planned = graph.plan(None).map(|p| p.arena_bytes()).unwrap_or(0);
+    if planned as u64 != u64::from(arena) {
+        return Err(blob(BlobError::Arena {
+            stored: arena,
+            planned: planned as u32,
+        }));
+    }
+    Ok(graph)
+}
+
+#[cfg(test)]
+mod tests;

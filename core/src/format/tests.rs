@@ -1,0 +1,126 @@
+//! Round trips and corrupted blobs.
+
+extern crate std;
+
+use super::*;
+use crate::layers::{Add, Conv2D, Dense, Flatten, Input, LayerBuilder, MaxPooling2D};
+use crate::{Activation, Functional, Sequential};
+use std::vec;
+use std::vec::Vec;
+
+fn blob_of<const N: usize>(graph: &Graph<'_, N>) -> Vec<u8> {
+    let mut out = vec![0u8; 1 << 16];
+    let n = write(graph, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// Copies a blob into 16-aligned memory, as `AlignedBlob` does in flash.
+fn aligned(bytes: &[u8]) -> Vec<u128> {
+    let mut words = vec![0u128; bytes.len().div_ceil(16)];
+    bytemuck::cast_slice_mut::<u128, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+    words
+}
+
+fn cnn() -> (Sequential<'static, 8>, Vec<f32>) {
+    let mut m = Sequential::<8>::new();
+    m.add(Input::new(&[6, 6, 1])).unwrap();
+    m.add(Conv2D::new(2, [3, 3]).activation(Activation::Relu))
+        .unwrap();
+    m.add(MaxPooling2D::new([2, 2])).unwrap();
+    m.add(Flatten).unwrap();
+    m.add(Dense::new(3)).unwrap();
+    let w = (0..m.count_params())
+        .map(|i| ((i * 7 % 11) as f32 - 5.0) * 0.1)
+        .collect();
+    (m, w)
+}
+
+#[test]
+fn round_trip_predicts_the_same_bits() {
+    let (mut model, w) = cnn();
+    model.set_weights(Vec::leak(w)).unwrap();
+    let bytes = blob_of(&model);
+    let words = aligned(&bytes);
+    let loaded: Graph<'_, 8> = load(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap();
+    let x: Vec<f32> = (0..36).map(|i| i as f32 * 0.1 - 1.0).collect();
+    let run = |g: &Graph<'_, 8>| {
+        let mut y = [0.0f32; 3];
+        let mut arena = vec![0u8; g.arena_bytes().unwrap()];
+        g.predict(&[&x], &mut [&mut y], &mut arena).unwrap();
+        y.map(f32::to_bits)
+    };
+    assert_eq!(run(&model), run(&loaded));
+    assert_eq!(loaded.name(), "sequential");
+    assert_eq!(loaded.count_params(), model.count_params());
+    // The weights are borrowed from the blob, not copied.
+    let start = bytes.len() - model.weight_len() * 4;
+    assert_eq!(
+        loaded.weights().as_ptr() as usize,
+        words.as_ptr() as usize + start
+    );
+}
+
+#[test]
+fn functional_models_round_trip() {
+    let mut ws = Functional::<8>::new();
+    let a = ws.input(Input::new(&[4]).name("a")).unwrap();
+    let b = ws.input(Input::new(&[4]).name("b")).unwrap();
+    let sum = ws.call(Add, &[a, b]).unwrap();
+    let out = ws.call(Dense::new(2), &[sum]).unwrap();
+    let mut model = ws.model(&[a, b], &[out]).unwrap();
+    let w = [0.5f32; 10];
+    model.set_weights(&w).unwrap();
+    let bytes = blob_of(&model);
+    let words = aligned(&bytes);
+    let loaded: Graph<'_, 8> = load(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap();
+    let mut text = std::string::String::new();
+    loaded
+        .summary(&crate::SummaryOptions::default(), &mut |l| {
+            text.push_str(&std::format!("{l}\n"));
+        })
+        .unwrap();
+    assert!(text.contains("│ add (Add)"), "{text}");
+}
+
+#[test]
+fn every_truncation_and_bit_flip_is_a_clean_error() {
+    let (mut model, w) = cnn();
+    model.set_weights(Vec::leak(w)).unwrap();
+    let bytes = blob_of(&model);
+    for len in 0..bytes.len() {
+        let words = aligned(&bytes[..len]);
+        let r: Result<Graph<'_, 8>, _> = load(&bytemuck::cast_slice(&words)[..len]);
+        assert!(
+            matches!(r, Err(Error::Blob(_))),
+            "truncated to {len}: {r:?}"
+        );
+    }
+    // Flips in the header or payload are caught by the checks or the CRC.
+    for bit in (0..bytes.len() * 8).step_by(7) {
+        let mut copy = bytes.clone();
+        copy[bit / 8] ^= 1 << (bit % 8);
+        let words = aligned(&copy);
+        let r: Result<Graph<'_, 8>, _> = load(&bytemuck::cast_slice(&words)[..copy.len()]);
+        assert!(r.is_err(), "bit {bit} flipped still loads");
+    }
+}
+
+#[test]
+fn header_errors_say_what_is_wrong() {
+    let (mut model, w) = cnn();
+    model.set_weights(Vec::leak(w)).unwrap();
+    let mut bytes = blob_of(&model);
+    bytes[4] = 9;
+    let words = aligned(&bytes);
+    let err = load::<8>(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap_err();
+    assert_eq!(err, Error::Blob(BlobError::Version { found: 9 }));
+    assert!(std::format!("{err}").contains("version 9"));
+    // One byte off alignment: the weights cannot be borrowed.
+    let good = blob_of(&model);
+    let mut shifted = vec![0u8; good.len() + 1];
+    shifted[1..].copy_from_slice(&good);
+    let words = aligned(&shifted);
+    let err = load::<8>(&bytemuck::cast_slice(&words)[1..shifted.len()]).unwrap_err();
+    assert_eq!(err, Error::Blob(BlobError::Misaligned));
+}

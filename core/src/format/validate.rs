@@ -1,0 +1,109 @@
+//! The rules a decoded graph must follow before [`super::load`] hands it out. Each rule is
+//! one that the builders (`Sequential`, `Functional`) enforce as they go; a blob did not
+//! go through them, so they are checked again here.
+
+use super::BlobError;
+use crate::graph::{Graph, LayerKind};
+use crate::shape::Shape;
+
+fn bad(what: &'static str, at: usize) -> BlobError {
+    BlobError::Invalid {
+        what,
+        at: at as u16,
+    }
+}
+
+pub(super) fn graph<const N: usize>(g: &Graph<'_, N>) -> Result<(), BlobError> {
+    if g.nodes.is_empty() || g.inputs.is_empty() || g.outputs.is_empty() {
+        return Err(bad("a model needs nodes, inputs and outputs", 0));
+    }
+    for (i, layer) in g.layers.iter().enumerate() {
+        if let Some(parent) = layer.parent {
+            let is_container = g
+                .layers
+                .get(parent as usize)
+                .is_some_and(|p| matches!(p.kind, LayerKind::Model(_)));
+            if parent as usize >= i || !is_container {
+                return Err(bad("a layer's parent is not an earlier nested model", i));
+            }
+        }
+        layer
+            .kind
+            .validate(&layer.name)
+            .map_err(|_| bad("a layer's configuration is invalid", i))?;
+        if g.layers[..i]
+            .iter()
+            .any(|other| other.parent == layer.parent && other.name == layer.name)
+        {
+            return Err(bad("two layers of one model have the same name", i));
+        }
+    }
+    for (i, node) in g.nodes.iter().enumerate() {
+        let layer = g
+            .layers
+            .get(node.layer as usize)
+            .ok_or(bad("a node's layer does not exist", i))?;
+        if node.inputs.iter().any(|&input| input as usize >= i) {
+            return Err(bad("a node reads a node after it", i));
+        }
+        match node.view_of {
+            Some(target) => {
+                let target = g
+                    .nodes
+                    .get(target as usize)
+                    .filter(|_| (target as usize) < i);
+                if target.map(|t| t.shape) != Some(node.shape) {
+                    return Err(bad("a view's shape is not its target's", i));
+                }
+            }
+            None => {
+                let mut shapes: heapless::Vec<Shape, { crate::graph::MAX_NODE_INPUTS }> =
+                    heapless::Vec::new();
+                for &input in &node.inputs {
+                    let _ = shapes.push(g.nodes[input as usize].shape);
+                }
+                let expected = layer
+                    .kind
+                    .output_shape_of(&layer.name, &shapes)
+                    .map_err(|_| bad("a layer cannot take its inputs", i))?;
+                if expected != node.shape {
+                    return Err(bad("a node's shape does not follow from its inputs", i));
+                }
+            }
+        }
+    }
+    for (k, &input) in g.inputs.iter().enumerate() {
+        let node = g
+            .nodes
+            .get(input as usize)
+            .ok_or(bad("a model input is not a node", k))?;
+        let is_input_layer = matches!(g.layers[node.layer as usize].kind, LayerKind::InputLayer(_));
+        if !node.inputs.is_empty() || node.view_of.is_some() || !is_input_layer {
+            return Err(bad("a model input is not an InputLayer", k));
+        }
+    }
+    if g.outputs.iter().any(|&o| o as usize >= g.nodes.len()) {
+        return Err(bad("a model output is not a node", 0));
+    }
+    for id in 0..g.layers.len() {
+        let specs = g.layer_weights(id as u16);
+        if specs.is_empty() {
+            continue;
+        }
+        let count = specs
+            .iter()
+            .try_fold(0usize, |sum, w| sum.checked_add(w.shape.elements()?))
+            .ok_or(bad("a layer's weights are too large", id))?;
+        let start = g.layers[id]
+            .weights_at
+            .ok_or(bad("a layer with weights has no weight offset", id))?
+            as usize;
+        if start
+            .checked_add(count)
+            .is_none_or(|end| end > g.weight_len)
+        {
+            return Err(bad("a layer's weights run past the weight buffer", id));
+        }
+    }
+    Ok(())
+}
