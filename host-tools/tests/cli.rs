@@ -300,3 +300,81 @@ fn functional_models_with_several_inputs_and_outputs() {
         std::fs::read_to_string(dir.join("summary/expand_nested_trainable_cols200.txt")).unwrap();
     assert_eq!(stdout(&out), want);
 }
+
+#[test]
+fn export_inspect_and_predict_from_the_blob() {
+    let dir = fixture("cnn");
+    let tmp = std::env::temp_dir().join(format!("kiln-export-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let blob = tmp.join("cnn.kiln");
+    let rust = tmp.join("cnn.rs");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let out = kiln(
+        &[
+            "export",
+            &s(&dir.join("model.keras")),
+            "-o",
+            &s(&blob),
+            "--rust",
+            &s(&rust),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("arena: 27043 bytes (lower bound 27040"),
+        "{}",
+        stdout(&out)
+    );
+    let source = std::fs::read_to_string(&rust).unwrap();
+    assert!(
+        source.contains("pub const ARENA_BYTES: usize = 27043;"),
+        "{source}"
+    );
+    assert!(source.contains("include_bytes!(\"cnn.kiln\")"), "{source}");
+
+    let out = kiln(&["inspect", &s(&blob)], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("checksum ok"), "{text}");
+    assert!(text.contains("dense (Dense)"), "{text}");
+
+    // predict from the blob gives the same bytes as from the .keras.
+    let (a, b) = (tmp.join("a.npy"), tmp.join("b.npy"));
+    for (model, y) in [(&blob, &a), (&dir.join("model.keras"), &b)] {
+        let out = kiln(
+            &[
+                "predict",
+                &s(model),
+                "--input",
+                &s(&dir.join("x.npy")),
+                "--output",
+                &s(y),
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    // The summary of the blob is Keras's.
+    let out = kiln(&["summary", &s(&blob)], None);
+    assert_eq!(
+        stdout(&out),
+        std::fs::read_to_string(dir.join("summary/default_cols80.txt")).unwrap()
+    );
+
+    // A corrupted blob is a one-line error.
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&blob, &bytes).unwrap();
+    assert_clean_error(&kiln(&["inspect", &s(&blob)], None), "checksum mismatch");
+    assert_clean_error(
+        &kiln(
+            &["predict", &s(&blob), "--input", &s(&dir.join("x.npy"))],
+            None,
+        ),
+        "checksum mismatch",
+    );
+    std::fs::remove_dir_all(&tmp).ok();
+}
