@@ -66,10 +66,10 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
         last_use[graph.resolve(out) as usize] = count;
     }
 
-    let mut placements: heapless::Vec<Placement, N> = heapless::Vec::new();
-    // The tensor whose memory each node's memory belongs to (itself unless shared).
+    // Pass 1: which tensors share memory (views and in-place layers), and for how long
+    // each shared block lives.
     let mut owner = [0usize; N];
-    let mut arena = 0usize;
+    let mut elements = [0usize; N];
     for (i, node) in nodes.iter().enumerate() {
         let layer = graph.layer(node.layer).ok_or(Error::Capacity {
             what: "layers",
@@ -79,16 +79,18 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
             what: "nodes",
             capacity: N,
         })?;
-        let elements = shape
+        elements[i] = shape
             .sample_elements()
             .ok_or_else(|| Error::UnknownDimension {
                 layer: layer.name.clone(),
                 shape: *shape,
             })?;
         owner[i] = i;
-        let shared_with = if is_model_input(i) {
-            None
-        } else if let Some(target) = node.view_of {
+        if is_model_input(i) {
+            elements[i] = 0;
+            continue;
+        }
+        let shared_with = if let Some(target) = node.view_of {
             Some(graph.resolve(target) as usize)
         } else {
             match node.inputs.as_slice() {
@@ -108,62 +110,75 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
                 _ => None,
             }
         };
-        let placement = if is_model_input(i) {
-            Placement::default()
-        } else {
-            match shared_with {
-                Some(input) => {
-                    owner[i] = owner[input];
-                    // The owner's memory now lives as long as this tensor.
-                    let o = owner[input];
-                    last_use[o] = last_use[o].max(last_use[i]);
-                    Placement {
-                        offset: placements[input].offset,
-                        elements: if placements[input].elements == 0 {
-                            0
-                        } else {
-                            elements
-                        },
-                        in_place: true,
-                    }
-                }
-                None => {
-                    let offset = first_fit(&placements, &owner, &last_use, i, elements);
-                    Placement {
-                        offset,
-                        elements,
-                        in_place: false,
-                    }
-                }
+        if let Some(input) = shared_with {
+            let o = owner[input];
+            owner[i] = o;
+            // The block now lives as long as this tensor.
+            last_use[o] = last_use[o].max(last_use[i]);
+            if elements[o] == 0 {
+                // A view of a model input: still the caller's buffer.
+                elements[i] = 0;
             }
-        };
-        arena = arena.max(placement.offset.saturating_add(placement.elements));
-        placements.push(placement).map_err(|_| Error::Capacity {
-            what: "nodes",
-            capacity: N,
-        })?;
+        }
+    }
+    // Each block: (first node, last node, size).
+    let mut blocks: heapless::Vec<(usize, usize, usize), N> = heapless::Vec::new();
+    let mut block_of = [usize::MAX; N];
+    for i in 0..count {
+        if owner[i] == i {
+            let size = (0..count)
+                .filter(|&u| owner[u] == i)
+                .map(|u| elements[u])
+                .max()
+                .unwrap_or(0);
+            if size > 0 {
+                block_of[i] = blocks.len();
+                let _ = blocks.push((i, last_use[i], size));
+            }
+        }
     }
 
+    // Pass 2: place the blocks. Two orders, keep the smaller arena: creation order
+    // (first fit as the graph runs) and largest first (TensorFlow Lite Micro's
+    // greedy-by-size).
+    let by_creation = place::<N>(&blocks, |a, b| a.0.cmp(&b.0));
+    let by_size = place::<N>(&blocks, |a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    let (offsets, arena) = if by_size.1 < by_creation.1 {
+        by_size
+    } else {
+        by_creation
+    };
     if arena == usize::MAX {
         return Err(Error::Capacity {
             what: "bytes of arena",
             capacity: usize::MAX / 4,
         });
     }
-    // Lower bound: at each step, the memory of every owner live then.
+    let mut placements: heapless::Vec<Placement, N> = heapless::Vec::new();
+    for i in 0..count {
+        let block = block_of[owner[i]];
+        let placement = if elements[i] == 0 || block == usize::MAX {
+            Placement {
+                in_place: owner[i] != i,
+                ..Placement::default()
+            }
+        } else {
+            Placement {
+                offset: offsets[block],
+                elements: elements[i],
+                in_place: owner[i] != i,
+            }
+        };
+        let _ = placements.push(placement);
+    }
+
+    // Lower bound: at each step, the size of every block live then.
     let mut lower_bound = 0;
     for step in 0..count {
-        let live: usize = (0..count)
-            .filter(|&t| owner[t] == t && t <= step && last_use[t] >= step)
-            .map(|t| {
-                // An owner's footprint is the largest tensor sharing its memory.
-                (0..count)
-                    .filter(|&u| owner[u] == t)
-                    .map(|u| placements[u].elements)
-                    .max()
-                    .unwrap_or(0)
-            })
-            .fold(0usize, usize::saturating_add);
+        let live = blocks
+            .iter()
+            .filter(|&&(first, last, _)| first <= step && last >= step)
+            .fold(0usize, |sum, b| sum.saturating_add(b.2));
         lower_bound = lower_bound.max(live);
     }
     Ok(Plan {
@@ -171,6 +186,42 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
         elements: arena,
         lower_bound,
     })
+}
+
+/// Places blocks `(first, last, size)` in the order `order` gives: each at the lowest
+/// offset clear of every already-placed block whose lifetime overlaps. Returns the offsets
+/// (by block index) and the arena size.
+fn place<const N: usize>(
+    blocks: &[(usize, usize, usize)],
+    order: impl Fn(&(usize, usize, usize), &(usize, usize, usize)) -> core::cmp::Ordering,
+) -> ([usize; N], usize) {
+    let mut sequence: heapless::Vec<usize, N> = (0..blocks.len()).collect();
+    sequence.sort_unstable_by(|&a, &b| order(&blocks[a], &blocks[b]));
+    let mut offsets = [0usize; N];
+    let mut placed = [false; N];
+    let mut arena = 0usize;
+    for &b in &sequence {
+        let (first, last, size) = blocks[b];
+        let mut offset = 0usize;
+        // Move past any clash until none is left (offsets only grow, so this ends).
+        loop {
+            let clash = (0..blocks.len()).find(|&o| {
+                placed[o]
+                    && blocks[o].0 <= last
+                    && first <= blocks[o].1
+                    && offsets[o] < offset.saturating_add(size)
+                    && offset < offsets[o].saturating_add(blocks[o].2)
+            });
+            match clash {
+                Some(o) => offset = offsets[o].saturating_add(blocks[o].2),
+                None => break,
+            }
+        }
+        offsets[b] = offset;
+        placed[b] = true;
+        arena = arena.max(offset.saturating_add(size));
+    }
+    (offsets, arena)
 }
 
 /// A plan that gives every tensor its own memory: the baseline the planner is measured
@@ -195,28 +246,4 @@ pub fn plan_without_reuse<const N: usize>(
         elements: offset,
         lower_bound: reused.lower_bound,
     })
-}
-
-/// The lowest offset where `elements` values fit next to every tensor live at step `now`.
-fn first_fit(
-    placed: &[Placement],
-    owner: &[usize],
-    last_use: &[usize],
-    now: usize,
-    elements: usize,
-) -> usize {
-    let mut offset = 0usize;
-    loop {
-        let clash = placed.iter().enumerate().find(|(t, p)| {
-            let o = owner[*t];
-            p.elements > 0
-                && last_use[o] >= now
-                && p.offset < offset.saturating_add(elements)
-                && offset < p.offset.saturating_add(p.elements)
-        });
-        match clash {
-            Some((_, p)) => offset = p.offset.saturating_add(p.elements),
-            None => return offset,
-        }
-    }
 }
