@@ -4,10 +4,11 @@
 //! use kiln::layers::{Dense, Input};
 //! use kiln::Activation;
 //! let mut model = kiln::Sequential::<8>::new();
-//! model.add(Input::new(&[37])).unwrap();
-//! model.add(Dense::new(32).activation(Activation::Relu)).unwrap();
-//! model.add(Dense::new(5).activation(Activation::Softmax)).unwrap();
+//! model.add(Input::new(&[37]))?;
+//! model.add(Dense::new(32).activation(Activation::Relu))?;
+//! model.add(Dense::new(5).activation(Activation::Softmax))?;
 //! assert_eq!(model.count_params(), 1381);
+//! # Ok::<(), kiln::Error>(())
 //! ```
 //!
 //! Every builder turns into a [`LayerSpec`]; `.name("…")` and `.trainable(false)` come

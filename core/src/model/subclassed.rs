@@ -31,7 +31,8 @@
 //!
 //! let mut s = Subclassed::<8>::named("my_model")?;
 //! let my_model = MyModel::new(&mut s)?;
-//! let model = s.trace(&my_model, Shape::new(&[Some(1), Some(3)]).unwrap())?;
+//! let shape = Shape::new(&[Some(1), Some(3)]).ok_or(Error::Capacity { what: "axes", capacity: 6 })?;
+//! let model = s.trace(&my_model, shape)?;
 //! assert_eq!(model.count_params(), 3 * 32 + 32 + 32 * 5 + 5);
 //! # Ok::<(), Error>(())
 //! ```
