@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test kiln has, on a fresh machine: installs what is missing, then runs
-# formatting, lints, the host test suites and the no_std builds for Cortex-M.
+# Every test kiln has, on a fresh machine: installs what is missing (Rust targets and
+# components, qemu-system-arm 10 from bookworm-backports), then runs formatting, lints,
+# the no_std builds for Cortex-M, the host test suites, and the firmware on QEMU.
 # The README's test command and .ci/run both call this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,9 @@ done
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 
+step "qemu-system-arm and the Cortex-M targets"
+firmware-examples/scripts/install-qemu.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -27,3 +31,29 @@ cargo build -p kiln --target thumbv6m-none-eabi
 
 step "tests"
 cargo test --workspace
+
+step "firmware examples on QEMU (mps2-an386 and lm3s6965evb), bits compared with the host"
+firmware-examples/scripts/run-examples.sh
+
+step "every Keras parity fixture on QEMU, both boards, bit-identical to kiln predict"
+firmware-examples/scripts/run-parity.sh
+
+step "kiln run --qemu gives the bits kiln predict gives"
+cargo build --quiet --release -p kiln-host
+kiln=target/release/kiln
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for model in sequential/cnn functional/two_io; do
+    dir=tests/fixtures/$model
+    inputs=(); host=(); for x in "$dir"/x*.npy; do inputs+=(--input "$x"); done
+    outs=$(ls "$dir"/y*.npy | grep -v training | wc -l)
+    "$kiln" export "$dir/model.keras" -o "$work/m.kiln" >/dev/null
+    for ((j = 0; j < outs; j++)); do host+=(--output "$work/host$j.npy"); done
+    "$kiln" predict "$work/m.kiln" "${inputs[@]}" "${host[@]}"
+    for board in m4 m3; do
+        qemu=(); for ((j = 0; j < outs; j++)); do qemu+=(--output "$work/$board$j.npy"); done
+        "$kiln" run --qemu "$board" "$work/m.kiln" "${inputs[@]}" "${qemu[@]}" >"$work/$board.log"
+        for ((j = 0; j < outs; j++)); do cmp "$work/host$j.npy" "$work/$board$j.npy"; done
+        echo "$model on $board: $(grep -o 'predict executed [0-9]* instructions' "$work/$board.log"), bit-identical"
+    done
+done

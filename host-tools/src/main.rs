@@ -57,6 +57,21 @@ enum Command {
         #[arg(long)]
         rust: Option<PathBuf>,
     },
+    /// Run the model on an emulated Cortex-M under QEMU (generic runner firmware), print
+    /// the outputs, the arena and flash used and the instructions predict executed.
+    Run {
+        /// `m4` (mps2-an386, Cortex-M4F) or `m3` (lm3s6965evb, Cortex-M3, soft float).
+        #[arg(long, value_name = "BOARD")]
+        qemu: String,
+        /// A `.kiln` blob or a `.keras` archive (exported first).
+        model: PathBuf,
+        /// One .npy per model input, in model.inputs order; the first axis is the batch.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// One .npy per model output, in model.outputs order.
+        #[arg(long)]
+        output: Vec<PathBuf>,
+    },
     /// Check a .kiln blob and show what is in it: layers, flash and arena bytes, checksum.
     Inspect {
         /// A `.kiln` blob.
@@ -131,7 +146,45 @@ fn run(cli: Cli) -> Result<()> {
             rust,
         } => export(&model, &output, rust.as_deref()),
         Command::Inspect { model } => inspect(&model),
+        Command::Run {
+            qemu,
+            model,
+            input,
+            output,
+        } => run_qemu(&qemu, &model, &input, &output),
     }
+}
+
+/// `kiln run --qemu`: the firmware runner lives in this repository's `firmware-examples/`
+/// (set `KILN_FIRMWARE` to use another checkout); its script builds the runner, exports the
+/// model, runs QEMU with the instruction-counting plugin and converts the outputs.
+fn run_qemu(board: &str, model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
+    if !matches!(board, "m4" | "m3") {
+        bail!("--qemu takes m4 (mps2-an386, Cortex-M4F) or m3 (lm3s6965evb, Cortex-M3), not {board:?}");
+    }
+    let firmware = std::env::var_os("KILN_FIRMWARE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples"));
+    let script = firmware.join("scripts/run-model.sh");
+    if !script.exists() {
+        bail!("{}: the runner firmware is not there (set KILN_FIRMWARE to a kiln checkout's firmware-examples)", script.display());
+    }
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(&script).arg(board).arg(model);
+    for input in inputs {
+        cmd.arg("--input").arg(input);
+    }
+    for out in outputs {
+        cmd.arg("--output").arg(out);
+    }
+    cmd.env("KILN", std::env::current_exe()?);
+    let status = cmd
+        .status()
+        .with_context(|| format!("{}: cannot run", script.display()))?;
+    if !status.success() {
+        bail!("{}: the run on QEMU failed ({status})", model.display());
+    }
+    Ok(())
 }
 
 /// What Keras sees as the terminal width: `COLUMNS`, else the terminal, else 80.

@@ -1,0 +1,187 @@
+//! Board support for kiln's firmware examples on QEMU's Cortex-M boards: text output and
+//! exit codes through Arm semihosting, a panic handler and fault handlers that exit non-zero
+//! (a fault would otherwise hang QEMU), the two marker functions the instruction-count
+//! plugin looks for, and the stack high-water mark.
+//!
+//! The board (memory map) is chosen by `build.rs`: [`BOARD`] names it.
+#![no_std]
+
+pub mod semihosting;
+
+use core::fmt;
+use core::sync::atomic::{compiler_fence, Ordering};
+use cortex_m_rt::{exception, ExceptionFrame};
+
+pub use kiln_example_models as models;
+
+// The defmt global logger: frames go to the host's stdout through semihosting.
+#[cfg(feature = "defmt")]
+use defmt_semihosting as _;
+
+/// The board this firmware was linked for: "mps2-an386" or "lm3s6965evb".
+pub const BOARD: &str = env!("KILN_BOARD");
+
+/// The CPU the target compiles for.
+pub const CPU: &str = if cfg!(target_abi = "eabihf") {
+    "Cortex-M4F (hard float)"
+} else if cfg!(all(target_arch = "arm", not(target_feature = "v7"))) {
+    "Cortex-M0 (soft float)"
+} else {
+    "Cortex-M3 (soft float)"
+};
+
+/// Prints a line on the host's standard output (semihosting; defmt with the `defmt` feature).
+#[macro_export]
+macro_rules! println {
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
+/// Prints one line: plain semihosting text, or a defmt frame with the `defmt` feature.
+pub fn print_line(args: fmt::Arguments<'_>) {
+    #[cfg(not(feature = "defmt"))]
+    {
+        semihosting::print_line(args);
+    }
+    #[cfg(feature = "defmt")]
+    {
+        use core::fmt::Write;
+        let mut line = heapless::String::<256>::new();
+        // A line longer than 256 bytes is cut (the summary tables are at most 108 wide).
+        let _ = line.write_fmt(args);
+        defmt::println!("{=str}", line.as_str());
+    }
+}
+
+/// Ends the program: QEMU exits with `code`.
+pub fn exit(code: i32) -> ! {
+    semihosting::exit(code)
+}
+
+/// The board for [`kiln_example_models`]: lines over semihosting, markers around `predict`.
+pub struct Semihosted;
+
+impl models::Board for Semihosted {
+    fn print(&mut self, args: fmt::Arguments<'_>) {
+        print_line(args);
+    }
+    fn begin_measure(&mut self) {
+        kiln_marker_start();
+    }
+    fn end_measure(&mut self) {
+        kiln_marker_end();
+    }
+}
+
+/// Written by the markers so that they have different bodies and are not merged.
+static mut MARKER: u32 = 0;
+
+/// Marks the start of the measured region: the instruction-count plugin starts counting
+/// when the guest executes this function's first instruction (found by its ELF symbol).
+#[inline(never)]
+#[no_mangle]
+pub extern "C" fn kiln_marker_start() {
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: a plain volatile store to a static that nothing reads; the firmware is single
+    // threaded and no interrupt handler touches it.
+    unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!(MARKER), 0x4B49_4C4E) };
+    compiler_fence(Ordering::SeqCst);
+}
+
+/// Marks the end of the measured region (the plugin stops counting at its first instruction).
+#[inline(never)]
+#[no_mangle]
+pub extern "C" fn kiln_marker_end() {
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: as in `kiln_marker_start`; a different value gives a different body.
+    unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!(MARKER), 0x454E_4421) };
+    compiler_fence(Ordering::SeqCst);
+}
+
+extern "C" {
+    // From cortex-m-rt's link.x: the stack grows down from `_stack_start` to `_stack_end`.
+    static _stack_start: u32;
+    static _stack_end: u32;
+}
+
+/// The deepest the stack has been so far, in bytes. cortex-m-rt (feature `paint-stack`)
+/// fills the free RAM between `_stack_end` and `_stack_start` with `STACK_PAINT_VALUE` at
+/// reset; the lowest word no longer holding it marks the high-water mark.
+pub fn stack_high_water() -> usize {
+    let bottom = core::ptr::addr_of!(_stack_end) as usize;
+    let top = core::ptr::addr_of!(_stack_start) as usize;
+    let sp = cortex_m::register::msp::read() as usize;
+    let mut addr = bottom;
+    while addr < sp && addr < top {
+        // SAFETY: `addr` is a word-aligned address between the end of static RAM and the
+        // current stack pointer: free stack memory that no Rust object occupies, inside the
+        // board's RAM (linker-checked), read as a plain u32.
+        let word = unsafe { core::ptr::read_volatile(addr as *const u32) };
+        if word != cortex_m_rt::STACK_PAINT_VALUE {
+            break;
+        }
+        addr += 4;
+    }
+    top - addr
+}
+
+/// Whether the stack has reached the end of its space (the word right above the statics is
+/// no longer painted): it has then probably overwritten them (there is no stack guard).
+pub fn stack_overflowed() -> bool {
+    let bottom = core::ptr::addr_of!(_stack_end) as usize;
+    // SAFETY: `_stack_end` is the word-aligned lowest address of the stack space, inside
+    // RAM; read as a plain u32.
+    let word = unsafe { core::ptr::read_volatile(bottom as *const u32) };
+    word != cortex_m_rt::STACK_PAINT_VALUE
+}
+
+/// Bytes of RAM reserved for the stack (all RAM above the statics).
+pub fn stack_size() -> usize {
+    core::ptr::addr_of!(_stack_start) as usize - core::ptr::addr_of!(_stack_end) as usize
+}
+
+/// Prints the stack high-water mark and exits 0, or prints the failure and exits 1.
+pub fn finish<E: fmt::Display>(name: &str, result: Result<(), E>) -> ! {
+    match result {
+        Ok(()) if stack_overflowed() => {
+            println!("{name}: FAILED: the stack overflowed into the statics");
+            exit(3)
+        }
+        Ok(()) => {
+            println!(
+                "stack: {} bytes used at most (of {} free)",
+                stack_high_water(),
+                stack_size()
+            );
+            println!("{name}: ok");
+            exit(0)
+        }
+        Err(e) => {
+            println!("{name}: FAILED: {e}");
+            exit(1)
+        }
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    cortex_m::interrupt::disable();
+    semihosting::eprint_line(format_args!("panic: {info}"));
+    exit(101)
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    semihosting::eprint_line(format_args!(
+        "HardFault at pc={:#010x}: {frame:?}",
+        frame.pc()
+    ));
+    exit(3)
+}
+
+#[exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    semihosting::eprint_line(format_args!("unexpected exception or interrupt {irqn}"));
+    exit(4)
+}
