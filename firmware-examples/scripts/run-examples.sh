@@ -144,6 +144,20 @@ for b in "${boards[@]}"; do
 done
 echo "ran in $(elapsed "$t_run") s"
 
+echo "== with_alloc (embedded-alloc for the application, kiln allocation-free)"
+for b in "${boards[@]}"; do
+    board="${b%%:*}"; target="${b#*:}"
+    set +e
+    "$here/scripts/qemu-run.sh" --timeout 60 "$board" "target/$target/release/with_alloc" >"$work/with_alloc.out" 2>&1
+    rc=$?
+    set -e
+    if [ $rc -ne 0 ] || ! grep -q '^with_alloc: ok$' "$work/with_alloc.out" || ! grep -q 'bytes used before predict' "$work/with_alloc.out"; then
+        fail "with_alloc on $board (exit $rc)"; cat "$work/with_alloc.out"
+    else
+        echo "with_alloc on $board: ok, $(size -A "target/$target/release/with_alloc" | awk '$1==".text"{print $2}') bytes of .text, $(grep -o 'heap: [0-9]* bytes used before predict, [0-9]* after' "$work/with_alloc.out")"
+    fi
+done
+
 echo
 echo "== results (sizes in bytes from size -A; arena = planned/lower bound; instructions = one predict between the markers, -icount shift=0)"
 printf '%-18s %-12s %8s %8s %6s %8s %7s %11s %13s %s\n' \
