@@ -8,6 +8,7 @@
 //! * Nodes are stored in the order they were created, which is a topological order: a node
 //!   only refers to nodes before it.
 
+mod infer;
 pub mod layer;
 mod spec;
 

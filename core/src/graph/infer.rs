@@ -1,0 +1,126 @@
+//! Shape arithmetic the layers share: image axes, spatial output sizes, merges,
+//! concatenation and reshape targets (Keras's rules).
+
+use super::layer::Reshape;
+use crate::kernels::Padding;
+use crate::shape::{Dim, Shape};
+
+/// The shape of an element-wise merge of `a` and `b`: equal, with `None` where one side
+/// does not know an axis the other does.
+pub(super) fn merge_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
+    if a.rank() != b.rank() {
+        return None;
+    }
+    let mut out = *a;
+    for axis in 0..a.rank() {
+        match (a.dim(axis), b.dim(axis)) {
+            (Some(x), Some(y)) if x != y => return None,
+            (None, other) => out = out.with_dim(axis, other),
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+pub(super) fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
+    let first = inputs.first()?;
+    if inputs.len() < 2 {
+        return None;
+    }
+    let rank = first.rank() as i32;
+    let axis = if axis < 0 {
+        rank + axis as i32
+    } else {
+        axis as i32
+    };
+    if axis < 1 || axis >= rank {
+        return None;
+    }
+    let axis = axis as usize;
+    let mut out = *first;
+    let mut total = Some(0u32);
+    for shape in inputs {
+        if shape.rank() != first.rank() {
+            return None;
+        }
+        for other in (0..first.rank()).filter(|&a| a != axis) {
+            match (out.dim(other), shape.dim(other)) {
+                (Some(x), Some(y)) if x != y => return None,
+                (None, known) => out = out.with_dim(other, known),
+                _ => {}
+            }
+        }
+        total = match (total, shape.dim(axis)) {
+            (Some(t), Some(d)) => t.checked_add(d),
+            _ => None,
+        };
+    }
+    Some(out.with_dim(axis, total))
+}
+
+/// `(height, width, channels)` of a rank-4 channels-last shape; channels must be known.
+pub(super) fn image_axes(shape: &Shape) -> Option<(Dim, Dim, u32)> {
+    if shape.rank() != 4 {
+        return None;
+    }
+    Some((shape.dim(1), shape.dim(2), shape.dim(3)?))
+}
+
+/// `Some(None)` for an unknown input axis, `None` when the output would be empty.
+pub(super) fn spatial_out(
+    input: Dim,
+    kernel: u16,
+    stride: u16,
+    dilation: u16,
+    padding: Padding,
+) -> Option<Dim> {
+    match input {
+        None => Some(None),
+        Some(n) => crate::kernels::padding::output_size(
+            n as usize,
+            kernel as usize,
+            stride as usize,
+            dilation as usize,
+            padding,
+        )
+        .map(|o| Some(o as u32)),
+    }
+}
+
+pub(super) fn image_shape(
+    input: &Shape,
+    h: Option<Dim>,
+    w: Option<Dim>,
+    c: Option<u32>,
+) -> Option<Shape> {
+    Shape::new(&[input.dim(0), h?, w?, c])
+}
+
+pub(super) fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
+    let mut out = Shape::new(&[input.dim(0)])?;
+    let known: Option<u64> = r
+        .target_shape()
+        .iter()
+        .filter(|&&d| d > 0)
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+    let known = known?;
+    let total = input.sample_elements().map(|n| n as u64);
+    if let Some(total) = total {
+        let has_wildcard = r.target_shape().contains(&-1);
+        if known == 0 || (has_wildcard && total % known != 0) || (!has_wildcard && total != known) {
+            return None;
+        }
+    }
+    for &d in r.target_shape() {
+        let dim = if d == -1 {
+            match total {
+                Some(t) => Some(u32::try_from(t / known).ok()?),
+                None => None,
+            }
+        } else {
+            Some(d as u32)
+        };
+        out = out.push(dim)?;
+    }
+    Some(out)
+}
