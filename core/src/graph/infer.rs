@@ -124,3 +124,17 @@ pub(super) fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
     }
     Some(out)
 }
+
+/// Output height and width of a window (kernel or pool) sliding over `(h, w)`.
+pub(super) fn window_out(
+    (h, w): (Dim, Dim),
+    window: [u16; 2],
+    strides: [u16; 2],
+    dilation: [u16; 2],
+    padding: Padding,
+) -> (Option<Dim>, Option<Dim>) {
+    (
+        spatial_out(h, window[0], strides[0], dilation[0], padding),
+        spatial_out(w, window[1], strides[1], dilation[1], padding),
+    )
+}

@@ -3,9 +3,7 @@
 //! Keras's `model.get_weights()`), so the same graph describes a model in RAM, in flash or in
 //! a file.
 
-use super::infer::{
-    concatenate_shape, image_axes, image_shape, merge_shapes, reshape, spatial_out,
-};
+use super::infer::{concatenate_shape, image_axes, image_shape, merge_shapes, reshape, window_out};
 use crate::error::Error;
 use crate::graph::ModelKind;
 use crate::kernels::merge::MergeOp;
@@ -425,20 +423,8 @@ impl LayerKind {
                 let (h, w, _) = image_axes(input).ok_or_else(|| {
                     incompatible("rank 4 (batch, height, width, channels) with known channels")
                 })?;
-                let oh = spatial_out(
-                    h,
-                    c.kernel_size[0],
-                    c.strides[0],
-                    c.dilation_rate[0],
-                    c.padding,
-                );
-                let ow = spatial_out(
-                    w,
-                    c.kernel_size[1],
-                    c.strides[1],
-                    c.dilation_rate[1],
-                    c.padding,
-                );
+                let (oh, ow) =
+                    window_out((h, w), c.kernel_size, c.strides, c.dilation_rate, c.padding);
                 image_shape(input, oh, ow, Some(c.filters)).ok_or_else(|| {
                     incompatible("height and width at least the (dilated) kernel size")
                 })
@@ -447,20 +433,8 @@ impl LayerKind {
                 let (h, w, ch) = image_axes(input).ok_or_else(|| {
                     incompatible("rank 4 (batch, height, width, channels) with known channels")
                 })?;
-                let oh = spatial_out(
-                    h,
-                    c.kernel_size[0],
-                    c.strides[0],
-                    c.dilation_rate[0],
-                    c.padding,
-                );
-                let ow = spatial_out(
-                    w,
-                    c.kernel_size[1],
-                    c.strides[1],
-                    c.dilation_rate[1],
-                    c.padding,
-                );
+                let (oh, ow) =
+                    window_out((h, w), c.kernel_size, c.strides, c.dilation_rate, c.padding);
                 let out_c = ch.checked_mul(c.depth_multiplier).ok_or_else(too_big)?;
                 image_shape(input, oh, ow, Some(out_c)).ok_or_else(|| {
                     incompatible("height and width at least the (dilated) kernel size")
@@ -470,8 +444,7 @@ impl LayerKind {
                 let (h, w, ch) = image_axes(input).ok_or_else(|| {
                     incompatible("rank 4 (batch, height, width, channels) with known channels")
                 })?;
-                let oh = spatial_out(h, p.pool_size[0], p.strides[0], 1, p.padding);
-                let ow = spatial_out(w, p.pool_size[1], p.strides[1], 1, p.padding);
+                let (oh, ow) = window_out((h, w), p.pool_size, p.strides, [1, 1], p.padding);
                 image_shape(input, oh, ow, Some(ch))
                     .ok_or_else(|| incompatible("height and width at least the pool size"))
             }
