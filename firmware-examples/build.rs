@@ -72,7 +72,7 @@ mod blobs {
         write(out, "cnn", &cnn::build().expect("cnn builds"));
     }
 
-    fn write<const N: usize>(out: &Path, name: &str, graph: &kiln::Graph<'_, N>) {
+    fn write<S: kiln::Storage>(out: &Path, name: &str, graph: &kiln::Graph<'_, S>) {
         let mut buf = vec![0u8; 64 * 1024 + graph.weight_len() * 4];
         let len = kiln::format::write(graph, &mut buf).expect("the model writes as a blob");
         let blob = &buf[..len];
@@ -86,7 +86,11 @@ mod blobs {
     }
 
     /// As host-tools' `kiln_host::blob::rust_source` (what `kiln export --rust` writes).
-    fn rust_source<const N: usize>(graph: &kiln::Graph<'_, N>, blob: &[u8], file: &str) -> String {
+    fn rust_source<S: kiln::Storage>(
+        graph: &kiln::Graph<'_, S>,
+        blob: &[u8],
+        file: &str,
+    ) -> String {
         let plan = graph.plan(None).expect("plannable");
         let shapes = graph.sample_shapes(None).expect("known shapes");
         let elements = |nodes: &[u16]| -> Vec<String> {

@@ -14,11 +14,12 @@
 //! Only the `no_std` core is used. Run with `cargo run -p kiln --example functional`.
 
 use kiln::layers::{Conv2D, Dense, GlobalAveragePooling2D, Input, RandomCrop};
+use kiln::Fixed;
 use kiln::{Functional, Shape, SummaryOptions};
 
 fn main() -> Result<(), kiln::Error> {
     // The workspace holds the layers and symbolic tensors (Keras keeps them in the session).
-    let mut ws = Functional::<16>::new();
+    let mut ws = Functional::<Fixed<16>>::new();
     let inputs = ws.input(Input::with_dims(&[None, None, Some(3)]))?;
     let processed = ws.call(RandomCrop::new(128, 128), &[inputs])?;
     let conv = ws.call(Conv2D::new(32, [3, 3]), &[processed])?;

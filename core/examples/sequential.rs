@@ -12,13 +12,14 @@
 //! `cargo run -p kiln --example sequential`.
 
 use kiln::layers::{Conv2D, Input};
+use kiln::Fixed;
 use kiln::{Sequential, Shape, SummaryOptions};
 
 /// Conv2D(32, 3) on 3 channels: 3*3*3*32 kernel + 32 bias.
 const PARAMS: usize = 896;
 
 fn main() -> Result<(), kiln::Error> {
-    let mut model = Sequential::<4>::new();
+    let mut model = Sequential::<Fixed<4>>::new();
     model.add(Input::with_dims(&[None, None, Some(3)]))?;
     model.add(Conv2D::new(32, [3, 3]))?;
 

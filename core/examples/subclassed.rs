@@ -21,6 +21,7 @@
 use kiln::graph::LayerId;
 use kiln::layers::{Dense, Dropout};
 use kiln::model::{Call, Subclassed};
+use kiln::Fixed;
 use kiln::{Activation, Error, Functional, Shape, SummaryOptions, Tensor};
 
 const N: usize = 8;
@@ -33,7 +34,7 @@ struct MyModel {
 
 impl MyModel {
     /// `__init__`: the layers, in attribute order.
-    fn new(model: &mut Subclassed<'_, N>) -> Result<Self, Error> {
+    fn new(model: &mut Subclassed<'_, Fixed<N>>) -> Result<Self, Error> {
         Ok(MyModel {
             dense1: model.layer(Dense::new(32).activation(Activation::Relu))?,
             dense2: model.layer(Dense::new(5).activation(Activation::Softmax))?,
@@ -42,11 +43,11 @@ impl MyModel {
     }
 }
 
-impl Call<N> for MyModel {
+impl Call<Fixed<N>> for MyModel {
     /// `call(inputs, training=False)`.
     fn call(
         &self,
-        f: &mut Functional<'_, N>,
+        f: &mut Functional<'_, Fixed<N>>,
         inputs: Tensor,
         training: Option<bool>,
     ) -> Result<Tensor, Error> {
@@ -57,7 +58,7 @@ impl Call<N> for MyModel {
 }
 
 fn main() -> Result<(), Error> {
-    let mut subclassed = Subclassed::<N>::named("my_model")?;
+    let mut subclassed = Subclassed::<Fixed<N>>::named("my_model")?;
     let my_model = MyModel::new(&mut subclassed)?;
     // Before the first call Keras shows every layer unbuilt.
     subclassed.summary(&SummaryOptions::default(), &mut |line| println!("{line}"))?;

@@ -6,6 +6,10 @@ use crate::name::Name;
 use crate::shape::Shape;
 use core::fmt;
 
+/// The most values one tensor (a layer's output or one weight variable) may have: 2^30 - 1,
+/// so that its float32 bytes fit in 32 bits, as on the devices kiln runs on.
+pub const MAX_TENSOR_ELEMENTS: usize = (1 << 30) - 1;
+
 /// What went wrong, with the layer and shapes involved.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Error {
@@ -13,6 +17,27 @@ pub enum Error {
     NameTooLong { length: usize, capacity: usize },
     /// A fixed capacity (layers, inputs, rank, …) is exceeded.
     Capacity { what: &'static str, capacity: usize },
+    /// A layer's weights or output are bigger than kiln handles (see [`MAX_TENSOR_ELEMENTS`]).
+    TooLarge {
+        layer: Name,
+        /// `"kernel"`, `"bias"`, … or `"output"`.
+        what: &'static str,
+        shape: Shape,
+    },
+    /// The plan's arena does not fit the 32-bit size a blob (and a 32-bit target) records.
+    ArenaTooLarge {
+        /// The layer with the biggest tensor in the arena.
+        layer: Name,
+        tensor_bytes: usize,
+        arena_bytes: usize,
+    },
+    /// A model input has a shape the model cannot take.
+    InputShape {
+        /// Which model input (in `model.inputs` order).
+        index: usize,
+        expected: Shape,
+        found: Shape,
+    },
     /// Two layers of one model have the same name (Keras's message).
     DuplicateName { name: Name, count: usize },
     /// A layer's configuration is invalid (zero units, zero stride, …).
@@ -65,6 +90,23 @@ impl fmt::Display for Error {
             Error::Capacity { what, capacity } => {
                 write!(f, "too many {what}: this model holds at most {capacity}")
             }
+            Error::TooLarge { layer, what, shape } => write!(
+                f,
+                "layer '{layer}': its {what} {shape} has more values than kiln handles in one tensor ({MAX_TENSOR_ELEMENTS}, 4 GiB of float32)"
+            ),
+            Error::ArenaTooLarge {
+                layer,
+                tensor_bytes,
+                arena_bytes,
+            } => write!(
+                f,
+                "the arena would be {arena_bytes} bytes, more than the 4 GiB a blob or a 32-bit device addresses; the biggest tensor is the output of layer '{layer}' ({tensor_bytes} bytes)"
+            ),
+            Error::InputShape {
+                index,
+                expected,
+                found,
+            } => write!(f, "input {index}: expected {expected}, got {found}"),
             Error::DuplicateName { name, count } => write!(
                 f,
                 "The name \"{name}\" is used {count} times in the model. All operation names should be unique."

@@ -3,7 +3,7 @@
 //! ```
 //! use kiln::layers::{Dense, Input};
 //! use kiln::Activation;
-//! let mut model = kiln::Sequential::<8>::new();
+//! let mut model = kiln::Sequential::<kiln::Fixed<8>>::new();
 //! model.add(Input::new(&[37]))?;
 //! model.add(Dense::new(32).activation(Activation::Relu))?;
 //! model.add(Dense::new(5).activation(Activation::Softmax))?;
@@ -25,8 +25,8 @@ use crate::shape::{Shape, MAX_RANK};
 
 macro_rules! into_spec {
     ($($ty:ty => $kind:expr;)*) => {$(
-        impl From<$ty> for LayerSpec {
-            fn from(v: $ty) -> LayerSpec {
+        impl<'n> From<$ty> for LayerSpec<'n> {
+            fn from(v: $ty) -> LayerSpec<'n> {
                 #[allow(clippy::redundant_closure_call)]
                 LayerSpec::new(($kind)(v))
             }
@@ -62,8 +62,8 @@ into_spec! {
     LayerKind => |k| k;
 }
 
-impl From<Reshape> for LayerSpec {
-    fn from(r: Reshape) -> LayerSpec {
+impl<'n> From<Reshape> for LayerSpec<'n> {
+    fn from(r: Reshape) -> LayerSpec<'n> {
         LayerSpec::new(LayerKind::Reshape(r))
     }
 }

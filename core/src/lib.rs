@@ -18,6 +18,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod error;
 #[cfg(feature = "format")]
 pub mod format;
@@ -32,7 +35,9 @@ pub mod shape;
 pub mod summary;
 
 pub use error::Error;
-pub use graph::{Graph, Layer, LayerKind, ModelKind};
+#[cfg(feature = "alloc")]
+pub use graph::Heap;
+pub use graph::{Fixed, Graph, Layer, LayerKind, ModelKind, Storage};
 pub use kernels::{Activation, Padding};
 pub use model::{Functional, GetLayerError, Sequential, Tensor};
 pub use shape::Shape;

@@ -1,7 +1,7 @@
 //! `.kiln` blobs on the host: writing them (`kiln export`), reading them back (`kiln
 //! summary`/`predict`/`inspect` accept them), and the Rust source firmware includes.
 
-use crate::model::{HostGraph, MAX_LAYERS};
+use crate::model::{HostGraph, HostModel};
 use std::path::{Path, PathBuf};
 
 /// Why a blob could not be written or read; says which file.
@@ -22,7 +22,7 @@ pub enum BlobFileError {
 /// The blob of a model with its weights.
 pub fn encode(model: &HostGraph) -> Result<Vec<u8>, kiln::Error> {
     let graph = model.graph()?;
-    let mut size = 4096 + model.weights().len() * 4 + MAX_LAYERS * 512;
+    let mut size = 4096 + model.weights().len() * 4 + graph.all_layers().len() * 512;
     loop {
         let mut out = vec![0u8; size];
         match kiln::format::write(&graph, &mut out) {
@@ -52,22 +52,9 @@ pub fn decode(bytes: &[u8]) -> Result<HostGraph, kiln::Error> {
     let aligned: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
     aligned[..bytes.len()].copy_from_slice(bytes);
     let aligned = &aligned[..bytes.len()];
-    let graph = std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .stack_size(256 << 20)
-            .spawn_scoped(
-                s,
-                || -> Result<(Box<kiln::Graph<'static, MAX_LAYERS>>, Vec<f32>), kiln::Error> {
-                    let graph: kiln::Graph<'_, MAX_LAYERS> = kiln::format::load(aligned)?;
-                    let weights = graph.weights().to_vec();
-                    Ok((Box::new(graph.without_weights()), weights))
-                },
-            )
-            .expect("spawn the blob thread")
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })?;
-    Ok(HostGraph::new(graph.0, graph.1))
+    let graph: HostModel<'_> = kiln::format::load(aligned)?;
+    let weights = graph.weights().to_vec();
+    Ok(HostGraph::new(graph.without_weights(), weights))
 }
 
 /// Reads a `.kiln` file.

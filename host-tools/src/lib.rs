@@ -7,4 +7,4 @@ pub mod import;
 pub mod load;
 pub mod model;
 
-pub use model::{HostGraph, MAX_LAYERS};
+pub use model::{HostGraph, HostModel};

@@ -1,25 +1,26 @@
 //! A model on the host: its graph and the weights it owns.
 
-use kiln::Graph;
+use kiln::{Graph, Heap};
 
-/// Layers a host-side model may have. Firmware picks its own, smaller capacity.
-pub const MAX_LAYERS: usize = 256;
+/// The graph of a model read on the host: heap storage, so any number of layers, nodes,
+/// inputs and outputs, and names of any length.
+pub type HostModel<'w> = Graph<'w, Heap>;
 
 /// A graph plus the flat weight buffer it borrows from (Keras's `get_weights()`
 /// concatenated). The graph is stored without weights so the two can live side by side.
 #[derive(Clone, Debug)]
 pub struct HostGraph {
-    graph: Box<Graph<'static, MAX_LAYERS>>,
+    graph: HostModel<'static>,
     weights: Vec<f32>,
 }
 
 impl HostGraph {
-    pub fn new(graph: Box<Graph<'static, MAX_LAYERS>>, weights: Vec<f32>) -> Self {
+    pub fn new(graph: HostModel<'static>, weights: Vec<f32>) -> Self {
         HostGraph { graph, weights }
     }
 
     /// The graph without weights: enough for `summary`, `get_layer` and planning.
-    pub fn structure(&self) -> &Graph<'static, MAX_LAYERS> {
+    pub fn structure(&self) -> &HostModel<'static> {
         &self.graph
     }
 
@@ -34,8 +35,8 @@ impl HostGraph {
     }
 
     /// The graph with its weights lent, ready for `predict`; an error for a bare config.
-    pub fn graph(&self) -> Result<Box<Graph<'_, MAX_LAYERS>>, kiln::Error> {
-        let mut graph: Box<Graph<'_, MAX_LAYERS>> = self.graph.clone();
+    pub fn graph(&self) -> Result<HostModel<'_>, kiln::Error> {
+        let mut graph: HostModel<'_> = self.graph.clone();
         graph.set_weights(&self.weights)?;
         Ok(graph)
     }

@@ -11,7 +11,8 @@ use kiln_host::load::load_model;
 use kiln_tests::parity::{arrays, check_summary_cases};
 use kiln_tests::{allclose, fixtures, Failures};
 
-const N: usize = 16;
+/// Room for the seed's layers, inline as on a device.
+type Room = kiln::Fixed<16>;
 
 /// ```python
 /// inputs = keras.Input(shape=(None, None, 3))
@@ -23,8 +24,8 @@ const N: usize = 16;
 /// backbone = keras.Model(processed, conv)
 /// activations = keras.Model(conv, feature)
 /// ```
-fn seed_functional() -> Result<[Graph<'static, N>; 3], Error> {
-    let mut ws = Functional::<N>::new();
+fn seed_functional() -> Result<[Graph<'static, Room>; 3], Error> {
+    let mut ws = Functional::<Room>::new();
     let inputs = ws.input(Input::with_dims(&[None, None, Some(3)]))?;
     let processed = ws.call(RandomCrop::new(128, 128), &[inputs])?;
     let conv = ws.call(Conv2D::new(32, [3, 3]), &[processed])?;
@@ -36,7 +37,7 @@ fn seed_functional() -> Result<[Graph<'static, N>; 3], Error> {
     Ok([full_model, backbone, activations])
 }
 
-fn predict<const M: usize>(graph: &Graph<'_, M>, x: &kiln_host::formats::NpyArray) -> Vec<f32> {
+fn predict<S: kiln::Storage>(graph: &Graph<'_, S>, x: &kiln_host::formats::NpyArray) -> Vec<f32> {
     let shape = Shape::new(&x.shape.iter().map(|&d| Some(d as u32)).collect::<Vec<_>>()).unwrap();
     let shapes = graph.sample_shapes(Some(&[shape])).unwrap();
     let out = shapes[graph.output_nodes()[0] as usize]
@@ -131,7 +132,7 @@ struct MyModel {
 }
 
 impl MyModel {
-    fn new(s: &mut Subclassed<'_, N>) -> Result<Self, Error> {
+    fn new(s: &mut Subclassed<'_, Room>) -> Result<Self, Error> {
         Ok(MyModel {
             dense1: s.layer(Dense::new(32).activation(Activation::Relu))?,
             dense2: s.layer(Dense::new(5).activation(Activation::Softmax))?,
@@ -140,10 +141,10 @@ impl MyModel {
     }
 }
 
-impl Call<N> for MyModel {
+impl Call<Room> for MyModel {
     fn call(
         &self,
-        f: &mut Functional<'_, N>,
+        f: &mut Functional<'_, Room>,
         inputs: Tensor,
         training: Option<bool>,
     ) -> Result<Tensor, Error> {
@@ -155,7 +156,7 @@ impl Call<N> for MyModel {
 
 #[test]
 fn seed_subclassed_example_matches_keras() {
-    let mut s = Subclassed::<N>::named("my_model").unwrap();
+    let mut s = Subclassed::<Room>::named("my_model").unwrap();
     let my_model = MyModel::new(&mut s).unwrap();
     let mut failures = Failures::default();
     let mut checked = 0;
@@ -210,7 +211,7 @@ fn seed_model_in_training_crops_and_resizes_like_keras() {
     check_training(&imported);
 }
 
-fn check_training<const M: usize>(model: &Graph<'_, M>) {
+fn check_training<S: kiln::Storage>(model: &Graph<'_, S>) {
     let dir = fixtures("functional/seed_full");
     let x = &arrays(&dir, "x")[0];
     let want = kiln_host::formats::npy::read_f32(dir.join("y0_training.npy")).unwrap();
@@ -245,7 +246,7 @@ fn check_training<const M: usize>(model: &Graph<'_, M>) {
 #[test]
 fn dropout_drops_and_scales_only_in_training() {
     // Keras: Dropout(0.5) keeps values scaled by 2 in training, is the identity otherwise.
-    let mut ws = Functional::<N>::new();
+    let mut ws = Functional::<Room>::new();
     let x = ws.input(Input::new(&[1000])).unwrap();
     let y = ws.call(Dropout::new(0.5), &[x]).unwrap();
     let model = ws.model(&[x], &[y]).unwrap();
@@ -281,7 +282,7 @@ fn dropout_drops_and_scales_only_in_training() {
     }
 
     // MyModel passes its `training` argument to Dropout: the model-level call decides.
-    let mut s = Subclassed::<N>::named("my_model").unwrap();
+    let mut s = Subclassed::<Room>::named("my_model").unwrap();
     let my_model = MyModel::new(&mut s).unwrap();
     let traced = s
         .trace(&my_model, Shape::new(&[Some(1), Some(3)]).unwrap())

@@ -6,7 +6,7 @@
 // the postcard decoder and the validator instead of stopping at the checksum; an even one
 // loads the bytes as they are (the header and CRC checks themselves).
 
-/// Layers and nodes the fuzzed graphs may hold (`kiln::format::load::<CAPACITY>`).
+/// Layers and nodes the fuzzed graphs may hold (`kiln::format::load::<kiln::Fixed<CAPACITY>>`).
 pub const CAPACITY: usize = 32;
 /// Graphs whose plan needs this much arena or more are loaded but not run.
 pub const MAX_ARENA: usize = 1 << 20;
@@ -81,12 +81,12 @@ pub fn load_predict(data: &[u8]) -> Outcome {
     }
 }
 
-/// Loads `blob` (copied to aligned memory) with `load::<CAPACITY>` and, when it is
+/// Loads `blob` (copied to aligned memory) with `load::<kiln::Fixed<CAPACITY>>` and, when it is
 /// accepted and small enough, runs `predict` on inputs filled with 0.5.
 pub fn load_predict_blob(blob: &[u8]) -> Outcome {
     let (buf, at) = aligned_copy(blob);
     let bytes = &buf[at..at + blob.len()];
-    let graph = match kiln::format::load::<CAPACITY>(bytes) {
+    let graph = match kiln::format::load::<kiln::Fixed<CAPACITY>>(bytes) {
         Ok(graph) => graph,
         Err(e) => return Outcome::Rejected(e),
     };
@@ -95,7 +95,7 @@ pub fn load_predict_blob(blob: &[u8]) -> Outcome {
     }
 }
 
-fn run(graph: &kiln::Graph<'_, CAPACITY>) -> Option<Result<usize, kiln::Error>> {
+fn run(graph: &kiln::Graph<'_, kiln::Fixed<CAPACITY>>) -> Option<Result<usize, kiln::Error>> {
     let plan = graph.plan(None).ok()?;
     if plan.arena_bytes() >= MAX_ARENA {
         return None;

@@ -14,11 +14,12 @@
 //! so a corrupted or truncated blob is an [`Error::Blob`], never a panic or a misread.
 
 mod validate;
+mod wire;
 
 use crate::error::Error;
-use crate::graph::{Graph, Layer, ModelKind, Node, NodeId, MAX_IO};
-use crate::name::Name;
-use serde::{Deserialize, Serialize};
+use crate::graph::{Graph, Storage};
+use core::cell::Cell;
+use core::marker::PhantomData;
 
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"KILN";
@@ -34,7 +35,7 @@ pub const WEIGHTS_ALIGN: usize = 16;
 #[repr(C, align(16))]
 pub struct AlignedBlob<T: ?Sized>(pub T);
 
-/// Why a blob cannot be loaded.
+/// Why a blob cannot be written or loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlobError {
     /// Shorter than its header says (or than a header).
@@ -45,18 +46,32 @@ pub enum BlobError {
     Version { found: u16 },
     /// Flags this version does not know.
     Flags { found: u16 },
+    /// A header field breaks its rule (`docs/FORMAT.md`).
+    Header { what: &'static str },
     /// The payload does not match its CRC-32.
     Checksum { stored: u32, computed: u32 },
     /// The graph bytes do not decode (postcard).
     Malformed,
-    /// The graph decodes but breaks a rule (a bad index, a shape that does not follow).
+    /// The graph decodes in fewer bytes than `graph_len` says: the rest is not the graph's.
+    TrailingBytes { graph_len: usize, decoded: usize },
+    /// The graph has more of something than the graph storage holds (a `Fixed<N>` graph
+    /// with fewer than `needed` layers or nodes, or a name longer than it stores).
+    Capacity {
+        what: &'static str,
+        needed: usize,
+        capacity: usize,
+    },
+    /// The graph decodes but breaks a rule (a bad index, a shape that does not follow);
+    /// `at` is the layer, node or model input the rule is about.
     Invalid { what: &'static str, at: u16 },
     /// The weights are not 4-byte aligned in memory: wrap the bytes in [`AlignedBlob`].
     Misaligned,
     /// The buffer given to [`write`] is too small.
     BufferTooSmall { needed: usize },
     /// The arena recorded in the header does not match the plan of the decoded graph.
-    Arena { stored: u32, planned: u32 },
+    Arena { stored: u32, planned: usize },
+    /// [`write`]: a size does not fit the 32-bit field the format records it in.
+    TooLarge { what: &'static str, size: usize },
 }
 
 impl core::fmt::Display for BlobError {
@@ -66,26 +81,19 @@ impl core::fmt::Display for BlobError {
             BlobError::BadMagic => f.write_str("not a kiln blob (the magic bytes are not \"KILN\")"),
             BlobError::Version { found } => write!(f, "blob format version {found} is not supported (this kiln reads version {VERSION})"),
             BlobError::Flags { found } => write!(f, "blob flags {found:#06x} are not supported"),
+            BlobError::Header { what } => write!(f, "the blob's header is invalid: {what}"),
             BlobError::Checksum { stored, computed } => write!(f, "blob checksum mismatch: stored {stored:#010x}, computed {computed:#010x} (the blob is corrupted)"),
             BlobError::Malformed => f.write_str("the blob's graph does not decode"),
-            BlobError::Invalid { what, at } => write!(f, "the blob's graph is invalid at index {at}: {what}"),
+            BlobError::TrailingBytes { graph_len, decoded } => write!(f, "the blob's graph is {decoded} bytes but the header says {graph_len}: the rest is not part of any graph"),
+            BlobError::Capacity { what: "bytes in a name", needed, capacity } => write!(f, "the blob has a name of {needed} bytes but this graph stores names of at most {capacity}"),
+            BlobError::Capacity { what, needed, capacity } => write!(f, "the blob has {needed} {what} but this graph holds at most {capacity}: load it into a Fixed<{needed}> graph or larger (MAX_LAYERS in the Rust file `kiln export --rust` writes)"),
+            BlobError::Invalid { what, at } => write!(f, "the blob's graph is invalid at item {at}: {what}"),
             BlobError::Misaligned => f.write_str("the blob is not 4-byte aligned in memory (wrap it in kiln::format::AlignedBlob)"),
             BlobError::BufferTooSmall { needed } => write!(f, "the output buffer is too small: the blob needs at least {needed} bytes"),
             BlobError::Arena { stored, planned } => write!(f, "the blob records an arena of {stored} bytes but its graph plans {planned}"),
+            BlobError::TooLarge { what, size } => write!(f, "{what} is {size} bytes, more than a blob records (at most 4,294,967,295)"),
         }
     }
-}
-
-/// The graph as stored: everything but the weights' values.
-#[derive(Serialize, Deserialize)]
-struct Wire<const N: usize> {
-    name: Name,
-    kind: ModelKind,
-    layers: heapless::Vec<Layer, N>,
-    nodes: heapless::Vec<Node, N>,
-    inputs: heapless::Vec<NodeId, MAX_IO>,
-    outputs: heapless::Vec<NodeId, MAX_IO>,
-    weight_len: u32,
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
@@ -111,7 +119,7 @@ fn blob(e: BlobError) -> Error {
 }
 
 /// Writes `graph` and its weights as a blob into `out`; returns the bytes written.
-pub fn write<const N: usize>(graph: &Graph<'_, N>, out: &mut [u8]) -> Result<usize, Error> {
+pub fn write<S: Storage>(graph: &Graph<'_, S>, out: &mut [u8]) -> Result<usize, Error> {
     let weights = graph.weights();
     if weights.len() != graph.weight_len() {
         return Err(Error::WeightsLength {
@@ -119,37 +127,42 @@ pub fn write<const N: usize>(graph: &Graph<'_, N>, out: &mut [u8]) -> Result<usi
             found: weights.len(),
         });
     }
-    let wire = Wire::<N> {
-        name: graph.name.clone(),
-        kind: graph.kind,
-        layers: graph.layers.clone(),
-        nodes: graph.nodes.clone(),
-        inputs: graph.inputs.clone(),
-        outputs: graph.outputs.clone(),
-        weight_len: u32::try_from(weights.len()).map_err(|_| {
-            blob(BlobError::Invalid {
-                what: "more than 2^32 weights",
-                at: 0,
-            })
+    let too_large = |what, size| blob(BlobError::TooLarge { what, size });
+    let weights_count =
+        u32::try_from(weights.len()).map_err(|_| too_large("the weight count", weights.len()))?;
+    // A model whose input shapes are only known at run time records no arena.
+    let arena = match graph.plan(None) {
+        Ok(plan) => u32::try_from(plan.arena_bytes()).map_err(|_| match plan.largest_tensor() {
+            Some((node, bytes)) => Error::ArenaTooLarge {
+                layer: crate::name::for_error(graph.node_layer_name(node)),
+                tensor_bytes: bytes,
+                arena_bytes: plan.arena_bytes(),
+            },
+            None => too_large("the arena", plan.arena_bytes()),
         })?,
+        Err(_) => 0,
     };
-    let arena = graph.plan(None).map(|p| p.arena_bytes()).unwrap_or(0);
-    let arena = u32::try_from(arena).unwrap_or(0);
     let available = out.len();
     let body = out
         .get_mut(HEADER_BYTES..)
         .ok_or(blob(BlobError::BufferTooSmall {
             needed: HEADER_BYTES,
         }))?;
-    let graph_len = postcard::to_slice(&wire, body)
-        .map_err(|_| {
-            blob(BlobError::BufferTooSmall {
+    let graph_len = match postcard::to_slice(&wire::GraphRef(graph), body) {
+        Ok(written) => written.len(),
+        Err(postcard::Error::SerializeBufferFull) => {
+            return Err(blob(BlobError::BufferTooSmall {
                 needed: available + 1,
-            })
-        })?
-        .len();
+            }))
+        }
+        Err(_) => return Err(too_large("the graph", usize::MAX)),
+    };
     let weights_offset = (HEADER_BYTES + graph_len).div_ceil(WEIGHTS_ALIGN) * WEIGHTS_ALIGN;
-    let total = weights_offset + weights.len() * 4;
+    let weights_bytes = weights.len().saturating_mul(4);
+    let total = weights_offset.saturating_add(weights_bytes);
+    if u32::try_from(weights_offset).is_err() {
+        return Err(too_large("the graph", graph_len));
+    }
     if out.len() < total {
         return Err(blob(BlobError::BufferTooSmall { needed: total }));
     }
@@ -165,7 +178,7 @@ pub fn write<const N: usize>(graph: &Graph<'_, N>, out: &mut [u8]) -> Result<usi
     for (at, value) in [
         (8, graph_len as u32),
         (12, weights_offset as u32),
-        (16, weights.len() as u32),
+        (16, weights_count),
         (20, arena),
         (24, crc),
         (28, 0),
@@ -175,8 +188,11 @@ pub fn write<const N: usize>(graph: &Graph<'_, N>, out: &mut [u8]) -> Result<usi
     Ok(total)
 }
 
-/// Reads and checks a blob; the returned graph borrows its weights from `bytes`.
-pub fn load<'a, const N: usize>(bytes: &'a [u8]) -> Result<Graph<'a, N>, Error> {
+/// Reads and checks a blob into a graph of storage `S` (`Fixed<N>` on a device, with `N`
+/// at least the `MAX_LAYERS` that `kiln export --rust` writes); the graph borrows its
+/// weights from `bytes`.
+pub fn load<'a, S: Storage>(bytes: &'a [u8]) -> Result<Graph<'a, S>, Error> {
+    let header = |what| blob(BlobError::Header { what });
     if bytes.len() < HEADER_BYTES {
         return Err(blob(BlobError::Truncated {
             needed: HEADER_BYTES,
@@ -200,29 +216,22 @@ pub fn load<'a, const N: usize>(bytes: &'a [u8]) -> Result<Graph<'a, N>, Error> 
     let arena = read_u32(bytes, 20);
     let stored_crc = read_u32(bytes, 24);
     if read_u32(bytes, 28) != 0 {
-        return Err(blob(BlobError::Invalid {
-            what: "reserved header bytes are not zero",
-            at: 28,
-        }));
+        return Err(header("the reserved bytes 28..32 are not zero"));
     }
     let total = weights_len
         .checked_mul(4)
         .and_then(|w| w.checked_add(weights_offset))
-        .ok_or(blob(BlobError::Invalid {
-            what: "weights past the address space",
-            at: 0,
-        }))?;
+        .ok_or(header("the weights end past this target's address space"))?;
     let graph_end = HEADER_BYTES
         .checked_add(graph_len)
-        .ok_or(blob(BlobError::Malformed))?;
+        .ok_or(header("the graph ends past this target's address space"))?;
     if weights_offset % WEIGHTS_ALIGN != 0
         || weights_offset < graph_end
         || weights_offset - graph_end >= WEIGHTS_ALIGN
     {
-        return Err(blob(BlobError::Invalid {
-            what: "weights offset does not follow the graph",
-            at: 0,
-        }));
+        return Err(header(
+            "the weights offset is not the first multiple of 16 after the graph",
+        ));
     }
     if bytes.len() < total {
         return Err(blob(BlobError::Truncated {
@@ -237,35 +246,47 @@ pub fn load<'a, const N: usize>(bytes: &'a [u8]) -> Result<Graph<'a, N>, Error> 
             computed,
         }));
     }
-    let wire: Wire<N> = postcard::from_bytes(&bytes[HEADER_BYTES..graph_end])
-        .map_err(|_| blob(BlobError::Malformed))?;
+    if bytes[graph_end..weights_offset].iter().any(|&b| b != 0) {
+        return Err(header("the padding after the graph is not zero"));
+    }
+    let graph_bytes = &bytes[HEADER_BYTES..graph_end];
+    let why = Cell::new(None);
+    let mut decoder = postcard::Deserializer::from_bytes(graph_bytes);
+    let seed = wire::GraphSeed::<S> {
+        why: &why,
+        storage: PhantomData,
+    };
+    let decoded = serde::de::DeserializeSeed::deserialize(seed, &mut decoder)
+        .map_err(|_| blob(why.get().unwrap_or(BlobError::Malformed)))?;
+    let rest = decoder.finalize().map_err(|_| blob(BlobError::Malformed))?;
+    if !rest.is_empty() {
+        return Err(blob(BlobError::TrailingBytes {
+            graph_len,
+            decoded: graph_len - rest.len(),
+        }));
+    }
     let weights: &'a [f32] = bytemuck::try_cast_slice(&bytes[weights_offset..total])
         .map_err(|_| blob(BlobError::Misaligned))?;
     if !cfg!(target_endian = "little") {
-        return Err(blob(BlobError::Invalid {
-            what: "blobs are little-endian; this target is not",
-            at: 0,
-        }));
+        return Err(header("blobs are little-endian; this target is not"));
     }
-    let mut graph = Graph::new(wire.name, wire.kind);
-    graph.layers = wire.layers;
-    graph.nodes = wire.nodes;
-    graph.inputs = wire.inputs;
-    graph.outputs = wire.outputs;
-    graph.weight_len = wire.weight_len as usize;
+    let mut graph = Graph::new_unnamed(decoded.kind, "");
+    graph.name = decoded.name;
+    graph.layers = decoded.layers;
+    graph.nodes = decoded.nodes;
+    graph.inputs = decoded.inputs;
+    graph.outputs = decoded.outputs;
+    graph.weight_len = decoded.weight_len as usize;
     validate::graph(&graph).map_err(blob)?;
     if graph.weight_len != weights.len() {
-        return Err(blob(BlobError::Invalid {
-            what: "weight count differs from the header",
-            at: 0,
-        }));
+        return Err(header("weights_len differs from the graph's weight count"));
     }
     graph.set_weights(weights)?;
     let planned = graph.plan(None).map(|p| p.arena_bytes()).unwrap_or(0);
     if planned as u64 != u64::from(arena) {
         return Err(blob(BlobError::Arena {
             stored: arena,
-            planned: planned as u32,
+            planned,
         }));
     }
     Ok(graph)

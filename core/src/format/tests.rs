@@ -3,12 +3,13 @@
 extern crate std;
 
 use super::*;
+use crate::graph::Fixed;
 use crate::layers::{Add, Conv2D, Dense, Flatten, Input, LayerBuilder, MaxPooling2D};
 use crate::{Activation, Functional, Sequential};
 use std::vec;
 use std::vec::Vec;
 
-fn blob_of<const N: usize>(graph: &Graph<'_, N>) -> Vec<u8> {
+fn blob_of<S: crate::Storage>(graph: &Graph<'_, S>) -> Vec<u8> {
     let mut out = vec![0u8; 1 << 16];
     let n = write(graph, &mut out).unwrap();
     out.truncate(n);
@@ -22,8 +23,8 @@ fn aligned(bytes: &[u8]) -> Vec<u128> {
     words
 }
 
-fn cnn() -> (Sequential<'static, 8>, Vec<f32>) {
-    let mut m = Sequential::<8>::new();
+fn cnn() -> (Sequential<'static, Fixed<8>>, Vec<f32>) {
+    let mut m = Sequential::<Fixed<8>>::new();
     m.add(Input::new(&[6, 6, 1])).unwrap();
     m.add(Conv2D::new(2, [3, 3]).activation(Activation::Relu))
         .unwrap();
@@ -42,9 +43,9 @@ fn round_trip_predicts_the_same_bits() {
     model.set_weights(Vec::leak(w)).unwrap();
     let bytes = blob_of(&model);
     let words = aligned(&bytes);
-    let loaded: Graph<'_, 8> = load(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap();
+    let loaded: Graph<'_, Fixed<8>> = load(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap();
     let x: Vec<f32> = (0..36).map(|i| i as f32 * 0.1 - 1.0).collect();
-    let run = |g: &Graph<'_, 8>| {
+    let run = |g: &Graph<'_, Fixed<8>>| {
         let mut y = [0.0f32; 3];
         let mut arena = vec![0u8; g.arena_bytes().unwrap()];
         g.predict(&[&x], &mut [&mut y], &mut arena).unwrap();
@@ -63,7 +64,7 @@ fn round_trip_predicts_the_same_bits() {
 
 #[test]
 fn functional_models_round_trip() {
-    let mut ws = Functional::<8>::new();
+    let mut ws = Functional::<Fixed<8>>::new();
     let a = ws.input(Input::new(&[4]).name("a")).unwrap();
     let b = ws.input(Input::new(&[4]).name("b")).unwrap();
     let sum = ws.call(Add, &[a, b]).unwrap();
@@ -73,7 +74,7 @@ fn functional_models_round_trip() {
     model.set_weights(&w).unwrap();
     let bytes = blob_of(&model);
     let words = aligned(&bytes);
-    let loaded: Graph<'_, 8> = load(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap();
+    let loaded: Graph<'_, Fixed<8>> = load(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap();
     let mut text = std::string::String::new();
     loaded
         .summary(&crate::SummaryOptions::default(), &mut |l| {
@@ -90,7 +91,7 @@ fn every_truncation_and_bit_flip_is_a_clean_error() {
     let bytes = blob_of(&model);
     for len in 0..bytes.len() {
         let words = aligned(&bytes[..len]);
-        let r: Result<Graph<'_, 8>, _> = load(&bytemuck::cast_slice(&words)[..len]);
+        let r: Result<Graph<'_, Fixed<8>>, _> = load(&bytemuck::cast_slice(&words)[..len]);
         assert!(
             matches!(r, Err(Error::Blob(_))),
             "truncated to {len}: {r:?}"
@@ -101,7 +102,7 @@ fn every_truncation_and_bit_flip_is_a_clean_error() {
         let mut copy = bytes.clone();
         copy[bit / 8] ^= 1 << (bit % 8);
         let words = aligned(&copy);
-        let r: Result<Graph<'_, 8>, _> = load(&bytemuck::cast_slice(&words)[..copy.len()]);
+        let r: Result<Graph<'_, Fixed<8>>, _> = load(&bytemuck::cast_slice(&words)[..copy.len()]);
         assert!(r.is_err(), "bit {bit} flipped still loads");
     }
 }
@@ -113,7 +114,7 @@ fn header_errors_say_what_is_wrong() {
     let mut bytes = blob_of(&model);
     bytes[4] = 9;
     let words = aligned(&bytes);
-    let err = load::<8>(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap_err();
+    let err = load::<Fixed<8>>(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap_err();
     assert_eq!(err, Error::Blob(BlobError::Version { found: 9 }));
     assert!(std::format!("{err}").contains("version 9"));
     // One byte off alignment: the weights cannot be borrowed.
@@ -121,6 +122,6 @@ fn header_errors_say_what_is_wrong() {
     let mut shifted = vec![0u8; good.len() + 1];
     shifted[1..].copy_from_slice(&good);
     let words = aligned(&shifted);
-    let err = load::<8>(&bytemuck::cast_slice(&words)[1..shifted.len()]).unwrap_err();
+    let err = load::<Fixed<8>>(&bytemuck::cast_slice(&words)[1..shifted.len()]).unwrap_err();
     assert_eq!(err, Error::Blob(BlobError::Misaligned));
 }

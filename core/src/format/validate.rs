@@ -3,6 +3,7 @@
 //! go through them, so they are checked again here.
 
 use super::BlobError;
+use crate::graph::storage::{List, Storage};
 use crate::graph::{Graph, LayerKind};
 use crate::shape::Shape;
 
@@ -13,7 +14,7 @@ fn bad(what: &'static str, at: usize) -> BlobError {
     }
 }
 
-pub(super) fn graph<const N: usize>(g: &Graph<'_, N>) -> Result<(), BlobError> {
+pub(super) fn graph<S: Storage>(g: &Graph<'_, S>) -> Result<(), BlobError> {
     if g.nodes.is_empty() || g.inputs.is_empty() || g.outputs.is_empty() {
         return Err(bad("a model needs nodes, inputs and outputs", 0));
     }
@@ -57,10 +58,11 @@ pub(super) fn graph<const N: usize>(g: &Graph<'_, N>) -> Result<(), BlobError> {
                 }
             }
             None => {
-                let mut shapes: heapless::Vec<Shape, { crate::graph::MAX_NODE_INPUTS }> =
-                    heapless::Vec::new();
-                for &input in &node.inputs {
-                    let _ = shapes.push(g.nodes[input as usize].shape);
+                let mut shapes = S::Few::<Shape>::default();
+                for &input in node.inputs.iter() {
+                    shapes
+                        .push(g.nodes[input as usize].shape)
+                        .map_err(|_| bad("a node has more inputs than the storage holds", i))?;
                 }
                 let expected = layer
                     .kind

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::graph::ModelKind;
 use crate::kernels::merge::MergeOp;
 use crate::kernels::{Activation, Padding};
-use crate::name::Name;
+use crate::name::for_error;
 use crate::shape::{Dim, Shape, MAX_RANK};
 
 /// Spatial pairs `(height, width)`, as Keras's `kernel_size`, `strides`, `pool_size`.
@@ -275,10 +275,10 @@ impl LayerKind {
     }
 
     /// Checks what can be checked without an input shape (zero sizes, bad rates).
-    pub fn validate(&self, layer: &Name) -> Result<(), Error> {
+    pub fn validate(&self, layer: &str) -> Result<(), Error> {
         let bad = |reason| {
             Err(Error::InvalidConfig {
-                layer: layer.clone(),
+                layer: for_error(layer),
                 reason,
             })
         };
@@ -334,9 +334,9 @@ impl LayerKind {
     }
 
     /// The output shape for the shapes of all the tensors the layer is called on.
-    pub fn output_shape_of(&self, layer: &Name, inputs: &[Shape]) -> Result<Shape, Error> {
+    pub fn output_shape_of(&self, layer: &str, inputs: &[Shape]) -> Result<Shape, Error> {
         let incompatible = |found: Shape, expected| Error::IncompatibleInput {
-            layer: layer.clone(),
+            layer: for_error(layer),
             found,
             expected,
         };
@@ -389,7 +389,7 @@ impl LayerKind {
     /// The shape a run produces: as [`output_shape_of`](Self::output_shape_of), except
     /// where Keras's inference differs from its declared shape (RandomCrop returns its
     /// input unchanged at inference).
-    pub fn inference_shape_of(&self, layer: &Name, inputs: &[Shape]) -> Result<Shape, Error> {
+    pub fn inference_shape_of(&self, layer: &str, inputs: &[Shape]) -> Result<Shape, Error> {
         match (self, inputs) {
             (LayerKind::RandomCrop { .. }, [input]) => {
                 self.output_shape_of(layer, inputs)?;
@@ -401,9 +401,9 @@ impl LayerKind {
 
     /// The output shape for one input shape, with Keras's rules. Works on symbolic shapes
     /// (`None` axes) and on the concrete shapes of a run alike.
-    pub fn output_shape(&self, layer: &Name, input: &Shape) -> Result<Shape, Error> {
+    pub fn output_shape(&self, layer: &str, input: &Shape) -> Result<Shape, Error> {
         let incompatible = |expected| Error::IncompatibleInput {
-            layer: layer.clone(),
+            layer: for_error(layer),
             found: *input,
             expected,
         };

@@ -11,30 +11,31 @@
 mod infer;
 pub mod layer;
 mod spec;
+pub mod storage;
 
 pub use layer::{LayerKind, WeightSpec, WeightSpecs};
 pub use spec::LayerBuilder;
 pub use spec::LayerSpec;
+#[cfg(feature = "alloc")]
+pub use storage::Heap;
+pub use storage::{Fixed, List, Storage, Text, MAX_IO, MAX_NODE_INPUTS};
 
 use crate::error::Error;
-use crate::name::{AutoNames, Name};
+use crate::name::{self, for_error, AutoNames};
 use crate::shape::Shape;
 
-/// Most tensors one node takes (merge layers such as `Concatenate`).
-pub const MAX_NODE_INPUTS: usize = 8;
-/// Most model inputs and outputs.
-pub const MAX_IO: usize = 8;
-
-/// Index of a layer in [`Graph::layers`].
+/// Index of a layer in [`Graph::all_layers`].
 pub type LayerId = u16;
 /// Index of a node in [`Graph::nodes`]; also names the tensor the node makes.
 pub type NodeId = u16;
 
+/// Most layers and most nodes any graph holds: ids are 16-bit.
+pub const MAX_GRAPH_ITEMS: usize = u16::MAX as usize;
+
 /// A named, configured layer.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq)]
-pub struct Layer {
-    pub name: Name,
+pub struct Layer<S: Storage> {
+    pub name: S::Name,
     pub kind: LayerKind,
     /// Keras's `layer.trainable`.
     pub trainable: bool,
@@ -44,19 +45,18 @@ pub struct Layer {
     pub weights_at: Option<u32>,
 }
 
-impl Layer {
+impl<S: Storage> Layer<S> {
     pub fn class_name(&self) -> &'static str {
         self.kind.class_name()
     }
 }
 
 /// One application of a layer; its output tensor has `shape`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq)]
-pub struct Node {
+pub struct Node<S: Storage> {
     pub layer: LayerId,
     /// The tensors the layer was called on, as Keras records them ("Connected to").
-    pub inputs: heapless::Vec<NodeId, MAX_NODE_INPUTS>,
+    pub inputs: S::Few<NodeId>,
     pub shape: Shape,
     /// Set when this node computes nothing and its tensor *is* another node's: a nested
     /// model's call is a view of its inner output, its InputLayer a view of the outer
@@ -88,37 +88,55 @@ impl ModelKind {
     }
 }
 
-/// A model as layers, nodes and tensor shapes, holding at most `N` layers and `N` nodes,
-/// with its weights borrowed from a flat buffer (RAM or flash).
+/// A model as layers, nodes and tensor shapes, kept in storage `S` ([`Fixed<N>`]: at most
+/// `N` layers and `N` nodes, inline; [`Heap`]: as many as needed), with its weights borrowed
+/// from a flat buffer (RAM or flash).
 #[derive(Clone, Debug)]
-pub struct Graph<'w, const N: usize> {
-    pub(crate) name: Name,
+pub struct Graph<'w, S: Storage> {
+    pub(crate) name: S::Name,
     pub(crate) kind: ModelKind,
-    pub(crate) layers: heapless::Vec<Layer, N>,
-    pub(crate) nodes: heapless::Vec<Node, N>,
-    pub(crate) inputs: heapless::Vec<NodeId, MAX_IO>,
-    pub(crate) outputs: heapless::Vec<NodeId, MAX_IO>,
+    pub(crate) layers: S::List<Layer<S>>,
+    pub(crate) nodes: S::List<Node<S>>,
+    pub(crate) inputs: S::Few<NodeId>,
+    pub(crate) outputs: S::Few<NodeId>,
     pub(crate) weights: &'w [f32],
     /// Length of the weight buffer the layers' `weights_at` index into. Sub-models made
     /// from a bigger model share its buffer, so this can exceed `count_params()`.
     pub(crate) weight_len: usize,
-    pub(crate) auto_names: AutoNames,
+    pub(crate) auto_names: AutoNames<S>,
 }
 
-impl<'w, const N: usize> Graph<'w, N> {
-    /// An empty graph.
-    pub fn new(name: Name, kind: ModelKind) -> Self {
+impl<'w, S: Storage> Graph<'w, S> {
+    /// An empty graph named `name` ([`Error::NameTooLong`] when the storage cannot hold it).
+    pub fn new(name: &str, kind: ModelKind) -> Result<Self, Error> {
+        let mut graph = Self::new_unnamed(kind, "");
+        graph.name = name::stored(name)?;
+        Ok(graph)
+    }
+
+    /// An empty graph with one of kiln's own short names (`sequential`, `functional`).
+    pub(crate) fn new_unnamed(kind: ModelKind, default_name: &'static str) -> Self {
         Graph {
-            name,
+            name: S::Name::from_str(default_name).unwrap_or_default(),
             kind,
-            layers: heapless::Vec::new(),
-            nodes: heapless::Vec::new(),
-            inputs: heapless::Vec::new(),
-            outputs: heapless::Vec::new(),
+            layers: Default::default(),
+            nodes: Default::default(),
+            inputs: Default::default(),
+            outputs: Default::default(),
             weights: &[],
             weight_len: 0,
             auto_names: AutoNames::new(),
         }
+    }
+
+    pub(crate) fn set_inputs(&mut self, nodes: &[NodeId]) -> Result<(), Error> {
+        self.inputs = storage::collect(nodes.iter().copied(), "model inputs")?;
+        Ok(())
+    }
+
+    pub(crate) fn set_outputs(&mut self, nodes: &[NodeId]) -> Result<(), Error> {
+        self.outputs = storage::collect(nodes.iter().copied(), "model outputs")?;
+        Ok(())
     }
 
     pub fn name(&self) -> &str {
@@ -130,11 +148,11 @@ impl<'w, const N: usize> Graph<'w, N> {
     }
 
     /// Every layer, nested ones and InputLayers included, in creation order.
-    pub fn all_layers(&self) -> &[Layer] {
+    pub fn all_layers(&self) -> &[Layer<S>] {
         &self.layers
     }
 
-    pub fn nodes(&self) -> &[Node] {
+    pub fn nodes(&self) -> &[Node<S>] {
         &self.nodes
     }
 
@@ -147,8 +165,16 @@ impl<'w, const N: usize> Graph<'w, N> {
     }
 
     /// The layer `id`, if it exists.
-    pub fn layer(&self, id: LayerId) -> Option<&Layer> {
+    pub fn layer(&self, id: LayerId) -> Option<&Layer<S>> {
         self.layers.get(id as usize)
+    }
+
+    /// The name of the layer whose call is node `node` (`""` past the end).
+    pub fn node_layer_name(&self, node: usize) -> &str {
+        self.nodes
+            .get(node)
+            .and_then(|n| self.layers.get(n.layer as usize))
+            .map_or("", |l| &*l.name)
     }
 
     /// Keras's `layer.trainable = …` (on a nested model it freezes everything inside).
@@ -171,9 +197,9 @@ impl<'w, const N: usize> Graph<'w, N> {
     }
 
     /// Adds a layer (not yet applied to anything), naming it if it has no name.
-    pub fn add_layer(&mut self, spec: LayerSpec) -> Result<LayerId, Error> {
-        let name = match spec.name_choice()? {
-            Some(name) => name,
+    pub fn add_layer(&mut self, spec: LayerSpec<'_>) -> Result<LayerId, Error> {
+        let name: S::Name = match spec.name {
+            Some(name) => name::stored(name)?,
             None => self.auto_names.next(spec.kind.auto_name_prefix())?,
         };
         spec.kind.validate(&name)?;
@@ -182,7 +208,10 @@ impl<'w, const N: usize> Graph<'w, N> {
             .iter()
             .any(|l| l.name == name && l.parent.is_none())
         {
-            return Err(Error::DuplicateName { name, count: 2 });
+            return Err(Error::DuplicateName {
+                name: for_error(&name),
+                count: 2,
+            });
         }
         self.push_layer(Layer {
             name,
@@ -193,12 +222,9 @@ impl<'w, const N: usize> Graph<'w, N> {
         })
     }
 
-    pub(crate) fn push_layer(&mut self, layer: Layer) -> Result<LayerId, Error> {
-        let id = self.layers.len() as LayerId;
-        self.layers.push(layer).map_err(|_| Error::Capacity {
-            what: "layers",
-            capacity: N,
-        })?;
+    pub(crate) fn push_layer(&mut self, layer: Layer<S>) -> Result<LayerId, Error> {
+        let id = next_id(self.layers.len(), "layers")?;
+        storage::push(&mut self.layers, layer, "layers")?;
         Ok(id)
     }
 
@@ -213,24 +239,18 @@ impl<'w, const N: usize> Graph<'w, N> {
     /// Applies layer `layer` to the tensors `inputs`, inferring the output shape. The
     /// first application builds the layer: its weights get their place in the buffer.
     pub fn add_node(&mut self, layer: LayerId, inputs: &[NodeId]) -> Result<NodeId, Error> {
-        let l = self.layers.get(layer as usize).ok_or(Error::Capacity {
-            what: "layers",
-            capacity: N,
-        })?;
-        let mut shapes: heapless::Vec<Shape, MAX_NODE_INPUTS> = heapless::Vec::new();
+        let l = self.layers.get(layer as usize).ok_or(Error::NoSuchLayer)?;
+        let mut shapes: S::Few<Shape> = Default::default();
         for &input in inputs {
             let node = self
                 .nodes
                 .get(input as usize)
                 .ok_or_else(|| Error::IncompatibleInput {
-                    layer: l.name.clone(),
+                    layer: for_error(&l.name),
                     found: Shape::SCALAR,
                     expected: "an existing input tensor",
                 })?;
-            shapes.push(node.shape).map_err(|_| Error::Capacity {
-                what: "inputs of one node",
-                capacity: MAX_NODE_INPUTS,
-            })?;
+            storage::push(&mut shapes, node.shape, "inputs of one node")?;
         }
         let shape = l.kind.output_shape_of(&l.name, &shapes)?;
         // Sizes must fit in usize on the target (a 32-bit MCU too).
@@ -248,7 +268,7 @@ impl<'w, const N: usize> Graph<'w, N> {
                 .is_none();
         if too_big {
             return Err(Error::IncompatibleInput {
-                layer: l.name.clone(),
+                layer: for_error(&l.name),
                 found: shapes.first().copied().unwrap_or(Shape::SCALAR),
                 expected: "sizes whose weights and outputs fit in this target's memory",
             });
@@ -276,36 +296,26 @@ impl<'w, const N: usize> Graph<'w, N> {
         shape: Shape,
         view_of: Option<NodeId>,
     ) -> Result<NodeId, Error> {
-        let mut node_inputs = heapless::Vec::new();
-        node_inputs
-            .extend_from_slice(inputs)
-            .map_err(|_| Error::Capacity {
-                what: "inputs of one node",
-                capacity: MAX_NODE_INPUTS,
-            })?;
-        let id = self.nodes.len() as NodeId;
-        self.nodes
-            .push(Node {
-                layer,
-                inputs: node_inputs,
-                shape,
-                view_of,
-                training: None,
-            })
-            .map_err(|_| Error::Capacity {
-                what: "nodes",
-                capacity: N,
-            })?;
+        let inputs = storage::collect(inputs.iter().copied(), "inputs of one node")?;
+        let id = next_id(self.nodes.len(), "nodes")?;
+        let node = Node {
+            layer,
+            inputs,
+            shape,
+            view_of,
+            training: None,
+        };
+        storage::push(&mut self.nodes, node, "nodes")?;
         Ok(id)
     }
 
     /// The first node of `layer`: its input shape decides the layer's weights.
-    pub fn first_node(&self, layer: LayerId) -> Option<&Node> {
+    pub fn first_node(&self, layer: LayerId) -> Option<&Node<S>> {
         self.nodes.iter().find(|n| n.layer == layer)
     }
 
     /// The last node of `layer`: its output shape is what `summary` prints.
-    pub fn last_node(&self, layer: LayerId) -> Option<&Node> {
+    pub fn last_node(&self, layer: LayerId) -> Option<&Node<S>> {
         self.nodes.iter().rev().find(|n| n.layer == layer)
     }
 
@@ -443,7 +453,7 @@ impl<'w, const N: usize> Graph<'w, N> {
 
     /// The same graph without its weights, no longer borrowing them (to keep the graph
     /// while the weight buffer goes, e.g. a host tool copying them out of a blob).
-    pub fn without_weights(self) -> Graph<'static, N> {
+    pub fn without_weights(self) -> Graph<'static, S> {
         Graph {
             name: self.name,
             kind: self.kind,
@@ -475,7 +485,7 @@ impl<'w, const N: usize> Graph<'w, N> {
     }
 }
 
-impl<const N: usize> Graph<'_, N> {
+impl<S: Storage> Graph<'_, S> {
     /// Keras's `model.layers`: the model's own layers (not those inside nested models); a
     /// Sequential leaves out its InputLayer, a Functional model lists its InputLayers too.
     pub fn visible_layers(&self) -> impl Iterator<Item = LayerId> + '_ {
@@ -500,6 +510,17 @@ impl<const N: usize> Graph<'_, N> {
             !(skip_inputs && matches!(self.layers[c as usize].kind, LayerKind::InputLayer(_)))
         })
     }
+}
+
+/// The id the next item of a list of `len` gets, or an error past 16-bit ids.
+fn next_id(len: usize, what: &'static str) -> Result<u16, Error> {
+    u16::try_from(len)
+        .ok()
+        .filter(|&id| id < u16::MAX)
+        .ok_or(Error::Capacity {
+            what,
+            capacity: MAX_GRAPH_ITEMS,
+        })
 }
 
 #[cfg(test)]

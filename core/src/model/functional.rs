@@ -8,8 +8,11 @@
 //! weights: change a value through one and the other sees it.
 
 use crate::error::Error;
-use crate::graph::{Graph, Layer, LayerId, LayerKind, LayerSpec, ModelKind, NodeId, MAX_IO};
-use crate::name::{self, Name};
+use crate::graph::storage::{self, List};
+use crate::graph::{
+    Fixed, Graph, Layer, LayerId, LayerKind, LayerSpec, ModelKind, NodeId, Storage,
+};
+use crate::name::for_error;
 use crate::shape::Shape;
 use core::fmt::Write;
 
@@ -33,31 +36,32 @@ impl Tensor {
     }
 }
 
-/// A workspace of layers and symbolic tensors holding at most `N` layers and `N` nodes.
+/// A workspace of layers and symbolic tensors kept in storage `S` ([`Fixed<N>`](Fixed): at
+/// most `N` layers and `N` nodes, no heap).
 #[derive(Clone, Debug)]
-pub struct Functional<'w, const N: usize = 32> {
-    pub(crate) graph: Graph<'w, N>,
+pub struct Functional<'w, S: Storage = Fixed<32>> {
+    pub(crate) graph: Graph<'w, S>,
 }
 
-impl<'w, const N: usize> Default for Functional<'w, N> {
+impl<'w, S: Storage> Default for Functional<'w, S> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<'w, const N: usize> Functional<'w, N> {
+impl<'w, S: Storage> Functional<'w, S> {
     pub fn new() -> Self {
         Functional {
-            graph: Graph::new(Name::new(), ModelKind::Functional),
+            graph: Graph::new_unnamed(ModelKind::Functional, ""),
         }
     }
 
     /// `keras.Input(...)`: a new model input.
-    pub fn input(&mut self, input: impl Into<LayerSpec>) -> Result<Tensor, Error> {
+    pub fn input<'n>(&mut self, input: impl Into<LayerSpec<'n>>) -> Result<Tensor, Error> {
         let spec = input.into();
         if !matches!(spec.kind, LayerKind::InputLayer(_)) {
             return Err(Error::InvalidConfig {
-                layer: spec.name_choice()?.unwrap_or_default(),
+                layer: for_error(spec.name.unwrap_or_default()),
                 reason: "Functional::input takes an Input",
             });
         }
@@ -66,11 +70,11 @@ impl<'w, const N: usize> Functional<'w, N> {
     }
 
     /// Creates a layer without calling it, to call it several times (a shared layer).
-    pub fn layer(&mut self, layer: impl Into<LayerSpec>) -> Result<LayerId, Error> {
+    pub fn layer<'n>(&mut self, layer: impl Into<LayerSpec<'n>>) -> Result<LayerId, Error> {
         let spec = layer.into();
         if matches!(spec.kind, LayerKind::InputLayer(_) | LayerKind::Model(_)) {
             return Err(Error::InvalidConfig {
-                layer: spec.name_choice()?.unwrap_or_default(),
+                layer: for_error(spec.name.unwrap_or_default()),
                 reason: "use Functional::input for inputs and Functional::call_model for models",
             });
         }
@@ -79,14 +83,8 @@ impl<'w, const N: usize> Functional<'w, N> {
 
     /// Calls an existing layer on tensors: `layer(x)` or `layer([a, b])`.
     pub fn apply(&mut self, layer: LayerId, inputs: &[Tensor]) -> Result<Tensor, Error> {
-        let nodes: heapless::Vec<NodeId, { crate::graph::MAX_NODE_INPUTS }> =
-            inputs.iter().map(|t| t.0).collect();
-        if nodes.len() != inputs.len() {
-            return Err(Error::Capacity {
-                what: "inputs of one node",
-                capacity: crate::graph::MAX_NODE_INPUTS,
-            });
-        }
+        let nodes: S::Few<NodeId> =
+            storage::collect(inputs.iter().map(|t| t.0), "inputs of one node")?;
         Ok(Tensor(self.graph.add_node(layer, &nodes)?))
     }
 
@@ -105,9 +103,9 @@ impl<'w, const N: usize> Functional<'w, N> {
     }
 
     /// Creates a layer and calls it: `Dense(8)(x)`.
-    pub fn call(
+    pub fn call<'n>(
         &mut self,
-        layer: impl Into<LayerSpec>,
+        layer: impl Into<LayerSpec<'n>>,
         inputs: &[Tensor],
     ) -> Result<Tensor, Error> {
         let id = self.layer(layer)?;
@@ -122,12 +120,13 @@ impl<'w, const N: usize> Functional<'w, N> {
 
     /// Uses a whole model as a layer: `inner(x)`. Its layers are copied in as the nested
     /// model's children, with weights of their own in this workspace's buffer.
-    pub fn call_model<const M: usize>(
+    pub fn call_model<T: Storage>(
         &mut self,
-        model: &Graph<'_, M>,
+        model: &Graph<'_, T>,
         inputs: &[Tensor],
     ) -> Result<Tensor, Error> {
-        let nodes: heapless::Vec<NodeId, MAX_IO> = inputs.iter().map(|t| t.0).collect();
+        let nodes: S::Few<NodeId> =
+            storage::collect(inputs.iter().map(|t| t.0), "inputs of the nested model")?;
         self.graph.nest(model, &nodes).map(Tensor)
     }
 
@@ -144,7 +143,7 @@ impl<'w, const N: usize> Functional<'w, N> {
         self.graph
             .layers
             .iter()
-            .position(|l| l.parent.is_none() && l.name == name)
+            .position(|l| l.parent.is_none() && *l.name == *name)
             .map(|i| i as LayerId)
     }
 
@@ -154,7 +153,7 @@ impl<'w, const N: usize> Functional<'w, N> {
     }
 
     /// `keras.Model(inputs, outputs)`, named `functional`, `functional_1`, ….
-    pub fn model(&mut self, inputs: &[Tensor], outputs: &[Tensor]) -> Result<Graph<'w, N>, Error> {
+    pub fn model(&mut self, inputs: &[Tensor], outputs: &[Tensor]) -> Result<Graph<'w, S>, Error> {
         let name = self.graph.auto_names.next("functional")?;
         self.build_model(name, inputs, outputs, LayerOrder::Keras)
     }
@@ -165,8 +164,8 @@ impl<'w, const N: usize> Functional<'w, N> {
         name: &str,
         inputs: &[Tensor],
         outputs: &[Tensor],
-    ) -> Result<Graph<'w, N>, Error> {
-        let name = name::name(name)?;
+    ) -> Result<Graph<'w, S>, Error> {
+        let name = crate::name::stored(name)?;
         self.build_model(name, inputs, outputs, LayerOrder::Keras)
     }
 
@@ -177,28 +176,40 @@ impl<'w, const N: usize> Functional<'w, N> {
 
     pub(crate) fn build_model(
         &self,
-        name: Name,
+        name: S::Name,
         inputs: &[Tensor],
         outputs: &[Tensor],
         layer_order: LayerOrder,
-    ) -> Result<Graph<'w, N>, Error> {
+    ) -> Result<Graph<'w, S>, Error> {
         let g = &self.graph;
         let count = g.nodes.len();
-        let is_input = |n: usize| inputs.iter().any(|t| t.0 as usize == n);
-        // Nodes the outputs need, walking back to the inputs (through nested calls).
-        let mut needed = [false; N];
-        let mut stack: heapless::Vec<usize, N> = heapless::Vec::new();
-        for t in outputs {
+        let layer_count = g.layers.len();
+        if outputs.is_empty() {
+            return Err(Error::InvalidConfig {
+                layer: for_error(&name),
+                reason: "a model needs at least one output",
+            });
+        }
+        for t in inputs.iter().chain(outputs) {
             if t.0 as usize >= count {
                 return Err(Error::InvalidConfig {
-                    layer: name,
-                    reason: "an output is not a tensor of this workspace",
+                    layer: for_error(&name),
+                    reason: "an input or output is not a tensor of this workspace",
                 });
             }
-            let _ = stack.push(t.0 as usize);
+        }
+        let is_input = |n: usize| inputs.iter().any(|t| t.0 as usize == n);
+        // Nodes the outputs need, walking back to the inputs (through nested calls). A node
+        // is marked when it is pushed, so each is pushed once and the stack fits the nodes.
+        let mut needed: S::List<bool> = storage::filled(count, false, "nodes")?;
+        let mut stack: S::List<usize> = Default::default();
+        for t in outputs {
+            if !core::mem::replace(&mut needed[t.0 as usize], true) {
+                storage::push(&mut stack, t.0 as usize, "nodes")?;
+            }
         }
         while let Some(n) = stack.pop() {
-            if core::mem::replace(&mut needed[n], true) || is_input(n) {
+            if is_input(n) {
                 continue;
             }
             let node = &g.nodes[n];
@@ -209,23 +220,25 @@ impl<'w, const N: usize> Functional<'w, N> {
             {
                 // Keras: "Graph disconnected".
                 return Err(Error::IncompatibleInput {
-                    layer: g.layers[node.layer as usize].name.clone(),
+                    layer: for_error(&g.layers[node.layer as usize].name),
                     found: node.shape,
                     expected: "to be one of the model's inputs (the graph is disconnected)",
                 });
             }
             for &i in node.inputs.iter().chain(node.view_of.iter()) {
-                let _ = stack.push(i as usize);
+                if !core::mem::replace(&mut needed[i as usize], true) {
+                    storage::push(&mut stack, i as usize, "nodes")?;
+                }
             }
         }
 
         // Keras's layer order (Function._build_map): depth from the outputs, deepest first;
         // within a depth, the order a depth-first walk from the outputs first met the layer.
-        let (depth, first_met) = keras_layer_order(g, inputs, outputs);
-        let mut order: heapless::Vec<LayerId, N> = heapless::Vec::new();
+        let (depth, first_met) = keras_layer_order(g, inputs, outputs)?;
+        let mut order: S::List<LayerId> = Default::default();
         for (id, layer) in g.layers.iter().enumerate() {
             if layer.parent.is_none() && depth[id] != usize::MAX {
-                let _ = order.push(id as LayerId);
+                storage::push(&mut order, id as LayerId, "layers")?;
             }
         }
         if layer_order == LayerOrder::Keras {
@@ -237,25 +250,24 @@ impl<'w, const N: usize> Functional<'w, N> {
             });
         }
 
-        let mut model: Graph<'w, N> = Graph::new(name, ModelKind::Functional);
+        let mut model: Graph<'w, S> = Graph::new_unnamed(ModelKind::Functional, "");
+        model.name = name;
         model.weight_len = g.weight_len;
-        let mut layer_map = [LayerId::MAX; N];
-        let mut node_map = [NodeId::MAX; N];
-        let mut clone_layer = [LayerId::MAX; MAX_IO];
+        let mut layer_map: S::List<LayerId> = storage::filled(layer_count, LayerId::MAX, "layers")?;
+        let mut node_map: S::List<NodeId> = storage::filled(count, NodeId::MAX, "nodes")?;
+        let mut clone_layer: S::Few<LayerId> =
+            storage::filled(inputs.len(), LayerId::MAX, "model inputs")?;
         // A tensor that is not an InputLayer's becomes a new InputLayer named after it,
         // `keras_tensor_<n>CLONE`, as Keras names it; it sits at the deepest level.
         for (k, t) in inputs.iter().enumerate() {
             let n = t.0 as usize;
-            let node = g.nodes.get(n).ok_or(Error::Capacity {
-                what: "nodes",
-                capacity: N,
-            })?;
+            let node = &g.nodes[n];
             let source = &g.layers[node.layer as usize];
             let is_input_layer = matches!(source.kind, LayerKind::InputLayer(_))
                 && node.inputs.is_empty()
                 && source.parent.is_none();
             if !is_input_layer {
-                let mut clone = Name::new();
+                let mut clone = S::Name::default();
                 let _ = if n == 0 {
                     write!(clone, "keras_tensorCLONE")
                 } else {
@@ -271,7 +283,7 @@ impl<'w, const N: usize> Functional<'w, N> {
             }
         }
         // The model's own layers in Keras's order, each followed by what it contains.
-        for &id in &order {
+        for &id in order.iter() {
             if g.layers[id as usize].parent.is_none() {
                 copy_layer_tree(g, &mut model, id, &mut layer_map)?;
             }
@@ -286,48 +298,41 @@ impl<'w, const N: usize> Functional<'w, N> {
                 layer_map[node.layer as usize]
             };
             node_map[n] = model.push_node(layer, &[], node.shape, None)?;
-            let _ = model.inputs.push(node_map[n]);
+            storage::push(&mut model.inputs, node_map[n], "model inputs")?;
         }
         for n in 0..count {
             if !needed[n] || is_input(n) {
                 continue;
             }
             let node = &g.nodes[n];
-            let mut mapped: heapless::Vec<NodeId, { crate::graph::MAX_NODE_INPUTS }> =
-                heapless::Vec::new();
-            for &i in &node.inputs {
-                let _ = mapped.push(node_map[i as usize]);
-            }
+            let mapped: S::Few<NodeId> = storage::collect(
+                node.inputs.iter().map(|&i| node_map[i as usize]),
+                "inputs of one node",
+            )?;
             let view = node.view_of.map(|v| node_map[v as usize]);
             node_map[n] =
                 model.push_node(layer_map[node.layer as usize], &mapped, node.shape, view)?;
             model.nodes[node_map[n] as usize].training = node.training;
         }
         for t in outputs {
-            model
-                .outputs
-                .push(node_map[t.0 as usize])
-                .map_err(|_| Error::Capacity {
-                    what: "model outputs",
-                    capacity: MAX_IO,
-                })?;
+            storage::push(&mut model.outputs, node_map[t.0 as usize], "model outputs")?;
         }
         Ok(model)
     }
 }
 
-impl<'w, const N: usize> Graph<'w, N> {
+impl<'w, S: Storage> Graph<'w, S> {
     /// Calls model `inner` on `inputs` as a layer: a container layer named after the
     /// model, its layers copied in as children, its nodes replayed on the new inputs.
-    pub(crate) fn nest<const M: usize>(
+    pub(crate) fn nest<T: Storage>(
         &mut self,
-        inner: &Graph<'_, M>,
+        inner: &Graph<'_, T>,
         inputs: &[NodeId],
     ) -> Result<NodeId, Error> {
         let existing = self
             .layers
             .iter()
-            .position(|l| l.parent.is_none() && l.name == inner.name)
+            .position(|l| l.parent.is_none() && *l.name == *inner.name)
             .map(|i| i as LayerId);
         // Calling the same model again shares it (one layer, two nodes), as in Keras; any
         // other layer of that name is a clash.
@@ -341,7 +346,7 @@ impl<'w, const N: usize> Graph<'w, N> {
             }
             Some(_) => {
                 return Err(Error::DuplicateName {
-                    name: inner.name.clone(),
+                    name: for_error(&inner.name),
                     count: 2,
                 })
             }
@@ -371,20 +376,21 @@ impl<'w, const N: usize> Graph<'w, N> {
     }
 
     /// True when nested model `container` holds layers named as `inner`'s, in order.
-    fn same_layers<const M: usize>(&self, container: LayerId, inner: &Graph<'_, M>) -> bool {
+    fn same_layers<T: Storage>(&self, container: LayerId, inner: &Graph<'_, T>) -> bool {
         let mine = (0..self.layers.len() as LayerId)
             .filter(|&l| l != container && self.is_within(l, container));
-        mine.map(|l| &self.layers[l as usize].name)
-            .eq(inner.layers.iter().map(|l| &l.name))
+        mine.map(|l| &*self.layers[l as usize].name)
+            .eq(inner.layers.iter().map(|l| &*l.name))
     }
 
-    fn nest_inner<const M: usize>(
+    fn nest_inner<T: Storage>(
         &mut self,
-        inner: &Graph<'_, M>,
+        inner: &Graph<'_, T>,
         inputs: &[NodeId],
         shared: Option<LayerId>,
     ) -> Result<NodeId, Error> {
-        let mut layer_map = [LayerId::MAX; M];
+        let mut layer_map: S::List<LayerId> =
+            storage::filled(inner.layers.len(), LayerId::MAX, "layers")?;
         let container = match shared {
             Some(container) => {
                 let mine = (0..self.layers.len() as LayerId)
@@ -396,24 +402,32 @@ impl<'w, const N: usize> Graph<'w, N> {
             }
             None => {
                 let container = self.push_layer(Layer {
-                    name: inner.name.clone(),
+                    name: crate::name::stored(&inner.name)?,
                     kind: LayerKind::Model(inner.kind),
                     trainable: true,
                     parent: None,
                     weights_at: None,
                 })?;
                 for (id, layer) in inner.layers.iter().enumerate() {
-                    let mut copy = layer.clone();
-                    copy.parent = Some(layer.parent.map_or(container, |p| layer_map[p as usize]));
-                    copy.weights_at = None;
-                    layer_map[id] = self.push_layer(copy)?;
+                    let parent = layer.parent.map_or(container, |p| layer_map[p as usize]);
+                    layer_map[id] = self.push_layer(Layer {
+                        name: crate::name::stored(&layer.name)?,
+                        kind: layer.kind,
+                        trainable: layer.trainable,
+                        parent: Some(parent),
+                        weights_at: None,
+                    })?;
                 }
                 container
             }
         };
         let output = if inner.nodes.is_empty() {
             // An unbuilt Sequential: build it on these inputs, layer after layer.
-            let mut last = inputs[0];
+            let mut last = inputs.first().copied().ok_or(Error::BufferCount {
+                what: "input of the nested model",
+                expected: 1,
+                found: 0,
+            })?;
             for (id, layer) in inner.layers.iter().enumerate() {
                 if !matches!(layer.kind, LayerKind::InputLayer(_)) {
                     last = self.add_node(layer_map[id], &[last])?;
@@ -421,7 +435,8 @@ impl<'w, const N: usize> Graph<'w, N> {
             }
             last
         } else {
-            let mut node_map = [NodeId::MAX; M];
+            let mut node_map: S::List<NodeId> =
+                storage::filled(inner.nodes.len(), NodeId::MAX, "nodes")?;
             for (n, node) in inner.nodes.iter().enumerate() {
                 node_map[n] = match inner.inputs.iter().position(|&i| i as usize == n) {
                     // The inner InputLayer: a view of the tensor the model is called on.
@@ -434,8 +449,10 @@ impl<'w, const N: usize> Graph<'w, N> {
                         self.push_node(layer_map[node.layer as usize], &[], shape, Some(outer))?
                     }
                     None => {
-                        let mapped: heapless::Vec<NodeId, { crate::graph::MAX_NODE_INPUTS }> =
-                            node.inputs.iter().map(|&i| node_map[i as usize]).collect();
+                        let mapped: S::Few<NodeId> = storage::collect(
+                            node.inputs.iter().map(|&i| node_map[i as usize]),
+                            "inputs of one node",
+                        )?;
                         match node.view_of {
                             Some(v) => {
                                 let target = node_map[v as usize];
@@ -466,52 +483,64 @@ impl<'w, const N: usize> Graph<'w, N> {
     }
 }
 
-/// Copies layer `id` of `g` and, for a nested model, everything inside it.
-fn copy_layer_tree<const N: usize>(
-    g: &Graph<'_, N>,
-    model: &mut Graph<'_, N>,
+/// Copies layer `id` of `g` and, for a nested model, everything inside it. A nested model's
+/// layers were copied into the workspace right after it, in order (`nest`), so they are
+/// the layers that follow it while they are within it.
+fn copy_layer_tree<S: Storage>(
+    g: &Graph<'_, S>,
+    model: &mut Graph<'_, S>,
     id: LayerId,
-    layer_map: &mut [LayerId; N],
+    layer_map: &mut [LayerId],
 ) -> Result<(), Error> {
     if layer_map[id as usize] != LayerId::MAX {
         return Ok(());
     }
-    let layer = &g.layers[id as usize];
-    let mut copy = layer.clone();
-    copy.parent = layer.parent.map(|p| layer_map[p as usize]);
+    let mut copy = g.layers[id as usize].clone();
+    copy.parent = None;
     layer_map[id as usize] = model.push_layer(copy)?;
-    let children: heapless::Vec<LayerId, N> = g.children(id).collect();
-    for child in children {
-        copy_layer_tree(g, model, child, layer_map)?;
+    for inside in (id as usize + 1)..g.layers.len() {
+        if !g.is_within(inside as LayerId, id) {
+            break;
+        }
+        let mut copy = g.layers[inside].clone();
+        copy.parent = g.layers[inside].parent.map(|p| layer_map[p as usize]);
+        layer_map[inside] = model.push_layer(copy)?;
     }
     Ok(())
 }
 
 /// Keras's `_build_map` over the model's own nodes: per layer, its depth (max over its
 /// nodes; `usize::MAX` if the model does not use it) and when the walk first met it.
-fn keras_layer_order<const N: usize>(
-    g: &Graph<'_, N>,
+/// One `usize` per layer of a workspace.
+type PerLayer<S> = <S as Storage>::List<usize>;
+
+fn keras_layer_order<S: Storage>(
+    g: &Graph<'_, S>,
     inputs: &[Tensor],
     outputs: &[Tensor],
-) -> ([usize; N], [usize; N]) {
+) -> Result<(PerLayer<S>, PerLayer<S>), Error> {
+    let nodes = g.nodes.len();
+    let layers = g.layers.len();
     let is_input = |n: usize| inputs.iter().any(|t| t.0 as usize == n);
     // An input that is not an InputLayer's tensor is replaced by a clone InputLayer: the
     // layer that made it is not part of the model.
     let cloned =
         |n: usize| is_input(n) && !(g.nodes[n].inputs.is_empty() && g.nodes[n].view_of.is_none());
-    let mut first_met = [usize::MAX; N];
+    let mut first_met: S::List<usize> = storage::filled(layers, usize::MAX, "layers")?;
     let mut met = 0;
     // Post-order of the walk: nodes in decreasing depth.
-    let mut finished = [false; N];
-    let mut post: heapless::Vec<usize, N> = heapless::Vec::new();
+    let mut finished: S::List<bool> = storage::filled(nodes, false, "nodes")?;
+    let mut on_stack: S::List<bool> = storage::filled(nodes, false, "nodes")?;
+    let mut post: S::List<usize> = Default::default();
     // (node, next input to visit) — an explicit stack instead of recursion.
-    let mut stack: heapless::Vec<(usize, usize), N> = heapless::Vec::new();
+    let mut stack: S::List<(usize, usize)> = Default::default();
     for t in outputs {
         let start = t.0 as usize;
-        if start >= g.nodes.len() || finished[start] {
+        if start >= nodes || finished[start] {
             continue;
         }
-        let _ = stack.push((start, 0));
+        storage::push(&mut stack, (start, 0), "nodes")?;
+        on_stack[start] = true;
         while let Some(&mut (n, ref mut next)) = stack.last_mut() {
             let layer = g.nodes[n].layer as usize;
             if *next == 0 && first_met[layer] == usize::MAX && !cloned(n) {
@@ -521,18 +550,21 @@ fn keras_layer_order<const N: usize>(
             let ins: &[NodeId] = if is_input(n) { &[] } else { &g.nodes[n].inputs };
             if let Some(&child) = ins.get(*next) {
                 *next += 1;
-                if !finished[child as usize] && !stack.iter().any(|&(m, _)| m == child as usize) {
-                    let _ = stack.push((child as usize, 0));
+                let child = child as usize;
+                if !finished[child] && !on_stack[child] {
+                    storage::push(&mut stack, (child, 0), "nodes")?;
+                    on_stack[child] = true;
                 }
             } else {
                 finished[n] = true;
-                let _ = post.push(n);
+                on_stack[n] = false;
+                storage::push(&mut post, n, "nodes")?;
                 stack.pop();
             }
         }
     }
-    let mut node_depth = [0usize; N];
-    let mut layer_depth = [usize::MAX; N];
+    let mut node_depth: S::List<usize> = storage::filled(nodes, 0, "nodes")?;
+    let mut layer_depth: S::List<usize> = storage::filled(layers, usize::MAX, "layers")?;
     for &n in post.iter().rev() {
         if cloned(n) {
             continue;
@@ -547,10 +579,10 @@ fn keras_layer_order<const N: usize>(
         layer_depth[layer] = depth;
         node_depth[n] = depth;
         if !is_input(n) {
-            for &parent in &g.nodes[n].inputs {
+            for &parent in g.nodes[n].inputs.iter() {
                 node_depth[parent as usize] = node_depth[parent as usize].max(depth + 1);
             }
         }
     }
-    (layer_depth, first_met)
+    Ok((layer_depth, first_met))
 }

@@ -1,6 +1,6 @@
 //! `model.get_layer(name=None, index=None)` with Keras's rules and messages.
 
-use crate::graph::{Graph, Layer, LayerId, LayerKind, ModelKind};
+use crate::graph::{Graph, Layer, LayerId, Storage};
 use crate::summary::PyRepr;
 use core::fmt;
 
@@ -22,29 +22,47 @@ pub enum GetLayerError<'m> {
     },
 }
 
-/// The names of a model's layers, printed as a Python list.
-#[derive(Clone, Debug, PartialEq)]
+/// The names of a model's layers (`model.layers`), printed as a Python list.
+#[derive(Clone, Copy)]
 pub struct LayerNames<'m> {
-    layers: &'m [Layer],
-    /// A Sequential's `model.layers` leaves out its InputLayer.
-    skip_inputs: bool,
+    model: &'m dyn VisibleNames,
+}
+
+/// A model whose visible layer names can be printed, whatever its storage.
+trait VisibleNames {
+    fn write_names(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl<S: Storage> VisibleNames for Graph<'_, S> {
+    fn write_names(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, id) in self.visible_layers().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            let name = self.layer(id).map_or("", |l| &*l.name);
+            write!(f, "{}", PyRepr(name))?;
+        }
+        f.write_str("]")
+    }
 }
 
 impl fmt::Display for LayerNames<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[")?;
-        let visible = self
-            .layers
-            .iter()
-            .filter(|l| l.parent.is_none())
-            .filter(|l| !(self.skip_inputs && matches!(l.kind, LayerKind::InputLayer(_))));
-        for (i, layer) in visible.enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{}", PyRepr(&layer.name))?;
-        }
-        f.write_str("]")
+        self.model.write_names(f)
+    }
+}
+
+impl fmt::Debug for LayerNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.model.write_names(f)
+    }
+}
+
+/// The same model's names.
+impl PartialEq for LayerNames<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::addr_eq(self.model, other.model)
     }
 }
 
@@ -86,14 +104,14 @@ impl From<GetLayerError<'_>> for crate::Error {
     }
 }
 
-impl<const N: usize> Graph<'_, N> {
+impl<S: Storage> Graph<'_, S> {
     /// Keras's `get_layer(name=None, index=None)`: by name among `model.layers`, or by
     /// index into `model.layers` (negative indices count from the end).
     pub fn get_layer<'m>(
         &'m self,
         name: Option<&'m str>,
         index: Option<isize>,
-    ) -> Result<(LayerId, &'m Layer), GetLayerError<'m>> {
+    ) -> Result<(LayerId, &'m Layer<S>), GetLayerError<'m>> {
         let visible = || self.visible_layers();
         match (name, index) {
             (Some(name), Some(index)) => Err(GetLayerError::BothGiven { name, index }),
@@ -120,13 +138,10 @@ impl<const N: usize> Graph<'_, N> {
                     .ok_or(GetLayerError::IndexOutOfRange)
             }
             (Some(name), None) => visible()
-                .find_map(|id| self.layer(id).filter(|l| l.name == name).map(|l| (id, l)))
-                .ok_or_else(|| GetLayerError::NoSuchLayer {
+                .find_map(|id| self.layer(id).filter(|l| *l.name == *name).map(|l| (id, l)))
+                .ok_or(GetLayerError::NoSuchLayer {
                     name,
-                    existing: LayerNames {
-                        layers: &self.layers,
-                        skip_inputs: self.kind != ModelKind::Functional,
-                    },
+                    existing: LayerNames { model: self },
                 }),
             (None, None) => Err(GetLayerError::NeitherGiven),
         }

@@ -1,45 +1,44 @@
 //! `keras.Sequential`: a plain stack of layers, one input, one output.
 
 use crate::error::Error;
-use crate::graph::{Graph, Layer, LayerId, LayerKind, LayerSpec, ModelKind, NodeId};
-use crate::name::{self, Name};
+use crate::graph::{
+    Fixed, Graph, Layer, LayerId, LayerKind, LayerSpec, List, ModelKind, NodeId, Storage,
+};
+use crate::name::for_error;
 use crate::shape::Shape;
 use core::ops::{Deref, DerefMut};
 
-/// A linear stack of at most `N` layers (InputLayer included), weights borrowed for `'w`.
+/// A linear stack of layers kept in storage `S` ([`Fixed<N>`](Fixed): at most `N` layers,
+/// InputLayer included, no heap), weights borrowed for `'w`.
 ///
 /// With an [`Input`](crate::layers::Input) first, every layer is built as it is added and
 /// shape errors show up at `add`, as in Keras. Without one, layers stay unbuilt (`summary`
 /// shows `?` and `0 (unbuilt)`) until [`Sequential::build`].
 #[derive(Clone, Debug)]
-pub struct Sequential<'w, const N: usize = 32> {
-    graph: Graph<'w, N>,
+pub struct Sequential<'w, S: Storage = Fixed<32>> {
+    graph: Graph<'w, S>,
 }
 
-impl<'w, const N: usize> Sequential<'w, N> {
+impl<'w, S: Storage> Sequential<'w, S> {
     /// An empty model named `sequential`.
     pub fn new() -> Self {
         Sequential {
-            // "sequential" is 10 bytes, far below NAME_CAPACITY.
-            graph: Graph::new(
-                Name::try_from("sequential").unwrap_or_default(),
-                ModelKind::Sequential,
-            ),
+            graph: Graph::new_unnamed(ModelKind::Sequential, "sequential"),
         }
     }
 
     /// An empty model with Keras's `name=`.
     pub fn named(name: &str) -> Result<Self, Error> {
         Ok(Sequential {
-            graph: Graph::new(name::name(name)?, ModelKind::Sequential),
+            graph: Graph::new(name, ModelKind::Sequential)?,
         })
     }
 
     /// A model from a list of layers, as `keras.Sequential([...])`.
-    pub fn from_layers<I, L>(layers: I) -> Result<Self, Error>
+    pub fn from_layers<'n, I, L>(layers: I) -> Result<Self, Error>
     where
         I: IntoIterator<Item = L>,
-        L: Into<LayerSpec>,
+        L: Into<LayerSpec<'n>>,
     {
         let mut model = Sequential::new();
         for layer in layers {
@@ -49,12 +48,12 @@ impl<'w, const N: usize> Sequential<'w, N> {
     }
 
     /// Appends a layer; an `Input` may only come first. On error the model is unchanged.
-    pub fn add(&mut self, layer: impl Into<LayerSpec>) -> Result<LayerId, Error> {
+    pub fn add<'n>(&mut self, layer: impl Into<LayerSpec<'n>>) -> Result<LayerId, Error> {
         let spec = layer.into();
         if let LayerKind::InputLayer(shape) = spec.kind {
             if !self.graph.layers.is_empty() {
                 return Err(Error::InvalidConfig {
-                    layer: self.graph.name.clone(),
+                    layer: for_error(&self.graph.name),
                     reason: "an Input can only be the first layer of a Sequential model",
                 });
             }
@@ -81,8 +80,7 @@ impl<'w, const N: usize> Sequential<'w, N> {
         );
         let node = if is_input {
             let node = self.graph.add_node(id, &[])?;
-            self.graph.inputs.clear();
-            let _ = self.graph.inputs.push(node);
+            self.graph.set_inputs(&[node])?;
             node
         } else {
             match self.graph.outputs.first().copied() {
@@ -90,9 +88,7 @@ impl<'w, const N: usize> Sequential<'w, N> {
                 None => return Ok(()),
             }
         };
-        self.graph.outputs.clear();
-        let _ = self.graph.outputs.push(node);
-        Ok(())
+        self.graph.set_outputs(&[node])
     }
 
     /// Keras's `build(input_shape)`: adds an InputLayer of `input_shape` (batch axis
@@ -107,7 +103,7 @@ impl<'w, const N: usize> Sequential<'w, N> {
         built.auto_names = self.graph.auto_names.clone();
         let input = built.add_layer(LayerSpec::new(LayerKind::InputLayer(input_shape)))?;
         let mut last: NodeId = built.add_node(input, &[])?;
-        let _ = built.inputs.push(last);
+        built.set_inputs(&[last])?;
         for layer in self.graph.layers.iter() {
             let id = built.push_layer(Layer {
                 weights_at: None,
@@ -115,46 +111,45 @@ impl<'w, const N: usize> Sequential<'w, N> {
             })?;
             last = built.add_node(id, &[last])?;
         }
-        let _ = built.outputs.push(last);
+        built.set_outputs(&[last])?;
         self.graph = built;
         Ok(())
     }
 
     /// Appends a whole model as one layer (a nested model), as `Sequential.add(model)`.
     /// The model must already have an `Input`.
-    pub fn add_model<const M: usize>(&mut self, model: &Graph<'_, M>) -> Result<LayerId, Error> {
+    pub fn add_model<T: Storage>(&mut self, model: &Graph<'_, T>) -> Result<LayerId, Error> {
         let last = self
             .graph
             .outputs
             .first()
             .copied()
             .ok_or_else(|| Error::Unbuilt {
-                layer: model.name.clone(),
+                layer: for_error(&model.name),
             })?;
         let node = self.graph.nest(model, &[last])?;
-        self.graph.outputs.clear();
-        let _ = self.graph.outputs.push(node);
+        self.graph.set_outputs(&[node])?;
         Ok(self.graph.nodes[node as usize].layer)
     }
 
     /// Keras's `model.layers` (without the InputLayer), by id.
-    pub fn layers(&self) -> impl Iterator<Item = &crate::graph::Layer> + '_ {
+    pub fn layers(&self) -> impl Iterator<Item = &Layer<S>> + '_ {
         self.graph
             .visible_layers()
             .filter_map(|id| self.graph.layer(id))
     }
 
     /// The graph this model is.
-    pub fn graph(&self) -> &Graph<'w, N> {
+    pub fn graph(&self) -> &Graph<'w, S> {
         &self.graph
     }
 
-    pub fn into_graph(self) -> Graph<'w, N> {
+    pub fn into_graph(self) -> Graph<'w, S> {
         self.graph
     }
 }
 
-impl<const N: usize> Default for Sequential<'_, N> {
+impl<S: Storage> Default for Sequential<'_, S> {
     fn default() -> Self {
         Sequential::new()
     }
@@ -162,15 +157,15 @@ impl<const N: usize> Default for Sequential<'_, N> {
 
 /// A Sequential model is a graph: `summary`, `get_layer`, `predict` and the rest are the
 /// graph's.
-impl<'w, const N: usize> Deref for Sequential<'w, N> {
-    type Target = Graph<'w, N>;
-    fn deref(&self) -> &Graph<'w, N> {
+impl<'w, S: Storage> Deref for Sequential<'w, S> {
+    type Target = Graph<'w, S>;
+    fn deref(&self) -> &Graph<'w, S> {
         &self.graph
     }
 }
 
-impl<'w, const N: usize> DerefMut for Sequential<'w, N> {
-    fn deref_mut(&mut self) -> &mut Graph<'w, N> {
+impl<'w, S: Storage> DerefMut for Sequential<'w, S> {
+    fn deref_mut(&mut self) -> &mut Graph<'w, S> {
         &mut self.graph
     }
 }

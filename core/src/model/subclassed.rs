@@ -6,13 +6,13 @@
 //! use kiln::layers::{Dense, Dropout};
 //! use kiln::model::{Call, Subclassed};
 //! use kiln::{Activation, Error, Functional, Shape, Tensor};
-//! use kiln::graph::LayerId;
+//! use kiln::graph::{Fixed, LayerId};
 //!
 //! struct MyModel { dense1: LayerId, dense2: LayerId, dropout: LayerId }
 //!
 //! impl MyModel {
 //!     // Keras's __init__: create the layers.
-//!     fn new(s: &mut Subclassed<8>) -> Result<Self, Error> {
+//!     fn new(s: &mut Subclassed<Fixed<8>>) -> Result<Self, Error> {
 //!         Ok(MyModel {
 //!             dense1: s.layer(Dense::new(32).activation(Activation::Relu))?,
 //!             dense2: s.layer(Dense::new(5).activation(Activation::Softmax))?,
@@ -21,15 +21,15 @@
 //!     }
 //! }
 //!
-//! impl Call<8> for MyModel {
-//!     fn call(&self, f: &mut Functional<'_, 8>, inputs: Tensor, training: Option<bool>) -> Result<Tensor, Error> {
+//! impl Call<Fixed<8>> for MyModel {
+//!     fn call(&self, f: &mut Functional<'_, Fixed<8>>, inputs: Tensor, training: Option<bool>) -> Result<Tensor, Error> {
 //!         let x = f.apply(self.dense1, &[inputs])?;
 //!         let x = f.apply_training(self.dropout, &[x], training)?;
 //!         f.apply(self.dense2, &[x])
 //!     }
 //! }
 //!
-//! let mut s = Subclassed::<8>::named("my_model")?;
+//! let mut s = Subclassed::<Fixed<8>>::named("my_model")?;
 //! let my_model = MyModel::new(&mut s)?;
 //! let shape = Shape::new(&[Some(1), Some(3)]).ok_or(Error::Capacity { what: "axes", capacity: 6 })?;
 //! let model = s.trace(&my_model, shape)?;
@@ -38,44 +38,43 @@
 //! ```
 
 use crate::error::Error;
-use crate::graph::{Graph, LayerId, LayerKind, LayerSpec, ModelKind};
+use crate::graph::{Fixed, Graph, LayerId, LayerKind, LayerSpec, ModelKind, Storage};
 use crate::model::functional::{Functional, LayerOrder, Tensor};
-use crate::name::Name;
 use crate::shape::Shape;
 use crate::summary::{SummaryError, SummaryOptions};
 
 /// The body of a subclassed model: Keras's `call(inputs, training=None)`.
-pub trait Call<const N: usize> {
+pub trait Call<S: Storage> {
     fn call(
         &self,
-        f: &mut Functional<'_, N>,
+        f: &mut Functional<'_, S>,
         inputs: Tensor,
         training: Option<bool>,
     ) -> Result<Tensor, Error>;
 }
 
 /// A subclassed model being defined: its layers, created in `__init__` order.
-pub struct Subclassed<'w, const N: usize = 32> {
-    name: Name,
-    workspace: Functional<'w, N>,
+pub struct Subclassed<'w, S: Storage = Fixed<32>> {
+    name: S::Name,
+    workspace: Functional<'w, S>,
 }
 
-impl<'w, const N: usize> Subclassed<'w, N> {
+impl<'w, S: Storage> Subclassed<'w, S> {
     /// A model named like Keras names a subclass (`MyModel` → `my_model`).
     pub fn named(name: &str) -> Result<Self, Error> {
         Ok(Subclassed {
-            name: crate::name::name(name)?,
+            name: crate::name::stored(name)?,
             workspace: Functional::new(),
         })
     }
 
     /// Creates one of the model's layers (an attribute set in `__init__`).
-    pub fn layer(&mut self, layer: impl Into<LayerSpec>) -> Result<LayerId, Error> {
+    pub fn layer<'n>(&mut self, layer: impl Into<LayerSpec<'n>>) -> Result<LayerId, Error> {
         self.workspace.layer(layer)
     }
 
     /// The model before it has run: every layer unbuilt, as Keras's summary shows it.
-    pub fn unbuilt(&self) -> Graph<'w, N> {
+    pub fn unbuilt(&self) -> Graph<'w, S> {
         let mut graph = self.workspace.graph.clone();
         graph.name = self.name.clone();
         graph.kind = ModelKind::Subclassed;
@@ -94,7 +93,7 @@ impl<'w, const N: usize> Subclassed<'w, N> {
     /// Runs `call` once on a tensor of `input_shape` (batch axis included: `(1, 3)` after
     /// `model(np.zeros((1, 3)))`, `(None, 3)` for `build((None, 3))`) and returns the
     /// traced model.
-    pub fn trace(&self, body: &impl Call<N>, input_shape: Shape) -> Result<Graph<'w, N>, Error> {
+    pub fn trace(&self, body: &impl Call<S>, input_shape: Shape) -> Result<Graph<'w, S>, Error> {
         let mut workspace = self.workspace.clone();
         let x = workspace.input(LayerSpec::new(LayerKind::InputLayer(input_shape)))?;
         let y = body.call(&mut workspace, x, None)?;

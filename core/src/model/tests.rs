@@ -3,13 +3,14 @@
 
 extern crate std;
 
+use crate::graph::Fixed;
 use crate::layers::{Add, Concatenate, Dense, Input, LayerBuilder, Subtract};
 use crate::{Error, Functional};
 use std::format;
 
 #[test]
 fn duplicate_names_use_keras_message() {
-    let mut ws = Functional::<8>::new();
+    let mut ws = Functional::<Fixed<8>>::new();
     let inp = ws.input(Input::new(&[3])).unwrap();
     let x = ws.call(Dense::new(3).name("x"), &[inp]).unwrap();
     let err = ws.call(Dense::new(3).name("x"), &[x]).unwrap_err();
@@ -18,7 +19,7 @@ fn duplicate_names_use_keras_message() {
         "The name \"x\" is used 2 times in the model. All operation names should be unique."
     );
     // An input named like the next automatic name clashes too.
-    let mut ws = Functional::<8>::new();
+    let mut ws = Functional::<Fixed<8>>::new();
     let inp = ws.input(Input::new(&[3]).name("dense")).unwrap();
     let err = ws.call(Dense::new(3), &[inp]).unwrap_err();
     assert!(matches!(err, Error::DuplicateName { .. }), "{err}");
@@ -26,7 +27,7 @@ fn duplicate_names_use_keras_message() {
 
 #[test]
 fn merges_check_their_inputs() {
-    let mut ws = Functional::<8>::new();
+    let mut ws = Functional::<Fixed<8>>::new();
     let a = ws.input(Input::new(&[4])).unwrap();
     let b = ws.input(Input::new(&[3])).unwrap();
     let err = ws.call(Add, &[a, b]).unwrap_err();
@@ -43,7 +44,7 @@ fn merges_check_their_inputs() {
 
 #[test]
 fn a_model_needs_every_input_it_reads() {
-    let mut ws = Functional::<8>::new();
+    let mut ws = Functional::<Fixed<8>>::new();
     let a = ws.input(Input::new(&[3]).name("a")).unwrap();
     let b = ws.input(Input::new(&[3]).name("b")).unwrap();
     let sum = ws.call(Add, &[a, b]).unwrap();
@@ -55,7 +56,7 @@ fn a_model_needs_every_input_it_reads() {
 
 #[test]
 fn shared_layer_has_two_nodes_and_one_set_of_weights() {
-    let mut ws = Functional::<8>::new();
+    let mut ws = Functional::<Fixed<8>>::new();
     let left = ws.input(Input::new(&[4]).name("left")).unwrap();
     let right = ws.input(Input::new(&[4]).name("right")).unwrap();
     let shared = ws.layer(Dense::new(3).name("shared")).unwrap();
@@ -90,7 +91,7 @@ fn seed_examples_run_without_alloc() {
     use crate::{Activation, Sequential, Shape, Tensor};
 
     // Functional: full_model, backbone and activations share one weight buffer.
-    let mut ws = Functional::<8>::new();
+    let mut ws = Functional::<Fixed<8>>::new();
     let inputs = ws.input(Input::with_dims(&[None, None, Some(3)])).unwrap();
     let processed = ws.call(RandomCrop::new(128, 128), &[inputs]).unwrap();
     let conv = ws.call(Conv2D::new(32, [3, 3]), &[processed]).unwrap();
@@ -126,10 +127,10 @@ fn seed_examples_run_without_alloc() {
         dense2: crate::graph::LayerId,
         dropout: crate::graph::LayerId,
     }
-    impl Call<8> for MyModel {
+    impl Call<Fixed<8>> for MyModel {
         fn call(
             &self,
-            f: &mut Functional<'_, 8>,
+            f: &mut Functional<'_, Fixed<8>>,
             x: Tensor,
             training: Option<bool>,
         ) -> Result<Tensor, Error> {
@@ -138,7 +139,7 @@ fn seed_examples_run_without_alloc() {
             f.apply(self.dense2, &[x])
         }
     }
-    let mut s = Subclassed::<8>::named("my_model").unwrap();
+    let mut s = Subclassed::<Fixed<8>>::named("my_model").unwrap();
     let my_model = MyModel {
         dense1: s
             .layer(Dense::new(32).activation(Activation::Relu))
@@ -160,7 +161,7 @@ fn seed_examples_run_without_alloc() {
     assert!(probabilities.iter().all(|p| (p - 0.2).abs() < 1e-6));
 
     // Sequential.
-    let mut seq = Sequential::<4>::new();
+    let mut seq = Sequential::<Fixed<4>>::new();
     seq.add(Input::with_dims(&[None, None, Some(3)])).unwrap();
     seq.add(Conv2D::new(32, [3, 3])).unwrap();
     assert_eq!(seq.count_params(), 896);
@@ -168,4 +169,66 @@ fn seed_examples_run_without_alloc() {
         format!("{}", seq.last_node(1).unwrap().shape),
         "(None, None, None, 32)"
     );
+}
+
+#[test]
+fn more_tensors_than_a_fixed_graph_holds_is_a_capacity_error() {
+    // Nine tensors into one Concatenate: MAX_NODE_INPUTS is 8 in Fixed storage.
+    let mut ws = Functional::<Fixed<32>>::new();
+    let inputs: std::vec::Vec<_> = (0..9)
+        .map(|_| ws.input(Input::new(&[2])).unwrap())
+        .collect();
+    let err = ws.call(Concatenate::new(), &inputs).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Capacity {
+            what: "inputs of one node",
+            capacity: crate::graph::MAX_NODE_INPUTS
+        }
+    );
+    // The failed call left nothing behind: eight still work.
+    let joined = ws.call(Concatenate::new(), &inputs[..8]).unwrap();
+    assert_eq!(format!("{}", ws.shape(joined)), "(None, 16)");
+    // A model with nine inputs is over MAX_IO.
+    let err = ws.model(&inputs, &[joined]).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Capacity {
+            what: "model inputs",
+            capacity: crate::graph::MAX_IO
+        }
+    );
+}
+
+#[test]
+fn a_model_needs_an_output() {
+    let mut ws = Functional::<Fixed<8>>::new();
+    let x = ws.input(Input::new(&[2])).unwrap();
+    let err = ws.model(&[x], &[]).unwrap_err();
+    assert!(format!("{err}").contains("at least one output"), "{err}");
+    // Keras accepts a model whose output is its input.
+    let identity = ws.model(&[x], &[x]).unwrap();
+    assert_eq!(identity.input_nodes(), identity.output_nodes());
+}
+
+#[cfg(feature = "alloc")]
+#[test]
+fn heap_graphs_take_any_number_of_tensors_and_long_names() {
+    use crate::graph::Heap;
+    let mut ws = Functional::<Heap>::new();
+    let inputs: std::vec::Vec<_> = (0..12)
+        .map(|_| ws.input(Input::new(&[2])).unwrap())
+        .collect();
+    let long = "a_layer_name_that_is_longer_than_the_sixty_four_bytes_a_fixed_graph_stores";
+    let joined = ws.call(Concatenate::new().name(long), &inputs).unwrap();
+    let model = ws.model(&inputs, &[joined]).unwrap();
+    assert_eq!(model.input_nodes().len(), 12);
+    assert_eq!(&*model.get_layer(Some(long), None).unwrap().1.name, long);
+    let mut chain = crate::Sequential::<Heap>::new();
+    chain.add(Input::new(&[4])).unwrap();
+    for _ in 0..1000 {
+        chain.add(Dense::new(4)).unwrap();
+    }
+    assert_eq!(chain.all_layers().len(), 1001);
+    assert_eq!(chain.count_params(), 1000 * 20);
 }

@@ -11,7 +11,9 @@
 //! does not grow with the batch.
 
 use crate::error::Error;
+use crate::graph::storage::{self, Storage};
 use crate::graph::Graph;
+use crate::name::for_error;
 use crate::shape::Shape;
 
 /// Where one tensor lives: `elements` f32 values from `offset` (in f32 units).
@@ -25,9 +27,9 @@ pub struct Placement {
 
 /// The arena layout of a graph for one sample.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Plan<const N: usize> {
+pub struct Plan<S: Storage> {
     /// Per node; model inputs have zero elements (they stay in the caller's buffer).
-    pub placements: heapless::Vec<Placement, N>,
+    pub placements: S::List<Placement>,
     /// Arena size in f32 values.
     pub elements: usize,
     /// The most values that must be live at once for this execution order: no plan for
@@ -35,7 +37,7 @@ pub struct Plan<const N: usize> {
     pub lower_bound: usize,
 }
 
-impl<const N: usize> Plan<N> {
+impl<S: Storage> Plan<S> {
     /// Arena bytes, plus room to align an arbitrary `[u8]` to f32.
     pub fn arena_bytes(&self) -> usize {
         self.elements
@@ -46,18 +48,28 @@ impl<const N: usize> Plan<N> {
     pub fn lower_bound_bytes(&self) -> usize {
         self.lower_bound.saturating_mul(4)
     }
+
+    /// The node with the biggest tensor in the arena, and that tensor's bytes.
+    pub fn largest_tensor(&self) -> Option<(usize, usize)> {
+        self.placements
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, p)| p.elements)
+            .filter(|(_, p)| p.elements > 0)
+            .map(|(node, p)| (node, p.elements.saturating_mul(4)))
+    }
 }
 
 /// Plans the arena for `graph` whose node tensors have the per-sample `shapes`.
-pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Plan<N>, Error> {
+pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S>, Error> {
     let nodes = graph.nodes();
     let count = nodes.len();
     let is_model_input = |n: usize| graph.input_nodes().iter().any(|&i| i as usize == n);
     // Last node index that reads each tensor (through views); outputs live to the end.
-    let mut last_use = [0usize; N];
+    let mut last_use: S::List<usize> = storage::filled(count, 0, "nodes")?;
     for (i, node) in nodes.iter().enumerate() {
         last_use[i] = i;
-        for &input in &node.inputs {
+        for &input in node.inputs.iter() {
             let r = graph.resolve(input) as usize;
             last_use[r] = last_use[r].max(i);
         }
@@ -68,21 +80,15 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
 
     // Pass 1: which tensors share memory (views and in-place layers), and for how long
     // each shared block lives.
-    let mut owner = [0usize; N];
-    let mut elements = [0usize; N];
+    let mut owner: S::List<usize> = storage::filled(count, 0, "nodes")?;
+    let mut elements: S::List<usize> = storage::filled(count, 0, "nodes")?;
     for (i, node) in nodes.iter().enumerate() {
-        let layer = graph.layer(node.layer).ok_or(Error::Capacity {
-            what: "layers",
-            capacity: N,
-        })?;
-        let shape = shapes.get(i).ok_or(Error::Capacity {
-            what: "nodes",
-            capacity: N,
-        })?;
+        let layer = graph.layer(node.layer).ok_or(Error::NoSuchLayer)?;
+        let shape = shapes.get(i).ok_or(Error::NoSuchLayer)?;
         elements[i] = shape
             .sample_elements()
             .ok_or_else(|| Error::UnknownDimension {
-                layer: layer.name.clone(),
+                layer: for_error(&layer.name),
                 shape: *shape,
             })?;
         owner[i] = i;
@@ -93,7 +99,7 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
         let shared_with = if let Some(target) = node.view_of {
             Some(graph.resolve(target) as usize)
         } else {
-            match node.inputs.as_slice() {
+            match &node.inputs[..] {
                 [input] => {
                     let input = graph.resolve(*input) as usize;
                     let input_dies_here = last_use[owner[input]] == i;
@@ -122,27 +128,25 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
         }
     }
     // Each block: (first node, last node, size).
-    let mut blocks: heapless::Vec<(usize, usize, usize), N> = heapless::Vec::new();
-    let mut block_of = [usize::MAX; N];
+    // A block is as big as the biggest tensor sharing it.
+    let mut block_size: S::List<usize> = storage::filled(count, 0, "nodes")?;
+    for u in 0..count {
+        block_size[owner[u]] = block_size[owner[u]].max(elements[u]);
+    }
+    let mut blocks: S::List<(usize, usize, usize)> = Default::default();
+    let mut block_of: S::List<usize> = storage::filled(count, usize::MAX, "nodes")?;
     for i in 0..count {
-        if owner[i] == i {
-            let size = (0..count)
-                .filter(|&u| owner[u] == i)
-                .map(|u| elements[u])
-                .max()
-                .unwrap_or(0);
-            if size > 0 {
-                block_of[i] = blocks.len();
-                let _ = blocks.push((i, last_use[i], size));
-            }
+        if owner[i] == i && block_size[i] > 0 {
+            block_of[i] = blocks.len();
+            storage::push(&mut blocks, (i, last_use[i], block_size[i]), "nodes")?;
         }
     }
 
     // Pass 2: place the blocks. Two orders, keep the smaller arena: creation order
     // (first fit as the graph runs) and largest first (TensorFlow Lite Micro's
     // greedy-by-size).
-    let by_creation = place::<N>(&blocks, |a, b| a.0.cmp(&b.0));
-    let by_size = place::<N>(&blocks, |a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    let by_creation = place::<S>(&blocks, |a, b| a.0.cmp(&b.0))?;
+    let by_size = place::<S>(&blocks, |a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)))?;
     let (offsets, arena) = if by_size.1 < by_creation.1 {
         by_size
     } else {
@@ -154,7 +158,7 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
             capacity: usize::MAX / 4,
         });
     }
-    let mut placements: heapless::Vec<Placement, N> = heapless::Vec::new();
+    let mut placements: S::List<Placement> = Default::default();
     for i in 0..count {
         let block = block_of[owner[i]];
         let placement = if elements[i] == 0 || block == usize::MAX {
@@ -169,7 +173,7 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
                 in_place: owner[i] != i,
             }
         };
-        let _ = placements.push(placement);
+        storage::push(&mut placements, placement, "nodes")?;
     }
 
     // Lower bound: at each step, the size of every block live then.
@@ -191,16 +195,16 @@ pub fn plan<const N: usize>(graph: &Graph<'_, N>, shapes: &[Shape]) -> Result<Pl
 /// Places blocks `(first, last, size)` in the order `order` gives: each at the lowest
 /// offset clear of every already-placed block whose lifetime overlaps. Returns the offsets
 /// (by block index) and the arena size.
-fn place<const N: usize>(
+fn place<S: Storage>(
     blocks: &[(usize, usize, usize)],
     order: impl Fn(&(usize, usize, usize), &(usize, usize, usize)) -> core::cmp::Ordering,
-) -> ([usize; N], usize) {
-    let mut sequence: heapless::Vec<usize, N> = (0..blocks.len()).collect();
+) -> Result<(S::List<usize>, usize), Error> {
+    let mut sequence: S::List<usize> = storage::collect(0..blocks.len(), "nodes")?;
     sequence.sort_unstable_by(|&a, &b| order(&blocks[a], &blocks[b]));
-    let mut offsets = [0usize; N];
-    let mut placed = [false; N];
+    let mut offsets: S::List<usize> = storage::filled(blocks.len(), 0, "nodes")?;
+    let mut placed: S::List<bool> = storage::filled(blocks.len(), false, "nodes")?;
     let mut arena = 0usize;
-    for &b in &sequence {
+    for &b in sequence.iter() {
         let (first, last, size) = blocks[b];
         let mut offset = 0usize;
         // Move past any clash until none is left (offsets only grow, so this ends).
@@ -221,24 +225,28 @@ fn place<const N: usize>(
         placed[b] = true;
         arena = arena.max(offset.saturating_add(size));
     }
-    (offsets, arena)
+    Ok((offsets, arena))
 }
 
 /// A plan that gives every tensor its own memory: the baseline the planner is measured
 /// and tested against.
-pub fn plan_without_reuse<const N: usize>(
-    graph: &Graph<'_, N>,
+pub fn plan_without_reuse<S: Storage>(
+    graph: &Graph<'_, S>,
     shapes: &[Shape],
-) -> Result<Plan<N>, Error> {
+) -> Result<Plan<S>, Error> {
     let reused = plan(graph, shapes)?;
-    let mut placements = heapless::Vec::new();
+    let mut placements: S::List<Placement> = Default::default();
     let mut offset = 0usize;
-    for p in &reused.placements {
-        let _ = placements.push(Placement {
-            offset,
-            elements: p.elements,
-            in_place: false,
-        });
+    for p in reused.placements.iter() {
+        storage::push(
+            &mut placements,
+            Placement {
+                offset,
+                elements: p.elements,
+                in_place: false,
+            },
+            "nodes",
+        )?;
         offset += p.elements;
     }
     Ok(Plan {

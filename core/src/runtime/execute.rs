@@ -4,24 +4,26 @@
 
 use crate::error::Error;
 use crate::graph::layer::{BatchNormalization, ReLU};
-use crate::graph::{Graph, LayerId, LayerKind, MAX_NODE_INPUTS};
+use crate::graph::storage::{self, List, Storage};
+use crate::graph::{Graph, LayerId, LayerKind};
 use crate::kernels::merge::MergeOp;
 use crate::kernels::random_crop::{crop, crop_window, CropWindow};
 use crate::kernels::SmallRng;
 use crate::kernels::{self, Activation, Conv2dGeometry, Pool2dGeometry};
+use crate::name::for_error;
 use crate::planner::{Placement, Plan};
 use crate::shape::Shape;
 use core::ops::Range;
 
 /// One kernel call with its weights already sliced.
-enum Op<'w> {
+enum Op<'w, S: Storage> {
     /// Model input (read from the caller's buffer) or a view of another tensor: nothing
     /// to compute.
     Nothing,
     Merge(MergeOp),
     Concatenate {
         outer: usize,
-        inner: heapless::Vec<usize, MAX_NODE_INPUTS>,
+        inner: S::Few<usize>,
     },
     Dense {
         in_features: usize,
@@ -83,7 +85,7 @@ enum Op<'w> {
     },
 }
 
-impl Op<'_> {
+impl<S: Storage> Op<'_, S> {
     /// Applies an element-wise op to `data` in place.
     fn apply_in_place(&self, data: &mut [f32], rng: &mut SmallRng) {
         match *self {
@@ -191,10 +193,10 @@ enum Source {
 /// A validated run of a graph. Ops are worked out again for every node of every sample
 /// instead of being stored: a stored list would cost hundreds of bytes of stack per node,
 /// and working one out is a few comparisons next to the kernel it calls.
-pub(super) struct Execution<'g, 'w, const N: usize> {
-    graph: &'g Graph<'w, N>,
+pub(super) struct Execution<'g, 'w, S: Storage> {
+    graph: &'g Graph<'w, S>,
     shapes: &'g [Shape],
-    plan: &'g Plan<N>,
+    plan: &'g Plan<S>,
     training: Option<bool>,
     call_seed: u64,
 }
@@ -203,12 +205,12 @@ fn range(p: &Placement) -> Range<usize> {
     p.offset..p.offset + p.elements
 }
 
-impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
+impl<'g, 'w, S: Storage> Execution<'g, 'w, S> {
     /// Checks that every node has a kernel, its weights and shapes it can run.
     pub(super) fn new(
-        graph: &'g Graph<'w, N>,
+        graph: &'g Graph<'w, S>,
         shapes: &'g [Shape],
-        plan: &'g Plan<N>,
+        plan: &'g Plan<S>,
         training: Option<bool>,
         call_seed: u64,
     ) -> Result<Self, Error> {
@@ -225,22 +227,21 @@ impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
         Ok(exec)
     }
 
-    fn op(&self, i: usize) -> Result<Op<'w>, Error> {
+    fn op(&self, i: usize) -> Result<Op<'w, S>, Error> {
         let graph = self.graph;
         let node = &graph.nodes()[i];
         if graph.input_nodes().iter().any(|&n| n as usize == i) || node.view_of.is_some() {
             return Ok(Op::Nothing);
         }
-        let input_shapes: heapless::Vec<Shape, MAX_NODE_INPUTS> = node
-            .inputs
-            .iter()
-            .map(|&n| {
+        let input_shapes: S::Few<Shape> = storage::collect(
+            node.inputs.iter().map(|&n| {
                 self.shapes
                     .get(n as usize)
                     .copied()
                     .unwrap_or(Shape::SCALAR)
-            })
-            .collect();
+            }),
+            "inputs of one node",
+        )?;
         let output = self.shapes.get(i).copied().unwrap_or(Shape::SCALAR);
         let layer = graph.layer(node.layer).map(|l| l.kind);
         if graph.node_training(i, self.training) {
@@ -297,8 +298,8 @@ impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
             }
             let (low, rest) = arena.split_at_mut(out.start);
             let (output, high) = rest.split_at_mut(out.end - out.start);
-            let mut slices: heapless::Vec<&[f32], MAX_NODE_INPUTS> = heapless::Vec::new();
-            for &input in &node.inputs {
+            let mut slices: S::Few<&[f32]> = Default::default();
+            for &input in node.inputs.iter() {
                 let slice = match source_of(self.graph, self.shapes, self.plan, input as usize) {
                     Source::Caller { position, elements } => caller(position, elements),
                     Source::Arena(p) if p.offset + p.elements <= out.start => {
@@ -331,10 +332,10 @@ impl<'g, 'w, const N: usize> Execution<'g, 'w, N> {
 }
 
 /// Where the tensor of `node` lives, following views to the node that computes it.
-fn source_of<const N: usize>(
-    graph: &Graph<'_, N>,
+fn source_of<S: Storage>(
+    graph: &Graph<'_, S>,
     shapes: &[Shape],
-    plan: &Plan<N>,
+    plan: &Plan<S>,
     node: usize,
 ) -> Source {
     let node = graph.resolve(node as u16) as usize;
@@ -351,8 +352,8 @@ fn source_of<const N: usize>(
 }
 
 /// Slices of a layer's weight variables, in Keras's order, checked against the buffer.
-fn weight_slices<'w, const N: usize>(
-    graph: &Graph<'w, N>,
+fn weight_slices<'w, S: Storage>(
+    graph: &Graph<'w, S>,
     layer: LayerId,
 ) -> Result<heapless::Vec<&'w [f32], 4>, Error> {
     let mut slices = heapless::Vec::new();
@@ -373,18 +374,15 @@ fn weight_slices<'w, const N: usize>(
     Ok(slices)
 }
 
-fn op_for<'w, const N: usize>(
-    graph: &Graph<'w, N>,
+fn op_for<'w, S: Storage>(
+    graph: &Graph<'w, S>,
     id: LayerId,
     inputs: &[Shape],
     output: Shape,
-) -> Result<Op<'w>, Error> {
-    let layer = graph.layer(id).ok_or(Error::Capacity {
-        what: "layers",
-        capacity: N,
-    })?;
+) -> Result<Op<'w, S>, Error> {
+    let layer = graph.layer(id).ok_or(Error::NoSuchLayer)?;
     let unbuilt = || Error::Unbuilt {
-        layer: layer.name.clone(),
+        layer: for_error(&layer.name),
     };
     let dim = |s: &Shape, axis: usize| s.dim(axis).map(|d| d as usize).ok_or_else(unbuilt);
     let image = |s: &Shape| -> Result<(usize, usize, usize), Error> {
@@ -393,7 +391,7 @@ fn op_for<'w, const N: usize>(
     let w = weight_slices(graph, id)?;
     let input = inputs.first().copied();
     let bad_geometry = || Error::IncompatibleInput {
-        layer: layer.name.clone(),
+        layer: for_error(&layer.name),
         found: input.unwrap_or(Shape::SCALAR),
         expected: "a shape whose sizes fit in memory",
     };
@@ -411,9 +409,9 @@ fn op_for<'w, const N: usize>(
             };
             let outer =
                 (1..axis).try_fold(1usize, |acc, a| Ok::<_, Error>(acc * dim(&output, a)?))?;
-            let mut inner = heapless::Vec::new();
+            let mut inner = S::Few::<usize>::default();
             for s in inputs {
-                let _ = inner.push(dim(s, axis)? * after(s)?);
+                storage::push(&mut inner, dim(s, axis)? * after(s)?, "inputs of one node")?;
             }
             return Ok(Op::Concatenate { outer, inner });
         }

@@ -9,18 +9,17 @@ mod execute;
 mod tests;
 
 use crate::error::Error;
+use crate::graph::storage::{self, Storage};
 use crate::graph::Graph;
 use crate::kernels::SmallRng;
+use crate::name::for_error;
 use crate::planner::{self, Plan};
 use crate::shape::Shape;
 
-impl<const N: usize> Graph<'_, N> {
+impl<S: Storage> Graph<'_, S> {
     /// Per-sample node shapes (batch axis 1) at inference for inputs of the given shapes;
     /// `None` uses the declared input shapes, which must then be fully known.
-    pub fn sample_shapes(
-        &self,
-        input_shapes: Option<&[Shape]>,
-    ) -> Result<heapless::Vec<Shape, N>, Error> {
+    pub fn sample_shapes(&self, input_shapes: Option<&[Shape]>) -> Result<S::List<Shape>, Error> {
         self.shapes_for(input_shapes, Some(false))
     }
 
@@ -51,7 +50,7 @@ impl<const N: usize> Graph<'_, N> {
         &self,
         input_shapes: Option<&[Shape]>,
         training: Option<bool>,
-    ) -> Result<heapless::Vec<Shape, N>, Error> {
+    ) -> Result<S::List<Shape>, Error> {
         if let Some(given) = input_shapes {
             if given.len() != self.inputs.len() {
                 return Err(Error::BufferCount {
@@ -61,12 +60,9 @@ impl<const N: usize> Graph<'_, N> {
                 });
             }
         }
-        let mut shapes: heapless::Vec<Shape, N> = heapless::Vec::new();
+        let mut shapes: S::List<Shape> = Default::default();
         for (i, node) in self.nodes.iter().enumerate() {
-            let layer = self.layer(node.layer).ok_or(Error::Capacity {
-                what: "layers",
-                capacity: N,
-            })?;
+            let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
             let position = self.inputs.iter().position(|&n| n as usize == i);
             let shape = if let Some(position) = position {
                 let declared = node.shape;
@@ -85,7 +81,7 @@ impl<const N: usize> Graph<'_, N> {
                                     );
                             if !compatible {
                                 return Err(Error::IncompatibleInput {
-                                    layer: layer.name.clone(),
+                                    layer: for_error(&layer.name),
                                     found: *given,
                                     expected: "the declared rank and last axis",
                                 });
@@ -97,7 +93,7 @@ impl<const N: usize> Graph<'_, N> {
                 let shape = shape.with_dim(0, Some(1));
                 if !shape.is_sample_known() {
                     return Err(Error::UnknownDimension {
-                        layer: layer.name.clone(),
+                        layer: for_error(&layer.name),
                         shape,
                     });
                 }
@@ -106,23 +102,16 @@ impl<const N: usize> Graph<'_, N> {
                 shapes
                     .get(target as usize)
                     .copied()
-                    .ok_or(Error::Capacity {
-                        what: "nodes",
-                        capacity: N,
-                    })?
+                    .ok_or(Error::NoSuchLayer)?
             } else if node.inputs.is_empty() {
                 return Err(Error::Unbuilt {
-                    layer: layer.name.clone(),
+                    layer: for_error(&layer.name),
                 });
             } else {
-                let mut inputs: heapless::Vec<Shape, { crate::graph::MAX_NODE_INPUTS }> =
-                    heapless::Vec::new();
-                for &input in &node.inputs {
-                    let s = shapes.get(input as usize).ok_or(Error::Capacity {
-                        what: "nodes",
-                        capacity: N,
-                    })?;
-                    let _ = inputs.push(*s);
+                let mut inputs: S::Few<Shape> = Default::default();
+                for &input in node.inputs.iter() {
+                    let s = shapes.get(input as usize).ok_or(Error::NoSuchLayer)?;
+                    storage::push(&mut inputs, *s, "inputs of one node")?;
                 }
                 // The weights were sized for the shape the layer was built with; a run on
                 // another shape must need exactly the same weights.
@@ -135,7 +124,7 @@ impl<const N: usize> Graph<'_, N> {
                         .ne(now.iter().map(|w| w.shape))
                     {
                         return Err(Error::IncompatibleInput {
-                            layer: layer.name.clone(),
+                            layer: for_error(&layer.name),
                             found: *first,
                             expected: "the input size the layer's weights were made for",
                         });
@@ -147,16 +136,13 @@ impl<const N: usize> Graph<'_, N> {
                     layer.kind.inference_shape_of(&layer.name, &inputs)?
                 }
             };
-            shapes.push(shape).map_err(|_| Error::Capacity {
-                what: "nodes",
-                capacity: N,
-            })?;
+            storage::push(&mut shapes, shape, "nodes")?;
         }
         Ok(shapes)
     }
 
     /// The arena plan for inputs of the given per-sample shapes (`None`: declared shapes).
-    pub fn plan(&self, input_shapes: Option<&[Shape]>) -> Result<Plan<N>, Error> {
+    pub fn plan(&self, input_shapes: Option<&[Shape]>) -> Result<Plan<S>, Error> {
         self.plan_for(input_shapes, Some(false))
     }
 
@@ -166,11 +152,11 @@ impl<const N: usize> Graph<'_, N> {
         &self,
         input_shapes: Option<&[Shape]>,
         training: Option<bool>,
-    ) -> Result<Plan<N>, Error> {
+    ) -> Result<Plan<S>, Error> {
         if self.inputs.is_empty() {
             return Err(match self.layers.first() {
                 Some(l) => Error::Unbuilt {
-                    layer: l.name.clone(),
+                    layer: for_error(&l.name),
                 },
                 None => Error::BufferCount {
                     what: "input",
@@ -232,7 +218,7 @@ impl<const N: usize> Graph<'_, N> {
     /// `predict` with a given plan (tests compare the planner against a plan without reuse).
     pub(crate) fn run_planned(
         &self,
-        plan: &Plan<N>,
+        plan: &Plan<S>,
         input_shapes: Option<&[Shape]>,
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],
@@ -252,7 +238,7 @@ impl<const N: usize> Graph<'_, N> {
     #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
-        plan: &Plan<N>,
+        plan: &Plan<S>,
         input_shapes: Option<&[Shape]>,
         inputs: &[&[f32]],
         outputs: &mut [&mut [f32]],

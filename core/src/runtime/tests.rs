@@ -4,6 +4,7 @@
 
 extern crate std;
 
+use crate::graph::Fixed;
 use crate::graph::{Graph, LayerSpec};
 use crate::kernels::{Activation, Padding};
 use crate::layers::*;
@@ -13,7 +14,7 @@ use proptest::prelude::*;
 use std::vec::Vec;
 
 /// One random layer for a rank-2 `(batch, features)` input.
-fn vector_layer() -> impl Strategy<Value = LayerSpec> {
+fn vector_layer() -> impl Strategy<Value = LayerSpec<'static>> {
     prop_oneof![
         (1u32..9, 0usize..6).prop_map(|(units, act)| {
             let acts = [
@@ -37,7 +38,7 @@ fn vector_layer() -> impl Strategy<Value = LayerSpec> {
 }
 
 /// One random layer for a rank-4 image input (keeps height and width at least 2).
-fn image_layer() -> impl Strategy<Value = LayerSpec> {
+fn image_layer() -> impl Strategy<Value = LayerSpec<'static>> {
     prop_oneof![
         (1u32..4, any::<bool>()).prop_map(|(f, same)| Conv2D::new(f, [2, 2])
             .padding(if same { Padding::Same } else { Padding::Valid })
@@ -67,7 +68,7 @@ fn build(
     input: Input,
     layers: Vec<LayerSpec>,
     tail: &[LayerSpec],
-) -> Option<Sequential<'static, 24>> {
+) -> Option<Sequential<'static, Fixed<24>>> {
     let mut model = Sequential::new();
     model.add(input).ok()?;
     for l in layers.into_iter().chain(tail.iter().cloned()) {
@@ -85,7 +86,12 @@ fn weights(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-fn run(graph: &Graph<'_, 24>, plan: &Plan<24>, x: &[f32], out_len: usize) -> Vec<f32> {
+fn run(
+    graph: &Graph<'_, Fixed<24>>,
+    plan: &Plan<Fixed<24>>,
+    x: &[f32],
+    out_len: usize,
+) -> Vec<f32> {
     let mut arena = std::vec![0u8; plan.arena_bytes()];
     let mut y = std::vec![f32::NAN; out_len];
     graph
@@ -94,7 +100,7 @@ fn run(graph: &Graph<'_, 24>, plan: &Plan<24>, x: &[f32], out_len: usize) -> Vec
     y
 }
 
-fn check(graph: &Graph<'_, 24>, x: &[f32]) -> Result<(), TestCaseError> {
+fn check(graph: &Graph<'_, Fixed<24>>, x: &[f32]) -> Result<(), TestCaseError> {
     let shapes = graph.sample_shapes(None).unwrap();
     let plan = graph.plan(None).unwrap();
     let naive = plan_without_reuse(graph, &shapes).unwrap();
@@ -180,7 +186,7 @@ proptest! {
 
 #[test]
 fn a_chain_of_activations_runs_in_place() {
-    let mut model = Sequential::<8>::new();
+    let mut model = Sequential::<Fixed<8>>::new();
     model.add(Input::new(&[4])).unwrap();
     model.add(Dense::new(6)).unwrap();
     model.add(Activation::Relu).unwrap();
@@ -195,7 +201,7 @@ fn a_chain_of_activations_runs_in_place() {
 
 #[test]
 fn too_small_arena_is_an_error_before_running() {
-    let mut model = Sequential::<4>::new();
+    let mut model = Sequential::<Fixed<4>>::new();
     model.add(Input::new(&[2])).unwrap();
     model.add(Dense::new(3)).unwrap();
     let w = [1.0f32; 9];

@@ -10,6 +10,7 @@ pub mod pattern;
 mod table;
 mod text;
 
+use crate::graph::storage::{self, List, Storage, Text};
 use crate::graph::{Graph, LayerId, LayerKind, ModelKind};
 use crate::shape::Shape;
 use core::fmt::{self, Display, Write};
@@ -19,8 +20,7 @@ use text::Justify;
 pub use layout::MAX_COLUMNS;
 pub use pattern::PatternError;
 
-/// The longest text one cell may hold, in bytes.
-pub const CELL_CAPACITY: usize = 256;
+pub use crate::graph::storage::CELL_CAPACITY;
 
 /// Keras's `summary()` arguments. `Default` is Keras's defaults on a terminal 80 wide
 /// (a pipe, CI, or a device), which gives tables 76 characters wide.
@@ -130,10 +130,8 @@ impl Display for PyRepr<'_> {
     }
 }
 
-type Cell = heapless::String<CELL_CAPACITY>;
-
-fn cell(args: fmt::Arguments<'_>) -> Result<Cell, SummaryError<'static>> {
-    let mut c = Cell::new();
+fn cell<C: Text>(args: fmt::Arguments<'_>) -> Result<C, SummaryError<'static>> {
+    let mut c = C::default();
     c.write_fmt(args).map_err(|_| SummaryError::CellTooLong)?;
     Ok(c)
 }
@@ -232,7 +230,7 @@ impl Display for SummaryShape {
     }
 }
 
-impl<const N: usize> Graph<'_, N> {
+impl<S: Storage> Graph<'_, S> {
     /// Keras's rule: Sequential models (and linear Functional ones) get three columns,
     /// others a fourth, "Connected to".
     pub fn is_sequential_like(&self) -> bool {
@@ -241,24 +239,28 @@ impl<const N: usize> Graph<'_, N> {
         }
         // Keras: one node per depth, each with at most one input, and no shared layer.
         // Over the model's own nodes (not those inside nested models), that is a chain.
-        let own = |n: &crate::graph::Node| {
+        let own = |n: &crate::graph::Node<S>| {
             self.layers
                 .get(n.layer as usize)
                 .is_some_and(|l| l.parent.is_none())
         };
-        let mut seen = [false; N];
-        let single_use = self.nodes.iter().filter(|n| own(n)).all(|n| {
+        let (Some(mut seen), Some(mut readers)) = (
+            S::List::<bool>::filled(self.layers.len(), false),
+            S::List::<u8>::filled(self.nodes.len(), 0),
+        ) else {
+            return false;
+        };
+        let mut chain = self.inputs.len() == 1 && self.outputs.len() == 1;
+        for n in self.nodes.iter().filter(|n| own(n)) {
             let first_use = !core::mem::replace(&mut seen[n.layer as usize], true);
-            first_use && n.inputs.len() <= 1
-        });
-        let no_branches = (0..self.nodes.len()).all(|i| {
-            self.nodes
-                .iter()
-                .filter(|m| own(m) && m.inputs.contains(&(i as u16)))
-                .count()
-                <= 1
-        });
-        single_use && no_branches && self.inputs.len() == 1 && self.outputs.len() == 1
+            chain &= first_use && n.inputs.len() <= 1;
+            for &input in n.inputs.iter() {
+                let count = &mut readers[input as usize];
+                *count = count.saturating_add(1);
+                chain &= *count <= 1;
+            }
+        }
+        chain
     }
 
     /// Prints the summary table through `print_fn`, one line per call.
@@ -352,7 +354,8 @@ impl<const N: usize> Graph<'_, N> {
         let mut first_row = true;
         for &layer in &rows[first..last] {
             // Depth-first through nested models when expanding, as Keras's print_layer.
-            let mut stack: heapless::Vec<(LayerId, usize), N> = heapless::Vec::new();
+            // Bounded by the layers, which a list of the graph's storage holds.
+            let mut stack: S::List<(LayerId, usize)> = Default::default();
             let _ = stack.push((layer, 0));
             while let Some((id, level)) = stack.pop() {
                 if !first_row {
@@ -360,8 +363,7 @@ impl<const N: usize> Graph<'_, N> {
                 }
                 first_row = false;
                 let cells = self.row_cells(id, level, sequential_like, options.show_trainable)?;
-                let cells: heapless::Vec<&str, MAX_COLUMNS> =
-                    cells.iter().map(|c| c.as_str()).collect();
+                let cells: heapless::Vec<&str, MAX_COLUMNS> = cells.iter().map(|c| &**c).collect();
                 let height = table.height(&cells);
                 for line in 0..height {
                     print_fn(&table.row_line(&cells, line, height, false));
@@ -369,7 +371,8 @@ impl<const N: usize> Graph<'_, N> {
                 if options.expand_nested
                     && matches!(self.layers[id as usize].kind, LayerKind::Model(_))
                 {
-                    let children: heapless::Vec<LayerId, N> = self.nested_layers(id).collect();
+                    let children: S::List<LayerId> =
+                        storage::collect(self.nested_layers(id), "layers").unwrap_or_default();
                     for &child in children.iter().rev() {
                         let _ = stack.push((child, level + 1));
                     }
@@ -399,8 +402,8 @@ impl<const N: usize> Graph<'_, N> {
     }
 
     /// The layers `summary` lists: `model.layers`.
-    fn summary_rows(&self) -> heapless::Vec<LayerId, N> {
-        self.visible_layers().collect()
+    fn summary_rows(&self) -> S::List<LayerId> {
+        storage::collect(self.visible_layers(), "layers").unwrap_or_default()
     }
 
     /// Keras's `get_layer_index_bound_by_layer_name`.
@@ -418,11 +421,7 @@ impl<const N: usize> Graph<'_, N> {
         let mut lower: Option<(usize, usize)> = None;
         let mut upper: Option<(usize, usize)> = None;
         for (i, &id) in rows.iter().enumerate() {
-            let name = self
-                .layers
-                .get(id as usize)
-                .map(|l| l.name.as_str())
-                .unwrap_or("");
+            let name = self.layers.get(id as usize).map(|l| &*l.name).unwrap_or("");
             if check(start, name)? {
                 lower = Some(lower.map_or((i, i), |(lo, hi)| (lo.min(i), hi.max(i))));
             }
@@ -448,12 +447,12 @@ impl<const N: usize> Graph<'_, N> {
         level: usize,
         sequential_like: bool,
         show_trainable: bool,
-    ) -> Result<heapless::Vec<Cell, MAX_COLUMNS>, SummaryError<'static>> {
+    ) -> Result<heapless::Vec<S::Cell, MAX_COLUMNS>, SummaryError<'static>> {
         let mut cells = heapless::Vec::new();
         let Some(layer) = self.layers.get(id as usize) else {
             return Ok(cells);
         };
-        let mut push = |c: Cell| cells.push(c).map_err(|_| SummaryError::TooManyPositions);
+        let mut push = |c: S::Cell| cells.push(c).map_err(|_| SummaryError::TooManyPositions);
         const INDENT: &str = "                                ";
         let indent = INDENT.get(..3 * level).unwrap_or(INDENT);
         let branch = if level > 0 { "└ " } else { "" };
@@ -496,10 +495,10 @@ impl<const N: usize> Graph<'_, N> {
     }
 
     /// `layer[node_index][tensor_index], …` for every node of the layer, or `-`.
-    fn connected_to(&self, id: LayerId) -> Result<Cell, SummaryError<'static>> {
-        let mut out = Cell::new();
+    fn connected_to(&self, id: LayerId) -> Result<S::Cell, SummaryError<'static>> {
+        let mut out = S::Cell::default();
         for node in self.nodes.iter().filter(|n| n.layer == id) {
-            for &input in &node.inputs {
+            for &input in node.inputs.iter() {
                 let Some(producer) = self.nodes.get(input as usize) else {
                     continue;
                 };
@@ -510,7 +509,7 @@ impl<const N: usize> Graph<'_, N> {
                 let name = self
                     .layers
                     .get(producer.layer as usize)
-                    .map(|l| l.name.as_str())
+                    .map(|l| &*l.name)
                     .unwrap_or("?");
                 if !out.is_empty() {
                     out.push_str(", ").map_err(|_| SummaryError::CellTooLong)?;
@@ -519,7 +518,7 @@ impl<const N: usize> Graph<'_, N> {
             }
         }
         if out.is_empty() {
-            out.push('-').map_err(|_| SummaryError::CellTooLong)?;
+            out.push_str("-").map_err(|_| SummaryError::CellTooLong)?;
         }
         Ok(out)
     }

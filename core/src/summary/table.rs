@@ -48,7 +48,7 @@ impl<'a> Table<'a> {
         cells
             .iter()
             .zip(self.widths.iter().zip(self.justify))
-            .map(|(text, (&w, &j))| wrap(text, w.saturating_sub(2), j).len())
+            .map(|(text, (&w, &j))| wrap(text, w.saturating_sub(2), j).count())
             .max()
             .unwrap_or(1)
     }
@@ -66,11 +66,14 @@ impl<'a> Table<'a> {
             f.write_char(border)?;
             for (text, (&w, &j)) in cells.iter().zip(self.widths.iter().zip(self.justify)) {
                 let text_width = w.saturating_sub(2);
-                let lines = wrap(text, text_width, j);
-                let skip = if header { height - lines.len() } else { 0 };
+                let skip = if header {
+                    height.saturating_sub(wrap(text, text_width, j).count())
+                } else {
+                    0
+                };
                 let cell = line
                     .checked_sub(skip)
-                    .and_then(|k| lines.get(k).copied())
+                    .and_then(|k| wrap(text, text_width, j).nth(k))
                     .unwrap_or(CellLine {
                         pad_right: text_width,
                         ..CellLine::BLANK

@@ -5,9 +5,6 @@
 //! overflow with "ellipsis"), then justifies each line: left lines are padded, right and
 //! centred lines are stripped of trailing spaces first.
 
-/// Most lines one cell wraps into.
-pub const MAX_LINES: usize = 32;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Justify {
     Left,
@@ -44,44 +41,46 @@ fn char_offset(s: &str, n: usize) -> usize {
     s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
 }
 
-/// Wraps `text` into lines exactly `cell_width` characters wide.
-pub fn wrap(text: &str, cell_width: usize, justify: Justify) -> heapless::Vec<CellLine, MAX_LINES> {
-    let mut lines = heapless::Vec::new();
-    let mut start = 0;
-    for brk in break_positions(text, cell_width)
-        .into_iter()
-        .chain(core::iter::once(text.len()))
-    {
-        let line = justify_line(text, start, brk, cell_width, justify);
-        if lines.push(line).is_err() {
-            break;
-        }
-        start = brk;
-    }
-    lines
-}
-
-/// rich's `divide_line(text, width, fold=False)`: byte offsets where new lines start.
-fn break_positions(text: &str, line_width: usize) -> heapless::Vec<usize, MAX_LINES> {
-    let mut breaks = heapless::Vec::new();
+/// Wraps `text` into lines exactly `cell_width` characters wide, one at a time (a cell
+/// may wrap into any number of lines; none is held in memory).
+pub fn wrap(
+    text: &str,
+    cell_width: usize,
+    justify: Justify,
+) -> impl Iterator<Item = CellLine> + '_ {
+    let mut words = words(text);
+    let mut line_start = 0;
+    // Characters on the current line so far.
     let mut offset = 0usize;
-    for (start, word) in words(text) {
-        let word_width = width(word.trim_end());
-        let remaining = line_width as isize - offset as isize;
-        if remaining >= word_width as isize {
-            offset += width(word);
-        } else {
-            if word_width > line_width {
-                if start > 0 && breaks.push(start).is_err() {
-                    break;
-                }
-            } else if breaks.push(start).is_err() {
-                break;
+    let mut done = false;
+    // rich's `divide_line(text, width, fold=False)`: a new line starts before a word that
+    // does not fit; a word wider than the line stays whole on a line of its own.
+    core::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        for (start, word) in words.by_ref() {
+            let word_width = width(word.trim_end());
+            if offset + word_width <= cell_width {
+                offset += width(word);
+                continue;
             }
             offset = width(word);
+            if start > 0 {
+                let line = justify_line(text, line_start, start, cell_width, justify);
+                line_start = start;
+                return Some(line);
+            }
         }
-    }
-    breaks
+        done = true;
+        Some(justify_line(
+            text,
+            line_start,
+            text.len(),
+            cell_width,
+            justify,
+        ))
+    })
 }
 
 /// `re.finditer(r"\s*\S+\s*")` as (byte start, word) pairs.
@@ -154,7 +153,6 @@ mod tests {
 
     fn render(text: &str, w: usize, j: Justify) -> Vec<String> {
         wrap(text, w, j)
-            .iter()
             .map(|l| {
                 let mut s = String::new();
                 s.extend(core::iter::repeat_n(' ', l.pad_left));
@@ -201,6 +199,15 @@ mod tests {
             render("dense[0][0], dense_1[0][0], add[0][0]", 26, Justify::Left),
             ["dense[0][0],              ", "dense_1[0][0], add[0][0]  "]
         );
+    }
+
+    #[test]
+    fn a_long_list_wraps_into_as_many_lines_as_it_needs() {
+        let list: Vec<String> = (0..100).map(|i| std::format!("dense_{i}[0][0]")).collect();
+        let text = list.join(", ");
+        let lines = render(&text, 20, Justify::Left);
+        assert_eq!(lines.len(), 100);
+        assert_eq!(lines[99].trim_end(), "dense_99[0][0]");
     }
 
     #[test]

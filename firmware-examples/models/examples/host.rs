@@ -41,10 +41,10 @@ fn f32_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-fn export<const N: usize>(
+fn export<S: kiln::Storage>(
     name: &str,
     dir: &Path,
-    model: kiln::Graph<'_, N>,
+    model: kiln::Graph<'_, S>,
     inputs: &[&[f32]],
     output_len: usize,
 ) -> Result<(), String> {

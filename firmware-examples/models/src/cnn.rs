@@ -49,8 +49,8 @@ pub static IMAGE: [f32; SIDE * SIDE] = {
     img
 };
 
-pub fn build() -> Result<Graph<'static, MAX_LAYERS>, Error> {
-    let mut model = Sequential::<MAX_LAYERS>::named("small_cnn")?;
+pub fn build() -> Result<Graph<'static, kiln::Fixed<MAX_LAYERS>>, Error> {
+    let mut model = Sequential::<kiln::Fixed<MAX_LAYERS>>::named("small_cnn")?;
     model.add(Input::new(&[SIDE as u32, SIDE as u32, 1]))?;
     model.add(Conv2D::new(8, [3, 3]).activation(Activation::Relu))?;
     model.add(MaxPooling2D::new([2, 2]))?;
@@ -61,9 +61,9 @@ pub fn build() -> Result<Graph<'static, MAX_LAYERS>, Error> {
     Ok(model.into_graph())
 }
 
-pub fn run<const N: usize>(
+pub fn run<S: kiln::Storage>(
     board: &mut dyn Board,
-    model: &Graph<'_, N>,
+    model: &Graph<'_, S>,
     arena: &mut [u8],
 ) -> Result<(), Failure> {
     print_summary(board, model)?;

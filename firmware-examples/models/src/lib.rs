@@ -57,9 +57,9 @@ pub fn summary_options() -> SummaryOptions<'static> {
 }
 
 /// Prints `model.summary()` line by line.
-pub fn print_summary<const N: usize>(
+pub fn print_summary<S: kiln::Storage>(
     board: &mut dyn Board,
-    model: &Graph<'_, N>,
+    model: &Graph<'_, S>,
 ) -> Result<(), Error> {
     model
         .summary(&summary_options(), &mut |line| {
@@ -69,9 +69,9 @@ pub fn print_summary<const N: usize>(
 }
 
 /// Prints the arena the model's plan needs and its lower bound.
-pub fn print_arena<const N: usize>(
+pub fn print_arena<S: kiln::Storage>(
     board: &mut dyn Board,
-    model: &Graph<'_, N>,
+    model: &Graph<'_, S>,
 ) -> Result<(), Error> {
     let plan = model.plan(None)?;
     board.print(format_args!(
@@ -90,9 +90,9 @@ pub fn print_values(board: &mut dyn Board, name: &str, values: &[f32]) {
 }
 
 /// `predict` on one sample between the board's measurement markers.
-pub fn measured_predict<const N: usize>(
+pub fn measured_predict<S: kiln::Storage>(
     board: &mut dyn Board,
-    model: &Graph<'_, N>,
+    model: &Graph<'_, S>,
     inputs: &[&[f32]],
     outputs: &mut [&mut [f32]],
     arena: &mut [u8],

@@ -31,8 +31,8 @@ pub const XS: [f32; 9] = [
 ];
 
 /// Builds the model and lends it [`WEIGHTS`].
-pub fn build() -> Result<Graph<'static, MAX_LAYERS>, Error> {
-    let mut model = Sequential::<MAX_LAYERS>::named("sine")?;
+pub fn build() -> Result<Graph<'static, kiln::Fixed<MAX_LAYERS>>, Error> {
+    let mut model = Sequential::<kiln::Fixed<MAX_LAYERS>>::named("sine")?;
     model.add(Input::new(&[1]))?;
     model.add(Dense::new(16).activation(Activation::Relu))?;
     model.add(Dense::new(16).activation(Activation::Relu))?;
@@ -42,9 +42,9 @@ pub fn build() -> Result<Graph<'static, MAX_LAYERS>, Error> {
 }
 
 /// Prints the summary, predicts `sin(XS[0])` once between the markers, then the whole batch.
-pub fn run<const N: usize>(
+pub fn run<S: kiln::Storage>(
     board: &mut dyn Board,
-    model: &Graph<'_, N>,
+    model: &Graph<'_, S>,
     arena: &mut [u8],
 ) -> Result<(), Failure> {
     print_summary(board, model)?;

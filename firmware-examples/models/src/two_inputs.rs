@@ -29,8 +29,8 @@ pub static WEIGHTS: [f32; WEIGHT_COUNT] = crate::pseudo_random(0x5EED_0002, 1.5)
 pub const MOTION: [f32; 4] = [0.5, -0.25, 1.0, 0.125];
 pub const AUDIO: [f32; 3] = [-1.0, 0.75, 0.3];
 
-pub fn build() -> Result<Graph<'static, MAX_LAYERS>, Error> {
-    let mut f = Functional::<MAX_LAYERS>::new();
+pub fn build() -> Result<Graph<'static, kiln::Fixed<MAX_LAYERS>>, Error> {
+    let mut f = Functional::<kiln::Fixed<MAX_LAYERS>>::new();
     let motion = f.input(Input::new(&[4]).name("motion"))?;
     let audio = f.input(Input::new(&[3]).name("audio"))?;
     let m = f.call(
@@ -57,9 +57,9 @@ pub fn build() -> Result<Graph<'static, MAX_LAYERS>, Error> {
     Ok(model)
 }
 
-pub fn run<const N: usize>(
+pub fn run<S: kiln::Storage>(
     board: &mut dyn Board,
-    model: &Graph<'_, N>,
+    model: &Graph<'_, S>,
     arena: &mut [u8],
 ) -> Result<(), Failure> {
     print_summary(board, model)?;

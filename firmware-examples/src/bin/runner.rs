@@ -39,13 +39,13 @@ use kiln_firmware_examples::{
 /// Layer/node capacity of the loaded graph, and RAM for the outputs and the arena.
 #[cfg(kiln_board = "mps2-an386")]
 mod capacity {
-    // `kiln::format::load::<64>` takes about 66 KiB of stack; RAM is 4 MiB.
+    // `kiln::format::load::<kiln::Fixed<64>>` takes about 66 KiB of stack; RAM is 4 MiB.
     pub const MAX_LAYERS: usize = 64;
     pub const WORK_BYTES: usize = 3 * 1024 * 1024;
 }
 #[cfg(kiln_board = "lm3s6965evb")]
 mod capacity {
-    // `kiln::format::load::<N>` needs about 7.7 KiB + 0.9 KiB × N of stack on this
+    // `kiln::format::load::<kiln::Fixed<N>>` needs about 7.7 KiB + 0.9 KiB × N of stack on this
     // Cortex-M3 (measured: N = 16 -> 22 KiB): N = 16 leaves 32 KiB for the work RAM.
     pub const MAX_LAYERS: usize = 16;
     pub const WORK_BYTES: usize = 32 * 1024;
@@ -163,7 +163,7 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         "kiln-runner: blob {blob_path}: {blob_len} bytes in flash at {:#010x} ({capacity} bytes free)",
         blob.as_ptr() as usize
     );
-    let model = kiln::format::load::<MAX_LAYERS>(blob)?;
+    let model = kiln::format::load::<kiln::Fixed<MAX_LAYERS>>(blob)?;
     model
         .summary(
             &kiln::SummaryOptions {

@@ -160,12 +160,15 @@ impl<'a> Fields<'a> {
         if dtype == "float32" {
             Ok(())
         } else {
-            Err(self.err("dtype", format!("'{dtype}' is not supported (kiln runs float32 models; quantize with kiln export --int8)")))
+            Err(self.err(
+                "dtype",
+                format!("'{dtype}' is not supported (kiln imports float32 models)"),
+            ))
         }
     }
 }
 
-pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec, ImportError> {
+pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, ImportError> {
     let name = layer_name(layer, index);
     let class = layer
         .get("class_name")
@@ -369,10 +372,14 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec, Impor
             }
         };
     let spec = LayerSpec::new(kind).trainable(f.bool_or("trainable", true)?);
-    Ok(match class {
-        // Keras always writes the name; a config without one gets kiln's automatic name.
-        _ if f.get("name").is_some() => spec.name(&name),
-        _ => spec,
+    // Keras always writes the name; a config without one gets kiln's automatic name.
+    let given = layer
+        .get("config")
+        .and_then(|c| c.get("name"))
+        .and_then(Value::as_str);
+    Ok(match given {
+        Some(name) => spec.name(name),
+        None => spec,
     })
 }
 

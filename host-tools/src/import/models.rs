@@ -3,12 +3,12 @@
 use super::layers::{layer_name, layer_spec, shape_from_json};
 use super::weights::{read_weights, WeightSource};
 use super::ImportError;
-use crate::model::{HostGraph, MAX_LAYERS};
+use crate::model::{HostGraph, HostModel};
 use kiln::graph::LayerKind;
-use kiln::Sequential;
+use kiln::{Heap, Sequential};
 use serde_json::{Map, Value};
 
-pub(super) type Model = kiln::Graph<'static, MAX_LAYERS>;
+pub(super) type Model = HostModel<'static>;
 
 fn kiln_err(layer: &str) -> impl FnOnce(kiln::Error) -> ImportError + '_ {
     move |source| ImportError::Kiln {
@@ -22,21 +22,10 @@ pub fn import(
     config: &Value,
     weights: Option<&(dyn WeightSource + Sync)>,
 ) -> Result<HostGraph, ImportError> {
-    // A host graph is ~60 KB held by value, nested models recurse, and debug builds copy
-    // such values freely: build on a thread whose stack is sized for that, not on the
-    // caller's (a test thread has 2 MB).
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("kiln-import".into())
-            .stack_size(256 << 20)
-            .spawn_scoped(scope, || import_on_this_thread(config, weights))
-            .map_err(|e| ImportError::NotAModel(format!("cannot start the import thread: {e}")))?
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
+    import_graph_and_weights(config, weights)
 }
 
-fn import_on_this_thread(
+fn import_graph_and_weights(
     config: &Value,
     weights: Option<&(dyn WeightSource + Sync)>,
 ) -> Result<HostGraph, ImportError> {
@@ -45,7 +34,7 @@ fn import_on_this_thread(
         Some(source) => read_weights(&graph, source)?,
         None => Vec::new(),
     };
-    Ok(HostGraph::new(Box::new(graph), flat))
+    Ok(HostGraph::new(graph, flat))
 }
 
 /// A model config (`{"class_name": …, "config": …}`) to a graph without weights.
@@ -97,8 +86,7 @@ fn import_sequential(body: &Map<String, Value>) -> Result<Model, ImportError> {
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or("sequential");
-    let mut model =
-        Sequential::<'static, MAX_LAYERS>::named(model_name).map_err(kiln_err(model_name))?;
+    let mut model = Sequential::<'static, Heap>::named(model_name).map_err(kiln_err(model_name))?;
     let mut has_input = false;
     for (i, layer) in model_layers(body, model_name)?.iter().enumerate() {
         let name = layer_name(layer, i);
@@ -186,7 +174,7 @@ fn import_functional(body: &Map<String, Value>) -> Result<Model, ImportError> {
         .and_then(Value::as_str)
         .unwrap_or("functional");
     let layers = model_layers(body, model_name)?;
-    let mut ws = Functional::<'static, MAX_LAYERS>::new();
+    let mut ws = Functional::<'static, Heap>::new();
     // (layer name, node index) → tensor.
     let mut tensors: HashMap<(String, usize), Tensor> = HashMap::new();
     enum Callable {
