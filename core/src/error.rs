@@ -158,6 +158,7 @@ impl fmt::Display for Error {
             ),
             Error::Summary(kind) => f.write_str(match kind {
                 SummaryFailure::InsufficientWidth => "Insufficient console width to print summary.",
+                SummaryFailure::LineTooLong => "summary line_length is wider than kiln lays out",
                 SummaryFailure::Positions => "summary positions do not give one edge per column",
                 SummaryFailure::LayerRangeNoMatch => "Passed layer_names do not match the layer names in the model.",
                 SummaryFailure::Pattern => "a layer_range pattern is not a regular expression kiln supports",
@@ -175,6 +176,7 @@ impl fmt::Display for Error {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SummaryFailure {
     InsufficientWidth,
+    LineTooLong,
     Positions,
     LayerRangeNoMatch,
     Pattern,
@@ -186,7 +188,10 @@ impl From<crate::summary::SummaryError<'_>> for Error {
         use crate::summary::SummaryError as S;
         Error::Summary(match e {
             S::InsufficientWidth => SummaryFailure::InsufficientWidth,
-            S::TooFewPositions { .. } | S::TooManyPositions => SummaryFailure::Positions,
+            S::LineTooLong { .. } => SummaryFailure::LineTooLong,
+            S::TooFewPositions { .. } | S::TooManyPositions | S::Position { .. } => {
+                SummaryFailure::Positions
+            }
             S::LayerRangeNoMatch { .. } => SummaryFailure::LayerRangeNoMatch,
             S::Pattern { .. } => SummaryFailure::Pattern,
             S::CellTooLong => SummaryFailure::CellTooLong,

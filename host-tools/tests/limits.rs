@@ -69,7 +69,10 @@ fn check(model: &str, layers: usize) {
         assert_eq!(got.shape, want.shape);
         let scale = want.data.iter().fold(1.0f32, |m, v| m.max(v.abs()));
         for (a, b) in got.data.iter().zip(&want.data) {
-            assert!((a - b).abs() <= 1e-6 * scale + 1e-5 * b.abs(), "{model} y{j}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-6 * scale + 1e-5 * b.abs(),
+                "{model} y{j}: {a} vs {b}"
+            );
         }
     }
 
@@ -80,10 +83,17 @@ fn check(model: &str, layers: usize) {
     predict.extend(args.iter().map(PathBuf::as_path));
     kiln(&predict);
     for (a, b) in outputs.iter().zip(&from_blob) {
-        assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), "{model}");
+        assert_eq!(
+            std::fs::read(a).unwrap(),
+            std::fs::read(b).unwrap(),
+            "{model}"
+        );
     }
     let inspect = String::from_utf8(kiln(&[Path::new("inspect"), &blob]).stdout).unwrap();
-    assert!(inspect.contains(&format!(": {layers} layers,")), "{inspect}");
+    assert!(
+        inspect.contains(&format!(": {layers} layers,")),
+        "{inspect}"
+    );
     let blob_summary = kiln(&[Path::new("summary"), &blob]);
     assert_eq!(String::from_utf8(blob_summary.stdout).unwrap(), want);
     std::fs::remove_dir_all(&work).ok();

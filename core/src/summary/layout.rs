@@ -18,18 +18,23 @@ pub fn cell_widths(
     columns: usize,
 ) -> Result<heapless::Vec<usize, MAX_COLUMNS>, SummaryError<'static>> {
     let mut widths = heapless::Vec::<usize, MAX_COLUMNS>::new();
-    let mut current: i64 = 0;
+    // Edges as Python computes them: int() truncates toward zero, and Python's integers do
+    // not overflow (f64 keeps every edge a table can use exactly; wider ones are clamped
+    // below anyway).
+    let mut current = 0.0f64;
     for (i, &p) in positions.iter().enumerate() {
-        // Python's int() truncates toward zero.
-        let edge = (p * line_length as f64) as i64;
+        if !p.is_finite() {
+            return Err(SummaryError::Position { value: p });
+        }
+        let edge = (p * line_length as f64).trunc();
         let width = edge - current;
-        if width < 4 {
+        if width < 4.0 {
             return Err(SummaryError::InsufficientWidth);
         }
-        current += width;
+        current = edge;
         if i < columns {
             widths
-                .push(width as usize)
+                .push(width.min(usize::MAX as f64) as usize)
                 .map_err(|_| SummaryError::TooManyPositions)?;
         }
     }
@@ -41,7 +46,7 @@ pub fn cell_widths(
     }
     let available = line_length.saturating_sub(columns + 1);
     for w in widths.iter_mut() {
-        *w = (*w + 2).min(available);
+        *w = w.saturating_add(2).min(available);
     }
     let total: usize = widths.iter().sum();
     if total > available {
@@ -104,6 +109,20 @@ mod tests {
             cell_widths(10, &[0.45, 0.8, 1.0], 3),
             Err(SummaryError::InsufficientWidth)
         );
+    }
+
+    #[test]
+    fn positions_must_be_numbers() {
+        assert!(matches!(
+            cell_widths(80, &[0.5, f64::NAN, 1.0], 3),
+            Err(SummaryError::Position { value }) if value.is_nan()
+        ));
+        assert!(matches!(
+            cell_widths(80, &[0.5, f64::INFINITY, 1.0], 3),
+            Err(SummaryError::Position { value }) if value.is_infinite()
+        ));
+        // Huge finite positions clamp to the line, as rich clamps them.
+        assert_eq!(widths(76, &[1e300, 2e300, 3e300]), [24, 24, 24]);
     }
 
     #[test]

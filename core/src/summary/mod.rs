@@ -53,10 +53,22 @@ impl Default for SummaryOptions<'_> {
     }
 }
 
-/// Why `summary` could not print. Messages are Keras's.
+/// The widest table `summary` lays out (Keras has no limit; kiln refuses wider ones rather
+/// than spend minutes printing padding).
+pub const MAX_LINE_LENGTH: usize = 10_000;
+
+/// Why `summary` could not print. Messages are Keras's where Keras has one.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SummaryError<'a> {
     InsufficientWidth,
+    /// `line_length` is over [`MAX_LINE_LENGTH`].
+    LineTooLong {
+        given: usize,
+    },
+    /// A position is NaN or infinite (Python cannot turn it into a column edge).
+    Position {
+        value: f64,
+    },
     TooFewPositions {
         expected: usize,
         found: usize,
@@ -77,6 +89,14 @@ impl Display for SummaryError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SummaryError::InsufficientWidth => f.write_str("Insufficient console width to print summary."),
+            SummaryError::LineTooLong { given } => write!(
+                f,
+                "line_length {given} is wider than kiln lays out a summary (at most {MAX_LINE_LENGTH})"
+            ),
+            SummaryError::Position { value } => write!(
+                f,
+                "positions must be finite numbers (fractions of the line length); got {value}"
+            ),
             SummaryError::TooFewPositions { expected, found } => write!(
                 f,
                 "positions must give one edge per column: the table has {expected} columns but {found} positions were given"
@@ -95,6 +115,12 @@ impl Display for SummaryError<'_> {
                     PyRepr(pattern)
                 ),
                 PatternError::Invalid => write!(f, "layer_range pattern {} is not a valid regular expression", PyRepr(pattern)),
+                PatternError::TooLong => write!(
+                    f,
+                    "layer_range pattern {} is longer than kiln matches: at most {} steps, counting each repeat x{{n,m}} as m",
+                    PyRepr(pattern),
+                    pattern::MAX_PATTERN_STEPS
+                ),
             },
             SummaryError::CellTooLong => write!(f, "a summary cell is longer than {CELL_CAPACITY} bytes"),
         }
@@ -326,6 +352,9 @@ impl<S: Storage> Graph<'_, S> {
             .line_length
             .filter(|&l| l > 0)
             .unwrap_or(default_length);
+        if line_length > MAX_LINE_LENGTH {
+            return Err(SummaryError::LineTooLong { given: line_length });
+        }
         let widths = layout::cell_widths(line_length, &positions, headers.len())?;
 
         let rows = self.summary_rows();

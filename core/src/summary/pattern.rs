@@ -14,18 +14,19 @@ pub enum PatternError {
     Unsupported,
     /// Not a valid regular expression (unbalanced `[`, dangling `\`, nothing to repeat).
     Invalid,
+    /// More than [`MAX_PATTERN_STEPS`] steps once repeats are counted out.
+    TooLong,
 }
 
-/// `re.match(pattern, text) is not None`.
+/// Most steps a pattern compiles to (each literal, class or `.` is one, a counted repeat
+/// `x{n,m}` is `m` of them): the matcher's state is a bit per step, on the stack.
+pub const MAX_PATTERN_STEPS: usize = 128;
+
+/// `re.match(pattern, text) is not None`, in time proportional to `text.len()` times the
+/// pattern's steps (no backtracking: every way the pattern can go is followed at once).
 pub fn matches_prefix(pattern: &str, text: &str) -> Result<bool, PatternError> {
-    let mut any = false;
-    for alternative in split_alternatives(pattern)? {
-        let alternative = alternative.strip_prefix('^').unwrap_or(alternative);
-        if match_here(alternative, text)? {
-            any = true;
-        }
-    }
-    Ok(any)
+    let program = Program::compile(pattern)?;
+    Ok(program.matches_prefix(pattern, text))
 }
 
 /// Splits at `|` outside classes and escapes. Groups are rejected first.
@@ -178,95 +179,282 @@ fn parse_quantifier(pattern: &str) -> Result<(usize, usize, bool, usize), Patter
         Some('+') => (1, usize::MAX, 1),
         Some('?') => (0, 1, 1),
         Some('{') => match parse_braces(pattern) {
-            Some(q) => q,
+            Some((min, max, len)) => {
+                if min > MAX_REPEAT || max.is_some_and(|m| m > MAX_REPEAT || m < min) {
+                    // Python: "the repetition number is too large" / "min repeat greater
+                    // than max repeat".
+                    return Err(PatternError::Invalid);
+                }
+                (min as usize, max.map_or(usize::MAX, |m| m as usize), len)
+            }
             // Python treats a malformed `{` as a literal; so does the atom parser then.
             None => return Ok((1, 1, false, 0)),
         },
         _ => return Ok((1, 1, false, 0)),
     };
-    if pattern[len..].starts_with(['*', '+']) {
+    let after = &pattern[len..];
+    if after.starts_with('+') {
+        // x*+ is Python's possessive repeat.
         return Err(PatternError::Unsupported);
     }
-    let lazy = pattern[len..].starts_with('?');
+    let lazy = after.starts_with('?');
+    let rest = &after[lazy as usize..];
+    if rest.starts_with(['*', '+', '?']) || (rest.starts_with('{') && parse_braces(rest).is_some())
+    {
+        // Python: "multiple repeat".
+        return Err(PatternError::Invalid);
+    }
     Ok((min, max, lazy, len + lazy as usize))
 }
 
-fn parse_braces(pattern: &str) -> Option<(usize, usize, usize)> {
+/// Python's largest repeat count (`MAXREPEAT - 1`); a bigger one is an error there.
+const MAX_REPEAT: u64 = 4_294_967_294;
+
+/// `{n}`, `{n,}`, `{,m}`, `{n,m}`: `(min, max, byte length)`, `max` `None` when open;
+/// `None` when the braces are not a repeat (Python then reads `{` as a literal).
+fn parse_braces(pattern: &str) -> Option<(u64, Option<u64>, usize)> {
     let end = pattern.find('}')?;
     let body = &pattern[1..end];
-    let number = |s: &str| -> Option<usize> {
+    // Digits beyond u64 saturate: they are over MAX_REPEAT either way.
+    let number = |s: &str| -> Option<u64> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             None
         } else {
-            s.parse().ok()
+            Some(s.parse().unwrap_or(u64::MAX))
         }
     };
     let (min, max) = match body.split_once(',') {
         None => {
             let n = number(body)?;
-            (n, n)
+            (n, Some(n))
         }
         Some((lo, hi)) => (
             if lo.is_empty() { 0 } else { number(lo)? },
             if hi.is_empty() {
-                usize::MAX
+                None
             } else {
-                number(hi)?
+                Some(number(hi)?)
             },
         ),
     };
     Some((min, max, end + 1))
 }
 
-fn match_here(pattern: &str, text: &str) -> Result<bool, PatternError> {
-    if pattern.is_empty() {
-        return Ok(true);
-    }
-    if pattern == "$" {
-        return Ok(text.is_empty() || text == "\n");
-    }
-    let (atom, atom_len) = match pattern.as_bytes()[0] {
-        b'{' if parse_braces(pattern).is_none() => (Atom::Literal('{'), 1),
-        _ => parse_atom(pattern)?,
-    };
-    let (min, max, lazy, q_len) = parse_quantifier(&pattern[atom_len..])?;
-    let rest = &pattern[atom_len + q_len..];
+/// One step of a compiled pattern.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Step {
+    /// Consume one character that the atom at this byte offset of the pattern matches.
+    Char(u16),
+    /// Go on at both steps (a choice the pattern leaves open).
+    Split(u8, u8),
+    Jump(u8),
+    /// `^`: only at the start of the text.
+    Start,
+    /// `$`: only at the end of the text, or before a newline that ends it (Python's rule).
+    End,
+    /// The pattern matched (a prefix match: the rest of the text does not matter).
+    Match,
+}
 
-    // Byte offsets in `text` after 0, 1, 2, … repetitions of the atom.
-    let mut ends: heapless::Vec<usize, 128> = heapless::Vec::new();
-    let _ = ends.push(0);
-    for (i, c) in text.char_indices() {
-        if ends.len() > max || !atom.matches(c) {
-            break;
-        }
-        if ends.push(i + c.len_utf8()).is_err() {
-            return Err(PatternError::Unsupported);
-        }
-    }
-    let count = ends.len() - 1;
-    if count < min {
-        return Ok(false);
-    }
-    let upper = count.min(max);
-    if lazy {
-        for n in min..=upper {
-            if match_here(rest, &text[ends[n]..])? {
-                return Ok(true);
+/// A pattern compiled to steps, run as a set of live steps per text position.
+struct Program {
+    steps: heapless::Vec<Step, MAX_PATTERN_STEPS>,
+}
+
+impl Program {
+    fn compile(pattern: &str) -> Result<Program, PatternError> {
+        let mut program = Program {
+            steps: heapless::Vec::new(),
+        };
+        // a|b|c: Split(a, next) a Jump(end) Split(b, next) b Jump(end) c; each Jump is
+        // patched to the end once it is known.
+        let mut jumps: heapless::Vec<u8, MAX_PATTERN_STEPS> = heapless::Vec::new();
+        let mut alternatives = split_alternatives(pattern)?.peekable();
+        while let Some(alternative) = alternatives.next() {
+            let offset = alternative.as_ptr() as usize - pattern.as_ptr() as usize;
+            let last = alternatives.peek().is_none();
+            let split = program.here()?;
+            if !last {
+                program.push(Step::Split(0, 0))?;
+            }
+            program.sequence(pattern, offset, offset + alternative.len())?;
+            if !last {
+                jumps
+                    .push(program.here()?)
+                    .map_err(|_| PatternError::TooLong)?;
+                program.push(Step::Jump(0))?;
+                let next = program.here()?;
+                program.steps[split as usize] = Step::Split(split + 1, next);
             }
         }
-    } else {
-        for n in (min..=upper).rev() {
-            if match_here(rest, &text[ends[n]..])? {
-                return Ok(true);
+        let end = program.here()?;
+        program.push(Step::Match)?;
+        for &j in &jumps {
+            program.steps[j as usize] = Step::Jump(end);
+        }
+        Ok(program)
+    }
+
+    fn here(&self) -> Result<u8, PatternError> {
+        u8::try_from(self.steps.len()).map_err(|_| PatternError::TooLong)
+    }
+
+    fn push(&mut self, step: Step) -> Result<(), PatternError> {
+        self.steps.push(step).map_err(|_| PatternError::TooLong)
+    }
+
+    /// Compiles `pattern[start..end]`, a sequence of quantified atoms and anchors.
+    fn sequence(&mut self, pattern: &str, start: usize, end: usize) -> Result<(), PatternError> {
+        let mut at = start;
+        while at < end {
+            let rest = &pattern[at..end];
+            match rest.as_bytes()[0] {
+                b'^' => {
+                    self.push(Step::Start)?;
+                    at += 1;
+                    continue;
+                }
+                b'$' => {
+                    self.push(Step::End)?;
+                    at += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            let atom_len = match rest.as_bytes()[0] {
+                // Python reads a `{` that starts no valid repeat as a literal.
+                b'{' if parse_braces(rest).is_none() => 1,
+                _ => parse_atom(rest)?.1,
+            };
+            let (min, max, _lazy, q_len) = parse_quantifier(&rest[atom_len..])?;
+            let atom = u16::try_from(at).map_err(|_| PatternError::TooLong)?;
+            // Greedy and lazy repeats match the same texts; only which match differs, and
+            // `re.match` here only asks whether there is one.
+            for _ in 0..min {
+                self.push(Step::Char(atom))?;
+            }
+            if max == usize::MAX {
+                // x*: Split(x, out) x Jump(split)
+                let split = self.here()?;
+                self.push(Step::Split(0, 0))?;
+                self.push(Step::Char(atom))?;
+                self.push(Step::Jump(split))?;
+                let out = self.here()?;
+                self.steps[split as usize] = Step::Split(split + 1, out);
+            } else {
+                // Up to max - min more: Split(x, out) x Split(x, out) x …, all to one out.
+                let optional = max - min;
+                if optional > MAX_PATTERN_STEPS {
+                    return Err(PatternError::TooLong);
+                }
+                let first = self.steps.len();
+                for _ in 0..optional {
+                    self.push(Step::Split(0, 0))?;
+                    self.push(Step::Char(atom))?;
+                }
+                let out = self.here()?;
+                for k in 0..optional {
+                    let split = first + 2 * k;
+                    self.steps[split] = Step::Split(split as u8 + 1, out);
+                }
+            }
+            at += atom_len + q_len;
+        }
+        Ok(())
+    }
+
+    fn matches_prefix(&self, pattern: &str, text: &str) -> bool {
+        let mut live = StepSet::EMPTY;
+        self.add(&mut live, 0, text, 0);
+        for (i, c) in text.char_indices() {
+            if live.contains(self.match_step()) {
+                return true;
+            }
+            let mut next = StepSet::EMPTY;
+            for s in live.iter() {
+                if let Step::Char(atom) = self.steps[s] {
+                    let atom_text = &pattern[atom as usize..];
+                    let matched = match atom_text.as_bytes()[0] {
+                        b'{' if parse_braces(atom_text).is_none() => c == '{',
+                        _ => parse_atom(atom_text).is_ok_and(|(a, _)| a.matches(c)),
+                    };
+                    if matched {
+                        self.add(&mut next, s + 1, text, i + c.len_utf8());
+                    }
+                }
+            }
+            if next.is_empty() {
+                return false;
+            }
+            live = next;
+        }
+        live.contains(self.match_step())
+    }
+
+    fn match_step(&self) -> usize {
+        self.steps.len() - 1
+    }
+
+    /// Adds step `s` and every step reachable from it without consuming a character, at
+    /// byte `at` of `text`.
+    fn add(&self, set: &mut StepSet, s: usize, text: &str, at: usize) {
+        let mut pending: heapless::Vec<u8, MAX_PATTERN_STEPS> = heapless::Vec::new();
+        let _ = pending.push(s as u8);
+        while let Some(s) = pending.pop() {
+            let s = s as usize;
+            if set.contains(s) {
+                continue;
+            }
+            set.insert(s);
+            let mut follow = |t: u8| {
+                if !set.contains(t as usize) {
+                    // At most one entry per step: the set has room for every step.
+                    let _ = pending.push(t);
+                }
+            };
+            match self.steps[s] {
+                Step::Split(a, b) => {
+                    follow(b);
+                    follow(a);
+                }
+                Step::Jump(t) => follow(t),
+                Step::Start if at == 0 => follow(s as u8 + 1),
+                Step::End if at == text.len() || &text[at..] == "\n" => follow(s as u8 + 1),
+                Step::Start | Step::End | Step::Char(_) | Step::Match => {}
             }
         }
     }
-    Ok(false)
+}
+
+/// A set of steps, one bit each.
+#[derive(Clone, Copy)]
+struct StepSet([u32; MAX_PATTERN_STEPS / 32]);
+
+impl StepSet {
+    const EMPTY: StepSet = StepSet([0; MAX_PATTERN_STEPS / 32]);
+
+    fn contains(&self, s: usize) -> bool {
+        self.0[s / 32] & (1 << (s % 32)) != 0
+    }
+
+    fn insert(&mut self, s: usize) {
+        self.0[s / 32] |= 1 << (s % 32);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|&w| w == 0)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..MAX_PATTERN_STEPS).filter(|&s| self.contains(s))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
+    use std::string::String;
 
     fn m(p: &str, t: &str) -> bool {
         matches_prefix(p, t).unwrap()
@@ -303,6 +491,42 @@ mod tests {
         assert!(m("^d.*?_", "dense_1"));
         assert!(m("[a-c]", "b"));
         assert!(!m("[a-c]", "d"));
+    }
+
+    #[test]
+    fn no_backtracking_blow_up() {
+        // A backtracking matcher tries about 2^60 ways here (Python's re takes minutes).
+        let pattern = "a*a*a*a*a*a*a*a*a*a*a*a*b";
+        assert!(!m(pattern, &"a".repeat(64)));
+        assert!(m(pattern, &["a".repeat(64), "b".into()].concat()));
+        assert!(!m(".*.*.*.*.*.*.*.*=", &"x".repeat(10_000)));
+    }
+
+    #[test]
+    fn anchors_anywhere() {
+        assert!(m("^a|^b", "b"));
+        assert!(!m("a^b", "ab"));
+        assert!(!m("a$b", "ab"));
+        assert!(m("dense$", "dense\n"));
+    }
+
+    #[test]
+    fn counted_repeats_are_bounded() {
+        assert!(m("a{3}", "aaa"));
+        assert!(!m("a{3}", "aa"));
+        assert!(m(
+            &"a".repeat(MAX_PATTERN_STEPS - 1),
+            &"a".repeat(MAX_PATTERN_STEPS)
+        ));
+        assert_eq!(matches_prefix("a{200}", "a"), Err(PatternError::TooLong));
+        assert_eq!(matches_prefix("a{0,200}", "a"), Err(PatternError::TooLong));
+        assert_eq!(
+            matches_prefix("a{0,18446744073709551615}", "a"),
+            Err(PatternError::Invalid)
+        );
+        assert_eq!(matches_prefix("a{3,2}", "a"), Err(PatternError::Invalid));
+        assert_eq!(matches_prefix("a**", "a"), Err(PatternError::Invalid));
+        assert_eq!(matches_prefix("a*+", "a"), Err(PatternError::Unsupported));
     }
 
     #[test]
