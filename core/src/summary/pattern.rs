@@ -454,7 +454,6 @@ impl StepSet {
 mod tests {
     extern crate std;
     use super::*;
-    use std::string::String;
 
     fn m(p: &str, t: &str) -> bool {
         matches_prefix(p, t).unwrap()
