@@ -49,7 +49,7 @@ fn main() -> Result<(), kiln::Error> {
 
     // RandomCrop is the identity at inference (Keras 3), so any image size runs: a 12×10
     // image gives a 10×8 convolution, pooled to 32 features, then 10 outputs.
-    let shape = Shape::new(&[Some(1), Some(12), Some(10), Some(3)]).expect("rank 4");
+    let shape = Shape::new(&[Some(1), Some(12), Some(10), Some(3)])?;
     let image = [0.25f32; 12 * 10 * 3];
     let mut output = [0.0f32; 10];
     let mut arena = [0u8; 12 * 1024];

@@ -43,7 +43,7 @@ fn main() -> Result<(), kiln::Error> {
 
     // The input has `None` height and width, so its shape is given at run time: one 5×4
     // RGB image gives a (1, 3, 2, 32) output.
-    let input_shape = Shape::new(&[Some(1), Some(5), Some(4), Some(3)]).expect("rank 4");
+    let input_shape = Shape::new(&[Some(1), Some(5), Some(4), Some(3)])?;
     let image = [0.5f32; 5 * 4 * 3];
     let mut output = [0.0f32; 3 * 2 * 32];
     let mut arena = [0u8; 1024];

@@ -64,8 +64,7 @@ fn main() -> Result<(), Error> {
     subclassed.summary(&SummaryOptions::default(), &mut |line| println!("{line}"))?;
 
     // `model(np.zeros((1, 3)))`: running call once traces it into a graph.
-    let mut model =
-        subclassed.trace(&my_model, Shape::new(&[Some(1), Some(3)]).expect("rank 2"))?;
+    let mut model = subclassed.trace(&my_model, Shape::new(&[Some(1), Some(3)])?)?;
     model.summary(&SummaryOptions::default(), &mut |line| println!("{line}"))?;
 
     static WEIGHTS: [f32; 3 * 32 + 32 + 32 * 5 + 5] = [0.05; 293];

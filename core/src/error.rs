@@ -40,6 +40,11 @@ pub enum Error {
     },
     /// Two layers of one model have the same name (Keras's message).
     DuplicateName { name: Name, count: usize },
+    /// A shape given to a layer cannot be made (an axis too big, too many axes).
+    Shape {
+        layer: Name,
+        error: crate::shape::ShapeError,
+    },
     /// A layer's configuration is invalid (zero units, zero stride, …).
     InvalidConfig { layer: Name, reason: &'static str },
     /// A layer got an input whose shape it cannot take.
@@ -70,7 +75,16 @@ pub enum Error {
     /// A dimension that must be known to run (not `None`) is unknown.
     UnknownDimension { layer: Name, shape: Shape },
     /// The arena lent to `predict` is smaller than the plan needs.
-    ArenaTooSmall { needed: usize, found: usize },
+    ArenaTooSmall {
+        /// The arena's length.
+        given: usize,
+        /// What is left of it once aligned for the tensors.
+        usable: usize,
+        /// What the plan needs, aligned.
+        needed: usize,
+        /// What to declare so that any placement of the arena works (`needed` plus slack).
+        declare: usize,
+    },
     /// `summary` cannot lay out or select what was asked.
     Summary(SummaryFailure),
     /// `get_layer` failed (the full Keras message is on [`crate::GetLayerError`]).
@@ -78,6 +92,23 @@ pub enum Error {
     /// A model blob is corrupted, truncated or from another format version.
     #[cfg(feature = "format")]
     Blob(crate::format::BlobError),
+}
+
+impl Error {
+    /// The layer the error names, if it names one.
+    pub fn layer(&self) -> Option<&str> {
+        match self {
+            Error::InvalidConfig { layer, .. }
+            | Error::IncompatibleInput { layer, .. }
+            | Error::Unbuilt { layer }
+            | Error::UnknownDimension { layer, .. }
+            | Error::TooLarge { layer, .. }
+            | Error::ArenaTooLarge { layer, .. } => Some(layer),
+            Error::DuplicateName { name, .. } => Some(name),
+            Error::Shape { layer, .. } if !layer.is_empty() => Some(layer),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -111,6 +142,8 @@ impl fmt::Display for Error {
                 f,
                 "The name \"{name}\" is used {count} times in the model. All operation names should be unique."
             ),
+            Error::Shape { layer, error } if layer.is_empty() => write!(f, "{error}"),
+            Error::Shape { layer, error } => write!(f, "layer '{layer}': {error}"),
             Error::InvalidConfig { layer, reason } => {
                 write!(f, "layer '{layer}' has an invalid configuration: {reason}")
             }
@@ -152,9 +185,14 @@ impl fmt::Display for Error {
                 f,
                 "layer '{layer}' has shape {shape}: every dimension but the batch must be known to run; pass the input shape"
             ),
-            Error::ArenaTooSmall { needed, found } => write!(
+            Error::ArenaTooSmall {
+                given,
+                usable,
+                needed,
+                declare,
+            } => write!(
                 f,
-                "the arena has {found} bytes but this model needs {needed} (after alignment)"
+                "the arena has {given} bytes ({usable} usable once aligned) but this model needs {needed}: declare {declare} bytes, which cover any alignment"
             ),
             Error::Summary(kind) => f.write_str(match kind {
                 SummaryFailure::InsufficientWidth => "Insufficient console width to print summary.",
@@ -196,6 +234,16 @@ impl From<crate::summary::SummaryError<'_>> for Error {
             S::Pattern { .. } => SummaryFailure::Pattern,
             S::CellTooLong => SummaryFailure::CellTooLong,
         })
+    }
+}
+
+/// A shape that cannot be made, outside any layer (`Shape::new(...)?`).
+impl From<crate::shape::ShapeError> for Error {
+    fn from(error: crate::shape::ShapeError) -> Self {
+        Error::Shape {
+            layer: Name::new(),
+            error,
+        }
     }
 }
 

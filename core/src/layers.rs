@@ -21,7 +21,7 @@ use crate::graph::LayerKind;
 pub use crate::graph::{LayerBuilder, LayerSpec};
 use crate::kernels::merge::MergeOp;
 use crate::kernels::{Activation as ActivationFn, Padding};
-use crate::shape::{Shape, MAX_RANK};
+use crate::shape::{Shape, ShapeError};
 
 macro_rules! into_spec {
     ($($ty:ty => $kind:expr;)*) => {$(
@@ -50,7 +50,6 @@ into_spec! {
     ActivationFn => LayerKind::Activation;
     LeakyReLU => |l: LeakyReLU| LayerKind::LeakyReLU { negative_slope: l.negative_slope };
     Softmax => |_| LayerKind::Softmax;
-    Input => |i: Input| LayerKind::InputLayer(i.shape);
     RandomCrop => |r: RandomCrop| LayerKind::RandomCrop { height: r.height, width: r.width, seed: r.seed };
     Concatenate => |c: Concatenate| LayerKind::Concatenate { axis: c.axis };
     Add => |_| LayerKind::Merge(MergeOp::Add);
@@ -68,30 +67,29 @@ impl<'n> From<Reshape> for LayerSpec<'n> {
     }
 }
 
-/// `keras.Input(shape=…, batch_size=…)`: the shape without the batch axis.
+/// `keras.Input(shape=…, batch_size=…)`: the shape without the batch axis. A shape kiln
+/// cannot hold (more than `MAX_RANK - 1` axes, an axis over `MAX_DIM`) is an error when
+/// the input is added.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Input {
-    pub shape: Shape,
+    shape: Result<Shape, ShapeError>,
 }
 
 impl Input {
     /// `Input(shape=dims)` with every axis known.
     pub fn new(dims: &[u32]) -> Self {
-        let dims: heapless::Vec<Option<u32>, MAX_RANK> =
-            dims.iter().map(|&d| Some(d)).take(MAX_RANK).collect();
-        Input::with_dims(&dims)
+        let mut shape = Shape::new(&[None]);
+        for &d in dims {
+            shape = shape.and_then(|s| s.push(Some(d)));
+        }
+        Input { shape }
     }
 
     /// `Input(shape=dims)` where axes may be `None`, as in `Input(shape=(None, None, 3))`.
-    /// A rank above `MAX_RANK - 1` becomes an error when the input is added.
     pub fn with_dims(dims: &[Option<u32>]) -> Self {
-        let mut shape = Shape::new(&[None]).unwrap_or(Shape::SCALAR);
-        if dims.len() < MAX_RANK {
-            for &d in dims {
-                shape = shape.push(d).unwrap_or(shape);
-            }
-        } else {
-            shape = Shape::SCALAR;
+        let mut shape = Shape::new(&[None]);
+        for &d in dims {
+            shape = shape.and_then(|s| s.push(d));
         }
         Input { shape }
     }
@@ -99,7 +97,24 @@ impl Input {
     /// Keras's `batch_size=`.
     pub fn batch_size(self, batch: u32) -> Self {
         Input {
-            shape: self.shape.with_dim(0, Some(batch)),
+            shape: self.shape.and_then(|s| s.with_dim(0, Some(batch))),
+        }
+    }
+
+    /// The full shape, batch axis first (`(None, 28, 28, 1)`).
+    pub fn shape(&self) -> Result<Shape, ShapeError> {
+        self.shape
+    }
+}
+
+impl<'n> From<Input> for LayerSpec<'n> {
+    fn from(input: Input) -> LayerSpec<'n> {
+        match input.shape {
+            Ok(shape) => LayerSpec::new(LayerKind::InputLayer(shape)),
+            Err(error) => LayerSpec {
+                invalid: Some(error),
+                ..LayerSpec::new(LayerKind::InputLayer(Shape::SCALAR))
+            },
         }
     }
 }

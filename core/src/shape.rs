@@ -12,8 +12,37 @@ pub type Dim = Option<u32>;
 /// The axes of a shape, by value.
 pub type Dims = heapless::Vec<Dim, MAX_RANK>;
 
-/// Marks an unknown axis in storage (an axis of `u32::MAX` is refused as too big anyway).
+/// Marks an unknown axis in storage, so no axis may have this size.
 const UNKNOWN: u32 = u32::MAX;
+
+/// The largest size one axis may have.
+pub const MAX_DIM: u32 = u32::MAX - 1;
+
+/// Why a shape cannot be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShapeError {
+    /// More than [`MAX_RANK`] axes.
+    Rank { rank: usize },
+    /// An axis over [`MAX_DIM`].
+    Axis { axis: usize, size: u32 },
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ShapeError::Rank { rank } => write!(
+                f,
+                "a shape of rank {rank} is above kiln's limit of {MAX_RANK} axes (batch included)"
+            ),
+            ShapeError::Axis { axis, size } => write!(
+                f,
+                "axis {axis} of size {size} is above kiln's limit of {MAX_DIM}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for ShapeError {}
 
 /// A tensor shape of rank at most [`MAX_RANK`], batch axis first. Stored as plain `u32`s
 /// (28 bytes): shapes sit in every node and error of a graph that may live in a
@@ -29,6 +58,14 @@ pub struct Shape {
     rank: u8,
 }
 
+fn stored(axis: usize, dim: Dim) -> Result<u32, ShapeError> {
+    match dim {
+        None => Ok(UNKNOWN),
+        Some(size) if size > MAX_DIM => Err(ShapeError::Axis { axis, size }),
+        Some(size) => Ok(size),
+    }
+}
+
 impl Shape {
     /// The rank-0 shape `()`.
     pub const SCALAR: Shape = Shape {
@@ -36,30 +73,32 @@ impl Shape {
         rank: 0,
     };
 
-    /// A shape from its axes; `None` when there are more than [`MAX_RANK`].
-    pub fn new(dims: &[Dim]) -> Option<Shape> {
+    /// A shape from its axes (`None` for an unknown one).
+    pub fn new(dims: &[Dim]) -> Result<Shape, ShapeError> {
         if dims.len() > MAX_RANK {
-            return None;
+            return Err(ShapeError::Rank { rank: dims.len() });
         }
         let mut shape = Shape::SCALAR;
-        for (slot, d) in shape.dims.iter_mut().zip(dims) {
-            *slot = d.filter(|&v| v != UNKNOWN).unwrap_or(UNKNOWN);
+        for (axis, (slot, &d)) in shape.dims.iter_mut().zip(dims).enumerate() {
+            *slot = stored(axis, d)?;
         }
         shape.rank = dims.len() as u8;
-        Some(shape)
+        Ok(shape)
     }
 
     /// A shape with an unknown batch axis followed by known axes: `(None, *dims)`.
-    pub fn batched(dims: &[u32]) -> Option<Shape> {
+    pub fn batched(dims: &[u32]) -> Result<Shape, ShapeError> {
         if dims.len() + 1 > MAX_RANK {
-            return None;
+            return Err(ShapeError::Rank {
+                rank: dims.len() + 1,
+            });
         }
         let mut shape = Shape::SCALAR;
-        for (slot, &d) in shape.dims[1..].iter_mut().zip(dims) {
-            *slot = d;
+        for (axis, (slot, &d)) in shape.dims[1..].iter_mut().zip(dims).enumerate() {
+            *slot = stored(axis + 1, Some(d))?;
         }
         shape.rank = dims.len() as u8 + 1;
-        Some(shape)
+        Ok(shape)
     }
 
     pub fn rank(&self) -> usize {
@@ -87,21 +126,29 @@ impl Shape {
     }
 
     /// The same shape with axis `axis` replaced (no-op when out of range).
-    pub fn with_dim(mut self, axis: usize, dim: Dim) -> Shape {
+    pub fn with_dim(mut self, axis: usize, dim: Dim) -> Result<Shape, ShapeError> {
         if axis < self.rank() {
-            self.dims[axis] = dim.unwrap_or(UNKNOWN);
+            self.dims[axis] = stored(axis, dim)?;
         }
-        self
+        Ok(self)
     }
 
-    /// Appends an axis; `None` when the rank would exceed [`MAX_RANK`].
-    pub fn push(mut self, dim: Dim) -> Option<Shape> {
+    /// Appends an axis.
+    pub fn push(mut self, dim: Dim) -> Result<Shape, ShapeError> {
         if self.rank() == MAX_RANK {
-            return None;
+            return Err(ShapeError::Rank { rank: MAX_RANK + 1 });
         }
-        self.dims[self.rank()] = dim.unwrap_or(UNKNOWN);
+        self.dims[self.rank()] = stored(self.rank(), dim)?;
         self.rank += 1;
-        Some(self)
+        Ok(self)
+    }
+
+    /// The same shape with its batch axis replaced: always possible for a batch that is
+    /// a known count (`usize` values over [`MAX_DIM`] become unknown, which is what a run
+    /// with them is: nothing kiln can index).
+    pub fn with_batch(self, batch: Option<u32>) -> Shape {
+        self.with_dim(0, batch.filter(|&b| b <= MAX_DIM))
+            .unwrap_or(self)
     }
 
     /// The number of elements of one sample (every axis but the batch), if all are known.
@@ -205,7 +252,7 @@ mod tests {
         let s = Shape::batched(&[13, 13, 8]).unwrap();
         assert_eq!(s.sample_elements(), Some(1352));
         assert_eq!(s.elements(), None);
-        assert_eq!(s.with_dim(0, Some(2)).elements(), Some(2704));
+        assert_eq!(s.with_dim(0, Some(2)).unwrap().elements(), Some(2704));
         assert_eq!(
             Shape::new(&[None, None, Some(3)])
                 .unwrap()
@@ -216,7 +263,26 @@ mod tests {
 
     #[test]
     fn rank_is_bounded() {
-        assert!(Shape::new(&[Some(1); MAX_RANK + 1]).is_none());
-        assert!(Shape::batched(&[1; MAX_RANK]).is_none());
+        assert_eq!(
+            Shape::new(&[Some(1); MAX_RANK + 1]),
+            Err(ShapeError::Rank { rank: MAX_RANK + 1 })
+        );
+        assert!(Shape::batched(&[1; MAX_RANK]).is_err());
+    }
+
+    #[test]
+    fn no_axis_silently_becomes_unknown() {
+        assert_eq!(
+            Shape::new(&[None, Some(u32::MAX)]),
+            Err(ShapeError::Axis {
+                axis: 1,
+                size: u32::MAX
+            })
+        );
+        assert!(Shape::batched(&[u32::MAX]).is_err());
+        let s = Shape::batched(&[3]).unwrap();
+        assert!(s.with_dim(1, Some(u32::MAX)).is_err());
+        assert!(s.push(Some(u32::MAX)).is_err());
+        assert_eq!(s.with_dim(1, Some(MAX_DIM)).unwrap().dim(1), Some(MAX_DIM));
     }
 }

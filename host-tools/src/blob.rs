@@ -4,18 +4,15 @@
 use crate::model::{HostGraph, HostModel};
 use std::path::{Path, PathBuf};
 
-/// Why a blob could not be written or read; says which file.
+/// Why a blob file could not be read; says which file, once.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobFileError {
-    #[error("{file}: {source}")]
-    Io {
-        file: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{file}: {source}")]
+    #[error(transparent)]
+    Read(#[from] crate::formats::FormatError),
+    #[error("{}: {error}", file.display())]
     Kiln {
         file: PathBuf,
-        source: Box<kiln::Error>,
+        error: Box<kiln::Error>,
     },
 }
 
@@ -59,13 +56,10 @@ pub fn decode(bytes: &[u8]) -> Result<HostGraph, kiln::Error> {
 
 /// Reads a `.kiln` file.
 pub fn read(path: &Path) -> Result<HostGraph, BlobFileError> {
-    let bytes = std::fs::read(path).map_err(|source| BlobFileError::Io {
+    let bytes = crate::formats::file::read(path)?;
+    decode(&bytes).map_err(|error| BlobFileError::Kiln {
         file: path.into(),
-        source,
-    })?;
-    decode(&bytes).map_err(|source| BlobFileError::Kiln {
-        file: path.into(),
-        source: Box::new(source),
+        error: Box::new(error),
     })
 }
 

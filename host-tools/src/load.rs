@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 pub enum LoadError {
     #[error(transparent)]
     Format(#[from] FormatError),
-    #[error("{file}: {source}")]
-    Import { file: PathBuf, source: ImportError },
+    #[error("{}: {error}", file.display())]
+    Import { file: PathBuf, error: ImportError },
     #[error(transparent)]
     Blob(crate::blob::BlobFileError),
 }
@@ -33,8 +33,8 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<HostGraph, LoadError> {
         ModelFile::Archive(a) => Some(&a.weights),
         ModelFile::Json(_) => None,
     };
-    import(file.config(), weights).map_err(|source| LoadError::Import {
+    import(file.config(), weights).map_err(|error| LoadError::Import {
         file: path.to_path_buf(),
-        source,
+        error,
     })
 }

@@ -200,7 +200,7 @@ fn bad_input_is_a_one_line_error() {
             ],
             None,
         ),
-        "input_layer",
+        "input 0: expected (None, 37), got (2, 36)",
     );
     let json = dir.join("model.json");
     assert_clean_error(

@@ -125,3 +125,112 @@ fn header_errors_say_what_is_wrong() {
     let err = load::<Fixed<8>>(&bytemuck::cast_slice(&words)[1..shifted.len()]).unwrap_err();
     assert_eq!(err, Error::Blob(BlobError::Misaligned));
 }
+
+/// Rewrites the CRC after a change, so that the change reaches the checks behind it.
+fn repair_crc(bytes: &mut [u8]) {
+    let end = read_u32(bytes, 12) as usize + 4 * read_u32(bytes, 16) as usize;
+    let crc = CRC.checksum(&bytes[HEADER_BYTES..end]);
+    bytes[24..28].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn load_err(bytes: &[u8]) -> Error {
+    let words = aligned(bytes);
+    load::<Fixed<8>>(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap_err()
+}
+
+#[test]
+fn bytes_inside_graph_len_that_are_not_the_graph_are_refused() {
+    let (mut model, w) = cnn();
+    model.set_weights(Vec::leak(w)).unwrap();
+    let good = blob_of(&model);
+    let graph_len = read_u32(&good, 8) as usize;
+    let offset = read_u32(&good, 12) as usize;
+    let padding = offset - HEADER_BYTES - graph_len;
+    assert!(padding > 0, "the cnn blob has padding to spend");
+    // Claim one more byte of graph: that byte (a zero of the padding) is not the graph's.
+    let mut bytes = good.clone();
+    bytes[8..12].copy_from_slice(&(graph_len as u32 + 1).to_le_bytes());
+    repair_crc(&mut bytes);
+    assert_eq!(
+        load_err(&bytes),
+        Error::Blob(BlobError::TrailingBytes {
+            graph_len: graph_len + 1,
+            decoded: graph_len
+        })
+    );
+    // Junk in the padding is refused too.
+    let mut bytes = good.clone();
+    bytes[HEADER_BYTES + graph_len] = 0xAA;
+    repair_crc(&mut bytes);
+    assert_eq!(
+        load_err(&bytes),
+        Error::Blob(BlobError::Header {
+            what: "the padding after the graph is not zero"
+        })
+    );
+}
+
+#[test]
+fn a_graph_too_small_for_the_blob_names_the_capacity_needed() {
+    let (mut model, w) = cnn();
+    model.set_weights(Vec::leak(w)).unwrap();
+    let bytes = blob_of(&model);
+    let words = aligned(&bytes);
+    let err = load::<Fixed<2>>(&bytemuck::cast_slice(&words)[..bytes.len()]).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Blob(BlobError::Capacity {
+            what: "layers",
+            needed: 5,
+            capacity: 2
+        })
+    );
+    assert_eq!(
+        std::format!("{err}"),
+        "the blob has 5 layers but this graph holds at most 2: load it into a Fixed<5> graph or larger (MAX_LAYERS in the Rust file `kiln export --rust` writes)"
+    );
+}
+
+#[test]
+fn header_faults_are_not_called_graph_faults() {
+    let (mut model, w) = cnn();
+    model.set_weights(Vec::leak(w)).unwrap();
+    let mut bytes = blob_of(&model);
+    bytes[28] = 1;
+    let err = load_err(&bytes);
+    assert_eq!(
+        std::format!("{err}"),
+        "the blob's header is invalid: the reserved bytes 28..32 are not zero"
+    );
+    let mut bytes = blob_of(&model);
+    let offset = read_u32(&bytes, 12);
+    bytes[12..16].copy_from_slice(&(offset + 16).to_le_bytes());
+    assert!(matches!(
+        load_err(&bytes),
+        Error::Blob(BlobError::Header { .. })
+    ));
+}
+
+#[test]
+fn an_arena_past_4_gib_is_refused_at_write_naming_the_layer() {
+    use crate::layers::Add;
+    // Two 2 GiB tensors alive while their sum is made: 6 GiB of arena.
+    let mut ws = Functional::<Fixed<8>>::new();
+    let x = ws.input(Input::new(&[16384, 2])).unwrap();
+    let a = ws.call(Dense::new(32768).name("wide_a"), &[x]).unwrap();
+    let b = ws.call(Dense::new(32768).name("wide_b"), &[x]).unwrap();
+    let sum = ws.call(Add, &[a, b]).unwrap();
+    let mut model = ws.model(&[x], &[sum]).unwrap();
+    let w = vec![0.0f32; model.weight_len()];
+    model.set_weights(Vec::leak(w)).unwrap();
+    let mut out = vec![0u8; 1 << 20];
+    let err = write(&model, &mut out).unwrap_err();
+    assert_eq!(
+        err,
+        Error::ArenaTooLarge {
+            layer: crate::name::for_error("wide_a"),
+            tensor_bytes: 1 << 31,
+            arena_bytes: 3 * (1 << 31) + 3,
+        }
+    );
+}

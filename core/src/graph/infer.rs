@@ -15,7 +15,7 @@ pub(super) fn merge_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
     for axis in 0..a.rank() {
         match (a.dim(axis), b.dim(axis)) {
             (Some(x), Some(y)) if x != y => return None,
-            (None, other) => out = out.with_dim(axis, other),
+            (None, other) => out = out.with_dim(axis, other).ok()?,
             _ => {}
         }
     }
@@ -46,7 +46,7 @@ pub(super) fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
         for other in (0..first.rank()).filter(|&a| a != axis) {
             match (out.dim(other), shape.dim(other)) {
                 (Some(x), Some(y)) if x != y => return None,
-                (None, known) => out = out.with_dim(other, known),
+                (None, known) => out = out.with_dim(other, known).ok()?,
                 _ => {}
             }
         }
@@ -55,7 +55,7 @@ pub(super) fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
             _ => None,
         };
     }
-    Some(out.with_dim(axis, total))
+    out.with_dim(axis, total).ok()
 }
 
 /// `(height, width, channels)` of a rank-4 channels-last shape; channels must be known.
@@ -93,11 +93,11 @@ pub(super) fn image_shape(
     w: Option<Dim>,
     c: Option<u32>,
 ) -> Option<Shape> {
-    Shape::new(&[input.dim(0), h?, w?, c])
+    Shape::new(&[input.dim(0), h?, w?, c]).ok()
 }
 
 pub(super) fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
-    let mut out = Shape::new(&[input.dim(0)])?;
+    let mut out = Shape::new(&[input.dim(0)]).ok()?;
     let known: Option<u64> = r
         .target_shape()
         .iter()
@@ -120,7 +120,7 @@ pub(super) fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
         } else {
             Some(d as u32)
         };
-        out = out.push(dim)?;
+        out = out.push(dim).ok()?;
     }
     Some(out)
 }

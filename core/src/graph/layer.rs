@@ -9,7 +9,7 @@ use crate::graph::ModelKind;
 use crate::kernels::merge::MergeOp;
 use crate::kernels::{Activation, Padding};
 use crate::name::for_error;
-use crate::shape::{Dim, Shape, MAX_RANK};
+use crate::shape::{Dim, Shape, MAX_DIM, MAX_RANK};
 
 /// Spatial pairs `(height, width)`, as Keras's `kernel_size`, `strides`, `pool_size`.
 pub type Pair = [u16; 2];
@@ -283,9 +283,32 @@ impl LayerKind {
             })
         };
         let pair_ok = |p: &Pair| p[0] > 0 && p[1] > 0;
+        let too_big = |n: u32| n > MAX_DIM;
+        // Keras refuses negative values; NaN is refused too (it would only make NaNs).
+        let negative = |v: f32| v.is_nan() || v < 0.0;
         match self {
             LayerKind::Dense(d) if d.units == 0 => bad("units must be at least 1"),
+            LayerKind::Dense(d) if too_big(d.units) => bad("units must be at most 4294967294"),
             LayerKind::Conv2D(c) if c.filters == 0 => bad("filters must be at least 1"),
+            LayerKind::Conv2D(c) if too_big(c.filters) => bad("filters must be at most 4294967294"),
+            LayerKind::DepthwiseConv2D(c) if too_big(c.depth_multiplier) => {
+                bad("depth_multiplier must be at most 4294967294")
+            }
+            LayerKind::RandomCrop { height, width, .. } if too_big(*height) || too_big(*width) => {
+                bad("height and width must be at most 4294967294")
+            }
+            LayerKind::ReLU(r) if r.max_value.is_some_and(negative) => {
+                bad("max_value of a ReLU layer cannot be a negative value")
+            }
+            LayerKind::ReLU(r) if negative(r.negative_slope) => {
+                bad("negative_slope of a ReLU layer cannot be None or a negative value")
+            }
+            LayerKind::ReLU(r) if negative(r.threshold) => {
+                bad("threshold of a ReLU layer cannot be None or a negative value")
+            }
+            LayerKind::LeakyReLU { negative_slope } if negative(*negative_slope) => bad(
+                "The negative_slope value of a Leaky ReLU layer cannot be None or negative value",
+            ),
             LayerKind::Conv2D(c)
                 if !pair_ok(&c.kernel_size)
                     || !pair_ok(&c.strides)
@@ -407,9 +430,10 @@ impl LayerKind {
             found: *input,
             expected,
         };
-        let too_big = || Error::Capacity {
-            what: "dimensions in one shape",
-            capacity: MAX_RANK,
+        let too_big = || Error::IncompatibleInput {
+            layer: for_error(layer),
+            found: *input,
+            expected: "an input whose output has every axis below 2^32",
         };
         match self {
             LayerKind::InputLayer(shape) => Ok(*shape),
@@ -417,7 +441,9 @@ impl LayerKind {
                 if input.rank() < 2 || input.last().is_none() {
                     return Err(incompatible("rank >= 2 with a known last axis"));
                 }
-                Ok(input.with_dim(input.rank() - 1, Some(d.units)))
+                input
+                    .with_dim(input.rank() - 1, Some(d.units))
+                    .map_err(|_| too_big())
             }
             LayerKind::Conv2D(c) => {
                 let (h, w, _) = image_axes(input).ok_or_else(|| {
@@ -435,7 +461,10 @@ impl LayerKind {
                 })?;
                 let (oh, ow) =
                     window_out((h, w), c.kernel_size, c.strides, c.dilation_rate, c.padding);
-                let out_c = ch.checked_mul(c.depth_multiplier).ok_or_else(too_big)?;
+                let out_c = ch
+                    .checked_mul(c.depth_multiplier)
+                    .filter(|&n| n <= MAX_DIM)
+                    .ok_or_else(too_big)?;
                 image_shape(input, oh, ow, Some(out_c)).ok_or_else(|| {
                     incompatible("height and width at least the (dilated) kernel size")
                 })
@@ -459,7 +488,7 @@ impl LayerKind {
                 } else {
                     &[batch, Some(ch)]
                 };
-                Shape::new(dims).ok_or_else(too_big)
+                Shape::new(dims).map_err(|_| too_big())
             }
             LayerKind::Flatten => {
                 if input.rank() < 1 {
@@ -473,7 +502,7 @@ impl LayerKind {
                         .map(|n| u32::try_from(n).map_err(|_| too_big()))
                         .transpose()?
                 };
-                Shape::new(&[input.dim(0), rest]).ok_or_else(too_big)
+                Shape::new(&[input.dim(0), rest]).map_err(|_| too_big())
             }
             LayerKind::Reshape(r) => reshape(r, input).ok_or_else(|| {
                 incompatible("a size that target_shape can hold (same number of elements)")
@@ -495,7 +524,10 @@ impl LayerKind {
                 if input.rank() != 4 {
                     return Err(incompatible("rank 4 (batch, height, width, channels)"));
                 }
-                Ok(input.with_dim(1, Some(*height)).with_dim(2, Some(*width)))
+                input
+                    .with_dim(1, Some(*height))
+                    .and_then(|s| s.with_dim(2, Some(*width)))
+                    .map_err(|_| too_big())
             }
             LayerKind::Merge(_) | LayerKind::Concatenate { .. } | LayerKind::Model(_) => {
                 self.output_shape_of(layer, core::slice::from_ref(input))

@@ -20,7 +20,7 @@ pub use spec::LayerSpec;
 pub use storage::Heap;
 pub use storage::{Fixed, List, Storage, Text, MAX_IO, MAX_NODE_INPUTS};
 
-use crate::error::Error;
+use crate::error::{Error, MAX_TENSOR_ELEMENTS};
 use crate::name::{self, for_error, AutoNames};
 use crate::shape::Shape;
 
@@ -198,6 +198,7 @@ impl<'w, S: Storage> Graph<'w, S> {
 
     /// Adds a layer (not yet applied to anything), naming it if it has no name.
     pub fn add_layer(&mut self, spec: LayerSpec<'_>) -> Result<LayerId, Error> {
+        spec.check()?;
         let name: S::Name = match spec.name {
             Some(name) => name::stored(name)?,
             None => self.auto_names.next(spec.kind.auto_name_prefix())?,
@@ -253,25 +254,27 @@ impl<'w, S: Storage> Graph<'w, S> {
             storage::push(&mut shapes, node.shape, "inputs of one node")?;
         }
         let shape = l.kind.output_shape_of(&l.name, &shapes)?;
-        // Sizes must fit in usize on the target (a 32-bit MCU too).
+        // Every tensor must fit a 32-bit device's memory (MAX_TENSOR_ELEMENTS); so must
+        // what a host would allocate to run it.
         let weights = shapes
             .first()
             .map(|s| l.kind.weights(s))
             .unwrap_or_default();
-        let too_big = weights.iter().any(|w| w.shape.elements().is_none())
-            || shape
-                .dims()
-                .iter()
-                .skip(1)
-                .flatten()
-                .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize))
-                .is_none();
-        if too_big {
-            return Err(Error::IncompatibleInput {
-                layer: for_error(&l.name),
-                found: shapes.first().copied().unwrap_or(Shape::SCALAR),
-                expected: "sizes whose weights and outputs fit in this target's memory",
-            });
+        let too_large = |what, shape| Error::TooLarge {
+            layer: for_error(&l.name),
+            what,
+            shape,
+        };
+        for w in &weights {
+            if w.shape.elements().is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
+                return Err(too_large(w.name, w.shape));
+            }
+        }
+        let per_sample = (1..shape.rank())
+            .filter_map(|axis| shape.dim(axis))
+            .try_fold(1usize, |acc, d| acc.checked_mul(d as usize));
+        if per_sample.is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
+            return Err(too_large("output", shape));
         }
         let allocate = l.weights_at.is_none() && !weights.is_empty();
         let count = weights

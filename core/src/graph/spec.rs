@@ -1,6 +1,9 @@
 //! A layer on its way into a model: kind, optional name, `trainable`.
 
 use super::layer::LayerKind;
+use crate::error::Error;
+use crate::name::for_error;
+use crate::shape::ShapeError;
 
 /// A layer waiting to be added to a model: its kind, an optional name (borrowed until the
 /// model stores it), and its `trainable` flag.
@@ -10,6 +13,9 @@ pub struct LayerSpec<'n> {
     /// Keras's `name=`; `None` gives the automatic name (`dense`, `dense_1`, …).
     pub name: Option<&'n str>,
     pub trainable: bool,
+    /// A mistake the builder could not report (builders return no `Result`): adding the
+    /// layer reports it.
+    pub(crate) invalid: Option<ShapeError>,
 }
 
 impl<'n> LayerSpec<'n> {
@@ -18,6 +24,7 @@ impl<'n> LayerSpec<'n> {
             kind,
             name: None,
             trainable: true,
+            invalid: None,
         }
     }
 
@@ -32,6 +39,17 @@ impl<'n> LayerSpec<'n> {
     /// Keras's `layer.trainable = …`.
     pub fn trainable(self, trainable: bool) -> Self {
         LayerSpec { trainable, ..self }
+    }
+
+    /// The builder's mistake, if it made one.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        match self.invalid {
+            Some(error) => Err(Error::Shape {
+                layer: for_error(self.name.unwrap_or(self.kind.auto_name_prefix())),
+                error,
+            }),
+            None => Ok(()),
+        }
     }
 }
 

@@ -50,6 +50,7 @@ impl<'w, S: Storage> Sequential<'w, S> {
     /// Appends a layer; an `Input` may only come first. On error the model is unchanged.
     pub fn add<'n>(&mut self, layer: impl Into<LayerSpec<'n>>) -> Result<LayerId, Error> {
         let spec = layer.into();
+        spec.check()?;
         if let LayerKind::InputLayer(shape) = spec.kind {
             if !self.graph.layers.is_empty() {
                 return Err(Error::InvalidConfig {

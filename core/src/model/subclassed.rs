@@ -31,7 +31,7 @@
 //!
 //! let mut s = Subclassed::<Fixed<8>>::named("my_model")?;
 //! let my_model = MyModel::new(&mut s)?;
-//! let shape = Shape::new(&[Some(1), Some(3)]).ok_or(Error::Capacity { what: "axes", capacity: 6 })?;
+//! let shape = Shape::new(&[Some(1), Some(3)])?;
 //! let model = s.trace(&my_model, shape)?;
 //! assert_eq!(model.count_params(), 3 * 32 + 32 + 32 * 5 + 5);
 //! # Ok::<(), Error>(())

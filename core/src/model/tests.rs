@@ -88,7 +88,7 @@ fn shared_layer_has_two_nodes_and_one_set_of_weights() {
 fn seed_examples_run_without_alloc() {
     use crate::layers::{Conv2D, Dropout, GlobalAveragePooling2D, RandomCrop};
     use crate::model::{Call, Subclassed};
-    use crate::{Activation, Sequential, Shape, Tensor};
+    use crate::{Activation, Shape, Tensor};
 
     // Functional: full_model, backbone and activations share one weight buffer.
     let mut ws = Functional::<Fixed<8>>::new();
@@ -161,7 +161,7 @@ fn seed_examples_run_without_alloc() {
     assert!(probabilities.iter().all(|p| (p - 0.2).abs() < 1e-6));
 
     // Sequential.
-    let mut seq = Sequential::<Fixed<4>>::new();
+    let mut seq = crate::Sequential::<Fixed<4>>::new();
     seq.add(Input::with_dims(&[None, None, Some(3)])).unwrap();
     seq.add(Conv2D::new(32, [3, 3])).unwrap();
     assert_eq!(seq.count_params(), 896);
@@ -231,4 +231,56 @@ fn heap_graphs_take_any_number_of_tensors_and_long_names() {
     }
     assert_eq!(chain.all_layers().len(), 1001);
     assert_eq!(chain.count_params(), 1000 * 20);
+}
+
+#[test]
+fn a_tensor_too_large_names_its_layer() {
+    use crate::layers::{Conv2D, Flatten};
+    let mut seq = crate::Sequential::<Fixed<4>>::new();
+    seq.add(Input::new(&[28, 28, 1])).unwrap();
+    let err = seq.add(Conv2D::new(1 << 31, [3, 3])).unwrap_err();
+    assert_eq!(
+        format!("{err}"),
+        "layer 'conv2d': its kernel (3, 3, 1, 2147483648) has more values than kiln handles in one tensor (1073741823, 4 GiB of float32)"
+    );
+    // The model is unchanged, and a sane layer still goes on.
+    seq.add(Conv2D::new(8, [3, 3])).unwrap();
+    seq.add(Flatten).unwrap();
+    let err = crate::Sequential::<Fixed<4>>::from_layers([
+        Input::new(&[65536, 65536]).into(),
+        crate::graph::LayerSpec::from(Dense::new(1)),
+    ])
+    .unwrap_err();
+    assert!(
+        format!("{err}").contains("its output (None, 65536, 65536)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn relu_takes_keras_ranges() {
+    use crate::layers::ReLU;
+    let mut seq = crate::Sequential::<Fixed<4>>::new();
+    seq.add(Input::new(&[2])).unwrap();
+    for relu in [
+        ReLU::new().max_value(-1.0),
+        ReLU::new().negative_slope(-0.5),
+        ReLU::new().max_value(f32::NAN),
+    ] {
+        let err = seq.add(relu).unwrap_err();
+        assert!(format!("{err}").contains("cannot be"), "{err}");
+    }
+    seq.add(ReLU::new().max_value(6.0)).unwrap();
+}
+
+#[test]
+fn an_input_kiln_cannot_hold_is_an_error_when_added() {
+    let mut seq = crate::Sequential::<Fixed<4>>::new();
+    let err = seq.add(Input::new(&[u32::MAX])).unwrap_err();
+    assert_eq!(
+        format!("{err}"),
+        "layer 'input_layer': axis 1 of size 4294967295 is above kiln's limit of 4294967294"
+    );
+    let err = seq.add(Input::new(&[1; 6])).unwrap_err();
+    assert!(format!("{err}").contains("rank 7"), "{err}");
 }

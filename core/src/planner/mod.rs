@@ -49,11 +49,12 @@ impl<S: Storage> Plan<S> {
         self.lower_bound.saturating_mul(4)
     }
 
-    /// The node with the biggest tensor in the arena, and that tensor's bytes.
+    /// The first node with the biggest tensor in the arena, and that tensor's bytes.
     pub fn largest_tensor(&self) -> Option<(usize, usize)> {
         self.placements
             .iter()
             .enumerate()
+            .rev()
             .max_by_key(|(_, p)| p.elements)
             .filter(|(_, p)| p.elements > 0)
             .map(|(node, p)| (node, p.elements.saturating_mul(4)))

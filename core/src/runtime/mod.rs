@@ -80,17 +80,17 @@ impl<S: Storage> Graph<'_, S> {
                                         |(axis, (g, d))| axis != last || d.is_none() || *g == d,
                                     );
                             if !compatible {
-                                return Err(Error::IncompatibleInput {
-                                    layer: for_error(&layer.name),
+                                return Err(Error::InputShape {
+                                    index: position,
+                                    expected: declared,
                                     found: *given,
-                                    expected: "the declared rank and last axis",
                                 });
                             }
                             *given
                         }
                         None => declared,
                     };
-                let shape = shape.with_dim(0, Some(1));
+                let shape = shape.with_batch(Some(1));
                 if !shape.is_sample_known() {
                     return Err(Error::UnknownDimension {
                         layer: for_error(&layer.name),
@@ -255,11 +255,14 @@ impl<S: Storage> Graph<'_, S> {
                 found: self.weights.len(),
             });
         }
+        let given = arena.len();
         let (_, arena, _) = bytemuck::pod_align_to_mut::<u8, f32>(arena);
         if arena.len() < plan.elements {
             return Err(Error::ArenaTooSmall {
-                needed: plan.arena_bytes(),
-                found: arena.len() * 4,
+                given,
+                usable: arena.len() * 4,
+                needed: plan.elements * 4,
+                declare: plan.arena_bytes(),
             });
         }
         // One draw per call: RandomCrop takes one window for the whole batch.
@@ -305,7 +308,7 @@ impl<S: Storage> Graph<'_, S> {
                 .get(node as usize)
                 .copied()
                 .unwrap_or(Shape::SCALAR)
-                .with_dim(0, None);
+                .with_batch(None);
             if size == 0 || data.len() % size != 0 {
                 return Err(Error::BufferLength {
                     what: "input",
@@ -331,7 +334,7 @@ impl<S: Storage> Graph<'_, S> {
                         .get(node as usize)
                         .copied()
                         .unwrap_or(Shape::SCALAR)
-                        .with_dim(0, Some(batch as u32)),
+                        .with_batch(u32::try_from(batch).ok()),
                     found: data.len(),
                 });
             }

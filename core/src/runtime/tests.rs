@@ -215,3 +215,34 @@ fn too_small_arena_is_an_error_before_running() {
     assert_eq!(out, [0.0; 3]);
     let _ = Shape::SCALAR;
 }
+
+#[test]
+fn a_short_arena_states_the_real_figures() {
+    let mut model = Sequential::<Fixed<4>>::new();
+    model.add(Input::new(&[2])).unwrap();
+    model.add(Dense::new(8)).unwrap();
+    let w = [0.5f32; 24];
+    model.set_weights(&w).unwrap();
+    assert_eq!(model.arena_bytes().unwrap(), 35);
+    // 31 bytes starting one byte past a 4-byte boundary: 28 of them are usable for f32s.
+    let mut backing = [0u32; 10];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut backing);
+    let mut out = [0.0f32; 8];
+    let err = model
+        .predict(&[&[1.0, 2.0]], &mut [&mut out], &mut bytes[1..32])
+        .unwrap_err();
+    assert_eq!(
+        std::format!("{err}"),
+        "the arena has 31 bytes (28 usable once aligned) but this model needs 32: declare 35 bytes, which cover any alignment"
+    );
+    // The declared size works wherever the arena starts.
+    for start in 0..4 {
+        model
+            .predict(
+                &[&[1.0, 2.0]],
+                &mut [&mut out],
+                &mut bytes[start..start + 35],
+            )
+            .unwrap();
+    }
+}

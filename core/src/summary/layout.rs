@@ -26,7 +26,7 @@ pub fn cell_widths(
         if !p.is_finite() {
             return Err(SummaryError::Position { value: p });
         }
-        let edge = (p * line_length as f64).trunc();
+        let edge = libm::trunc(p * line_length as f64);
         let width = edge - current;
         if width < 4.0 {
             return Err(SummaryError::InsufficientWidth);

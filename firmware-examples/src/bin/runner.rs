@@ -104,7 +104,8 @@ fn parse_shape(text: &str) -> Result<kiln::Shape, Failure> {
         dims.push(Some(n))
             .map_err(|_| Failure::Usage("a shape has too many dimensions"))?;
     }
-    kiln::Shape::new(&dims).ok_or(Failure::Usage("a shape has too many dimensions"))
+    kiln::Shape::new(&dims)
+        .map_err(|_| Failure::Usage("a shape has too many dimensions or an axis too large"))
 }
 
 /// The free flash, where the blob is written.
@@ -257,7 +258,7 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     for (j, (out, &node)) in outputs.iter().zip(model.output_nodes()).enumerate() {
         let shape = shapes
             .get(node as usize)
-            .map(|s| s.with_dim(0, Some(batch as u32)));
+            .map(|s| s.with_batch(u32::try_from(batch).ok()));
         match shape {
             Some(shape) => println!(
                 "kiln-runner: output {j}: shape {shape}, {} values",

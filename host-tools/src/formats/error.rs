@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
     /// The operating system refused to read or write the file.
-    #[error("{}: cannot {action}: {source}", file.display())]
+    #[error("{}: cannot {action}", file.display())]
     Io {
         file: PathBuf,
         /// "read" or "write".
@@ -56,6 +56,19 @@ pub enum FormatError {
     #[error("{}: {detail}", file.display())]
     Npy { file: PathBuf, detail: String },
 
+    /// The path is not something kiln reads whole (a directory, a device).
+    #[error("{}: not a file kiln reads ({kind})", file.display())]
+    NotAFile { file: PathBuf, kind: &'static str },
+
+    /// The file (or what a pipe delivered) is over [`super::file::MAX_FILE_BYTES`].
+    #[error("{}: {}more than the {limit} bytes kiln reads", file.display(), size.map(|s| format!("{s} bytes, ")).unwrap_or_default())]
+    TooLarge {
+        file: PathBuf,
+        /// The file's size, when the file system says it.
+        size: Option<u64>,
+        limit: u64,
+    },
+
     /// The content is neither a `.keras` archive nor a JSON model config.
     #[error("{}: not a Keras model file: {detail}", file.display())]
     UnknownFormat { file: PathBuf, detail: String },
@@ -72,6 +85,8 @@ impl FormatError {
             | FormatError::Json { file, .. }
             | FormatError::Hdf5 { file, .. }
             | FormatError::Npy { file, .. }
+            | FormatError::NotAFile { file, .. }
+            | FormatError::TooLarge { file, .. }
             | FormatError::UnknownFormat { file, .. } => file,
         }
     }

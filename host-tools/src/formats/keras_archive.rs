@@ -168,7 +168,7 @@ pub fn parse_model_bytes(bytes: &[u8], file: &Path) -> Result<ModelFile, FormatE
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, FormatError> {
-    std::fs::read(path).map_err(|e| FormatError::io(path, "read", e))
+    super::file::read(path)
 }
 
 fn missing(file: &Path, member: &str) -> FormatError {

@@ -10,6 +10,7 @@
 //! `Err` (tested by truncating and bit-flipping real files in `tests/formats.rs`).
 
 pub mod error;
+pub mod file;
 pub mod keras_archive;
 pub mod npy;
 pub mod weights;

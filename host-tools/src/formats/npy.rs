@@ -52,7 +52,7 @@ pub struct NpyArray {
 /// Reads a `.npy` file and converts its elements to `f32`.
 pub fn read_f32(path: impl AsRef<Path>) -> Result<NpyArray, FormatError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| FormatError::io(path, "read", e))?;
+    let bytes = super::file::read(path)?;
     parse_f32(&bytes, path)
 }
 

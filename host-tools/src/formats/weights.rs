@@ -110,7 +110,7 @@ impl WeightTree {
     /// Reads a bare weights file (`model.save_weights("x.weights.h5")` has the same layout).
     pub fn open_h5(path: impl AsRef<Path>) -> Result<WeightTree, FormatError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| FormatError::io(path, "read", e))?;
+        let bytes = super::file::read(path)?;
         Self::from_h5_bytes(bytes, path)
     }
 

@@ -412,11 +412,5 @@ pub(super) fn shape_from_json(
     if dims.is_empty() {
         return Err(err("the shape has no batch axis".into()));
     }
-    Shape::new(&dims).ok_or_else(|| {
-        err(format!(
-            "rank {} is above kiln's limit of {}",
-            dims.len(),
-            kiln::shape::MAX_RANK
-        ))
-    })
+    Shape::new(&dims).map_err(|e| err(e.to_string()))
 }

@@ -23,10 +23,10 @@ pub enum ImportError {
         field: String,
         reason: String,
     },
-    #[error("layer '{layer}': {source}")]
+    #[error("{}", in_layer(layer, error))]
     Kiln {
         layer: String,
-        source: Box<kiln::Error>,
+        error: Box<kiln::Error>,
     },
     #[error("layer '{layer}': no weights found in model.weights.h5 (looked for group '{path}')")]
     MissingWeights { layer: String, path: String },
@@ -46,6 +46,19 @@ pub enum ImportError {
     },
     #[error("the model config is not a Keras model: {0}")]
     NotAModel(String),
+}
+
+/// kiln's message, prefixed with the layer when the message does not name it already.
+fn in_layer(layer: &str, error: &kiln::Error) -> String {
+    match error.layer() {
+        Some(named) if named == crate::import::error_name(layer) => error.to_string(),
+        _ => format!("layer '{layer}': {error}"),
+    }
+}
+
+/// A layer name as kiln's errors quote it (long names are cut).
+fn error_name(layer: &str) -> kiln::name::Name {
+    kiln::name::for_error(layer)
 }
 
 /// The layer classes kiln imports.

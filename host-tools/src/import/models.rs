@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 pub(super) type Model = HostModel<'static>;
 
 fn kiln_err(layer: &str) -> impl FnOnce(kiln::Error) -> ImportError + '_ {
-    move |source| ImportError::Kiln {
+    move |error| ImportError::Kiln {
         layer: layer.to_string(),
-        source: Box::new(source),
+        error: Box::new(error),
     }
 }
 
@@ -116,17 +116,41 @@ fn import_sequential(body: &Map<String, Value>) -> Result<Model, ImportError> {
     Ok(model.into_graph())
 }
 
-/// `["dense", 0, 0]` → `("dense", 0)`.
-fn history(v: &Value) -> Option<(String, usize)> {
+/// A tensor as Keras records it: `["dense", 0, 0]`, a layer, which of its calls, which of
+/// that call's outputs.
+type History = (String, usize, u64);
+
+/// `["dense", 0, 0]` → `("dense", 0, 0)`.
+fn history(v: &Value) -> Option<History> {
     let a = v.as_array()?;
     Some((
         a.first()?.as_str()?.to_string(),
         a.get(1)?.as_u64()? as usize,
+        a.get(2).map_or(Some(0), Value::as_u64)?,
     ))
 }
 
+/// The `(layer, call)` of a tensor: every layer kiln imports makes one tensor per call, so
+/// any other tensor index names nothing.
+fn only_output(
+    (layer, call, tensor): History,
+    reader: &str,
+    field: &str,
+) -> Result<(String, usize), ImportError> {
+    if tensor != 0 {
+        return Err(ImportError::Config {
+            layer: reader.to_string(),
+            field: field.to_string(),
+            reason: format!(
+                "reads tensor {tensor} of layer '{layer}', but each call of it makes one tensor (0)"
+            ),
+        });
+    }
+    Ok((layer, call))
+}
+
 /// Every `keras_history` in a node's call arguments, in order.
-fn collect_histories(v: &Value, out: &mut Vec<(String, usize)>) {
+fn collect_histories(v: &Value, out: &mut Vec<History>) {
     match v {
         Value::Object(m) => {
             if let Some(h) = m
@@ -145,11 +169,7 @@ fn collect_histories(v: &Value, out: &mut Vec<(String, usize)>) {
 }
 
 /// `input_layers` / `output_layers`: one `[name, node, tensor]`, a list of them, or a dict.
-fn io_tensors(
-    v: Option<&Value>,
-    model: &str,
-    field: &str,
-) -> Result<Vec<(String, usize)>, ImportError> {
+fn io_tensors(v: Option<&Value>, model: &str, field: &str) -> Result<Vec<History>, ImportError> {
     let bad = || ImportError::Config {
         layer: model.to_string(),
         field: field.to_string(),
@@ -211,8 +231,13 @@ fn import_functional(body: &Map<String, Value>) -> Result<Model, ImportError> {
         for (c, (name, callable, nodes)) in callables.iter().enumerate() {
             while done[c] < nodes.len() {
                 let node = nodes[done[c]];
-                let mut wanted = Vec::new();
-                collect_histories(node.get("args").unwrap_or(&Value::Null), &mut wanted);
+                let mut histories = Vec::new();
+                collect_histories(node.get("args").unwrap_or(&Value::Null), &mut histories);
+                let field = format!("inbound_nodes[{}]", done[c]);
+                let wanted = histories
+                    .into_iter()
+                    .map(|h| only_output(h, name, &field))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let Some(inputs) = wanted
                     .iter()
                     .map(|k| tensors.get(k).copied())
@@ -266,7 +291,8 @@ fn import_functional(body: &Map<String, Value>) -> Result<Model, ImportError> {
     let lookup = |field: &str| -> Result<Vec<Tensor>, ImportError> {
         io_tensors(body.get(field), model_name, field)?
             .into_iter()
-            .map(|k| {
+            .map(|h| {
+                let k = only_output(h, model_name, field)?;
                 tensors.get(&k).copied().ok_or_else(|| ImportError::Config {
                     layer: model_name.to_string(),
                     field: field.to_string(),

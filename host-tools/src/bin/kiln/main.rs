@@ -1,0 +1,214 @@
+//! `kiln`: inspect and run Keras models from the command line.
+//!
+//! Every failure is one line on stderr, `error: <file>: <what is wrong>`, and exit code 1;
+//! a closed stdout (`kiln predict … | head -1`) ends the command quietly.
+
+mod export;
+mod inspect;
+mod output;
+mod paths;
+mod predict;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use kiln::SummaryOptions;
+use kiln_host::load::load_model;
+use output::Out;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "kiln",
+    version,
+    about = "Keras-style neural networks for microcontrollers: inspect and run models on the host"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the model's summary table, exactly as Keras's model.summary() prints it.
+    Summary {
+        /// A Keras 3 `.keras` archive, a `model.to_json()` file or a `.kiln` blob.
+        model: PathBuf,
+        /// Total width of the table (Keras's line_length). Default: Keras's rule
+        /// (88, or 108 with a "Connected to" column, capped at the terminal width - 4;
+        /// 76 when not printing to a terminal).
+        #[arg(long)]
+        line_length: Option<usize>,
+        /// Right edges of the columns as fractions of the width, e.g. 0.45,0.8,1.0.
+        #[arg(long, value_delimiter = ',')]
+        positions: Option<Vec<f64>>,
+        /// Expand nested models (Keras's expand_nested).
+        #[arg(long)]
+        expand_nested: bool,
+        /// Add the Trainable column.
+        #[arg(long)]
+        show_trainable: bool,
+        /// Only rows from the first layer matching START to the last matching END
+        /// (Python regexes matched at the start of the layer name, as Keras does).
+        #[arg(long, num_args = 2, value_names = ["START", "END"])]
+        layer_range: Option<Vec<String>>,
+    },
+    /// Write the model as a .kiln blob for flashing (and, with --rust, a .rs file that
+    /// includes it with its arena size as a constant).
+    Export {
+        /// A Keras 3 `.keras` archive or a `.kiln` blob.
+        model: PathBuf,
+        /// Where to write the blob.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Also write Rust source declaring ARENA_BYTES, the I/O sizes and the blob.
+        #[arg(long)]
+        rust: Option<PathBuf>,
+    },
+    /// Run the model on an emulated Cortex-M under QEMU (generic runner firmware), print
+    /// the outputs, the arena and flash used and the instructions predict executed.
+    Run {
+        /// `m4` (mps2-an386, Cortex-M4F) or `m3` (lm3s6965evb, Cortex-M3, soft float).
+        #[arg(long, value_name = "BOARD")]
+        qemu: String,
+        /// A `.kiln` blob or a `.keras` archive (exported first).
+        model: PathBuf,
+        /// One .npy per model input, in model.inputs order; the first axis is the batch.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// One .npy per model output, in model.outputs order.
+        #[arg(long)]
+        output: Vec<PathBuf>,
+    },
+    /// Check a .kiln blob and show what is in it: layers, flash and arena bytes, checksum.
+    Inspect {
+        /// A `.kiln` blob.
+        model: PathBuf,
+    },
+    /// Run the model on float32 .npy inputs, as Keras's model.predict().
+    Predict {
+        /// A Keras 3 `.keras` archive or a `.kiln` blob (weights are needed).
+        model: PathBuf,
+        /// One .npy per model input, in model.inputs order; the first axis is the batch.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// One .npy per model output, in model.outputs order. Without it the outputs are
+        /// printed.
+        #[arg(long)]
+        output: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = Out::new();
+    match run(cli, &mut out).and_then(|()| Ok(out.flush()?)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Each level of the chain says one thing (the file, then what is wrong).
+            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli, out: &mut Out) -> Result<()> {
+    match cli.command {
+        Command::Summary {
+            model,
+            line_length,
+            positions,
+            expand_nested,
+            show_trainable,
+            layer_range,
+        } => {
+            let host = load_model(&model)?;
+            let range = layer_range
+                .as_deref()
+                .map(|r| [r[0].as_str(), r[1].as_str()]);
+            let options = SummaryOptions {
+                line_length,
+                positions: positions.as_deref(),
+                expand_nested,
+                show_trainable,
+                layer_range: range,
+                terminal_columns: terminal_columns(),
+            };
+            let mut text = String::new();
+            host.structure()
+                .summary(&options, &mut |line| {
+                    text.push_str(&line.to_string());
+                    text.push('\n');
+                })
+                .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+            out.text(&text)?;
+            Ok(())
+        }
+        Command::Predict {
+            model,
+            input,
+            output,
+        } => predict::run(&model, &input, &output, out),
+        Command::Export {
+            model,
+            output,
+            rust,
+        } => export::run(&model, &output, rust.as_deref(), out),
+        Command::Inspect { model } => inspect::run(&model, out),
+        Command::Run {
+            qemu,
+            model,
+            input,
+            output,
+        } => run_qemu(&qemu, &model, &input, &output),
+    }
+}
+
+/// `kiln run --qemu`: the firmware runner lives in this repository's `firmware-examples/`
+/// (set `KILN_FIRMWARE` to use another checkout); its script builds the runner, exports the
+/// model, runs QEMU with the instruction-counting plugin and converts the outputs.
+fn run_qemu(board: &str, model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
+    if !matches!(board, "m4" | "m3") {
+        bail!("--qemu takes m4 (mps2-an386, Cortex-M4F) or m3 (lm3s6965evb, Cortex-M3), not {board:?}");
+    }
+    let firmware = std::env::var_os("KILN_FIRMWARE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples"));
+    let script = firmware.join("scripts/run-model.sh");
+    if !script.exists() {
+        bail!("{}: the runner firmware is not there (set KILN_FIRMWARE to a kiln checkout's firmware-examples)", script.display());
+    }
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(&script).arg(board).arg(model);
+    for input in inputs {
+        cmd.arg("--input").arg(input);
+    }
+    for out in outputs {
+        cmd.arg("--output").arg(out);
+    }
+    cmd.env("KILN", std::env::current_exe()?);
+    let status = cmd
+        .status()
+        .with_context(|| format!("{}: cannot run", script.display()))?;
+    if !status.success() {
+        bail!("{}: the run on QEMU failed ({status})", model.display());
+    }
+    Ok(())
+}
+
+/// What Keras sees as the terminal width: `COLUMNS`, else the terminal, else 80.
+fn terminal_columns() -> usize {
+    if let Some(cols) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+    {
+        return cols;
+    }
+    match terminal_size::terminal_size_of(std::io::stdout()) {
+        Some((terminal_size::Width(w), _)) if w > 0 => w as usize,
+        _ => 80,
+    }
+}
