@@ -8,8 +8,11 @@
 #
 # A fixture the runner cannot take on a board (too many layers for its capacity, inputs
 # or arena larger than the board's memory, unknown input dimensions) is reported as SKIP
-# with the runner's reason; a wrong bit or a crash is a FAIL. Exit code: 1 if any FAIL.
+# with the runner's reason; a wrong bit or a crash is a FAIL. Exit code: 1 if any FAIL, or
+# if fewer than KILN_PARITY_MIN_PASS runs passed (default 69, the count when every
+# fixture was added: a run that skips everything must not pass).
 set -euo pipefail
+min_pass="${KILN_PARITY_MIN_PASS:-69}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 repo="$(cd "$here/.." && pwd)"
 t0=$(date +%s.%N)
@@ -17,10 +20,6 @@ t0=$(date +%s.%N)
 "$here/scripts/install-qemu.sh" 2>/dev/null
 (cd "$repo" && cargo build --quiet --release -p kiln-host)
 export KILN="$repo/target/release/kiln"
-for t in thumbv7em-none-eabihf thumbv7m-none-eabi; do
-    (cd "$here" && cargo build --quiet --release --target "$t" --bin runner)
-done
-"$here/scripts/build-plugin.sh" >/dev/null
 
 if [ $# -gt 0 ]; then
     fixtures=("$@")
@@ -56,17 +55,17 @@ for d in "${fixtures[@]}"; do
     for board in m4 m3; do
         fw_out=(); for y in "${outputs_host[@]}"; do fw_out+=(--output "${y/host-/$board-}"); done
         set +e
-        "$here/scripts/run-model.sh" "$board" "$f/model.kiln" "${inputs[@]}" "${fw_out[@]}" \
-            >"$f/$board.txt" 2>&1
+        "$KILN" run --qemu "$board" "$f/model.kiln" "${inputs[@]}" "${fw_out[@]}" \
+            >"$f/$board.txt" 2>"$f/$board.err"
         rc=$?
         set -e
-        count="$(sed -n 's/^run-model: predict executed \([0-9]*\) instructions.*/\1/p' "$f/$board.txt")"
-        if [ $rc -eq 1 ] || [ $rc -eq 2 ]; then
-            reason="$(sed -n 's/^kiln-runner: error: //p' "$f/$board.txt" | head -n1)"
-            printf '%-36s %-6s %-6s %14s  %s\n' "$name" "$board" SKIP - "${reason:-runner exit $rc}"
+        count="$(sed -n 's/^kiln run: predict executed \([0-9]*\) instructions.*/\1/p' "$f/$board.txt")"
+        reason="$(sed -n 's/^error: .*: the runner on [a-z0-9]* says: //p' "$f/$board.err")"
+        if [ $rc -ne 0 ] && [ -n "$reason" ]; then
+            printf '%-36s %-6s %-6s %14s  %s\n' "$name" "$board" SKIP - "$reason"
             skip=$((skip + 1)); continue
         elif [ $rc -ne 0 ]; then
-            printf '%-36s %-6s %-6s %14s  %s\n' "$name" "$board" FAIL - "runner exit $rc: $(tail -n2 "$f/$board.txt" | tr '\n' ' ')"
+            printf '%-36s %-6s %-6s %14s  %s\n' "$name" "$board" FAIL - "kiln run exit $rc: $(tail -n2 "$f/$board.err" | tr '\n' ' ')"
             fail=$((fail + 1)); continue
         fi
         same=1
@@ -83,4 +82,8 @@ for d in "${fixtures[@]}"; do
     done
 done
 echo "$pass passed, $fail failed, $skip skipped ($(echo "$(date +%s.%N) $t0" | awk '{ printf "%.1f", $1 - $2 }') s)"
+if [ "$pass" -lt "$min_pass" ]; then
+    echo "FAIL: only $pass runs passed; at least $min_pass must (KILN_PARITY_MIN_PASS)"
+    exit 1
+fi
 [ "$fail" -eq 0 ]

@@ -6,5 +6,6 @@ pub mod formats;
 pub mod import;
 pub mod load;
 pub mod model;
+pub mod qemu;
 
 pub use model::{HostGraph, HostModel};

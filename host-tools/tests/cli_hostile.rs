@@ -142,7 +142,7 @@ fn absurd_widths_and_backtracking_patterns_end_at_once() {
         &kiln(&["summary", s(&model), "--line-length", "1099511627776"]),
         &["line_length 1099511627776", "at most 10000"],
     );
-    // A 90-byte layer name, a pattern a backtracking matcher needs 2^60 steps for.
+    // An 84-byte layer name, a pattern a backtracking matcher needs 2^60 steps for.
     let deep = fixtures().join("limits/deep_1000/model.keras");
     let pattern = "a*a*a*a*a*a*a*a*a*a*a*a*b";
     assert_clean_error(

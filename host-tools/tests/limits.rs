@@ -49,7 +49,7 @@ fn io_args(dir: &Path, work: &Path, tag: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
     (args, outputs)
 }
 
-fn check(model: &str, layers: usize) {
+fn check(model: &str, layers: usize, fixed_problem: &str) {
     let dir = limits(model);
     let keras = dir.join("model.keras");
     let work = std::env::temp_dir().join(format!("kiln-limits-{model}-{}", std::process::id()));
@@ -77,7 +77,24 @@ fn check(model: &str, layers: usize) {
     }
 
     let blob = work.join("m.kiln");
-    kiln(&[Path::new("export"), &keras, Path::new("-o"), &blob]);
+    let rust = work.join("m.rs");
+    let export = kiln(&[
+        Path::new("export"),
+        &keras,
+        Path::new("-o"),
+        &blob,
+        Path::new("--rust"),
+        &rust,
+    ]);
+    // A device's Fixed storage cannot hold these models: the export says so, and the Rust
+    // it writes stops the firmware's build with the reason.
+    let note = String::from_utf8(export.stdout).unwrap();
+    assert!(note.contains(&format!("note: {fixed_problem}")), "{note}");
+    let source = std::fs::read_to_string(&rust).unwrap();
+    assert!(
+        source.contains(&format!("compile_error!(\"{fixed_problem}")),
+        "{source}"
+    );
     let (args, from_blob) = io_args(&dir, &work, "blob");
     let mut predict: Vec<&Path> = vec![Path::new("predict"), &blob];
     predict.extend(args.iter().map(PathBuf::as_path));
@@ -101,10 +118,18 @@ fn check(model: &str, layers: usize) {
 
 #[test]
 fn a_thousand_layer_model_summarises_predicts_and_exports() {
-    check("deep_1000", 1000);
+    check(
+        "deep_1000",
+        1000,
+        "the name 'dense_with_a_name_longer_than_the_sixty_four_bytes_a_device_graph_stores_for_a_layer' has 84 bytes; kiln::Fixed stores names of at most 64",
+    );
 }
 
 #[test]
 fn twelve_inputs_twelve_way_merges_and_ten_outputs() {
-    check("wide_io", 25);
+    check(
+        "wide_io",
+        25,
+        "a layer takes 12 tensors; kiln::Fixed takes at most 8 per call",
+    );
 }

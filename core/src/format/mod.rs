@@ -13,8 +13,11 @@
 //! (re-inferred from the layer configs) and every weight range before it returns a graph,
 //! so a corrupted or truncated blob is an [`Error::Blob`], never a panic or a misread.
 
+mod rust;
 mod validate;
 mod wire;
+
+pub use rust::{fixed_problem, rust_source, FixedProblem, RustSource};
 
 use crate::error::Error;
 use crate::graph::{Graph, Storage};

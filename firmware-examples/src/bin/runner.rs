@@ -81,10 +81,6 @@ impl fmt::Display for Failure {
         match self {
             Failure::Usage(what) => write!(f, "usage: runner BLOB OUTPUT INPUT... ({what})"),
             Failure::Io(path, e) => write!(f, "{path}: {e}"),
-            Failure::Kiln(e @ kiln::Error::Blob(kiln::format::BlobError::Malformed)) => write!(
-                f,
-                "{e} (or the model has more than {MAX_LAYERS} layers or nodes, this runner's capacity)"
-            ),
             Failure::Kiln(e) => write!(f, "{e}"),
             Failure::Too(what, needed, capacity) => {
                 write!(f, "{what}: {needed} needed, this firmware has {capacity}")

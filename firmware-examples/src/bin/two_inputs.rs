@@ -34,7 +34,7 @@ fn main() -> ! {
         "kiln two_inputs example on {BOARD}, {CPU}; model from {SOURCE}; {ARENA_BYTES}-byte arena in .bss"
     );
     #[cfg(feature = "blob")]
-    let model = kiln::format::load::<kiln::Fixed<{ model::MAX_LAYERS }>>(&model::BLOB.0);
+    let model = kiln::format::load::<model::Storage>(&model::BLOB.0);
     #[cfg(not(feature = "blob"))]
     let model = two_inputs::build();
     let result = model

@@ -91,7 +91,7 @@ fn main() -> ! {
         heap_after_predict: 0,
     };
     #[cfg(feature = "blob")]
-    let model = kiln::format::load::<kiln::Fixed<{ model::MAX_LAYERS }>>(&model::BLOB.0);
+    let model = kiln::format::load::<model::Storage>(&model::BLOB.0);
     #[cfg(not(feature = "blob"))]
     let model = sine::build();
     let result = model

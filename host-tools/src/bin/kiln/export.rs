@@ -51,6 +51,11 @@ pub fn run(model: &Path, output: &Path, rust: Option<&Path>, out: &mut Out) -> R
         ))?,
         Err(e) => out.line(format_args!("arena: depends on the input shape ({e})"))?,
     }
+    if let Some(problem) = kiln::format::fixed_problem(host.structure()) {
+        out.line(format_args!(
+            "note: {problem}: on a device, load this blob into kiln::Heap (feature alloc), not kiln::Fixed"
+        ))?;
+    }
     if let (Some(rust), Some(source)) = (rust, source) {
         std::fs::write(rust, source)
             .with_context(|| format!("{}: cannot write", rust.display()))?;

@@ -8,13 +8,14 @@ mod inspect;
 mod output;
 mod paths;
 mod predict;
+mod run;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use kiln::SummaryOptions;
 use kiln_host::load::load_model;
 use output::Out;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -162,40 +163,8 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             model,
             input,
             output,
-        } => run_qemu(&qemu, &model, &input, &output),
+        } => run::run(&qemu, &model, &input, &output, out),
     }
-}
-
-/// `kiln run --qemu`: the firmware runner lives in this repository's `firmware-examples/`
-/// (set `KILN_FIRMWARE` to use another checkout); its script builds the runner, exports the
-/// model, runs QEMU with the instruction-counting plugin and converts the outputs.
-fn run_qemu(board: &str, model: &Path, inputs: &[PathBuf], outputs: &[PathBuf]) -> Result<()> {
-    if !matches!(board, "m4" | "m3") {
-        bail!("--qemu takes m4 (mps2-an386, Cortex-M4F) or m3 (lm3s6965evb, Cortex-M3), not {board:?}");
-    }
-    let firmware = std::env::var_os("KILN_FIRMWARE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples"));
-    let script = firmware.join("scripts/run-model.sh");
-    if !script.exists() {
-        bail!("{}: the runner firmware is not there (set KILN_FIRMWARE to a kiln checkout's firmware-examples)", script.display());
-    }
-    let mut cmd = std::process::Command::new("bash");
-    cmd.arg(&script).arg(board).arg(model);
-    for input in inputs {
-        cmd.arg("--input").arg(input);
-    }
-    for out in outputs {
-        cmd.arg("--output").arg(out);
-    }
-    cmd.env("KILN", std::env::current_exe()?);
-    let status = cmd
-        .status()
-        .with_context(|| format!("{}: cannot run", script.display()))?;
-    if !status.success() {
-        bail!("{}: the run on QEMU failed ({status})", model.display());
-    }
-    Ok(())
 }
 
 /// What Keras sees as the terminal width: `COLUMNS`, else the terminal, else 80.

@@ -1,0 +1,92 @@
+//! `kiln run --qemu`: the model on an emulated board, with the inputs `kiln predict` takes.
+
+use crate::output::Out;
+use anyhow::{bail, Context, Result};
+use kiln_host::formats::npy;
+use kiln_host::load::load_model;
+use kiln_host::qemu::{self, Board, RunInput};
+use std::path::{Path, PathBuf};
+
+pub fn run(
+    board: &str,
+    model: &Path,
+    input: &[PathBuf],
+    output: &[PathBuf],
+    out: &mut Out,
+) -> Result<()> {
+    let Some(board) = Board::parse(board) else {
+        bail!("--qemu takes m4 (mps2-an386, Cortex-M4F) or m3 (lm3s6965evb, Cortex-M3), not {board:?}");
+    };
+    let mut reads = vec![("the model", model)];
+    reads.extend(input.iter().map(|p| ("an --input", p.as_path())));
+    let writes: Vec<(&str, &Path)> = output.iter().map(|p| ("--output", p.as_path())).collect();
+    crate::paths::check_outputs(&reads, &writes)?;
+
+    let bytes = kiln_host::formats::file::read(model)?;
+    let host = if kiln_host::blob::is_blob(&bytes) {
+        kiln_host::blob::decode(&bytes)
+            .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?
+    } else {
+        load_model(model)?
+    };
+    if !host.has_weights() {
+        bail!(
+            "{}: the file has no weights (a bare model config); run needs a .keras archive or a .kiln blob",
+            model.display()
+        );
+    }
+    let graph = host
+        .graph()
+        .map_err(|e| crate::predict::blame(e, model, input))?;
+    let outputs_of_model = graph.output_nodes().len();
+    if !output.is_empty() && output.len() != outputs_of_model {
+        bail!(
+            "{}: the model has {outputs_of_model} output(s) but {} --output file(s) were given",
+            model.display(),
+            output.len()
+        );
+    }
+    let inputs = crate::predict::read_inputs(model, input, graph.input_nodes().len())?;
+    // What predict would refuse is refused here, with the same message, before any build.
+    graph
+        .plan(Some(&inputs.shapes))
+        .map_err(|e| crate::predict::blame(e, model, input))?;
+    let blob = if kiln_host::blob::is_blob(&bytes) {
+        bytes
+    } else {
+        kiln_host::blob::encode(&host).with_context(|| model.display().to_string())?
+    };
+    let run_inputs: Vec<RunInput> = inputs
+        .arrays
+        .into_iter()
+        .map(|a| RunInput {
+            shape: a.shape,
+            data: a.data,
+        })
+        .collect();
+
+    let report = qemu::run(board, &blob, &run_inputs)
+        .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?;
+    out.text(&report.log)?;
+    out.line(format_args!(
+        "kiln run: predict executed {} instructions on {} ({}); runner flash {} bytes + blob {} bytes",
+        report.predict_instructions,
+        board.name(),
+        board.machine(),
+        report.runner_flash,
+        blob.len()
+    ))?;
+    if !output.is_empty() && report.outputs.len() != output.len() {
+        bail!(
+            "{}: the runner gave {} outputs, {} --output files were given",
+            model.display(),
+            report.outputs.len(),
+            output.len()
+        );
+    }
+    for (path, (shape, data)) in output.iter().zip(&report.outputs) {
+        npy::write_f32(path, shape, data)?;
+        out.line(format_args!("kiln run: wrote {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,513 @@
+//! `kiln run --qemu`: a model on an emulated Cortex-M, through the generic runner firmware.
+//!
+//! The runner's sources come with kiln ([`kit`]); the first run for a board builds them in
+//! the cache directory with the machine's cargo (the ARM target must be installed), then
+//! QEMU runs the firmware with the instruction-count plugin, the blob and the inputs handed
+//! over through semihosting files, and the outputs read back.
+
+mod kit;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use kit::cache_dir;
+
+/// An emulated board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Board {
+    /// QEMU's `mps2-an386`: Cortex-M4F, 4 MiB of flash and 4 MiB of RAM.
+    M4,
+    /// QEMU's `lm3s6965evb`: Cortex-M3 (no FPU), 256 KiB of flash, 64 KiB of RAM.
+    M3,
+}
+
+impl Board {
+    /// `m4` or `m3` (or QEMU's machine name).
+    pub fn parse(name: &str) -> Option<Board> {
+        match name {
+            "m4" | "mps2-an386" => Some(Board::M4),
+            "m3" | "lm3s6965evb" => Some(Board::M3),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Board::M4 => "m4",
+            Board::M3 => "m3",
+        }
+    }
+
+    pub fn machine(self) -> &'static str {
+        match self {
+            Board::M4 => "mps2-an386",
+            Board::M3 => "lm3s6965evb",
+        }
+    }
+
+    fn cpu(self) -> &'static str {
+        match self {
+            Board::M4 => "cortex-m4",
+            Board::M3 => "cortex-m3",
+        }
+    }
+
+    /// The Rust target its firmware is built for.
+    pub fn target(self) -> &'static str {
+        match self {
+            Board::M4 => "thumbv7em-none-eabihf",
+            Board::M3 => "thumbv7m-none-eabi",
+        }
+    }
+}
+
+/// Why a run did not happen or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A tool the run needs is missing; the message says how to install it.
+    #[error("{0}")]
+    Missing(String),
+    /// The cache directory or the kit could not be written.
+    #[error("{0}")]
+    Setup(String),
+    /// cargo could not build the runner or the plugin; the log file has the details.
+    #[error("building {what} failed: {last_error} (full log: {})", log.display())]
+    Build {
+        what: &'static str,
+        last_error: String,
+        log: PathBuf,
+    },
+    /// The firmware reported an error (kiln refused the blob or the inputs).
+    #[error("the runner on {board} says: {message}")]
+    Runner {
+        board: &'static str,
+        message: String,
+    },
+    /// QEMU did not run, crashed, or the firmware did not finish.
+    #[error("{0}")]
+    Qemu(String),
+}
+
+/// One model input for the runner: raw little-endian f32 values and the shape (batch
+/// first) they have.
+pub struct RunInput {
+    pub data: Vec<f32>,
+    pub shape: Vec<usize>,
+}
+
+/// One model output: its shape (batch first) and values.
+pub type RunOutput = (Vec<usize>, Vec<f32>);
+
+/// What a run gave back.
+pub struct RunReport {
+    /// Everything the firmware printed.
+    pub log: String,
+    pub outputs: Vec<RunOutput>,
+    /// Guest instructions between the firmware's markers (one `predict`).
+    pub predict_instructions: u64,
+    /// Bytes of flash the runner program takes (`.vector_table`, `.text`, `.rodata`,
+    /// `.data`), the blob not included.
+    pub runner_flash: u64,
+}
+
+/// Runs `blob` on `board` with `inputs`.
+pub fn run(board: Board, blob: &[u8], inputs: &[RunInput]) -> Result<RunReport, RunError> {
+    let qemu = qemu_version()?;
+    check_target(board)?;
+    let cache = cache_dir()?;
+    let kit = kit::unpack(&cache)?;
+    let elf = build_runner(&kit, &cache, board)?;
+    let plugin = build_plugin(&kit, &cache, plugin_api(qemu)?)?;
+    let symbols = std::fs::read(&elf)
+        .map_err(|e| RunError::Setup(format!("{}: cannot read: {e}", elf.display())))?;
+    let (start, end, runner_flash) = markers_and_flash(&symbols).ok_or_else(|| {
+        RunError::Setup(format!(
+            "{}: no kiln_marker_start/kiln_marker_end symbols",
+            elf.display()
+        ))
+    })?;
+
+    let work = tempdir(&cache)?;
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(work.0.join(name), bytes).map_err(|e| {
+            RunError::Setup(format!(
+                "{}: cannot write: {e}",
+                work.0.join(name).display()
+            ))
+        })
+    };
+    write("model.kiln", blob)?;
+    let mut args = vec!["model.kiln".to_string(), "y.bin".to_string()];
+    for (i, input) in inputs.iter().enumerate() {
+        let name = format!("x{i}.bin");
+        let bytes: Vec<u8> = input.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        write(&name, &bytes)?;
+        let shape: Vec<String> = input.shape.iter().map(ToString::to_string).collect();
+        args.push(format!("{name}:{}", shape.join("x")));
+    }
+    let count_file = work.0.join("count.txt");
+    let mut command = Command::new("qemu-system-arm");
+    command
+        .current_dir(&work.0)
+        .args([
+            "-cpu",
+            board.cpu(),
+            "-machine",
+            board.machine(),
+            "-nographic",
+        ])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .args(["-icount", "shift=0", "-plugin"])
+        .arg(format!(
+            "{},start={start:#x},end={end:#x},out={}",
+            plugin.display(),
+            count_file.display()
+        ))
+        .arg("-kernel")
+        .arg(&elf)
+        .args(["-append", &args.join(" ")]);
+    let (status, log) = run_with_timeout(command, Duration::from_secs(300))?;
+    if let Some(message) = log
+        .lines()
+        .find_map(|l| l.strip_prefix("kiln-runner: error: "))
+    {
+        return Err(RunError::Runner {
+            board: board.name(),
+            message: message.to_string(),
+        });
+    }
+    if !status.success() {
+        let last = log.lines().last().unwrap_or("no output");
+        return Err(RunError::Qemu(format!(
+            "the runner on {} did not finish ({status}); it last printed: {last}",
+            board.name()
+        )));
+    }
+    let counted = std::fs::read_to_string(&count_file).unwrap_or_default();
+    let predict_instructions = counted
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("kiln-insn-count: region 1: ")?
+                .strip_suffix(" instructions")?
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| RunError::Qemu("the instruction-count plugin counted nothing".into()))?;
+    let outputs = read_outputs(&log, &work.0.join("y.bin"))?;
+    Ok(RunReport {
+        log,
+        outputs,
+        predict_instructions,
+        runner_flash,
+    })
+}
+
+/// The outputs the runner wrote to `y.bin`, cut by the shapes it printed.
+fn read_outputs(log: &str, file: &Path) -> Result<Vec<RunOutput>, RunError> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| RunError::Qemu(format!("the runner wrote no outputs ({e})")))?;
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let mut outputs = Vec::new();
+    let mut at = 0;
+    for line in log.lines() {
+        // "kiln-runner: output 0: shape (3, 10), 30 values"
+        let Some(rest) = line.strip_prefix("kiln-runner: output ") else {
+            continue;
+        };
+        let Some((shape, count)) = rest
+            .split_once(": shape (")
+            .and_then(|(_, r)| r.split_once("), "))
+        else {
+            continue;
+        };
+        let dims: Option<Vec<usize>> = shape
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| d.parse().ok())
+            .collect();
+        let count: Option<usize> = count.strip_suffix(" values").and_then(|c| c.parse().ok());
+        let (Some(dims), Some(count)) = (dims, count) else {
+            return Err(RunError::Qemu(format!(
+                "cannot read the runner's line {line:?}"
+            )));
+        };
+        let data = values.get(at..at + count).ok_or_else(|| {
+            RunError::Qemu("the runner wrote fewer values than it printed".into())
+        })?;
+        outputs.push((dims, data.to_vec()));
+        at += count;
+    }
+    Ok(outputs)
+}
+
+/// The installed QEMU's `(major, minor)`, or how to install it.
+fn qemu_version() -> Result<(u32, u32), RunError> {
+    let missing = || {
+        RunError::Missing(
+            "qemu-system-arm is not installed: install QEMU 6 or later with TCG plugins, e.g. `sudo apt-get install --no-install-recommends qemu-system-arm` (Debian 12: from bookworm-backports, `-t bookworm-backports`)".into(),
+        )
+    };
+    let out = Command::new("qemu-system-arm")
+        .arg("--version")
+        .output()
+        .map_err(|_| missing())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("QEMU emulator version "))
+        .and_then(|v| {
+            let mut parts = v.split(|c: char| !c.is_ascii_digit());
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        });
+    version.ok_or_else(missing)
+}
+
+/// The plugin API a QEMU loads (it refuses a plugin of another generation).
+fn plugin_api((major, minor): (u32, u32)) -> Result<&'static str, RunError> {
+    Ok(match (major, minor) {
+        (0..=5, _) => {
+            return Err(RunError::Missing(format!(
+                "QEMU {major}.{minor} is too old for kiln's instruction-count plugin: install QEMU 6 or later"
+            )))
+        }
+        (6..=8, _) => "v1",
+        (9, 0) => "v2",
+        (9, 1) => "v3",
+        (9, _) | (10, 0) => "v4",
+        _ => "v5",
+    })
+}
+
+/// The Rust target for `board` must be there before cargo is asked to build for it.
+fn check_target(board: Board) -> Result<(), RunError> {
+    let cargo = Command::new("cargo").arg("--version").output();
+    if !cargo.is_ok_and(|o| o.status.success()) {
+        return Err(RunError::Missing(
+            "cargo is not installed: kiln run builds its runner firmware with it (install Rust with rustup: https://rustup.rs)".into(),
+        ));
+    }
+    // Without rustup (a distribution's Rust), the build itself says what is missing.
+    let Ok(installed) = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+    else {
+        return Ok(());
+    };
+    let list = String::from_utf8_lossy(&installed.stdout);
+    if installed.status.success() && !list.lines().any(|l| l.trim() == board.target()) {
+        return Err(RunError::Missing(format!(
+            "the Rust target {} ({}) is not installed: rustup target add {}",
+            board.target(),
+            board.machine(),
+            board.target()
+        )));
+    }
+    Ok(())
+}
+
+/// Builds the runner firmware for `board`; cargo skips what is up to date.
+fn build_runner(kit: &Path, cache: &Path, board: Board) -> Result<PathBuf, RunError> {
+    let target_dir = cache.join("target");
+    cargo(
+        "the runner firmware",
+        kit.join("firmware-examples"),
+        &[
+            "build",
+            "--release",
+            "--bin",
+            "runner",
+            "--no-default-features",
+            "--target",
+            board.target(),
+        ],
+        &target_dir,
+        cache,
+    )?;
+    Ok(target_dir
+        .join(board.target())
+        .join("release")
+        .join("runner"))
+}
+
+/// Builds the instruction-count plugin for the plugin API `api`.
+fn build_plugin(kit: &Path, cache: &Path, api: &str) -> Result<PathBuf, RunError> {
+    let target_dir = cache.join("target-plugin").join(api);
+    cargo(
+        "the QEMU instruction-count plugin",
+        kit.join("firmware-examples").join("insn-count-plugin"),
+        &[
+            "build",
+            "--release",
+            "--no-default-features",
+            "--features",
+            &format!("plugin-api-{api}"),
+        ],
+        &target_dir,
+        cache,
+    )?;
+    let host = host_triple()?;
+    let name = format!(
+        "{}kiln_insn_count{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    Ok(target_dir.join(host).join("release").join(name))
+}
+
+fn host_triple() -> Result<String, RunError> {
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .map_err(|e| RunError::Missing(format!("rustc is not installed ({e})")))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_string)
+        .ok_or_else(|| RunError::Missing("rustc -vV names no host".into()))
+}
+
+/// Runs cargo in `dir`; its output goes to a log file in the cache, and a failure names
+/// its first error line.
+fn cargo(
+    what: &'static str,
+    dir: PathBuf,
+    args: &[&str],
+    target_dir: &Path,
+    cache: &Path,
+) -> Result<(), RunError> {
+    let log = cache.join("build.log");
+    let out = Command::new("cargo")
+        .current_dir(&dir)
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir)
+        // The user's own settings for their projects must not reach this build.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| RunError::Missing(format!("cargo could not start: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::write(&log, text.as_bytes());
+    if out.status.success() {
+        return Ok(());
+    }
+    let last_error = text
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or("cargo failed")
+        .to_string();
+    Err(RunError::Build {
+        what,
+        last_error,
+        log,
+    })
+}
+
+/// The addresses of the two marker functions and the program's flash bytes.
+fn markers_and_flash(elf: &[u8]) -> Option<(u64, u64, u64)> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(elf).ok()?;
+    let address = |name: &str| {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            // Thumb: the symbol's low bit marks the instruction set, not the address.
+            .map(|s| s.address() & !1)
+    };
+    let flash = file
+        .sections()
+        .filter(|s| {
+            matches!(
+                s.name(),
+                Ok(".vector_table" | ".text" | ".rodata" | ".data")
+            )
+        })
+        .map(|s| s.size())
+        .sum();
+    Some((
+        address("kiln_marker_start")?,
+        address("kiln_marker_end")?,
+        flash,
+    ))
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh directory for one run's files (QEMU's semihosting paths are relative to it).
+fn tempdir(cache: &Path) -> Result<TempDir, RunError> {
+    let runs = cache.join("runs");
+    let mut n = 0u32;
+    loop {
+        let dir = runs.join(format!("{}-{n}", std::process::id()));
+        match std::fs::create_dir_all(&runs).and_then(|()| std::fs::create_dir(&dir)) {
+            Ok(()) => return Ok(TempDir(dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => {
+                return Err(RunError::Setup(format!(
+                    "{}: cannot create: {e}",
+                    dir.display()
+                )))
+            }
+        }
+    }
+}
+
+/// Runs QEMU with a time limit; returns its status and what it printed.
+fn run_with_timeout(
+    mut command: Command,
+    limit: Duration,
+) -> Result<(std::process::ExitStatus, String), RunError> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| RunError::Qemu(format!("qemu-system-arm could not start: {e}")))?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(RunError::Qemu(format!(
+                    "the runner did not finish within {} s",
+                    limit.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(RunError::Qemu(format!("waiting for qemu-system-arm: {e}"))),
+        }
+    };
+    let log = out_reader.join().unwrap_or_default();
+    let errors = err_reader.join().unwrap_or_default();
+    if !status.success() && log.is_empty() {
+        let first = errors.lines().next().unwrap_or("no output").to_string();
+        return Err(RunError::Qemu(format!("qemu-system-arm failed: {first}")));
+    }
+    Ok((status, log))
+}
