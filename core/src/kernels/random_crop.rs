@@ -681,8 +681,11 @@ mod tests {
         }
     }
 
+    /// Keras's formula for the window's corner (`int(u * (h - target + 1))`, one draw per
+    /// axis) on kiln's generator. Keras draws with JAX's threefry, which kiln does not
+    /// reproduce: the offsets are Keras's distribution, not its numbers.
     #[test]
-    fn random_offsets_are_keras_draws() {
+    fn crop_offsets_are_kerass_formula_on_kilns_generator() {
         // 10x7 -> 4x3: h_start = int(u0 * 7), w_start = int(u1 * 5)
         let mut rng = SmallRng::new(21);
         let mut shadow = rng.clone();
