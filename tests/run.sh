@@ -60,6 +60,20 @@ for model in sequential/cnn functional/two_io; do
     done
 done
 
+step "the README's own firmware runs an exported model on QEMU"
+own=firmware-examples/your-own
+mkdir -p "$own/model"
+"$kiln" export tests/fixtures/sequential/mlp/model.keras -o "$own/model/model.kiln" --rust "$own/model/model.rs" >/dev/null
+# The firmware predicts on an input of 0.5s; so does the host, from a .npy of 37 of them.
+dict="{'descr': '<f4', 'fortran_order': False, 'shape': (1, 37), }"
+pad=$(( (64 - (10 + ${#dict} + 1) % 64) % 64 ))
+{ printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( ${#dict} + 1 + pad )))\\x00"
+  printf '%s%*s\n' "$dict" "$pad" ""; for _ in $(seq 37); do printf '\x00\x00\x00\x3f'; done; } >"$work/half.npy"
+want="$("$kiln" predict "$own/model/model.kiln" --input "$work/half.npy" | tail -n1)"
+got="$(cd "$own" && cargo run --quiet --release 2>/dev/null)"
+[ "$got" = "$want" ] || { echo "your-own firmware printed $got, kiln predict $want"; exit 1; }
+echo "your-own firmware on mps2-an386: $got, as kiln predict"
+
 step "an installed kiln runs on QEMU with no checkout"
 # Install from a copy of the tree, remove the copy, run from elsewhere: the binary must
 # carry everything kiln run needs.

@@ -101,7 +101,7 @@ impl Display for SummaryError<'_> {
                 f,
                 "positions must give one edge per column: the table has {expected} columns but {found} positions were given"
             ),
-            SummaryError::TooManyPositions => f.write_str("too many positions"),
+            SummaryError::TooManyPositions => f.write_str("too many positions: kiln takes at most 15"),
             SummaryError::LayerRangeNoMatch { start, end } => write!(
                 f,
                 "Passed layer_names do not match the layer names in the model. Received: [{}, {}]",
@@ -334,16 +334,25 @@ impl<S: Storage> Graph<'_, S> {
             .positions
             .filter(|p| !p.is_empty())
             .unwrap_or(default_positions);
+        if given.len() > 15 {
+            return Err(SummaryError::TooManyPositions);
+        }
+        // Keras checks every edge given, even past the last column; past 15, kiln refuses
+        // rather than cut.
         let mut positions: heapless::Vec<f64, 16> = heapless::Vec::new();
-        for &p in given.iter().take(15) {
-            let _ = positions.push(p);
+        for &p in given {
+            positions
+                .push(p)
+                .map_err(|_| SummaryError::TooManyPositions)?;
         }
         if options.show_trainable {
             default_length += 12;
             for p in positions.iter_mut() {
                 *p *= 0.9;
             }
-            let _ = positions.push(1.0);
+            positions
+                .push(1.0)
+                .map_err(|_| SummaryError::TooManyPositions)?;
             let _ = headers.push("Trainable");
             let _ = justify.push(Justify::Center);
         }
