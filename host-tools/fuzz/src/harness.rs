@@ -1,0 +1,195 @@
+// The host fuzz targets' logic. No inner attributes or doc comments here: the file is also
+// compiled as a module of `host-tools/tests/fuzz_corpus.rs` (`#[path]`), which replays the
+// committed corpora on stable. A panic is the only failure.
+
+use kiln::SummaryOptions;
+use kiln_host::formats::{npy as npy_format, WeightTree};
+use kiln_host::import::import;
+use kiln_host::HostGraph;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Models that plan bigger than this are imported and summarised but not run.
+const MAX_ARENA: usize = 1 << 20;
+/// Nor are models with more weights or input values than this.
+const MAX_VALUES: usize = 1 << 20;
+
+/// Configs the weights are read against (`import_weights`: the first byte picks one).
+const CONFIGS: &[&str] = &[
+    include_str!("../../../tests/fixtures/sequential/mlp/model.json"),
+    include_str!("../../../tests/fixtures/sequential/bn_conv/model.json"),
+    include_str!("../../../tests/fixtures/sequential/depthwise/model.json"),
+    include_str!("../../../tests/fixtures/functional/nested_deep/model.json"),
+    include_str!("../../../tests/fixtures/functional/two_io/model.json"),
+];
+
+/// Models the summary options are tried on (`summary_options`: a byte picks one).
+const SUMMARISED: &[&str] = &[
+    include_str!("../../../tests/fixtures/sequential/layer_range/model.json"),
+    include_str!("../../../tests/fixtures/sequential/long_names/model.json"),
+    include_str!("../../../tests/fixtures/functional/nested_deep/model.json"),
+    include_str!("../../../tests/fixtures/functional/two_io/model.json"),
+];
+
+/// `import_config`: the bytes are a model config (`model.to_json()`). Whatever imports
+/// must summarise, and when its shapes are known and it is small: run on zeros, export to
+/// a blob, and load back from that blob with the same summary.
+pub fn import_config(data: &[u8]) -> bool {
+    let Ok(config) = serde_json::from_slice::<Value>(data) else {
+        return false;
+    };
+    let Ok(model) = import(&config, None) else {
+        return false;
+    };
+    let weights = vec![0.0; model.structure().weight_len().min(MAX_VALUES + 1)];
+    exercise(&HostGraph::new(model.structure().clone(), weights));
+    true
+}
+
+/// `import_weights`: the first byte picks a config, the rest is its `model.weights.h5`.
+pub fn import_weights(data: &[u8]) -> bool {
+    let Some((&pick, h5)) = data.split_first() else {
+        return false;
+    };
+    let config: Value = serde_json::from_str(CONFIGS[pick as usize % CONFIGS.len()])
+        .expect("the fixtures' configs are JSON");
+    let Ok(tree) = WeightTree::from_h5_bytes(h5.to_vec(), Path::new("fuzz.h5")) else {
+        return false;
+    };
+    match import(&config, Some(&tree)) {
+        Ok(model) => {
+            exercise(&model);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// `npy`: the bytes are a `.npy` file; what parses holds as many values as its shape says.
+pub fn npy(data: &[u8]) -> bool {
+    let Ok(array) = npy_format::parse_f32(data, Path::new("fuzz.npy")) else {
+        return false;
+    };
+    let elements: usize = array.shape.iter().product();
+    assert_eq!(array.data.len(), elements, "shape {:?}", array.shape);
+    true
+}
+
+/// `summary_options`: the bytes choose a model and `summary`'s arguments.
+///
+/// ```text
+/// byte 0     bits 0-1 model, 2 expand_nested, 3 show_trainable, 4 layer_range,
+///            5-6 terminal width (80, 200, none, 40)
+/// bytes 1-2  line_length (little-endian; 0 = Keras's default)
+/// byte 3     number of positions (0-7), then that many f64 (little-endian)
+/// rest       the two layer_range patterns, UTF-8, separated by a zero byte
+/// ```
+pub fn summary_options(data: &[u8]) -> bool {
+    static MODELS: OnceLock<Vec<HostGraph>> = OnceLock::new();
+    let models = MODELS.get_or_init(|| {
+        SUMMARISED
+            .iter()
+            .map(|json| {
+                let config: Value = serde_json::from_str(json).expect("JSON");
+                import(&config, None).expect("the fixtures import")
+            })
+            .collect()
+    });
+    let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+    let flags = byte(0);
+    let line_length = usize::from(u16::from_le_bytes([byte(1), byte(2)]));
+    let count = usize::from(byte(3) % 8);
+    let positions: Vec<f64> = (0..count)
+        .map(|k| {
+            let at = 4 + 8 * k;
+            let mut bytes = [0u8; 8];
+            for (j, b) in bytes.iter_mut().enumerate() {
+                *b = byte(at + j);
+            }
+            f64::from_le_bytes(bytes)
+        })
+        .collect();
+    let rest = data.get(4 + 8 * count..).unwrap_or(&[]);
+    let text = String::from_utf8_lossy(rest);
+    let (start, end) = text.split_once('\0').unwrap_or((&text, ""));
+    let options = SummaryOptions {
+        line_length: (line_length > 0).then_some(line_length),
+        positions: (!positions.is_empty()).then_some(&positions),
+        expand_nested: flags & 4 != 0,
+        show_trainable: flags & 8 != 0,
+        layer_range: (flags & 16 != 0).then_some([start, end]),
+        terminal_columns: [80, 200, usize::MAX, 40][usize::from(flags >> 5) & 3],
+    };
+    let model = &models[usize::from(flags & 3) % models.len()];
+    model
+        .structure()
+        .summary(&options, &mut |line| {
+            let _ = line.to_string();
+        })
+        .is_ok()
+}
+
+/// Summaries, plans, a run on zeros, and the blob round trip of an imported model.
+fn exercise(model: &HostGraph) {
+    let graph = model.structure();
+    for options in [
+        SummaryOptions::default(),
+        SummaryOptions {
+            line_length: Some(40),
+            show_trainable: true,
+            expand_nested: true,
+            ..Default::default()
+        },
+    ] {
+        let _ = graph.summary(&options, &mut |line| {
+            let _ = line.to_string();
+        });
+    }
+    if !model.has_weights() || graph.weight_len() > MAX_VALUES {
+        return;
+    }
+    let Ok(plan) = graph.plan(None) else {
+        return;
+    };
+    if plan.arena_bytes() > MAX_ARENA {
+        return;
+    }
+    let Ok(lent) = model.graph() else {
+        return;
+    };
+    if let Ok(shapes) = lent.sample_shapes(None) {
+        let size = |nodes: &[u16]| -> Vec<usize> {
+            nodes
+                .iter()
+                .map(|&n| shapes[n as usize].sample_elements().unwrap_or(0))
+                .collect()
+        };
+        let (ins, outs) = (size(lent.input_nodes()), size(lent.output_nodes()));
+        if ins.iter().chain(&outs).sum::<usize>() <= MAX_VALUES {
+            let inputs: Vec<Vec<f32>> = ins.iter().map(|&n| vec![0.0; n]).collect();
+            let mut outputs: Vec<Vec<f32>> = outs.iter().map(|&n| vec![0.0; n]).collect();
+            let input_refs: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
+            let mut output_refs: Vec<&mut [f32]> =
+                outputs.iter_mut().map(Vec::as_mut_slice).collect();
+            let mut arena = vec![0u8; plan.arena_bytes()];
+            let _ = lent.predict(&input_refs, &mut output_refs, &mut arena);
+        }
+    }
+    // Every blob kiln writes, kiln reads back as the same model.
+    if let Ok(blob) = kiln_host::blob::encode(model) {
+        let loaded = kiln_host::blob::decode(&blob)
+            .unwrap_or_else(|e| panic!("kiln cannot load the blob it wrote: {e}"));
+        let text = |g: &HostGraph| {
+            let mut out = String::new();
+            let _ = g
+                .structure()
+                .summary(&SummaryOptions::default(), &mut |line| {
+                    out.push_str(&line.to_string());
+                    out.push('\n');
+                });
+            out
+        };
+        assert_eq!(text(model), text(&loaded), "the blob's summary differs");
+    }
+}
