@@ -29,16 +29,17 @@ pub mod kernels;
 pub mod layers;
 pub mod model;
 pub mod name;
+pub mod ops;
 pub mod planner;
 pub mod runtime;
 pub mod shape;
 pub mod summary;
 
 pub use error::Error;
+pub use graph::config::{Activation, MergeOp, Padding};
 #[cfg(feature = "alloc")]
 pub use graph::Heap;
 pub use graph::{Fixed, Graph, Layer, LayerKind, ModelKind, Storage};
-pub use kernels::{Activation, Padding};
 pub use model::{Functional, GetLayerError, Sequential, Tensor};
 pub use shape::Shape;
 pub use summary::SummaryOptions;

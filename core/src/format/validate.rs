@@ -4,7 +4,7 @@
 
 use super::BlobError;
 use crate::graph::storage::{List, Storage};
-use crate::graph::{Graph, LayerKind};
+use crate::graph::Graph;
 use crate::shape::Shape;
 
 fn bad(what: &'static str, at: usize) -> BlobError {
@@ -23,7 +23,7 @@ pub(super) fn graph<S: Storage>(g: &Graph<'_, S>) -> Result<(), BlobError> {
             let is_container = g
                 .layers
                 .get(parent as usize)
-                .is_some_and(|p| matches!(p.kind, LayerKind::Model(_)));
+                .is_some_and(|p| p.kind.nested_model().is_some());
             if parent as usize >= i || !is_container {
                 return Err(bad("a layer's parent is not an earlier nested model", i));
             }
@@ -79,7 +79,7 @@ pub(super) fn graph<S: Storage>(g: &Graph<'_, S>) -> Result<(), BlobError> {
             .nodes
             .get(input as usize)
             .ok_or(bad("a model input is not a node", k))?;
-        let is_input_layer = matches!(g.layers[node.layer as usize].kind, LayerKind::InputLayer(_));
+        let is_input_layer = g.layers[node.layer as usize].kind.input_shape().is_some();
         if !node.inputs.is_empty() || node.view_of.is_some() || !is_input_layer {
             return Err(bad("a model input is not an InputLayer", k));
         }

@@ -1,13 +1,13 @@
 //! Shape arithmetic the layers share: image axes, spatial output sizes, merges,
 //! concatenation and reshape targets (Keras's rules).
 
-use super::layer::Reshape;
-use crate::kernels::Padding;
+use crate::graph::config::Padding;
+use crate::ops::Reshape;
 use crate::shape::{Dim, Shape};
 
 /// The shape of an element-wise merge of `a` and `b`: equal, with `None` where one side
 /// does not know an axis the other does.
-pub(super) fn merge_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
+pub(crate) fn merge_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
     if a.rank() != b.rank() {
         return None;
     }
@@ -22,7 +22,7 @@ pub(super) fn merge_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
     Some(out)
 }
 
-pub(super) fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
+pub(crate) fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
     let first = inputs.first()?;
     if inputs.len() < 2 {
         return None;
@@ -59,7 +59,7 @@ pub(super) fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
 }
 
 /// `(height, width, channels)` of a rank-4 channels-last shape; channels must be known.
-pub(super) fn image_axes(shape: &Shape) -> Option<(Dim, Dim, u32)> {
+pub(crate) fn image_axes(shape: &Shape) -> Option<(Dim, Dim, u32)> {
     if shape.rank() != 4 {
         return None;
     }
@@ -67,7 +67,7 @@ pub(super) fn image_axes(shape: &Shape) -> Option<(Dim, Dim, u32)> {
 }
 
 /// `Some(None)` for an unknown input axis, `None` when the output would be empty.
-pub(super) fn spatial_out(
+pub(crate) fn spatial_out(
     input: Dim,
     kernel: u16,
     stride: u16,
@@ -87,7 +87,7 @@ pub(super) fn spatial_out(
     }
 }
 
-pub(super) fn image_shape(
+pub(crate) fn image_shape(
     input: &Shape,
     h: Option<Dim>,
     w: Option<Dim>,
@@ -96,7 +96,7 @@ pub(super) fn image_shape(
     Shape::new(&[input.dim(0), h?, w?, c]).ok()
 }
 
-pub(super) fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
+pub(crate) fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
     let mut out = Shape::new(&[input.dim(0)]).ok()?;
     let known: Option<u64> = r
         .target_shape()
@@ -126,7 +126,7 @@ pub(super) fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
 }
 
 /// Output height and width of a window (kernel or pool) sliding over `(h, w)`.
-pub(super) fn window_out(
+pub(crate) fn window_out(
     (h, w): (Dim, Dim),
     window: [u16; 2],
     strides: [u16; 2],

@@ -8,11 +8,13 @@
 //! * Nodes are stored in the order they were created, which is a topological order: a node
 //!   only refers to nodes before it.
 
-mod infer;
+pub mod config;
+pub(crate) mod infer;
 pub mod layer;
 mod spec;
 pub mod storage;
 
+pub(crate) use layer::weight;
 pub use layer::{LayerKind, WeightSpec, WeightSpecs};
 pub use spec::LayerBuilder;
 pub use spec::LayerSpec;
@@ -75,17 +77,6 @@ pub enum ModelKind {
     Functional,
     /// A subclassed model traced by running its `call` once.
     Subclassed,
-}
-
-impl ModelKind {
-    /// The class name `summary` prints for a nested model of this kind.
-    pub fn class_name(&self) -> &'static str {
-        match self {
-            ModelKind::Sequential => "Sequential",
-            ModelKind::Functional => "Functional",
-            ModelKind::Subclassed => "Model",
-        }
-    }
 }
 
 /// A model as layers, nodes and tensor shapes, kept in storage `S` ([`Fixed<N>`]: at most
@@ -498,19 +489,17 @@ impl<S: Storage> Graph<'_, S> {
             .iter()
             .enumerate()
             .filter(move |(_, l)| {
-                l.parent.is_none() && !(skip_inputs && matches!(l.kind, LayerKind::InputLayer(_)))
+                l.parent.is_none() && !(skip_inputs && l.kind.input_shape().is_some())
             })
             .map(|(i, _)| i as LayerId)
     }
 
     /// `layer.layers` of a nested model, by Keras's rule for its kind.
     pub fn nested_layers(&self, container: LayerId) -> impl Iterator<Item = LayerId> + '_ {
-        let skip_inputs = matches!(
-            self.layer(container).map(|l| l.kind),
-            Some(LayerKind::Model(ModelKind::Sequential))
-        );
+        let skip_inputs = self.layer(container).and_then(|l| l.kind.nested_model())
+            == Some(ModelKind::Sequential);
         self.children(container).filter(move |&c| {
-            !(skip_inputs && matches!(self.layers[c as usize].kind, LayerKind::InputLayer(_)))
+            !(skip_inputs && self.layers[c as usize].kind.input_shape().is_some())
         })
     }
 }

@@ -100,8 +100,8 @@ mod release_contract_tests {
         merge(MergeOp::Add, &[], &mut out);
         merge(MergeOp::Subtract, &[&[1.0; 4]], &mut out);
         merge(MergeOp::Add, &[&[1.0; 4], &[1.0; 3]], &mut out);
-        concatenate(&[&[1.0; 2], &[1.0; 2]], 1, &[2, 1], &mut out);
-        concatenate(&[&[1.0; 2]], 2, &[usize::MAX], &mut out);
+        concatenate(&[&[1.0; 2], &[1.0; 2]], 1, &mut out);
+        concatenate(&[&[1.0; 2]], 0, &mut out);
         let window = CropWindow {
             top: 1,
             left: 0,

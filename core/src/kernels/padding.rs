@@ -12,35 +12,7 @@
 //! These helpers are pure integer arithmetic, never panic, and return `None` (or 0)
 //! for arguments Keras would reject (zero sizes, strides or dilations, overflow).
 
-/// Keras padding mode of a convolution or pooling layer.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Padding {
-    /// `padding="valid"`: windows lie entirely inside the input.
-    Valid,
-    /// `padding="same"`: `out = ceil(in / stride)`, zero (conv) or ignored (pool)
-    /// cells around the input, the odd one at the bottom/right.
-    Same,
-}
-
-impl Padding {
-    /// Parses the Keras config string (`"valid"` or `"same"`, lower case as Keras writes it).
-    pub fn from_keras_name(name: &str) -> Option<Padding> {
-        match name {
-            "valid" => Some(Padding::Valid),
-            "same" => Some(Padding::Same),
-            _ => None,
-        }
-    }
-
-    /// The Keras config string.
-    pub fn keras_name(&self) -> &'static str {
-        match self {
-            Padding::Valid => "valid",
-            Padding::Same => "same",
-        }
-    }
-}
+pub use crate::graph::config::Padding;
 
 /// Effective (dilated) kernel extent `(kernel - 1) * dilation + 1`, or `None` if
 /// `kernel` or `dilation` is 0 or the product overflows.

@@ -95,7 +95,7 @@ impl<'w, S: Storage> Subclassed<'w, S> {
     /// traced model.
     pub fn trace(&self, body: &impl Call<S>, input_shape: Shape) -> Result<Graph<'w, S>, Error> {
         let mut workspace = self.workspace.clone();
-        let x = workspace.input(LayerSpec::new(LayerKind::InputLayer(input_shape)))?;
+        let x = workspace.input(LayerSpec::new(LayerKind::input(input_shape)))?;
         let y = body.call(&mut workspace, x, None)?;
         let mut graph =
             workspace.build_model(self.name.clone(), &[x], &[y], LayerOrder::Creation)?;

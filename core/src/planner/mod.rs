@@ -40,9 +40,7 @@ pub struct Plan<S: Storage> {
 impl<S: Storage> Plan<S> {
     /// Arena bytes, plus room to align an arbitrary `[u8]` to f32.
     pub fn arena_bytes(&self) -> usize {
-        self.elements
-            .saturating_mul(4)
-            .saturating_add(core::mem::align_of::<f32>() - 1)
+        arena_bytes(self.elements)
     }
 
     pub fn lower_bound_bytes(&self) -> usize {
@@ -61,8 +59,19 @@ impl<S: Storage> Plan<S> {
     }
 }
 
+/// Bytes of arena for `elements` f32 values, plus room to align an arbitrary `[u8]`.
+pub fn arena_bytes(elements: usize) -> usize {
+    elements
+        .saturating_mul(4)
+        .saturating_add(core::mem::align_of::<f32>() - 1)
+}
+
 /// Plans the arena for `graph` whose node tensors have the per-sample `shapes`.
-pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S>, Error> {
+pub fn plan<S: Storage>(
+    graph: &Graph<'_, S>,
+    shapes: &[Shape],
+    training: Option<bool>,
+) -> Result<Plan<S>, Error> {
     let nodes = graph.nodes();
     let count = nodes.len();
     let is_model_input = |n: usize| graph.input_nodes().iter().any(|&i| i as usize == n);
@@ -104,12 +113,7 @@ pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S
                 [input] => {
                     let input = graph.resolve(*input) as usize;
                     let input_dies_here = last_use[owner[input]] == i;
-                    // RandomCrop is the identity only at inference; in training it changes
-                    // the shape and needs its own memory.
-                    let same_values = !matches!(layer.kind, crate::LayerKind::RandomCrop { .. })
-                        || shapes.get(input) == Some(shape);
-                    (layer.kind.is_in_place()
-                        && same_values
+                    (layer.kind.is_in_place(graph.node_training(i, training))
                         && !is_model_input(input)
                         && input_dies_here)
                         .then_some(input)
@@ -235,7 +239,7 @@ pub fn plan_without_reuse<S: Storage>(
     graph: &Graph<'_, S>,
     shapes: &[Shape],
 ) -> Result<Plan<S>, Error> {
-    let reused = plan(graph, shapes)?;
+    let reused = plan(graph, shapes, Some(false))?;
     let mut placements: S::List<Placement> = Default::default();
     let mut offset = 0usize;
     for p in reused.placements.iter() {

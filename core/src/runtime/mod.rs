@@ -1,12 +1,14 @@
-//! Running a graph: `predict` from caller-lent buffers.
-//!
-//! Each call works out the concrete shapes, plans the arena, checks every buffer and
-//! weight length, and only then runs the kernels, so nothing is written on bad input and
-//! nothing can panic. A batch is run one sample at a time through the same arena.
+//! Running a graph: [`prepare`](Graph::prepare) once (shapes, the arena plan, every
+//! layer's step), then [`Prepared::predict`] any number of times from caller-lent buffers.
+//! Nothing is written on bad input and nothing can panic. A batch runs one sample at a
+//! time through the same arena.
 
-mod execute;
+mod invoke;
+mod prepare;
 #[cfg(test)]
 mod tests;
+
+pub use prepare::Prepared;
 
 use crate::error::Error;
 use crate::graph::storage::{self, Storage};
@@ -34,10 +36,9 @@ impl<S: Storage> Graph<'_, S> {
         let Some(n) = self.nodes.get(node) else {
             return false;
         };
-        let default = matches!(
-            self.layer(n.layer).map(|l| l.kind),
-            Some(crate::LayerKind::RandomCrop { .. })
-        );
+        let default = self
+            .layer(n.layer)
+            .is_some_and(|l| l.kind.op().trains_by_default());
         let chosen = match self.kind {
             crate::ModelKind::Subclassed => n.training.or(call),
             _ => call.or(n.training),
@@ -166,7 +167,7 @@ impl<S: Storage> Graph<'_, S> {
             });
         }
         let shapes = self.shapes_for(input_shapes, training)?;
-        planner::plan(self, &shapes)
+        planner::plan(self, &shapes, training)
     }
 
     /// Bytes of arena `predict` needs for the declared input shapes.
@@ -186,7 +187,8 @@ impl<S: Storage> Graph<'_, S> {
     }
 
     /// `predict` for models with `None` axes: `input_shapes[i]` is the shape of input `i`
-    /// (its batch axis is ignored; the batch comes from the buffer length).
+    /// (its batch axis is ignored; the batch comes from the buffer length). Prepares the
+    /// model for this one run; to run it many times, [`prepare`](Self::prepare) it once.
     pub fn predict_with_shapes(
         &self,
         input_shapes: Option<&[Shape]>,
@@ -194,8 +196,7 @@ impl<S: Storage> Graph<'_, S> {
         outputs: &mut [&mut [f32]],
         arena: &mut [u8],
     ) -> Result<usize, Error> {
-        let plan = self.plan(input_shapes)?;
-        self.run_planned(&plan, input_shapes, inputs, outputs, arena)
+        self.prepare(input_shapes)?.predict(inputs, outputs, arena)
     }
 
     /// Keras's `model(x, training=…)`: a forward pass where Dropout (training) drops and
@@ -211,134 +212,7 @@ impl<S: Storage> Graph<'_, S> {
         training: Option<bool>,
         rng: &mut SmallRng,
     ) -> Result<usize, Error> {
-        let plan = self.plan_for(input_shapes, training)?;
-        self.run(&plan, input_shapes, inputs, outputs, arena, training, rng)
-    }
-
-    /// `predict` with a given plan (tests compare the planner against a plan without reuse).
-    pub(crate) fn run_planned(
-        &self,
-        plan: &Plan<S>,
-        input_shapes: Option<&[Shape]>,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
-        arena: &mut [u8],
-    ) -> Result<usize, Error> {
-        self.run(
-            plan,
-            input_shapes,
-            inputs,
-            outputs,
-            arena,
-            Some(false),
-            &mut SmallRng::new(0),
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &self,
-        plan: &Plan<S>,
-        input_shapes: Option<&[Shape]>,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
-        arena: &mut [u8],
-        training: Option<bool>,
-        rng: &mut SmallRng,
-    ) -> Result<usize, Error> {
-        let shapes = self.shapes_for(input_shapes, training)?;
-        let batch = self.check_buffers(&shapes, inputs, outputs)?;
-        let expected = self.weight_len;
-        if self.weights.len() != expected {
-            return Err(Error::WeightsLength {
-                expected,
-                found: self.weights.len(),
-            });
-        }
-        let given = arena.len();
-        let (_, arena, _) = bytemuck::pod_align_to_mut::<u8, f32>(arena);
-        if arena.len() < plan.elements {
-            return Err(Error::ArenaTooSmall {
-                given,
-                usable: arena.len() * 4,
-                needed: plan.elements * 4,
-                declare: plan.arena_bytes(),
-            });
-        }
-        // One draw per call: RandomCrop takes one window for the whole batch.
-        let call_seed = u64::from(rng.next_u32()) << 32 | u64::from(rng.next_u32());
-        let exec = execute::Execution::new(self, &shapes, plan, training, call_seed)?;
-        for sample in 0..batch {
-            exec.run_sample(sample, inputs, outputs, arena, rng)?;
-        }
-        Ok(batch)
-    }
-
-    /// Checks buffer counts and lengths; returns the batch size.
-    fn check_buffers(
-        &self,
-        shapes: &[Shape],
-        inputs: &[&[f32]],
-        outputs: &[&mut [f32]],
-    ) -> Result<usize, Error> {
-        if inputs.len() != self.inputs.len() {
-            return Err(Error::BufferCount {
-                what: "input",
-                expected: self.inputs.len(),
-                found: inputs.len(),
-            });
-        }
-        if outputs.len() != self.outputs.len() {
-            return Err(Error::BufferCount {
-                what: "output",
-                expected: self.outputs.len(),
-                found: outputs.len(),
-            });
-        }
-        let per_sample = |node: u16| {
-            shapes
-                .get(node as usize)
-                .and_then(Shape::sample_elements)
-                .unwrap_or(0)
-        };
-        let mut batch = None;
-        for (i, (&node, data)) in self.inputs.iter().zip(inputs).enumerate() {
-            let size = per_sample(node);
-            let shape = shapes
-                .get(node as usize)
-                .copied()
-                .unwrap_or(Shape::SCALAR)
-                .with_batch(None);
-            if size == 0 || data.len() % size != 0 {
-                return Err(Error::BufferLength {
-                    what: "input",
-                    index: i,
-                    shape,
-                    found: data.len(),
-                });
-            }
-            let b = data.len() / size;
-            match batch {
-                None => batch = Some(b),
-                Some(first) if first != b => return Err(Error::BatchMismatch { first, other: b }),
-                _ => {}
-            }
-        }
-        let batch = batch.unwrap_or(0);
-        for (i, (&node, data)) in self.outputs.iter().zip(outputs).enumerate() {
-            if data.len() != per_sample(node) * batch {
-                return Err(Error::BufferLength {
-                    what: "output",
-                    index: i,
-                    shape: shapes
-                        .get(node as usize)
-                        .copied()
-                        .unwrap_or(Shape::SCALAR)
-                        .with_batch(u32::try_from(batch).ok()),
-                    found: data.len(),
-                });
-            }
-        }
-        Ok(batch)
+        self.prepare_for(input_shapes, training)?
+            .call(inputs, outputs, arena, rng)
     }
 }

@@ -95,7 +95,9 @@ fn run(
     let mut arena = std::vec![0u8; plan.arena_bytes()];
     let mut y = std::vec![f32::NAN; out_len];
     graph
-        .run_planned(plan, None, &[x], &mut [&mut y], &mut arena)
+        .prepare_with(plan, None, Some(false))
+        .unwrap()
+        .predict(&[x], &mut [&mut y], &mut arena)
         .unwrap();
     y
 }

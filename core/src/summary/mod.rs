@@ -11,7 +11,7 @@ mod table;
 mod text;
 
 use crate::graph::storage::{self, List, Storage, Text};
-use crate::graph::{Graph, LayerId, LayerKind, ModelKind};
+use crate::graph::{Graph, LayerId, ModelKind};
 use crate::shape::Shape;
 use core::fmt::{self, Display, Write};
 use table::{Fmt, Rule, Table};
@@ -406,9 +406,7 @@ impl<S: Storage> Graph<'_, S> {
                 for line in 0..height {
                     print_fn(&table.row_line(&cells, line, height, false));
                 }
-                if options.expand_nested
-                    && matches!(self.layers[id as usize].kind, LayerKind::Model(_))
-                {
+                if options.expand_nested && self.layers[id as usize].kind.nested_model().is_some() {
                     let children: S::List<LayerId> =
                         storage::collect(self.nested_layers(id), "layers").unwrap_or_default();
                     for &child in children.iter().rev() {

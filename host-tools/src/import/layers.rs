@@ -2,10 +2,12 @@
 //! honour refused with the layer's name.
 
 use super::{ImportError, SUPPORTED_LAYERS};
-use kiln::graph::layer::{
-    BatchNormalization, Conv2D, Dense, DepthwiseConv2D, Pool2D, ReLU, Reshape,
-};
 use kiln::graph::{LayerKind, LayerSpec};
+use kiln::ops::{
+    Activation as ActivationLayer, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
+    Dense, DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
+    InputLayer, LeakyReLU, MaxPooling2D, Pool2D, RandomCrop, ReLU, Reshape, Softmax,
+};
 use kiln::{Activation, Padding, Shape};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -195,7 +197,9 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                     .get("batch_shape")
                     .or_else(|| f.get("batch_input_shape"))
                     .ok_or_else(|| f.err("batch_shape", "missing"))?;
-                LayerKind::InputLayer(shape_from_json(shape, &name, "batch_shape")?)
+                LayerKind::InputLayer(InputLayer {
+                    shape: shape_from_json(shape, &name, "batch_shape")?,
+                })
             }
             "Dense" => LayerKind::Dense(Dense {
                 units: f.u32_or("units", 0)?,
@@ -238,23 +242,23 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                     padding: f.padding()?,
                 };
                 if class == "MaxPooling2D" {
-                    LayerKind::MaxPooling2D(pool)
+                    LayerKind::MaxPooling2D(MaxPooling2D(pool))
                 } else {
-                    LayerKind::AveragePooling2D(pool)
+                    LayerKind::AveragePooling2D(AveragePooling2D(pool))
                 }
             }
             "GlobalAveragePooling2D" | "GlobalMaxPooling2D" => {
                 f.channels_last()?;
                 let keepdims = f.bool_or("keepdims", false)?;
                 if class == "GlobalAveragePooling2D" {
-                    LayerKind::GlobalAveragePooling2D { keepdims }
+                    LayerKind::GlobalAveragePooling2D(GlobalAveragePooling2D { keepdims })
                 } else {
-                    LayerKind::GlobalMaxPooling2D { keepdims }
+                    LayerKind::GlobalMaxPooling2D(GlobalMaxPooling2D { keepdims })
                 }
             }
             "Flatten" => {
                 f.channels_last()?;
-                LayerKind::Flatten
+                LayerKind::Flatten(Flatten)
             }
             "Reshape" => {
                 let target = f
@@ -273,10 +277,10 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                     )
                 })?)
             }
-            "Dropout" => LayerKind::Dropout {
+            "Dropout" => LayerKind::Dropout(Dropout {
                 rate: f.f32_or("rate", 0.0)?,
-            },
-            "Activation" => LayerKind::Activation(f.activation("activation")?),
+            }),
+            "Activation" => LayerKind::Activation(ActivationLayer(f.activation("activation")?)),
             "ReLU" => LayerKind::ReLU(ReLU {
                 max_value: match f.get("max_value") {
                     None => None,
@@ -292,9 +296,9 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                     Some(_) => f.f32_or("negative_slope", 0.3)?,
                     None => f.f32_or("alpha", 0.3)?,
                 };
-                LayerKind::LeakyReLU {
+                LayerKind::LeakyReLU(LeakyReLU {
                     negative_slope: slope,
-                }
+                })
             }
             "Softmax" => {
                 match f.get("axis") {
@@ -304,10 +308,10 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                         return Err(f.err("axis", format!("only axis=-1 is supported, found {v}")))
                     }
                 }
-                LayerKind::Softmax
+                LayerKind::Softmax(Softmax)
             }
             "Add" | "Subtract" | "Multiply" | "Average" | "Maximum" | "Minimum" => {
-                use kiln::kernels::merge::MergeOp;
+                use kiln::MergeOp;
                 LayerKind::Merge(match class {
                     "Add" => MergeOp::Add,
                     "Subtract" => MergeOp::Subtract,
@@ -327,11 +331,11 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                             f.err("axis", format!("expected an integer axis, found {v}"))
                         })?,
                 };
-                LayerKind::Concatenate { axis }
+                LayerKind::Concatenate(Concatenate { axis })
             }
             "RandomCrop" => {
                 f.channels_last()?;
-                LayerKind::RandomCrop {
+                LayerKind::RandomCrop(RandomCrop {
                     height: f.u32_or("height", 0)?,
                     width: f.u32_or("width", 0)?,
                     seed: match f.get("seed") {
@@ -342,7 +346,7 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                             )?)
                         }
                     },
-                }
+                })
             }
             "BatchNormalization" => {
                 match f.get("axis") {

@@ -1,0 +1,108 @@
+//! `keras.layers.Reshape(target_shape)`: the same values in another shape.
+
+use super::{one, Cx, Mismatch, Op, Step};
+use crate::graph::infer::reshape;
+use crate::shape::{Shape, MAX_RANK};
+
+/// `keras.layers.Reshape`'s `target_shape` (without the batch axis); `-1` is inferred.
+#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "format",
+    serde(try_from = "ReshapeWire", into = "ReshapeWire")
+)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reshape {
+    dims: [i32; MAX_RANK - 1],
+    rank: u8,
+}
+
+impl Reshape {
+    /// `None` when the target has more than `MAX_RANK - 1` axes.
+    pub fn new(target_shape: &[i32]) -> Option<Reshape> {
+        if target_shape.len() > MAX_RANK - 1 {
+            return None;
+        }
+        let mut dims = [0; MAX_RANK - 1];
+        dims[..target_shape.len()].copy_from_slice(target_shape);
+        Some(Reshape {
+            dims,
+            rank: target_shape.len() as u8,
+        })
+    }
+
+    pub fn target_shape(&self) -> &[i32] {
+        self.dims.get(..self.rank as usize).unwrap_or(&self.dims)
+    }
+}
+
+/// The flash format's form of a Reshape target, checked when a blob is read.
+#[cfg(feature = "format")]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ReshapeWire {
+    dims: [i32; MAX_RANK - 1],
+    rank: u8,
+}
+
+#[cfg(feature = "format")]
+impl From<Reshape> for ReshapeWire {
+    fn from(r: Reshape) -> Self {
+        ReshapeWire {
+            dims: r.dims,
+            rank: r.rank,
+        }
+    }
+}
+
+#[cfg(feature = "format")]
+impl TryFrom<ReshapeWire> for Reshape {
+    type Error = &'static str;
+    fn try_from(w: ReshapeWire) -> Result<Reshape, &'static str> {
+        Reshape::new(
+            w.dims
+                .get(..w.rank as usize)
+                .ok_or("reshape rank above MAX_RANK - 1")?,
+        )
+        .ok_or("reshape rank above MAX_RANK - 1")
+    }
+}
+
+impl Op for Reshape {
+    fn class_name(&self) -> &'static str {
+        "Reshape"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "reshape"
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        let target = self.target_shape();
+        if target.iter().filter(|&&d| d == -1).count() > 1 {
+            Err("target_shape can contain at most one -1")
+        } else if target.iter().any(|&d| d == 0 || d < -1) {
+            Err("target_shape entries must be positive or -1")
+        } else {
+            Ok(())
+        }
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        let input = one(inputs)?;
+        reshape(self, &input).ok_or(Mismatch::new(
+            input,
+            "a size that target_shape can hold (same number of elements)",
+        ))
+    }
+
+    fn has_build(&self) -> bool {
+        true
+    }
+
+    fn in_place(&self, _training: bool) -> bool {
+        true
+    }
+
+    fn prepare<'w>(&self, _: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        Ok(Step::COPY)
+    }
+}

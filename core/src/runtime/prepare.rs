@@ -1,0 +1,213 @@
+//! Preparing a graph for runs (TensorFlow Lite Micro's `AllocateTensors`): shapes, the
+//! arena plan, and every layer's step with its parameters and weight slices, worked out
+//! once. What is checked here is never checked again when the model runs.
+
+use crate::error::Error;
+use crate::graph::storage::{self, Storage};
+use crate::graph::{Graph, NodeId};
+use crate::name::for_error;
+use crate::ops::{Cx, Step};
+use crate::planner::{self, Placement, Plan};
+use crate::shape::Shape;
+
+/// Where a step reads a tensor from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Source {
+    /// Model input `index`: `elements` values per sample in the caller's buffer.
+    Caller { index: usize, elements: usize },
+    /// `elements` values at `offset` (in f32s) in the arena.
+    Arena { offset: usize, elements: usize },
+}
+
+/// One layer call, placed: its step, where its inputs are, where its output goes.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Placed<'w, S: Storage> {
+    pub step: Step<'w>,
+    pub inputs: S::Few<Source>,
+    pub output: Placement,
+}
+
+/// A model ready to run: make it once with [`Graph::prepare`], then run it any number of
+/// times with [`Prepared::predict`] (or [`Prepared::call`] in training mode).
+///
+/// ```
+/// use kiln::layers::{Dense, Input};
+/// use kiln::{Activation, Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[2]))?;
+/// model.add(Dense::new(1).activation(Activation::Relu))?;
+/// model.set_weights(&[0.5, -1.0, 0.25])?;               // kernel (2, 1), bias (1,)
+/// let prepared = model.prepare(None)?;                  // once, at boot
+/// let mut arena = [0u8; 16];
+/// let mut y = [0.0f32];
+/// prepared.predict(&[&[2.0, 0.5]], &mut [&mut y], &mut arena)?;
+/// assert_eq!(y, [0.75]);
+/// # Ok::<(), kiln::Error>(())
+/// ```
+pub struct Prepared<'w, S: Storage> {
+    pub(crate) steps: S::List<Placed<'w, S>>,
+    /// Per model input: values per sample, and its per-sample shape (for messages).
+    pub(crate) inputs: S::Few<(usize, Shape)>,
+    /// Per model output: where its values are, and its per-sample shape.
+    pub(crate) outputs: S::Few<(Source, Shape)>,
+    /// f32 values of arena the plan needs.
+    pub(crate) arena_f32s: usize,
+}
+
+impl<'w, S: Storage> Graph<'w, S> {
+    /// Prepares the model for runs at inference on inputs of the given shapes (`None`: the
+    /// declared ones, which must then be fully known): checks everything a run needs,
+    /// plans the arena and resolves every step, so that runs only compute.
+    pub fn prepare(&self, input_shapes: Option<&[Shape]>) -> Result<Prepared<'w, S>, Error> {
+        self.prepare_for(input_shapes, Some(false))
+    }
+
+    /// [`prepare`](Self::prepare) for calls with Keras's `training=` argument.
+    pub fn prepare_for(
+        &self,
+        input_shapes: Option<&[Shape]>,
+        training: Option<bool>,
+    ) -> Result<Prepared<'w, S>, Error> {
+        let plan = self.plan_for(input_shapes, training)?;
+        self.prepare_with(&plan, input_shapes, training)
+    }
+
+    /// Prepares with a given plan (tests compare the planner against a plan without reuse).
+    pub(crate) fn prepare_with(
+        &self,
+        plan: &Plan<S>,
+        input_shapes: Option<&[Shape]>,
+        training: Option<bool>,
+    ) -> Result<Prepared<'w, S>, Error> {
+        if self.weights.len() != self.weight_len {
+            return Err(Error::WeightsLength {
+                expected: self.weight_len,
+                found: self.weights.len(),
+            });
+        }
+        let shapes = self.shapes_for(input_shapes, training)?;
+        let source = |node: NodeId| -> Source {
+            let node = self.resolve(node) as usize;
+            let elements = shapes
+                .get(node)
+                .and_then(Shape::sample_elements)
+                .unwrap_or(0);
+            match self.inputs.iter().position(|&n| n as usize == node) {
+                Some(index) => Source::Caller { index, elements },
+                None => {
+                    let p = plan.placements.get(node).copied().unwrap_or_default();
+                    Source::Arena {
+                        offset: p.offset,
+                        elements,
+                    }
+                }
+            }
+        };
+        let mut steps: S::List<Placed<'w, S>> = Default::default();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let is_input = self.inputs.iter().any(|&n| n as usize == i);
+            if is_input || node.view_of.is_some() {
+                continue;
+            }
+            let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
+            let mut input_shapes: S::Few<Shape> = Default::default();
+            let mut inputs: S::Few<Source> = Default::default();
+            for &input in node.inputs.iter() {
+                let shape = shapes.get(input as usize).copied().unwrap_or(Shape::SCALAR);
+                storage::push(&mut input_shapes, shape, "inputs of one node")?;
+                storage::push(&mut inputs, source(input), "inputs of one node")?;
+            }
+            let weights = self.weight_slices(node.layer)?;
+            let cx = Cx {
+                inputs: &input_shapes,
+                output: shapes.get(i).copied().unwrap_or(Shape::SCALAR),
+                weights: &weights,
+                training: self.node_training(i, training),
+                node: i,
+            };
+            let step = layer
+                .kind
+                .op()
+                .prepare(&cx)
+                .map_err(|m| Error::IncompatibleInput {
+                    layer: for_error(&layer.name),
+                    found: m.found,
+                    expected: m.expected,
+                })?;
+            let output = plan.placements.get(i).copied().unwrap_or_default();
+            storage::push(
+                &mut steps,
+                Placed {
+                    step,
+                    inputs,
+                    output,
+                },
+                "nodes",
+            )?;
+        }
+        let mut inputs: S::Few<(usize, Shape)> = Default::default();
+        for &node in self.inputs.iter() {
+            let shape = shapes.get(node as usize).copied().unwrap_or(Shape::SCALAR);
+            let elements = shape.sample_elements().unwrap_or(0);
+            storage::push(&mut inputs, (elements, shape), "model inputs")?;
+        }
+        let mut outputs: S::Few<(Source, Shape)> = Default::default();
+        for &node in self.outputs.iter() {
+            let shape = shapes.get(node as usize).copied().unwrap_or(Shape::SCALAR);
+            storage::push(&mut outputs, (source(node), shape), "model outputs")?;
+        }
+        Ok(Prepared {
+            steps,
+            inputs,
+            outputs,
+            arena_f32s: plan.elements,
+        })
+    }
+
+    /// Slices of a layer's weight variables, in Keras's order, checked against the buffer.
+    fn weight_slices(
+        &self,
+        layer: crate::graph::LayerId,
+    ) -> Result<heapless::Vec<&'w [f32], 4>, Error> {
+        let mut slices = heapless::Vec::new();
+        let specs = self.layer_weights(layer);
+        if specs.is_empty() {
+            return Ok(slices);
+        }
+        let missing = || Error::WeightsLength {
+            expected: self.weight_len,
+            found: self.weights.len(),
+        };
+        let mut offset = self.weight_offset(layer).ok_or_else(missing)?;
+        for w in specs {
+            let end = offset.checked_add(w.elements()).ok_or_else(missing)?;
+            let _ = slices.push(self.weights.get(offset..end).ok_or_else(missing)?);
+            offset = end;
+        }
+        Ok(slices)
+    }
+}
+
+impl<S: Storage> Prepared<'_, S> {
+    /// Bytes of arena a run needs, with room to align an arbitrary `[u8]` to f32.
+    pub fn arena_bytes(&self) -> usize {
+        planner::arena_bytes(self.arena_f32s)
+    }
+
+    /// How many model inputs and outputs a run takes.
+    pub fn io_count(&self) -> (usize, usize) {
+        (self.inputs.len(), self.outputs.len())
+    }
+
+    /// Values per sample of model input `index`.
+    pub fn input_elements(&self, index: usize) -> Option<usize> {
+        self.inputs.get(index).map(|&(n, _)| n)
+    }
+
+    /// Values per sample of model output `index`.
+    pub fn output_elements(&self, index: usize) -> Option<usize> {
+        self.outputs
+            .get(index)
+            .map(|&(_, shape)| shape.sample_elements().unwrap_or(0))
+    }
+}
