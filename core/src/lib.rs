@@ -16,7 +16,8 @@
 //! Weights are not part of the graph: a model borrows one flat `&[f32]` (Keras's
 //! `get_weights()` concatenated), so they can stay in flash.
 #![no_std]
-#![forbid(unsafe_code)]
+// One module may use `unsafe`: kernels/fast/block.rs, the Cortex-M FPU inner loop.
+#![deny(unsafe_code)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;

@@ -83,9 +83,9 @@ run() {
             return 1
         fi
     done
-    c1="$(sed -n 's/^kiln-insn-count: region 1: \([0-9]*\) instructions$/\1/p' "$work/$name.count1")"
-    c2="$(sed -n 's/^kiln-insn-count: region 1: \([0-9]*\) instructions$/\1/p' "$work/$name.count2")"
-    c3="$(sed -n 's/^kiln-insn-count: region 1: \([0-9]*\) instructions$/\1/p' "$work/$name.count3")"
+    c1="$(sed -n 's/^kiln-insn-count: region [0-9]*: \([0-9]*\) instructions$/\1/p' "$work/$name.count1" | tail -n1)"
+    c2="$(sed -n 's/^kiln-insn-count: region [0-9]*: \([0-9]*\) instructions$/\1/p' "$work/$name.count2" | tail -n1)"
+    c3="$(sed -n 's/^kiln-insn-count: region [0-9]*: \([0-9]*\) instructions$/\1/p' "$work/$name.count3" | tail -n1)"
     if [ -z "$c1" ] || [ "$c1" != "$c2" ] || [ "$c1" != "$c3" ]; then
         fail "$name: instruction counts differ between runs ('$c1', '$c2', per-instruction '$c3')"
     fi

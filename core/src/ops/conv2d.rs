@@ -184,6 +184,5 @@ fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<
     let (StepArgs::Conv2D(p), [input]) = (args, inputs) else {
         return;
     };
-    kernels::conv2d(&p.geometry, input, p.kernel, p.bias, output);
-    p.activation.apply(output, p.geometry.out_c);
+    kernels::fast::conv2d(&p.geometry, input, p.kernel, p.bias, output, p.activation);
 }

@@ -39,7 +39,6 @@ pub(crate) struct Params<'w> {
     kernel: &'w [f32],
     bias: Option<&'w [f32]>,
     activation: Activation,
-    units: usize,
 }
 
 impl Op for Dense {
@@ -93,7 +92,6 @@ impl Op for Dense {
                 kernel: cx.weight(0)?,
                 bias: self.use_bias.then(|| cx.weight(1)).transpose()?,
                 activation: self.activation,
-                units: self.units as usize,
             }),
         })
     }
@@ -103,6 +101,5 @@ fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<
     let (StepArgs::Dense(p), [input]) = (args, inputs) else {
         return;
     };
-    kernels::dense(input, p.in_features, p.kernel, p.bias, output);
-    p.activation.apply(output, p.units);
+    kernels::fast::dense(input, p.in_features, p.kernel, p.bias, output, p.activation);
 }

@@ -105,7 +105,9 @@ pub struct RunReport {
     /// Everything the firmware printed.
     pub log: String,
     pub outputs: Vec<RunOutput>,
-    /// Guest instructions between the firmware's markers (one `predict`).
+    /// Guest instructions of `prepare` (the runner's first marked region).
+    pub prepare_instructions: u64,
+    /// Guest instructions of one `predict` (the second).
     pub predict_instructions: u64,
     /// Bytes of flash the runner program takes (`.vector_table`, `.text`, `.rodata`,
     /// `.data`), the blob not included.
@@ -186,19 +188,28 @@ pub fn run(board: Board, blob: &[u8], inputs: &[RunInput]) -> Result<RunReport, 
         )));
     }
     let counted = std::fs::read_to_string(&count_file).unwrap_or_default();
-    let predict_instructions = counted
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("kiln-insn-count: region 1: ")?
-                .strip_suffix(" instructions")?
-                .parse()
-                .ok()
-        })
-        .ok_or_else(|| RunError::Qemu("the instruction-count plugin counted nothing".into()))?;
+    let region = |n: u32| -> Result<u64, RunError> {
+        let prefix = format!("kiln-insn-count: region {n}: ");
+        counted
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&prefix)?
+                    .strip_suffix(" instructions")?
+                    .parse()
+                    .ok()
+            })
+            .ok_or_else(|| {
+                RunError::Qemu(format!(
+                    "the instruction-count plugin counted no region {n}"
+                ))
+            })
+    };
+    let (prepare_instructions, predict_instructions) = (region(1)?, region(2)?);
     let outputs = read_outputs(&log, &work.0.join("y.bin"))?;
     Ok(RunReport {
         log,
         outputs,
+        prepare_instructions,
         predict_instructions,
         runner_flash,
     })

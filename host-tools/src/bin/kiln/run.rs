@@ -69,6 +69,11 @@ pub fn run(
         .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?;
     out.text(&report.log)?;
     out.line(format_args!(
+        "kiln run: prepare executed {} instructions on {}",
+        report.prepare_instructions,
+        board.name()
+    ))?;
+    out.line(format_args!(
         "kiln run: predict executed {} instructions on {} ({}); runner flash {} bytes + blob {} bytes",
         report.predict_instructions,
         board.name(),
