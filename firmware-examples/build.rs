@@ -73,7 +73,7 @@ mod blobs {
     }
 
     fn write<S: kiln::Storage>(out: &Path, name: &str, graph: &kiln::Graph<'_, S>) {
-        let mut buf = vec![0u8; 64 * 1024 + graph.weight_len() * 4];
+        let mut buf = vec![0u8; 64 * 1024 + graph.weight_bytes()];
         let len = kiln::format::write(graph, &mut buf).expect("the model writes as a blob");
         let blob = &buf[..len];
         let file = format!("{name}.kiln");

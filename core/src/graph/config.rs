@@ -2,7 +2,6 @@
 //! modes, merge operations. Their arithmetic is in `kernels/`; here is what they are.
 
 /// A Keras activation function.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Activation {
     /// `linear` (also `activation=None`): identity.
@@ -119,7 +118,6 @@ impl Activation {
 }
 
 /// Keras padding mode of a convolution or pooling layer.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Padding {
     /// `padding="valid"`: windows lie entirely inside the input.
@@ -149,7 +147,6 @@ impl Padding {
 }
 
 /// Which merge.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MergeOp {
     Add,

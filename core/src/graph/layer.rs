@@ -4,6 +4,7 @@
 //! `model.get_weights()`), so the same graph describes a model in RAM, in flash or in a
 //! file.
 
+use super::tensor::{DType, Quant};
 use crate::error::Error;
 use crate::name::for_error;
 use crate::ops::{Arity, Mismatch};
@@ -19,19 +20,26 @@ pub struct WeightSpec {
     pub shape: Shape,
     /// False for BatchNormalization's moving statistics, whatever the layer's flag.
     pub trainable: bool,
+    pub dtype: DType,
+    pub quant: Quant,
 }
 
 impl WeightSpec {
     pub fn elements(&self) -> usize {
         self.shape.elements().unwrap_or(0)
     }
+
+    /// Bytes the variable takes in the weight buffer.
+    pub fn bytes(&self) -> usize {
+        self.elements().saturating_mul(self.dtype.size())
+    }
 }
 
 /// The weights of one layer: at most four variables.
 pub type WeightSpecs = heapless::Vec<WeightSpec, 4>;
 
-/// Adds variable `name` of shape `dims` (an axis too big for a shape makes it unknown, so
-/// that the graph refuses the layer as too large).
+/// Adds f32 variable `name` of shape `dims` (an axis too big for a shape makes it unknown,
+/// so that the graph refuses the layer as too large).
 pub(crate) fn weight(specs: &mut WeightSpecs, name: &'static str, dims: &[u32], trainable: bool) {
     let mut shape = Ok(Shape::SCALAR);
     for &d in dims {
@@ -43,6 +51,8 @@ pub(crate) fn weight(specs: &mut WeightSpecs, name: &'static str, dims: &[u32], 
         name,
         shape,
         trainable,
+        dtype: DType::F32,
+        quant: Quant::None,
     });
 }
 
@@ -55,9 +65,12 @@ fn incompatible(layer: &str, m: Mismatch) -> Error {
 }
 
 impl LayerKind {
-    /// An InputLayer of this shape (batch axis first).
+    /// A float32 InputLayer of this shape (batch axis first).
     pub fn input(shape: Shape) -> LayerKind {
-        LayerKind::InputLayer(crate::ops::InputLayer { shape })
+        LayerKind::InputLayer(crate::ops::InputLayer {
+            shape,
+            dtype: DType::F32,
+        })
     }
 
     /// The shape of an InputLayer; `None` for every other kind.

@@ -169,8 +169,8 @@ impl<'w, S: Storage> Functional<'w, S> {
         self.build_model(name, inputs, outputs, LayerOrder::Keras)
     }
 
-    /// The weight buffer length every model of this workspace indexes.
-    pub fn weight_len(&self) -> usize {
+    /// Bytes of the weight buffer every model of this workspace indexes.
+    pub fn weight_bytes(&self) -> usize {
         self.graph.weight_len
     }
 

@@ -7,9 +7,11 @@ use crate::shape::Shape;
 
 /// `keras.layers.Activation(fn)`. An [`Activation`](crate::Activation) function can also
 /// be added as a layer directly.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Activation(pub Function);
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Activation(0));
 
 impl Activation {
     pub fn new(activation: Function) -> Self {

@@ -7,9 +7,11 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.AveragePooling2D(pool_size)`; 'same' divides by the number of valid cells, as Keras.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AveragePooling2D(pub Pool2D);
+
+#[cfg(feature = "format")]
+crate::wire_fields!(AveragePooling2D(0));
 
 impl AveragePooling2D {
     pub fn new(pool_size: Pair) -> Self {

@@ -6,7 +6,6 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.BatchNormalization()`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNormalization {
     pub epsilon: f32,
@@ -14,6 +13,14 @@ pub struct BatchNormalization {
     pub center: bool,
     pub scale: bool,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(BatchNormalization {
+    epsilon,
+    momentum,
+    center,
+    scale
+});
 
 impl BatchNormalization {
     /// `BatchNormalization()`: epsilon 1e-3, momentum 0.99, center and scale.

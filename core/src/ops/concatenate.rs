@@ -6,11 +6,13 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.Concatenate(axis=-1)`; a negative axis counts from the end.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Concatenate {
     pub axis: i8,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Concatenate { axis });
 
 impl Concatenate {
     pub fn new() -> Self {

@@ -9,7 +9,6 @@ use crate::kernels::{self, Conv2dGeometry};
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.Conv2D(filters, kernel_size)`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Conv2D {
     pub filters: u32,
@@ -20,6 +19,17 @@ pub struct Conv2D {
     pub activation: Activation,
     pub use_bias: bool,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Conv2D {
+    filters,
+    kernel_size,
+    strides,
+    dilation_rate,
+    padding,
+    activation,
+    use_bias
+});
 
 impl Conv2D {
     /// `Conv2D(filters, kernel_size)`: strides 1, 'valid', linear, with bias.

@@ -7,13 +7,19 @@ use crate::kernels;
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.Dense(units)`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dense {
     pub units: u32,
     pub activation: Activation,
     pub use_bias: bool,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Dense {
+    units,
+    activation,
+    use_bias
+});
 
 impl Dense {
     /// `Dense(units)`: linear, with bias.

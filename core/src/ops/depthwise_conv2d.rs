@@ -10,7 +10,6 @@ use crate::kernels::{self, Conv2dGeometry};
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.DepthwiseConv2D(kernel_size)`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DepthwiseConv2D {
     pub kernel_size: Pair,
@@ -21,6 +20,17 @@ pub struct DepthwiseConv2D {
     pub activation: Activation,
     pub use_bias: bool,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(DepthwiseConv2D {
+    kernel_size,
+    strides,
+    dilation_rate,
+    padding,
+    depth_multiplier,
+    activation,
+    use_bias
+});
 
 impl DepthwiseConv2D {
     /// `DepthwiseConv2D(kernel_size)`: depth_multiplier 1, strides 1, 'valid'.

@@ -6,11 +6,13 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.Dropout(rate)`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dropout {
     pub rate: f32,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Dropout { rate });
 
 impl Dropout {
     pub fn new(rate: f32) -> Self {

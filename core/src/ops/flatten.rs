@@ -4,9 +4,11 @@ use super::{Cx, Mismatch, Op, Step};
 use crate::shape::Shape;
 
 /// `keras.layers.Flatten()`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Flatten;
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Flatten {});
 
 impl Op for Flatten {
     fn class_name(&self) -> &'static str {

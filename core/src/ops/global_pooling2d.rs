@@ -38,11 +38,13 @@ fn params(cx: &Cx<'_, '_>) -> Result<Params, Mismatch> {
 macro_rules! global_pool {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $kernel:path) => {
         $(#[$doc])*
-        #[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
-        #[derive(Clone, Copy, Debug, Default, PartialEq)]
+                #[derive(Clone, Copy, Debug, Default, PartialEq)]
         pub struct $name {
             pub keepdims: bool,
         }
+
+        #[cfg(feature = "format")]
+        crate::wire_fields!($name { keepdims });
 
         impl $name {
             pub fn new() -> Self {

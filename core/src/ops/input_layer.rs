@@ -2,14 +2,19 @@
 //! input straight from the caller's buffer.
 
 use super::{Arity, Cx, Mismatch, Op, Step};
+use crate::graph::DType;
 use crate::shape::Shape;
 
-/// An InputLayer: the full shape of its tensor, batch axis first (`(None, 37)`).
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
+/// An InputLayer: the full shape of its tensor, batch axis first (`(None, 37)`), and the
+/// dtype of the data it takes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InputLayer {
     pub shape: Shape,
+    pub dtype: DType,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(InputLayer { shape, dtype });
 
 impl Op for InputLayer {
     fn class_name(&self) -> &'static str {
@@ -26,6 +31,10 @@ impl Op for InputLayer {
 
     fn output_shape(&self, _: &[Shape]) -> Result<Shape, Mismatch> {
         Ok(self.shape)
+    }
+
+    fn output_dtype(&self, _: &[DType]) -> DType {
+        self.dtype
     }
 
     fn prepare<'w>(&self, _: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {

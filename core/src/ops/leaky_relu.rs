@@ -6,11 +6,13 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.LeakyReLU(negative_slope=0.3)`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LeakyReLU {
     pub negative_slope: f32,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(LeakyReLU { negative_slope });
 
 impl LeakyReLU {
     pub fn new() -> Self {

@@ -7,9 +7,11 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.MaxPooling2D(pool_size)`; strides default to the pool size.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MaxPooling2D(pub Pool2D);
+
+#[cfg(feature = "format")]
+crate::wire_fields!(MaxPooling2D(0));
 
 impl MaxPooling2D {
     pub fn new(pool_size: Pair) -> Self {

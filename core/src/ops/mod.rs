@@ -46,7 +46,7 @@ pub use relu::ReLU;
 pub use reshape::Reshape;
 pub use softmax::Softmax;
 
-use crate::graph::{ModelKind, WeightSpecs};
+use crate::graph::{DType, ModelKind, WeightSpec, WeightSpecs};
 use crate::kernels::SmallRng;
 use crate::shape::Shape;
 
@@ -72,6 +72,17 @@ pub trait Op {
     /// [`Op::arity`] allows), with Keras's rules; works on symbolic shapes (`None` axes)
     /// and on the concrete ones of a run alike.
     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch>;
+
+    /// The dtype of the output for inputs of dtypes `inputs`: the first input's, unless the
+    /// op converts (an InputLayer gives its own).
+    fn output_dtype(&self, inputs: &[DType]) -> DType {
+        inputs.first().copied().unwrap_or_default()
+    }
+
+    /// True when the op has a kernel for tensors of `dtype` (every op runs float32).
+    fn runs(&self, dtype: DType) -> bool {
+        dtype == DType::F32
+    }
 
     /// The shape a run at inference produces, where it differs from the declared one
     /// (RandomCrop returns its input).
@@ -164,7 +175,7 @@ pub struct Cx<'a, 'w> {
     /// The output's shape, batch axis 1.
     pub output: Shape,
     /// The layer's weight variables in Keras's order, each as long as its spec says.
-    pub weights: &'a [&'w [f32]],
+    pub weights: &'a [Weight<'w>],
     /// Whether this call runs in training mode.
     pub training: bool,
     /// The node's index (seeds the node's randomness).
@@ -177,13 +188,24 @@ impl<'w> Cx<'_, 'w> {
         self.inputs.first().copied().unwrap_or(Shape::SCALAR)
     }
 
-    /// Weight variable `i`.
+    /// Float32 weight variable `i`.
     pub fn weight(&self, i: usize) -> Result<&'w [f32], Mismatch> {
-        self.weights.get(i).copied().ok_or(Mismatch::new(
-            self.input(),
-            "the weights the layer was built with",
-        ))
+        self.weights
+            .get(i)
+            .filter(|w| w.spec.dtype == DType::F32)
+            .and_then(|w| bytemuck::try_cast_slice(w.bytes).ok())
+            .ok_or(Mismatch::new(
+                self.input(),
+                "the float32 weights the layer was built with",
+            ))
     }
+}
+
+/// One weight variable of a layer: what it is, and its bytes in the weight buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Weight<'w> {
+    pub spec: WeightSpec,
+    pub bytes: &'w [u8],
 }
 
 /// What one step of a run does, and with what.
@@ -241,11 +263,10 @@ pub struct Rand<'r> {
 
 /// Declares every layer kind, the one [`Op`] resolver, and the parameters steps carry.
 macro_rules! registry {
-    ($( $(#[$doc:meta])* $name:ident($config:ty $(=> $params:ty)?), )*) => {
+    ($( $(#[$doc:meta])* $name:ident = $tag:literal ($config:ty $(=> $params:ty)?), )*) => {
         /// Every layer kind kiln runs. The variant names are Keras's class names (but
         /// `Merge`, one variant for `Add`, `Subtract`, …, and `Model`, a nested model).
-        #[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
-        #[derive(Clone, Copy, Debug, PartialEq)]
+                #[derive(Clone, Copy, Debug, PartialEq)]
         pub enum LayerKind {
             $( $(#[$doc])* $name($config), )*
         }
@@ -273,6 +294,27 @@ macro_rules! registry {
             }
         )*
 
+        /// A layer kind in a blob: its pinned tag, then its configuration's fields.
+        #[cfg(feature = "format")]
+        impl crate::format::wire::Wire for LayerKind {
+            fn encode(&self, w: &mut crate::format::wire::Writer<'_>) {
+                match self {
+                    $( LayerKind::$name(config) => {
+                        w.varint($tag);
+                        config.encode(w);
+                    } )*
+                }
+            }
+            fn decode(
+                r: &mut crate::format::wire::Reader<'_>,
+            ) -> Result<Self, crate::format::BlobError> {
+                match r.varint()? {
+                    $( $tag => Ok(LayerKind::$name(<$config>::decode(r)?)), )*
+                    tag => Err(crate::format::BlobError::UnknownLayer { tag }),
+                }
+            }
+        }
+
         /// What a prepared step works with, by layer (each layer's own `Params`).
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub(crate) enum StepArgs<'w> {
@@ -282,33 +324,33 @@ macro_rules! registry {
     };
 }
 
-// The blob format (version 1) encodes a layer kind by its position here: new layers go
-// at the end.
+// Each line: the variant (Keras's class name), its tag in a blob (pinned: never reused or
+// renumbered), its configuration, and what its prepared step carries.
 registry! {
-    /// `keras.Input`: the full shape, batch axis first (`(None, 37)`).
-    InputLayer(InputLayer),
-    Dense(Dense => dense::Params<'w>),
-    Conv2D(Conv2D => conv2d::Params<'w>),
-    DepthwiseConv2D(DepthwiseConv2D => depthwise_conv2d::Params<'w>),
-    MaxPooling2D(MaxPooling2D => crate::kernels::Pool2dGeometry),
-    AveragePooling2D(AveragePooling2D => crate::kernels::Pool2dGeometry),
-    GlobalAveragePooling2D(GlobalAveragePooling2D => global_pooling2d::Params),
-    GlobalMaxPooling2D(GlobalMaxPooling2D => global_pooling2d::Params),
-    Flatten(Flatten),
-    Reshape(Reshape),
+    /// `keras.Input`: the full shape, batch axis first (`(None, 37)`), and the dtype.
+    InputLayer = 0 (InputLayer),
+    Dense = 1 (Dense => dense::Params<'w>),
+    Conv2D = 2 (Conv2D => conv2d::Params<'w>),
+    DepthwiseConv2D = 3 (DepthwiseConv2D => depthwise_conv2d::Params<'w>),
+    MaxPooling2D = 4 (MaxPooling2D => crate::kernels::Pool2dGeometry),
+    AveragePooling2D = 5 (AveragePooling2D => crate::kernels::Pool2dGeometry),
+    GlobalAveragePooling2D = 6 (GlobalAveragePooling2D => global_pooling2d::Params),
+    GlobalMaxPooling2D = 7 (GlobalMaxPooling2D => global_pooling2d::Params),
+    Flatten = 8 (Flatten),
+    Reshape = 9 (Reshape),
     /// Identity at inference.
-    Dropout(Dropout => f32),
-    Activation(Activation => activation::Params),
-    ReLU(ReLU => ReLU),
-    LeakyReLU(LeakyReLU => f32),
+    Dropout = 10 (Dropout => f32),
+    Activation = 11 (Activation => activation::Params),
+    ReLU = 12 (ReLU => ReLU),
+    LeakyReLU = 13 (LeakyReLU => f32),
     /// Softmax over the last axis.
-    Softmax(Softmax => usize),
-    BatchNormalization(BatchNormalization => batch_normalization::Params<'w>),
+    Softmax = 14 (Softmax => usize),
+    BatchNormalization = 15 (BatchNormalization => batch_normalization::Params<'w>),
     /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`: inputs of one shape.
-    Merge(crate::graph::config::MergeOp => crate::graph::config::MergeOp),
-    Concatenate(Concatenate => concatenate::Params),
+    Merge = 16 (crate::graph::config::MergeOp => crate::graph::config::MergeOp),
+    Concatenate = 17 (Concatenate => concatenate::Params),
     /// The identity at inference (Keras 3 behaviour); a random crop in training.
-    RandomCrop(RandomCrop => random_crop::Params),
+    RandomCrop = 18 (RandomCrop => random_crop::Params),
     /// A model used as a layer; its layers have this one as `parent`.
-    Model(ModelKind),
+    Model = 19 (ModelKind),
 }

@@ -10,13 +10,19 @@ use crate::shape::Shape;
 pub type Pair = [u16; 2];
 
 /// The configuration of a 2-D pooling layer.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pool2D {
     pub pool_size: Pair,
     pub strides: Pair,
     pub padding: Padding,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Pool2D {
+    pool_size,
+    strides,
+    padding
+});
 
 impl Pool2D {
     /// Pool of `pool_size`, strides = pool_size, 'valid' (Keras's defaults).

@@ -7,13 +7,19 @@ use crate::kernels::{self, crop_window, SmallRng};
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.RandomCrop(height, width, seed=None)`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RandomCrop {
     pub height: u32,
     pub width: u32,
     pub seed: Option<u32>,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(RandomCrop {
+    height,
+    width,
+    seed
+});
 
 impl RandomCrop {
     pub fn new(height: u32, width: u32) -> Self {

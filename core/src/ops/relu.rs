@@ -6,13 +6,19 @@ use crate::shape::Shape;
 
 /// `keras.layers.ReLU`: `max_value` if x ≥ max_value, x if x ≥ threshold, else
 /// `negative_slope * (x - threshold)`.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReLU {
     pub max_value: Option<f32>,
     pub negative_slope: f32,
     pub threshold: f32,
 }
+
+#[cfg(feature = "format")]
+crate::wire_fields!(ReLU {
+    max_value,
+    negative_slope,
+    threshold
+});
 
 impl ReLU {
     /// `ReLU()`: no maximum, slope 0, threshold 0.

@@ -5,11 +5,6 @@ use crate::graph::infer::reshape;
 use crate::shape::{Shape, MAX_RANK};
 
 /// `keras.layers.Reshape`'s `target_shape` (without the batch axis); `-1` is inferred.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "format",
-    serde(try_from = "ReshapeWire", into = "ReshapeWire")
-)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Reshape {
     dims: [i32; MAX_RANK - 1],
@@ -35,34 +30,25 @@ impl Reshape {
     }
 }
 
-/// The flash format's form of a Reshape target, checked when a blob is read.
+/// A target shape in a blob: a list of `i32`, at most `MAX_RANK - 1` long.
 #[cfg(feature = "format")]
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ReshapeWire {
-    dims: [i32; MAX_RANK - 1],
-    rank: u8,
-}
-
-#[cfg(feature = "format")]
-impl From<Reshape> for ReshapeWire {
-    fn from(r: Reshape) -> Self {
-        ReshapeWire {
-            dims: r.dims,
-            rank: r.rank,
+impl crate::format::wire::Wire for Reshape {
+    fn encode(&self, w: &mut crate::format::wire::Writer<'_>) {
+        w.len_of(self.target_shape().len());
+        for d in self.target_shape() {
+            d.encode(w);
         }
     }
-}
-
-#[cfg(feature = "format")]
-impl TryFrom<ReshapeWire> for Reshape {
-    type Error = &'static str;
-    fn try_from(w: ReshapeWire) -> Result<Reshape, &'static str> {
-        Reshape::new(
-            w.dims
-                .get(..w.rank as usize)
-                .ok_or("reshape rank above MAX_RANK - 1")?,
-        )
-        .ok_or("reshape rank above MAX_RANK - 1")
+    fn decode(r: &mut crate::format::wire::Reader<'_>) -> Result<Self, crate::format::BlobError> {
+        let rank = r.len_of()?;
+        let mut dims = [0i32; MAX_RANK - 1];
+        for d in dims
+            .get_mut(..rank)
+            .ok_or(crate::format::BlobError::Malformed)?
+        {
+            *d = i32::decode(r)?;
+        }
+        Reshape::new(&dims[..rank]).ok_or(crate::format::BlobError::Malformed)
     }
 }
 

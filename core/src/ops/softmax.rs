@@ -5,9 +5,11 @@ use crate::graph::config::Activation;
 use crate::shape::Shape;
 
 /// `keras.layers.Softmax()` over the last axis.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Softmax;
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Softmax {});
 
 impl Op for Softmax {
     fn class_name(&self) -> &'static str {

@@ -8,7 +8,9 @@
 //! arena space.
 //!
 //! The plan is for one sample: `predict` runs a batch one sample at a time, so the arena
-//! does not grow with the batch.
+//! does not grow with the batch. It counts bytes: a tensor takes its elements times its
+//! dtype's size, rounded up to [`ARENA_ALIGN`], so every tensor starts aligned for any
+//! dtype.
 
 use crate::error::Error;
 use crate::graph::storage::{self, Storage};
@@ -16,11 +18,14 @@ use crate::graph::Graph;
 use crate::name::for_error;
 use crate::shape::Shape;
 
-/// Where one tensor lives: `elements` f32 values from `offset` (in f32 units).
+/// Every tensor in the arena starts at a multiple of this many bytes.
+pub const ARENA_ALIGN: usize = 4;
+
+/// Where one tensor lives: `bytes` bytes from byte `offset` of the arena.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Placement {
     pub offset: usize,
-    pub elements: usize,
+    pub bytes: usize,
     /// True when the tensor reuses its input's memory (in place).
     pub in_place: bool,
 }
@@ -28,23 +33,23 @@ pub struct Placement {
 /// The arena layout of a graph for one sample.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan<S: Storage> {
-    /// Per node; model inputs have zero elements (they stay in the caller's buffer).
+    /// Per node; model inputs take no bytes (they stay in the caller's buffer).
     pub placements: S::List<Placement>,
-    /// Arena size in f32 values.
-    pub elements: usize,
-    /// The most values that must be live at once for this execution order: no plan for
+    /// Bytes the tensors span.
+    pub bytes: usize,
+    /// The most bytes that must be live at once for this execution order: no plan for
     /// this order can be smaller.
     pub lower_bound: usize,
 }
 
 impl<S: Storage> Plan<S> {
-    /// Arena bytes, plus room to align an arbitrary `[u8]` to f32.
+    /// Arena bytes to declare: the plan, plus room to align an arbitrary `[u8]`.
     pub fn arena_bytes(&self) -> usize {
-        arena_bytes(self.elements)
+        arena_bytes(self.bytes)
     }
 
     pub fn lower_bound_bytes(&self) -> usize {
-        self.lower_bound.saturating_mul(4)
+        self.lower_bound
     }
 
     /// The first node with the biggest tensor in the arena, and that tensor's bytes.
@@ -53,17 +58,15 @@ impl<S: Storage> Plan<S> {
             .iter()
             .enumerate()
             .rev()
-            .max_by_key(|(_, p)| p.elements)
-            .filter(|(_, p)| p.elements > 0)
-            .map(|(node, p)| (node, p.elements.saturating_mul(4)))
+            .max_by_key(|(_, p)| p.bytes)
+            .filter(|(_, p)| p.bytes > 0)
+            .map(|(node, p)| (node, p.bytes))
     }
 }
 
-/// Bytes of arena for `elements` f32 values, plus room to align an arbitrary `[u8]`.
-pub fn arena_bytes(elements: usize) -> usize {
-    elements
-        .saturating_mul(4)
-        .saturating_add(core::mem::align_of::<f32>() - 1)
+/// Bytes of arena to declare for a plan of `bytes`: room to align an arbitrary `[u8]`.
+pub fn arena_bytes(bytes: usize) -> usize {
+    bytes.saturating_add(ARENA_ALIGN - 1)
 }
 
 /// Plans the arena for `graph` whose node tensors have the per-sample `shapes`.
@@ -91,19 +94,21 @@ pub fn plan<S: Storage>(
     // Pass 1: which tensors share memory (views and in-place layers), and for how long
     // each shared block lives.
     let mut owner: S::List<usize> = storage::filled(count, 0, "nodes")?;
-    let mut elements: S::List<usize> = storage::filled(count, 0, "nodes")?;
+    let mut sizes: S::List<usize> = storage::filled(count, 0, "nodes")?;
     for (i, node) in nodes.iter().enumerate() {
         let layer = graph.layer(node.layer).ok_or(Error::NoSuchLayer)?;
         let shape = shapes.get(i).ok_or(Error::NoSuchLayer)?;
-        elements[i] = shape
+        sizes[i] = shape
             .sample_elements()
+            .and_then(|n| n.checked_mul(node.dtype.size()))
+            .and_then(|n| n.checked_next_multiple_of(ARENA_ALIGN))
             .ok_or_else(|| Error::UnknownDimension {
                 layer: for_error(&layer.name),
                 shape: *shape,
             })?;
         owner[i] = i;
         if is_model_input(i) {
-            elements[i] = 0;
+            sizes[i] = 0;
             continue;
         }
         let shared_with = if let Some(target) = node.view_of {
@@ -126,9 +131,9 @@ pub fn plan<S: Storage>(
             owner[i] = o;
             // The block now lives as long as this tensor.
             last_use[o] = last_use[o].max(last_use[i]);
-            if elements[o] == 0 {
+            if sizes[o] == 0 {
                 // A view of a model input: still the caller's buffer.
-                elements[i] = 0;
+                sizes[i] = 0;
             }
         }
     }
@@ -136,7 +141,7 @@ pub fn plan<S: Storage>(
     // A block is as big as the biggest tensor sharing it.
     let mut block_size: S::List<usize> = storage::filled(count, 0, "nodes")?;
     for u in 0..count {
-        block_size[owner[u]] = block_size[owner[u]].max(elements[u]);
+        block_size[owner[u]] = block_size[owner[u]].max(sizes[u]);
     }
     let mut blocks: S::List<(usize, usize, usize)> = Default::default();
     let mut block_of: S::List<usize> = storage::filled(count, usize::MAX, "nodes")?;
@@ -160,13 +165,13 @@ pub fn plan<S: Storage>(
     if arena == usize::MAX {
         return Err(Error::Capacity {
             what: "bytes of arena",
-            capacity: usize::MAX / 4,
+            capacity: usize::MAX,
         });
     }
     let mut placements: S::List<Placement> = Default::default();
     for i in 0..count {
         let block = block_of[owner[i]];
-        let placement = if elements[i] == 0 || block == usize::MAX {
+        let placement = if sizes[i] == 0 || block == usize::MAX {
             Placement {
                 in_place: owner[i] != i,
                 ..Placement::default()
@@ -174,7 +179,7 @@ pub fn plan<S: Storage>(
         } else {
             Placement {
                 offset: offsets[block],
-                elements: elements[i],
+                bytes: sizes[i],
                 in_place: owner[i] != i,
             }
         };
@@ -192,7 +197,7 @@ pub fn plan<S: Storage>(
     }
     Ok(Plan {
         placements,
-        elements: arena,
+        bytes: arena,
         lower_bound,
     })
 }
@@ -247,16 +252,16 @@ pub fn plan_without_reuse<S: Storage>(
             &mut placements,
             Placement {
                 offset,
-                elements: p.elements,
+                bytes: p.bytes,
                 in_place: false,
             },
             "nodes",
         )?;
-        offset += p.elements;
+        offset += p.bytes;
     }
     Ok(Plan {
         placements,
-        elements: offset,
+        bytes: offset,
         lower_bound: reused.lower_bound,
     })
 }

@@ -4,18 +4,20 @@
 
 use super::prepare::{Placed, Prepared, Source};
 use crate::error::Error;
-use crate::graph::Storage;
+use crate::graph::{Element, Storage};
 use crate::kernels::SmallRng;
 use crate::ops::{Rand, Run};
-use crate::planner::Placement;
+use crate::planner::{Placement, ARENA_ALIGN};
 
 impl<S: Storage> Prepared<'_, S> {
     /// Keras's `predict`: `inputs[i]` holds a whole batch for model input `i` (row-major,
-    /// batch first), `outputs[j]` receives model output `j`. Returns the batch size.
-    pub fn predict(
+    /// batch first), `outputs[j]` receives model output `j`. Returns the batch size. The
+    /// element type `T` is the model's inputs' and outputs' dtype (`f32` for a float
+    /// model).
+    pub fn predict<T: Element>(
         &self,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
+        inputs: &[&[T]],
+        outputs: &mut [&mut [T]],
         arena: &mut [u8],
     ) -> Result<usize, Error> {
         self.call(inputs, outputs, arena, &mut SmallRng::new(0))
@@ -23,21 +25,22 @@ impl<S: Storage> Prepared<'_, S> {
 
     /// A run drawing its randomness (Dropout, RandomCrop in training) from `rng`; the same
     /// seed gives the same run.
-    pub fn call<'a>(
+    pub fn call<'a, T: Element>(
         &self,
-        inputs: &[&'a [f32]],
-        outputs: &mut [&mut [f32]],
+        inputs: &[&'a [T]],
+        outputs: &mut [&mut [T]],
         arena: &mut [u8],
         rng: &mut SmallRng,
     ) -> Result<usize, Error> {
         let batch = self.check_buffers(inputs, outputs)?;
         let given = arena.len();
-        let (_, arena, _) = bytemuck::pod_align_to_mut::<u8, f32>(arena);
-        if arena.len() < self.arena_f32s {
+        let skip = arena.as_ptr().align_offset(ARENA_ALIGN).min(given);
+        let arena = &mut arena[skip..];
+        if arena.len() < self.plan_bytes {
             return Err(Error::ArenaTooSmall {
                 given,
-                usable: arena.len() * 4,
-                needed: self.arena_f32s * 4,
+                usable: arena.len(),
+                needed: self.plan_bytes,
                 declare: self.arena_bytes(),
             });
         }
@@ -45,11 +48,11 @@ impl<S: Storage> Prepared<'_, S> {
         let call_seed = u64::from(rng.next_u32()) << 32 | u64::from(rng.next_u32());
         let mut rand = Rand { rng, call_seed };
         for sample in 0..batch {
-            let caller = |source: &Source| -> &'a [f32] {
+            let caller = |source: &Source| -> &'a [u8] {
                 match *source {
-                    Source::Caller { index, elements } => inputs
+                    Source::Caller { index, bytes } => inputs
                         .get(index)
-                        .and_then(|d| d.get(sample * elements..(sample + 1) * elements))
+                        .and_then(|d| bytes_of(d).get(sample * bytes..(sample + 1) * bytes))
                         .unwrap_or(&[]),
                     Source::Arena { .. } => &[],
                 }
@@ -60,11 +63,12 @@ impl<S: Storage> Prepared<'_, S> {
             for ((source, _), out) in self.outputs.iter().zip(outputs.iter_mut()) {
                 let data = match *source {
                     Source::Caller { .. } => caller(source),
-                    Source::Arena { offset, elements } => {
-                        arena.get(offset..offset + elements).unwrap_or(&[])
+                    Source::Arena { offset, bytes } => {
+                        arena.get(offset..offset + bytes).unwrap_or(&[])
                     }
                 };
                 let n = data.len();
+                let out: &mut [u8] = bytemuck::try_cast_slice_mut(out).unwrap_or(&mut []);
                 if let Some(dest) = out.get_mut(sample * n..(sample + 1) * n) {
                     dest.copy_from_slice(data);
                 }
@@ -73,8 +77,12 @@ impl<S: Storage> Prepared<'_, S> {
         Ok(batch)
     }
 
-    /// Checks buffer counts and lengths; returns the batch size.
-    fn check_buffers(&self, inputs: &[&[f32]], outputs: &[&mut [f32]]) -> Result<usize, Error> {
+    /// Checks buffer counts, dtypes and lengths; returns the batch size.
+    fn check_buffers<T: Element>(
+        &self,
+        inputs: &[&[T]],
+        outputs: &[&mut [T]],
+    ) -> Result<usize, Error> {
         if inputs.len() != self.inputs.len() {
             return Err(Error::BufferCount {
                 what: "input",
@@ -89,17 +97,29 @@ impl<S: Storage> Prepared<'_, S> {
                 found: outputs.len(),
             });
         }
+        let ios = self.inputs.iter().map(|io| ("input", io));
+        let all = ios.chain(self.outputs.iter().map(|(_, io)| ("output", io)));
+        for (index, (what, io)) in all.enumerate() {
+            if io.dtype != T::DTYPE {
+                return Err(Error::BufferDType {
+                    what,
+                    index: index.checked_sub(self.inputs.len()).unwrap_or(index),
+                    expected: io.dtype,
+                    found: T::DTYPE,
+                });
+            }
+        }
         let mut batch = None;
-        for (i, (&(size, shape), data)) in self.inputs.iter().zip(inputs).enumerate() {
-            if size == 0 || data.len() % size != 0 {
+        for (i, (io, data)) in self.inputs.iter().zip(inputs).enumerate() {
+            if io.elements == 0 || data.len() % io.elements != 0 {
                 return Err(Error::BufferLength {
                     what: "input",
                     index: i,
-                    shape: shape.with_batch(None),
+                    shape: io.shape.with_batch(None),
                     found: data.len(),
                 });
             }
-            let b = data.len() / size;
+            let b = data.len() / io.elements;
             match batch {
                 None => batch = Some(b),
                 Some(first) if first != b => return Err(Error::BatchMismatch { first, other: b }),
@@ -107,12 +127,12 @@ impl<S: Storage> Prepared<'_, S> {
             }
         }
         let batch = batch.unwrap_or(0);
-        for (i, (&(_, shape), data)) in self.outputs.iter().zip(outputs).enumerate() {
-            if Some(data.len()) != shape.sample_elements().map(|n| n * batch) {
+        for (i, ((_, io), data)) in self.outputs.iter().zip(outputs).enumerate() {
+            if Some(data.len()) != io.elements.checked_mul(batch) {
                 return Err(Error::BufferLength {
                     what: "output",
                     index: i,
-                    shape: shape.with_batch(u32::try_from(batch).ok()),
+                    shape: io.shape.with_batch(u32::try_from(batch).ok()),
                     found: data.len(),
                 });
             }
@@ -121,22 +141,30 @@ impl<S: Storage> Prepared<'_, S> {
     }
 }
 
-fn range(p: &Placement) -> core::ops::Range<usize> {
-    p.offset..p.offset + p.elements
+/// The bytes of a caller's buffer (any element type is plain bytes).
+fn bytes_of<T: Element>(data: &[T]) -> &[u8] {
+    bytemuck::try_cast_slice(data).unwrap_or(&[])
 }
 
-/// Runs one step of one sample.
+fn range(p: &Placement) -> core::ops::Range<usize> {
+    p.offset..p.offset + p.bytes
+}
+
+/// Runs one step of one sample. Its tensors are bytes in the arena (aligned for any
+/// dtype: the planner places them so) or the caller's buffers; a float step sees them as
+/// `f32`.
 fn run_step<'a, S: Storage>(
     placed: &Placed<'_, S>,
-    caller: &dyn Fn(&Source) -> &'a [f32],
-    arena: &mut [f32],
+    caller: &dyn Fn(&Source) -> &'a [u8],
+    arena: &mut [u8],
     rand: &mut Rand<'_>,
 ) {
     let step = &placed.step;
     let out = range(&placed.output);
     if placed.output.in_place {
         // The output is the input's memory (the planner proved nothing else needs it).
-        if let (Run::InPlace(f), Some(data)) = (step.run, arena.get_mut(out)) {
+        let data = arena.get_mut(out).and_then(|d| f32s_mut(d));
+        if let (Run::InPlace(f), Some(data)) = (step.run, data) {
             f(&step.args, data, rand);
         }
         return;
@@ -146,19 +174,23 @@ fn run_step<'a, S: Storage>(
     }
     let (low, rest) = arena.split_at_mut(out.start);
     let (output, high) = rest.split_at_mut(out.end - out.start);
+    let Some(output) = f32s_mut(output) else {
+        return;
+    };
     let mut slices: S::Few<&[f32]> = Default::default();
     for source in placed.inputs.iter() {
-        let slice = match *source {
+        let bytes = match *source {
             Source::Caller { .. } => caller(source),
             // The planner never overlaps an input with its output.
-            Source::Arena { offset, elements } if offset + elements <= out.start => {
-                low.get(offset..offset + elements).unwrap_or(&[])
+            Source::Arena { offset, bytes } if offset + bytes <= out.start => {
+                low.get(offset..offset + bytes).unwrap_or(&[])
             }
-            Source::Arena { offset, elements } if offset >= out.end => high
-                .get(offset - out.end..offset - out.end + elements)
+            Source::Arena { offset, bytes } if offset >= out.end => high
+                .get(offset - out.end..offset - out.end + bytes)
                 .unwrap_or(&[]),
             Source::Arena { .. } => &[],
         };
+        let slice = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
         let _ = crate::graph::List::push(&mut slices, slice);
     }
     match step.run {
@@ -175,4 +207,8 @@ fn run_step<'a, S: Storage>(
             }
         }
     }
+}
+
+fn f32s_mut(bytes: &mut [u8]) -> Option<&mut [f32]> {
+    bytemuck::try_cast_slice_mut(bytes).ok()
 }

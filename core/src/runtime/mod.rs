@@ -12,7 +12,7 @@ pub use prepare::Prepared;
 
 use crate::error::Error;
 use crate::graph::storage::{self, Storage};
-use crate::graph::Graph;
+use crate::graph::{Element, Graph};
 use crate::kernels::SmallRng;
 use crate::name::for_error;
 use crate::planner::{self, Plan};
@@ -177,10 +177,10 @@ impl<S: Storage> Graph<'_, S> {
 
     /// Keras's `predict`: `inputs[i]` holds a whole batch for model input `i` (row-major,
     /// batch first), `outputs[j]` receives model output `j`. Returns the batch size.
-    pub fn predict(
+    pub fn predict<T: Element>(
         &self,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
+        inputs: &[&[T]],
+        outputs: &mut [&mut [T]],
         arena: &mut [u8],
     ) -> Result<usize, Error> {
         self.predict_with_shapes(None, inputs, outputs, arena)
@@ -189,11 +189,11 @@ impl<S: Storage> Graph<'_, S> {
     /// `predict` for models with `None` axes: `input_shapes[i]` is the shape of input `i`
     /// (its batch axis is ignored; the batch comes from the buffer length). Prepares the
     /// model for this one run; to run it many times, [`prepare`](Self::prepare) it once.
-    pub fn predict_with_shapes(
+    pub fn predict_with_shapes<T: Element>(
         &self,
         input_shapes: Option<&[Shape]>,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
+        inputs: &[&[T]],
+        outputs: &mut [&mut [T]],
         arena: &mut [u8],
     ) -> Result<usize, Error> {
         self.prepare(input_shapes)?.predict(inputs, outputs, arena)
@@ -203,11 +203,11 @@ impl<S: Storage> Graph<'_, S> {
     /// scales, and RandomCrop (training, its default) crops one random window per batch.
     /// `rng` draws the randomness; the same seed gives the same run.
     #[allow(clippy::too_many_arguments)]
-    pub fn call(
+    pub fn call<T: Element>(
         &self,
         input_shapes: Option<&[Shape]>,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
+        inputs: &[&[T]],
+        outputs: &mut [&mut [T]],
         arena: &mut [u8],
         training: Option<bool>,
         rng: &mut SmallRng,

@@ -4,19 +4,29 @@
 
 use crate::error::Error;
 use crate::graph::storage::{self, Storage};
-use crate::graph::{Graph, NodeId};
+use crate::graph::{layout, DType, Graph, NodeId};
 use crate::name::for_error;
-use crate::ops::{Cx, Step};
+use crate::ops::{Cx, Step, Weight};
 use crate::planner::{self, Placement, Plan};
 use crate::shape::Shape;
 
 /// Where a step reads a tensor from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Source {
-    /// Model input `index`: `elements` values per sample in the caller's buffer.
-    Caller { index: usize, elements: usize },
-    /// `elements` values at `offset` (in f32s) in the arena.
-    Arena { offset: usize, elements: usize },
+    /// Model input `index`: `bytes` per sample in the caller's buffer.
+    Caller { index: usize, bytes: usize },
+    /// `bytes` bytes at byte `offset` in the arena.
+    Arena { offset: usize, bytes: usize },
+}
+
+/// A model input or output as a run sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Io {
+    /// Its per-sample shape (batch axis 1).
+    pub shape: Shape,
+    pub dtype: DType,
+    /// Values per sample.
+    pub elements: usize,
 }
 
 /// One layer call, placed: its step, where its inputs are, where its output goes.
@@ -46,12 +56,11 @@ pub(crate) struct Placed<'w, S: Storage> {
 /// ```
 pub struct Prepared<'w, S: Storage> {
     pub(crate) steps: S::List<Placed<'w, S>>,
-    /// Per model input: values per sample, and its per-sample shape (for messages).
-    pub(crate) inputs: S::Few<(usize, Shape)>,
-    /// Per model output: where its values are, and its per-sample shape.
-    pub(crate) outputs: S::Few<(Source, Shape)>,
-    /// f32 values of arena the plan needs.
-    pub(crate) arena_f32s: usize,
+    pub(crate) inputs: S::Few<Io>,
+    /// Per model output: where its values are, and what they are.
+    pub(crate) outputs: S::Few<(Source, Io)>,
+    /// Bytes of arena the plan needs (aligned).
+    pub(crate) plan_bytes: usize,
 }
 
 impl<'w, S: Storage> Graph<'w, S> {
@@ -86,19 +95,28 @@ impl<'w, S: Storage> Graph<'w, S> {
             });
         }
         let shapes = self.shapes_for(input_shapes, training)?;
-        let source = |node: NodeId| -> Source {
+        let io = |node: NodeId| -> Io {
             let node = self.resolve(node) as usize;
-            let elements = shapes
-                .get(node)
-                .and_then(Shape::sample_elements)
-                .unwrap_or(0);
-            match self.inputs.iter().position(|&n| n as usize == node) {
-                Some(index) => Source::Caller { index, elements },
+            let shape = shapes.get(node).copied().unwrap_or(Shape::SCALAR);
+            Io {
+                shape,
+                dtype: self.nodes.get(node).map_or(DType::F32, |n| n.dtype),
+                elements: shape.sample_elements().unwrap_or(0),
+            }
+        };
+        let source = |node: NodeId| -> Source {
+            let resolved = self.resolve(node) as usize;
+            let Io {
+                dtype, elements, ..
+            } = io(node);
+            let bytes = elements * dtype.size();
+            match self.inputs.iter().position(|&n| n as usize == resolved) {
+                Some(index) => Source::Caller { index, bytes },
                 None => {
-                    let p = plan.placements.get(node).copied().unwrap_or_default();
+                    let p = plan.placements.get(resolved).copied().unwrap_or_default();
                     Source::Arena {
                         offset: p.offset,
-                        elements,
+                        bytes,
                     }
                 }
             }
@@ -110,6 +128,14 @@ impl<'w, S: Storage> Graph<'w, S> {
                 continue;
             }
             let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
+            let op = layer.kind.op();
+            let dtypes = node.inputs.iter().map(|&n| io(n).dtype);
+            if let Some(dtype) = dtypes.chain([node.dtype]).find(|&d| !op.runs(d)) {
+                return Err(Error::DTypeNotSupported {
+                    layer: for_error(&layer.name),
+                    dtype,
+                });
+            }
             let mut input_shapes: S::Few<Shape> = Default::default();
             let mut inputs: S::Few<Source> = Default::default();
             for &input in node.inputs.iter() {
@@ -125,15 +151,11 @@ impl<'w, S: Storage> Graph<'w, S> {
                 training: self.node_training(i, training),
                 node: i,
             };
-            let step = layer
-                .kind
-                .op()
-                .prepare(&cx)
-                .map_err(|m| Error::IncompatibleInput {
-                    layer: for_error(&layer.name),
-                    found: m.found,
-                    expected: m.expected,
-                })?;
+            let step = op.prepare(&cx).map_err(|m| Error::IncompatibleInput {
+                layer: for_error(&layer.name),
+                found: m.found,
+                expected: m.expected,
+            })?;
             let output = plan.placements.get(i).copied().unwrap_or_default();
             storage::push(
                 &mut steps,
@@ -145,30 +167,24 @@ impl<'w, S: Storage> Graph<'w, S> {
                 "nodes",
             )?;
         }
-        let mut inputs: S::Few<(usize, Shape)> = Default::default();
-        for &node in self.inputs.iter() {
-            let shape = shapes.get(node as usize).copied().unwrap_or(Shape::SCALAR);
-            let elements = shape.sample_elements().unwrap_or(0);
-            storage::push(&mut inputs, (elements, shape), "model inputs")?;
-        }
-        let mut outputs: S::Few<(Source, Shape)> = Default::default();
-        for &node in self.outputs.iter() {
-            let shape = shapes.get(node as usize).copied().unwrap_or(Shape::SCALAR);
-            storage::push(&mut outputs, (source(node), shape), "model outputs")?;
-        }
+        let inputs = storage::collect(self.inputs.iter().map(|&n| io(n)), "model inputs")?;
+        let outputs = storage::collect(
+            self.outputs.iter().map(|&n| (source(n), io(n))),
+            "model outputs",
+        )?;
         Ok(Prepared {
             steps,
             inputs,
             outputs,
-            arena_f32s: plan.elements,
+            plan_bytes: plan.bytes,
         })
     }
 
-    /// Slices of a layer's weight variables, in Keras's order, checked against the buffer.
+    /// A layer's weight variables, in Keras's order, checked against the buffer.
     fn weight_slices(
         &self,
         layer: crate::graph::LayerId,
-    ) -> Result<heapless::Vec<&'w [f32], 4>, Error> {
+    ) -> Result<heapless::Vec<Weight<'w>, 4>, Error> {
         let mut slices = heapless::Vec::new();
         let specs = self.layer_weights(layer);
         if specs.is_empty() {
@@ -178,20 +194,19 @@ impl<'w, S: Storage> Graph<'w, S> {
             expected: self.weight_len,
             found: self.weights.len(),
         };
-        let mut offset = self.weight_offset(layer).ok_or_else(missing)?;
-        for w in specs {
-            let end = offset.checked_add(w.elements()).ok_or_else(missing)?;
-            let _ = slices.push(self.weights.get(offset..end).ok_or_else(missing)?);
-            offset = end;
+        let start = self.weight_offset(layer).ok_or_else(missing)?;
+        for (spec, range) in specs.iter().zip(layout(&specs, start)) {
+            let bytes = self.weights.get(range).ok_or_else(missing)?;
+            let _ = slices.push(Weight { spec: *spec, bytes });
         }
         Ok(slices)
     }
 }
 
 impl<S: Storage> Prepared<'_, S> {
-    /// Bytes of arena a run needs, with room to align an arbitrary `[u8]` to f32.
+    /// Bytes of arena a run needs, with room to align an arbitrary `[u8]`.
     pub fn arena_bytes(&self) -> usize {
-        planner::arena_bytes(self.arena_f32s)
+        planner::arena_bytes(self.plan_bytes)
     }
 
     /// How many model inputs and outputs a run takes.
@@ -201,13 +216,21 @@ impl<S: Storage> Prepared<'_, S> {
 
     /// Values per sample of model input `index`.
     pub fn input_elements(&self, index: usize) -> Option<usize> {
-        self.inputs.get(index).map(|&(n, _)| n)
+        self.inputs.get(index).map(|io| io.elements)
     }
 
     /// Values per sample of model output `index`.
     pub fn output_elements(&self, index: usize) -> Option<usize> {
-        self.outputs
-            .get(index)
-            .map(|&(_, shape)| shape.sample_elements().unwrap_or(0))
+        self.outputs.get(index).map(|(_, io)| io.elements)
+    }
+
+    /// The dtype of model input `index`.
+    pub fn input_dtype(&self, index: usize) -> Option<DType> {
+        self.inputs.get(index).map(|io| io.dtype)
+    }
+
+    /// The dtype of model output `index`.
+    pub fn output_dtype(&self, index: usize) -> Option<DType> {
+        self.outputs.get(index).map(|(_, io)| io.dtype)
     }
 }

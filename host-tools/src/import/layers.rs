@@ -199,6 +199,7 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                     .ok_or_else(|| f.err("batch_shape", "missing"))?;
                 LayerKind::InputLayer(InputLayer {
                     shape: shape_from_json(shape, &name, "batch_shape")?,
+                    dtype: kiln::graph::DType::F32,
                 })
             }
             "Dense" => LayerKind::Dense(Dense {

@@ -35,7 +35,7 @@ pub fn run(model: &Path, output: &Path, rust: Option<&Path>, out: &mut Out) -> R
         None => None,
     };
     std::fs::write(output, &blob).with_context(|| format!("{}: cannot write", output.display()))?;
-    let weights = host.weights().len() * 4;
+    let weights = host.weights().len();
     out.line(format_args!(
         "wrote {}: {} bytes ({} of graph, {} of weights)",
         output.display(),
