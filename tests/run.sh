@@ -29,6 +29,13 @@ step "core builds for Cortex-M4F and Cortex-M0+ (no_std, no alloc)"
 cargo build -p kiln --target thumbv7em-none-eabihf
 cargo build -p kiln --target thumbv6m-none-eabi
 
+step "core builds with each op family alone, warning-free; a build without one refuses its models"
+for family in "" dense conv pool normalization merge activations random-crop math summary; do
+    RUSTFLAGS="-D warnings" cargo build --quiet -p kiln --no-default-features --features "format,$family" \
+        --target thumbv7em-none-eabihf --target-dir target/families
+done
+cargo test --quiet -p kiln --no-default-features --features format,dense --test left_out
+
 step "tests"
 cargo test --workspace
 # Kernels must not panic on broken slice contracts in release builds, where the

@@ -59,6 +59,12 @@ pub enum Error {
     WeightsLength { expected: usize, found: usize },
     /// The weight buffer does not start at a multiple of 4 bytes in memory.
     WeightsMisaligned,
+    /// A layer needs what this build of kiln left out (an activation behind a cargo
+    /// feature).
+    LeftOut {
+        layer: Name,
+        left_out: crate::ops::LeftOut,
+    },
     /// A layer's tensors have a dtype its op has no kernel for.
     DTypeNotSupported {
         layer: Name,
@@ -118,6 +124,7 @@ impl Error {
             | Error::UnknownDimension { layer, .. }
             | Error::TooLarge { layer, .. }
             | Error::DTypeNotSupported { layer, .. }
+            | Error::LeftOut { layer, .. }
             | Error::ArenaTooLarge { layer, .. } => Some(layer),
             Error::DuplicateName { name, .. } => Some(name),
             Error::Shape { layer, .. } if !layer.is_empty() => Some(layer),
@@ -180,6 +187,11 @@ impl fmt::Display for Error {
             ),
             Error::WeightsMisaligned => f.write_str(
                 "the weight buffer must start at a multiple of 4 bytes in memory (wrap a blob in kiln::format::AlignedBlob)",
+            ),
+            Error::LeftOut { layer, left_out } => write!(
+                f,
+                "layer '{layer}' needs {} but this build of kiln left it out: enable kiln's cargo feature \"{}\"",
+                left_out.what, left_out.feature
             ),
             Error::DTypeNotSupported { layer, dtype } => write!(
                 f,
@@ -252,6 +264,7 @@ pub enum SummaryFailure {
     CellTooLong,
 }
 
+#[cfg(feature = "summary")]
 impl From<crate::summary::SummaryError<'_>> for Error {
     fn from(e: crate::summary::SummaryError<'_>) -> Self {
         use crate::summary::SummaryError as S;

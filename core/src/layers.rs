@@ -16,12 +16,25 @@
 
 use crate::graph::LayerKind;
 pub use crate::graph::{LayerBuilder, LayerSpec};
-pub use crate::ops::merge::{Add, Average, Maximum, Minimum, Multiply, Subtract};
+pub use crate::ops::{Dropout, Flatten, Pair, Pool2D, Reshape};
+// Each op family is a cargo feature (the table in `kiln::ops`).
+#[cfg(feature = "normalization")]
+pub use crate::ops::BatchNormalization;
+#[cfg(feature = "dense")]
+pub use crate::ops::Dense;
+#[cfg(feature = "random-crop")]
+pub use crate::ops::RandomCrop;
+#[cfg(feature = "merge")]
 pub use crate::ops::{
-    Activation, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense, DepthwiseConv2D,
-    Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, MaxPooling2D, Pair,
-    Pool2D, RandomCrop, ReLU, Reshape, Softmax,
+    merge::{Add, Average, Maximum, Minimum, Multiply, Subtract},
+    Concatenate,
 };
+#[cfg(feature = "activations")]
+pub use crate::ops::{Activation, LeakyReLU, ReLU, Softmax};
+#[cfg(feature = "pool")]
+pub use crate::ops::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
+#[cfg(feature = "conv")]
+pub use crate::ops::{Conv2D, DepthwiseConv2D};
 use crate::shape::{Shape, ShapeError};
 
 impl<'n> From<LayerKind> for LayerSpec<'n> {

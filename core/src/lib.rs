@@ -34,6 +34,7 @@ pub mod ops;
 pub mod planner;
 pub mod runtime;
 pub mod shape;
+#[cfg(feature = "summary")]
 pub mod summary;
 
 pub use error::Error;
@@ -43,4 +44,5 @@ pub use graph::Heap;
 pub use graph::{Fixed, Graph, Layer, LayerKind, ModelKind, Storage};
 pub use model::{Functional, GetLayerError, Sequential, Tensor};
 pub use shape::Shape;
+#[cfg(feature = "summary")]
 pub use summary::SummaryOptions;

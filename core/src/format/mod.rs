@@ -52,6 +52,8 @@ pub enum BlobError {
     Version { found: u16 },
     /// A layer kind this kiln does not know (a blob from a newer kiln).
     UnknownLayer { tag: u32 },
+    /// A layer kind or activation this build of kiln left out (a cargo feature is off).
+    LeftOut(crate::ops::LeftOut),
     /// Flags this version does not know.
     Flags { found: u16 },
     /// A header field breaks its rule (`docs/FORMAT.md`).
@@ -89,6 +91,7 @@ impl core::fmt::Display for BlobError {
             BlobError::BadMagic => f.write_str("not a kiln blob (the magic bytes are not \"KILN\")"),
             BlobError::Version { found } if found < VERSION => write!(f, "blob format version {found} was written by an older kiln; this kiln reads version {VERSION}: export the model again (kiln export MODEL -o MODEL.kiln)"),
             BlobError::Version { found } => write!(f, "blob format version {found} is not supported (this kiln reads version {VERSION}): it was written by a newer kiln"),
+            BlobError::LeftOut(crate::ops::LeftOut { what, feature }) => write!(f, "the blob has a {what} layer but this build of kiln left it out: enable kiln's cargo feature \"{feature}\""),
             BlobError::UnknownLayer { tag } => write!(f, "the blob has a layer kind this kiln does not know (tag {tag}): it was written by a newer kiln"),
             BlobError::Flags { found } => write!(f, "blob flags {found:#06x} are not supported"),
             BlobError::Header { what } => write!(f, "the blob's header is invalid: {what}"),

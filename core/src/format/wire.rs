@@ -353,7 +353,7 @@ impl Wire for Activation {
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, BlobError> {
         use Activation as A;
-        Ok(match r.varint()? {
+        let activation = match r.varint()? {
             0 => A::Linear,
             1 => A::Relu,
             2 => A::Relu6,
@@ -379,7 +379,11 @@ impl Wire for Activation {
             16 => A::Exponential,
             17 => A::Mish,
             _ => return Err(BlobError::Malformed),
-        })
+        };
+        match activation.left_out() {
+            Some(left_out) => Err(BlobError::LeftOut(left_out)),
+            None => Ok(activation),
+        }
     }
 }
 

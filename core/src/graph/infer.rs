@@ -1,6 +1,9 @@
 //! Shape arithmetic the layers share: image axes, spatial output sizes, merges,
 //! concatenation and reshape targets (Keras's rules).
 
+// Each helper serves some op families; a build without them does not use it.
+#![cfg_attr(not(feature = "all-ops"), allow(dead_code))]
+
 use crate::graph::config::Padding;
 use crate::ops::Reshape;
 use crate::shape::{Dim, Shape};

@@ -40,6 +40,7 @@ pub type WeightSpecs = heapless::Vec<WeightSpec, 4>;
 
 /// Adds f32 variable `name` of shape `dims` (an axis too big for a shape makes it unknown,
 /// so that the graph refuses the layer as too large).
+#[cfg_attr(not(feature = "all-ops"), allow(dead_code))]
 pub(crate) fn weight(specs: &mut WeightSpecs, name: &'static str, dims: &[u32], trainable: bool) {
     let mut shape = Ok(Shape::SCALAR);
     for &d in dims {

@@ -15,6 +15,7 @@ mod spec;
 pub mod storage;
 pub mod tensor;
 
+#[cfg_attr(not(feature = "all-ops"), allow(unused_imports))]
 pub(crate) use layer::weight;
 pub use layer::{LayerKind, WeightSpec, WeightSpecs};
 pub use spec::LayerBuilder;

@@ -9,10 +9,6 @@ use super::float::{clip, max_nan, relu0};
 use super::relu::leaky_relu_scalar;
 pub use crate::graph::config::Activation;
 
-/// SELU `alpha` (`jax.nn.selu`), rounded to f32 as JAX does.
-const SELU_ALPHA: f32 = 1.6732632423543772_f64 as f32;
-/// SELU `scale` (`jax.nn.selu`), rounded to f32 as JAX does.
-const SELU_SCALE: f32 = 1.0507009873554805_f64 as f32;
 /// `np.sqrt(0.5).astype(float32)` in `jax.nn.gelu`.
 const SQRT_HALF: f32 = core::f32::consts::FRAC_1_SQRT_2;
 /// `np.sqrt(2 / np.pi).astype(float32)` in `jax.nn.gelu(approximate=True)`.
@@ -20,26 +16,22 @@ const SQRT_2_OVER_PI: f32 = 0.7978845608028654_f64 as f32;
 
 impl Activation {
     /// The activation of one value, for the element-wise activations; `None` for
-    /// `Softmax` and `LogSoftmax`.
+    /// `Softmax` and `LogSoftmax`, and (without feature `math`) for the ones that need
+    /// `exp`, `log`, `tanh` or `erf`.
     pub fn eval_scalar(self, x: f32) -> Option<f32> {
+        use Activation as A;
         Some(match self {
-            Activation::Linear => x,
-            Activation::Relu => relu0(x),
-            Activation::Relu6 => relu6(x),
-            Activation::Sigmoid => sigmoid(x),
-            Activation::Tanh => libm::tanhf(x),
-            Activation::Softmax | Activation::LogSoftmax => return None,
-            Activation::LeakyRelu { negative_slope } => leaky_relu_scalar(x, negative_slope),
-            Activation::Elu { alpha } => elu(x, alpha),
-            Activation::Selu => SELU_SCALE * elu(x, SELU_ALPHA),
-            Activation::Gelu { approximate } => gelu(x, approximate),
-            Activation::Silu => x * sigmoid(x),
-            Activation::HardSigmoid => hard_sigmoid(x),
-            Activation::HardSilu => x * hard_sigmoid(x),
-            Activation::Softplus => softplus(x),
-            Activation::Softsign => x / (libm::fabsf(x) + 1.0),
-            Activation::Exponential => libm::expf(x),
-            Activation::Mish => x * libm::tanhf(softplus(x)),
+            A::Linear => x,
+            A::Relu => relu0(x),
+            A::Relu6 => relu6(x),
+            A::LeakyRelu { negative_slope } => leaky_relu_scalar(x, negative_slope),
+            A::HardSigmoid => hard_sigmoid(x),
+            A::HardSilu => x * hard_sigmoid(x),
+            A::Softsign => softsign(x),
+            #[cfg(feature = "math")]
+            transcendental => return math::eval_scalar(transcendental, x),
+            #[cfg(not(feature = "math"))]
+            _ => return None,
         })
     }
 
@@ -52,20 +44,107 @@ impl Activation {
     /// For `Softmax`/`LogSoftmax`: `last_axis > 0` and `data.len()` is a multiple of
     /// `last_axis` (debug-asserted; in release a shorter final chunk is normalised on
     /// its own and `last_axis == 0` leaves `data` unchanged). Other activations accept
-    /// any length and ignore `last_axis`.
+    /// any length and ignore `last_axis`. Without feature `math`, the activations that
+    /// need it leave `data` unchanged (preparing a model refuses them:
+    /// [`Activation::left_out`]).
     ///
     /// # Arithmetic (softmax)
     /// Per chunk, as `jax.nn.softmax`: `m = max` (NaN propagates), `e_i = exp(x_i - m)`,
     /// `s = Σ e_i` summed in index order from `0.0`, then `e_i / s`. `log_softmax`:
     /// `(x_i - m) - log(s)`.
     pub fn apply(self, data: &mut [f32], last_axis: usize) {
+        use Activation as A;
+        // One match, then a loop with one function in it.
         match self {
-            Activation::Linear => {}
-            Activation::Softmax | Activation::LogSoftmax => {
+            A::Linear => {}
+            A::Relu => map(data, relu0),
+            A::Relu6 => map(data, relu6),
+            A::LeakyRelu { negative_slope } => map(data, |x| leaky_relu_scalar(x, negative_slope)),
+            A::HardSigmoid => map(data, hard_sigmoid),
+            A::HardSilu => map(data, |x| x * hard_sigmoid(x)),
+            A::Softsign => map(data, softsign),
+            #[cfg(feature = "math")]
+            transcendental => math::apply(transcendental, data, last_axis),
+            #[cfg(not(feature = "math"))]
+            _ => {
+                let _ = last_axis;
+            }
+        }
+    }
+
+    /// The Keras name of this activation when it computes `exp`, `log`, `tanh` or `erf`
+    /// (cargo feature `math`); `None` for the piecewise-linear ones and softsign.
+    pub fn math(&self) -> Option<&'static str> {
+        use Activation as A;
+        let piecewise = matches!(
+            self,
+            A::Linear
+                | A::Relu
+                | A::Relu6
+                | A::LeakyRelu { .. }
+                | A::HardSigmoid
+                | A::HardSilu
+                | A::Softsign
+        );
+        (!piecewise).then(|| self.keras_name())
+    }
+
+    /// What this activation needs that this build left out (feature `math`).
+    pub fn left_out(&self) -> Option<crate::ops::LeftOut> {
+        self.math()
+            .filter(|_| !cfg!(feature = "math"))
+            .map(|what| crate::ops::LeftOut {
+                what,
+                feature: "math",
+            })
+    }
+}
+
+#[inline(always)]
+fn map(data: &mut [f32], f: impl Fn(f32) -> f32) {
+    for x in data.iter_mut() {
+        *x = f(*x);
+    }
+}
+
+/// The activations that need `libm`'s transcendental functions.
+#[cfg(feature = "math")]
+mod math {
+    use super::*;
+
+    pub(super) fn eval_scalar(activation: Activation, x: f32) -> Option<f32> {
+        use Activation as A;
+        Some(match activation {
+            A::Sigmoid => sigmoid(x),
+            A::Tanh => libm::tanhf(x),
+            A::Elu { alpha } => elu(x, alpha),
+            A::Selu => selu(x),
+            A::Gelu { approximate } => gelu(x, approximate),
+            A::Silu => x * sigmoid(x),
+            A::Softplus => softplus(x),
+            A::Exponential => libm::expf(x),
+            A::Mish => mish(x),
+            _ => return None,
+        })
+    }
+
+    pub(super) fn apply(activation: Activation, data: &mut [f32], last_axis: usize) {
+        use Activation as A;
+        match activation {
+            A::Sigmoid => map(data, sigmoid),
+            A::Tanh => map(data, libm::tanhf),
+            A::Elu { alpha } => map(data, |x| elu(x, alpha)),
+            A::Selu => map(data, selu),
+            A::Gelu { approximate } => map(data, |x| gelu(x, approximate)),
+            A::Silu => map(data, |x| x * sigmoid(x)),
+            A::Softplus => map(data, softplus),
+            A::Exponential => map(data, libm::expf),
+            A::Mish => map(data, mish),
+            A::Softmax | A::LogSoftmax => {
                 debug_assert!(
                     last_axis > 0 && data.len() % last_axis == 0,
                     "{}: data length {} is not a multiple of last_axis {}",
-                    self.keras_name(),
+                    activation.keras_name(),
                     data.len(),
                     last_axis
                 );
@@ -73,22 +152,36 @@ impl Activation {
                     return;
                 }
                 for row in data.chunks_mut(last_axis) {
-                    if self == Activation::Softmax {
+                    if activation == A::Softmax {
                         softmax_row(row);
                     } else {
                         log_softmax_row(row);
                     }
                 }
             }
-            _ => {
-                for x in data.iter_mut() {
-                    if let Some(y) = self.eval_scalar(*x) {
-                        *x = y;
-                    }
-                }
-            }
+            // The piecewise-linear ones are applied by `Activation::apply` itself.
+            _ => {}
         }
     }
+
+    /// SELU `alpha` (`jax.nn.selu`), rounded to f32 as JAX does.
+    const SELU_ALPHA: f32 = 1.6732632423543772_f64 as f32;
+    /// SELU `scale` (`jax.nn.selu`), rounded to f32 as JAX does.
+    const SELU_SCALE: f32 = 1.0507009873554805_f64 as f32;
+
+    fn selu(x: f32) -> f32 {
+        SELU_SCALE * elu(x, SELU_ALPHA)
+    }
+
+    fn mish(x: f32) -> f32 {
+        x * libm::tanhf(softplus(x))
+    }
+}
+
+/// `jax.nn.soft_sign`: `x / (|x| + 1)`.
+#[inline]
+pub fn softsign(x: f32) -> f32 {
+    x / (libm::fabsf(x) + 1.0)
 }
 
 /// `jax.nn.relu6`: `min(max(x, 0), 6)`.
@@ -141,6 +234,7 @@ pub fn gelu(x: f32, approximate: bool) -> f32 {
     }
 }
 
+#[cfg(feature = "math")]
 fn softmax_row(row: &mut [f32]) {
     let m = row.iter().fold(f32::NEG_INFINITY, |m, &x| max_nan(m, x));
     let mut sum = 0.0f32;
@@ -153,6 +247,7 @@ fn softmax_row(row: &mut [f32]) {
     }
 }
 
+#[cfg(feature = "math")]
 fn log_softmax_row(row: &mut [f32]) {
     let m = row.iter().fold(f32::NEG_INFINITY, |m, &x| max_nan(m, x));
     let mut sum = 0.0f32;

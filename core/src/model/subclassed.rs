@@ -41,6 +41,7 @@ use crate::error::Error;
 use crate::graph::{Fixed, Graph, LayerId, LayerKind, LayerSpec, ModelKind, Storage};
 use crate::model::functional::{Functional, LayerOrder, Tensor};
 use crate::shape::Shape;
+#[cfg(feature = "summary")]
 use crate::summary::{SummaryError, SummaryOptions};
 
 /// The body of a subclassed model: Keras's `call(inputs, training=None)`.
@@ -82,6 +83,7 @@ impl<'w, S: Storage> Subclassed<'w, S> {
     }
 
     /// `summary()` before the model has run.
+    #[cfg(feature = "summary")]
     pub fn summary<'o>(
         &self,
         options: &SummaryOptions<'o>,

@@ -49,6 +49,10 @@ impl Op for Activation {
         true
     }
 
+    fn math(&self) -> Option<&'static str> {
+        self.0.math()
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         Ok(Step {
             run: Run::InPlace(run),

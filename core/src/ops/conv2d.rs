@@ -146,6 +146,10 @@ impl Op for Conv2D {
         true
     }
 
+    fn math(&self) -> Option<&'static str> {
+        self.activation.math()
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let geometry = geometry(
             image(&cx.input())?,

@@ -88,6 +88,10 @@ impl Op for Dense {
         true
     }
 
+    fn math(&self) -> Option<&'static str> {
+        self.activation.math()
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let input = cx.input();
         let in_features = dim(&input, input.rank().saturating_sub(1))?;

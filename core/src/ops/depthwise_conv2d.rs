@@ -154,6 +154,10 @@ impl Op for DepthwiseConv2D {
         true
     }
 
+    fn math(&self) -> Option<&'static str> {
+        self.activation.math()
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let (h, w, ch) = image(&cx.input())?;
         let multiplier = self.depth_multiplier as usize;

@@ -5,46 +5,75 @@
 //!
 //! The registry at the bottom is the one place that lists them: adding a layer is a new
 //! file, one line there, and one mapping in the host's importer.
+//!
+//! Layers come in op families, each a cargo feature of this crate (all on by default), so
+//! that a firmware links only the code its model runs:
+//!
+//! | feature | layers |
+//! |---|---|
+//! | (always) | `InputLayer`, `Flatten`, `Reshape`, `Dropout`, nested models |
+//! | `dense` | `Dense` |
+//! | `conv` | `Conv2D`, `DepthwiseConv2D` |
+//! | `pool` | `MaxPooling2D`, `AveragePooling2D`, `GlobalAveragePooling2D`, `GlobalMaxPooling2D` |
+//! | `normalization` | `BatchNormalization` |
+//! | `merge` | `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`, `Concatenate` |
+//! | `activations` | `Activation`, `ReLU`, `LeakyReLU`, `Softmax` |
+//! | `random-crop` | `RandomCrop` |
+//! | `math` | the activations that need `exp`, `log`, `tanh` or `erf` (sigmoid, tanh, softmax, gelu, …), fused or as layers |
+//!
+//! A blob that needs a family this build left out does not load:
+//! [`BlobError::LeftOut`](crate::format::BlobError::LeftOut) names the layer and the feature.
 
-mod activation;
-mod average_pooling2d;
-mod batch_normalization;
-mod concatenate;
-mod conv2d;
-mod dense;
-mod depthwise_conv2d;
+// Always built: what every model has or costs nothing to run.
 mod dropout;
 mod flatten;
-mod global_pooling2d;
 mod input_layer;
-mod leaky_relu;
-mod max_pooling2d;
-pub(crate) mod merge;
 mod model;
 mod pool2d;
-mod random_crop;
-mod relu;
 mod reshape;
-mod softmax;
 
-pub use activation::Activation;
-pub use average_pooling2d::AveragePooling2D;
-pub use batch_normalization::BatchNormalization;
-pub use concatenate::Concatenate;
-pub use conv2d::Conv2D;
-pub use dense::Dense;
-pub use depthwise_conv2d::DepthwiseConv2D;
 pub use dropout::Dropout;
 pub use flatten::Flatten;
-pub use global_pooling2d::{GlobalAveragePooling2D, GlobalMaxPooling2D};
 pub use input_layer::InputLayer;
-pub use leaky_relu::LeakyReLU;
-pub use max_pooling2d::MaxPooling2D;
 pub use pool2d::{Pair, Pool2D};
-pub use random_crop::RandomCrop;
-pub use relu::ReLU;
 pub use reshape::Reshape;
-pub use softmax::Softmax;
+
+/// Declares the modules of one op family and re-exports their layers.
+macro_rules! family {
+    ($feature:literal: $($module:ident => $($layer:ident),+;)+) => {
+        $(
+            #[cfg(feature = $feature)]
+            mod $module;
+            #[cfg(feature = $feature)]
+            pub use $module::{$($layer),+};
+        )+
+    };
+}
+
+family!("dense": dense => Dense;);
+family!("conv":
+    conv2d => Conv2D;
+    depthwise_conv2d => DepthwiseConv2D;
+);
+family!("pool":
+    average_pooling2d => AveragePooling2D;
+    global_pooling2d => GlobalAveragePooling2D, GlobalMaxPooling2D;
+    max_pooling2d => MaxPooling2D;
+);
+family!("normalization": batch_normalization => BatchNormalization;);
+family!("activations":
+    activation => Activation;
+    leaky_relu => LeakyReLU;
+    relu => ReLU;
+    softmax => Softmax;
+);
+family!("random-crop": random_crop => RandomCrop;);
+#[cfg(feature = "merge")]
+mod concatenate;
+#[cfg(feature = "merge")]
+pub(crate) mod merge;
+#[cfg(feature = "merge")]
+pub use concatenate::Concatenate;
 
 use crate::graph::{DType, ModelKind, WeightSpec, WeightSpecs};
 use crate::kernels::SmallRng;
@@ -77,6 +106,12 @@ pub trait Op {
     /// op converts (an InputLayer gives its own).
     fn output_dtype(&self, inputs: &[DType]) -> DType {
         inputs.first().copied().unwrap_or_default()
+    }
+
+    /// The transcendental function (exp, log, tanh, erf: feature `math`) this
+    /// configuration computes, by its Keras name, if it computes one.
+    fn math(&self) -> Option<&'static str> {
+        None
     }
 
     /// True when the op has a kernel for tensors of `dtype` (every op runs float32).
@@ -144,6 +179,46 @@ impl Mismatch {
     }
 }
 
+/// A layer kind or activation this build of kiln left out, and the cargo feature that
+/// brings it in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The layer's class name or the activation's Keras name.
+    pub what: &'static str,
+    pub feature: &'static str,
+}
+
+/// The cargo features of kiln a model needs, in the order of the table above: its
+/// layers' op families, and `math` when one computes a transcendental function.
+pub fn features<S: crate::Storage>(graph: &crate::Graph<'_, S>) -> heapless::Vec<&'static str, 16> {
+    const ORDER: [&str; 8] = [
+        "dense",
+        "conv",
+        "pool",
+        "normalization",
+        "merge",
+        "activations",
+        "random-crop",
+        "math",
+    ];
+    let mut needed = [false; ORDER.len()];
+    for layer in graph.all_layers() {
+        let op = layer.kind.op();
+        let wants = [layer.kind.feature(), op.math().map(|_| "math")];
+        for feature in wants.into_iter().flatten() {
+            if let Some(i) = ORDER.iter().position(|&f| f == feature) {
+                needed[i] = true;
+            }
+        }
+    }
+    ORDER
+        .iter()
+        .zip(needed)
+        .filter(|(_, n)| *n)
+        .map(|(&f, _)| f)
+        .collect()
+}
+
 /// The one input of a single-input layer.
 pub(crate) fn one(inputs: &[Shape]) -> Result<Shape, Mismatch> {
     match inputs {
@@ -164,6 +239,7 @@ pub(crate) fn dim(shape: &Shape, axis: usize) -> Result<usize, Mismatch> {
 }
 
 /// `(height, width, channels)` of a concrete rank-4 sample shape.
+#[cfg_attr(not(feature = "all-ops"), allow(dead_code))]
 pub(crate) fn image(shape: &Shape) -> Result<(usize, usize, usize), Mismatch> {
     Ok((dim(shape, 1)?, dim(shape, 2)?, dim(shape, 3)?))
 }
@@ -231,6 +307,7 @@ impl Step<'_> {
 
 /// How a step runs.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "all-ops"), allow(dead_code))]
 pub(crate) enum Run {
     /// An input, or a view of another tensor.
     Nothing,
@@ -263,30 +340,45 @@ pub struct Rand<'r> {
 
 /// Declares every layer kind, the one [`Op`] resolver, and the parameters steps carry.
 macro_rules! registry {
-    ($( $(#[$doc:meta])* $name:ident = $tag:literal ($config:ty $(=> $params:ty)?), )*) => {
-        /// Every layer kind kiln runs. The variant names are Keras's class names (but
-        /// `Merge`, one variant for `Add`, `Subtract`, …, and `Model`, a nested model).
-                #[derive(Clone, Copy, Debug, PartialEq)]
+    (@feature) => { None };
+    (@feature $feature:literal) => { Some($feature) };
+    ($( $(#[$doc:meta])* $name:ident = $tag:literal $(in $feature:literal)?
+        ($config:ty => $params:ty), )*) => {
+        /// Every layer kind kiln runs (those of the op families this build has). The
+        /// variant names are Keras's class names (but `Merge`, one variant for `Add`,
+        /// `Subtract`, …, and `Model`, a nested model).
+        #[derive(Clone, Copy, Debug, PartialEq)]
         pub enum LayerKind {
-            $( $(#[$doc])* $name($config), )*
+            $( $(#[$doc])* $(#[cfg(feature = $feature)])? $name($config), )*
         }
 
         impl LayerKind {
             /// The layer's behaviour: the one place a layer kind is resolved.
             pub fn op(&self) -> &dyn Op {
                 match self {
-                    $( LayerKind::$name(op) => op, )*
+                    $( $(#[cfg(feature = $feature)])? LayerKind::$name(op) => op, )*
+                }
+            }
+
+            /// The cargo feature of the layer's op family (`None`: always built).
+            pub fn feature(&self) -> Option<&'static str> {
+                match self {
+                    $( $(#[cfg(feature = $feature)])? LayerKind::$name(_) => {
+                        registry!(@feature $($feature)?)
+                    } )*
                 }
             }
         }
 
         $(
+            $(#[cfg(feature = $feature)])?
             impl From<$config> for LayerKind {
                 fn from(config: $config) -> LayerKind {
                     LayerKind::$name(config)
                 }
             }
 
+            $(#[cfg(feature = $feature)])?
             impl<'n> From<$config> for crate::graph::LayerSpec<'n> {
                 fn from(config: $config) -> Self {
                     crate::graph::LayerSpec::new(LayerKind::$name(config))
@@ -299,7 +391,7 @@ macro_rules! registry {
         impl crate::format::wire::Wire for LayerKind {
             fn encode(&self, w: &mut crate::format::wire::Writer<'_>) {
                 match self {
-                    $( LayerKind::$name(config) => {
+                    $( $(#[cfg(feature = $feature)])? LayerKind::$name(config) => {
                         w.varint($tag);
                         config.encode(w);
                     } )*
@@ -309,48 +401,64 @@ macro_rules! registry {
                 r: &mut crate::format::wire::Reader<'_>,
             ) -> Result<Self, crate::format::BlobError> {
                 match r.varint()? {
-                    $( $tag => Ok(LayerKind::$name(<$config>::decode(r)?)), )*
+                    $(
+                        $(#[cfg(feature = $feature)])?
+                        $tag => Ok(LayerKind::$name(<$config>::decode(r)?)),
+                        $(
+                            #[cfg(not(feature = $feature))]
+                            $tag => Err(crate::format::BlobError::LeftOut(LeftOut {
+                                what: stringify!($name),
+                                feature: $feature,
+                            })),
+                        )?
+                    )*
                     tag => Err(crate::format::BlobError::UnknownLayer { tag }),
                 }
             }
         }
 
-        /// What a prepared step works with, by layer (each layer's own `Params`).
+        /// What a prepared step works with, by layer (each layer's own `Params`; `()`
+        /// for a layer whose step needs nothing).
         #[derive(Clone, Copy, Debug, PartialEq)]
+        #[allow(dead_code)]
         pub(crate) enum StepArgs<'w> {
             None,
-            $( $( $name($params), )? )*
+            /// Keeps the weights' lifetime when no built op borrows weights.
+            Borrows(core::marker::PhantomData<&'w [u8]>),
+            $( $(#[cfg(feature = $feature)])? $name($params), )*
         }
     };
 }
 
 // Each line: the variant (Keras's class name), its tag in a blob (pinned: never reused or
-// renumbered), its configuration, and what its prepared step carries.
+// renumbered), the cargo feature of its op family (none: always built), its configuration,
+// and what its prepared step carries (`()`: nothing).
 registry! {
     /// `keras.Input`: the full shape, batch axis first (`(None, 37)`), and the dtype.
-    InputLayer = 0 (InputLayer),
-    Dense = 1 (Dense => dense::Params<'w>),
-    Conv2D = 2 (Conv2D => conv2d::Params<'w>),
-    DepthwiseConv2D = 3 (DepthwiseConv2D => depthwise_conv2d::Params<'w>),
-    MaxPooling2D = 4 (MaxPooling2D => crate::kernels::Pool2dGeometry),
-    AveragePooling2D = 5 (AveragePooling2D => crate::kernels::Pool2dGeometry),
-    GlobalAveragePooling2D = 6 (GlobalAveragePooling2D => global_pooling2d::Params),
-    GlobalMaxPooling2D = 7 (GlobalMaxPooling2D => global_pooling2d::Params),
-    Flatten = 8 (Flatten),
-    Reshape = 9 (Reshape),
+    InputLayer = 0 (InputLayer => ()),
+    Dense = 1 in "dense" (Dense => dense::Params<'w>),
+    Conv2D = 2 in "conv" (Conv2D => conv2d::Params<'w>),
+    DepthwiseConv2D = 3 in "conv" (DepthwiseConv2D => depthwise_conv2d::Params<'w>),
+    MaxPooling2D = 4 in "pool" (MaxPooling2D => crate::kernels::Pool2dGeometry),
+    AveragePooling2D = 5 in "pool" (AveragePooling2D => crate::kernels::Pool2dGeometry),
+    GlobalAveragePooling2D = 6 in "pool" (GlobalAveragePooling2D => global_pooling2d::Params),
+    GlobalMaxPooling2D = 7 in "pool" (GlobalMaxPooling2D => global_pooling2d::Params),
+    Flatten = 8 (Flatten => ()),
+    Reshape = 9 (Reshape => ()),
     /// Identity at inference.
     Dropout = 10 (Dropout => f32),
-    Activation = 11 (Activation => activation::Params),
-    ReLU = 12 (ReLU => ReLU),
-    LeakyReLU = 13 (LeakyReLU => f32),
+    Activation = 11 in "activations" (Activation => activation::Params),
+    ReLU = 12 in "activations" (ReLU => ReLU),
+    LeakyReLU = 13 in "activations" (LeakyReLU => f32),
     /// Softmax over the last axis.
-    Softmax = 14 (Softmax => usize),
-    BatchNormalization = 15 (BatchNormalization => batch_normalization::Params<'w>),
+    Softmax = 14 in "activations" (Softmax => usize),
+    BatchNormalization = 15 in "normalization"
+        (BatchNormalization => batch_normalization::Params<'w>),
     /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`: inputs of one shape.
-    Merge = 16 (crate::graph::config::MergeOp => crate::graph::config::MergeOp),
-    Concatenate = 17 (Concatenate => concatenate::Params),
+    Merge = 16 in "merge" (crate::graph::config::MergeOp => crate::graph::config::MergeOp),
+    Concatenate = 17 in "merge" (Concatenate => concatenate::Params),
     /// The identity at inference (Keras 3 behaviour); a random crop in training.
-    RandomCrop = 18 (RandomCrop => random_crop::Params),
+    RandomCrop = 18 in "random-crop" (RandomCrop => random_crop::Params),
     /// A model used as a layer; its layers have this one as `parent`.
-    Model = 19 (ModelKind),
+    Model = 19 (ModelKind => ()),
 }

@@ -1,5 +1,8 @@
 //! What MaxPooling2D and AveragePooling2D share: their configuration and output shape.
 
+// The pooling family's shared code; `Pair` is also the convolutions'.
+#![cfg_attr(not(feature = "pool"), allow(dead_code))]
+
 use super::{image, one, Cx, Mismatch};
 use crate::graph::config::Padding;
 use crate::graph::infer::{image_axes, image_shape, window_out};

@@ -28,6 +28,10 @@ impl Op for Softmax {
         true
     }
 
+    fn math(&self) -> Option<&'static str> {
+        Some("softmax")
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         Ok(Step {
             run: Run::InPlace(run),

@@ -210,7 +210,15 @@ fn place<S: Storage>(
     order: impl Fn(&(usize, usize, usize), &(usize, usize, usize)) -> core::cmp::Ordering,
 ) -> Result<(S::List<usize>, usize), Error> {
     let mut sequence: S::List<usize> = storage::collect(0..blocks.len(), "nodes")?;
-    sequence.sort_unstable_by(|&a, &b| order(&blocks[a], &blocks[b]));
+    // Insertion sort: a model has tens of blocks, and the core's sort would add kilobytes
+    // of code to every firmware.
+    for i in 1..sequence.len() {
+        let mut j = i;
+        while j > 0 && order(&blocks[sequence[j - 1]], &blocks[sequence[j]]).is_gt() {
+            sequence.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut offsets: S::List<usize> = storage::filled(blocks.len(), 0, "nodes")?;
     let mut placed: S::List<bool> = storage::filled(blocks.len(), false, "nodes")?;
     let mut arena = 0usize;

@@ -129,6 +129,15 @@ impl<'w, S: Storage> Graph<'w, S> {
             }
             let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
             let op = layer.kind.op();
+            if let Some(what) = op.math().filter(|_| !cfg!(feature = "math")) {
+                return Err(Error::LeftOut {
+                    layer: for_error(&layer.name),
+                    left_out: crate::ops::LeftOut {
+                        what,
+                        feature: "math",
+                    },
+                });
+            }
             let dtypes = node.inputs.iter().map(|&n| io(n).dtype);
             if let Some(dtype) = dtypes.chain([node.dtype]).find(|&d| !op.runs(d)) {
                 return Err(Error::DTypeNotSupported {

@@ -58,5 +58,14 @@ pub fn run(model: &Path, out: &mut Out) -> Result<()> {
         ))?,
         Err(e) => out.line(format_args!("arena: depends on the input shape ({e})"))?,
     }
+    let features = kiln::ops::features(graph);
+    out.line(format_args!(
+        "kiln features: {}",
+        if features.is_empty() {
+            "none".to_string()
+        } else {
+            features.join(", ")
+        }
+    ))?;
     Ok(())
 }

@@ -4,7 +4,7 @@ use crate::output::Out;
 use anyhow::{bail, Context, Result};
 use kiln_host::formats::npy;
 use kiln_host::load::load_model;
-use kiln_host::qemu::{self, Board, RunInput};
+use kiln_host::qemu::{self, Board, RunInput, RunnerBuild};
 use std::path::{Path, PathBuf};
 
 pub fn run(
@@ -12,6 +12,7 @@ pub fn run(
     model: &Path,
     input: &[PathBuf],
     output: &[PathBuf],
+    all_ops: bool,
     out: &mut Out,
 ) -> Result<()> {
     let Some(board) = Board::parse(board) else {
@@ -65,7 +66,12 @@ pub fn run(
         })
         .collect();
 
-    let report = qemu::run(board, &blob, &run_inputs)
+    let build = if all_ops {
+        RunnerBuild::all_ops()
+    } else {
+        RunnerBuild::for_model(&graph)
+    };
+    let report = qemu::run(board, &build, &blob, &run_inputs)
         .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?;
     out.text(&report.log)?;
     out.line(format_args!(
@@ -80,6 +86,10 @@ pub fn run(
         board.machine(),
         report.runner_flash,
         blob.len()
+    ))?;
+    out.line(format_args!(
+        "kiln run: engine .text {} bytes, engine stack {} bytes",
+        report.engine_text, report.engine_stack
     ))?;
     if !output.is_empty() && report.outputs.len() != output.len() {
         bail!(
