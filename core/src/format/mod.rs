@@ -205,6 +205,7 @@ pub fn write<S: Storage>(graph: &Graph<'_, S>, out: &mut [u8]) -> Result<usize, 
 /// assert_eq!(loaded.count_params(), 3);
 /// # Ok::<(), kiln::Error>(())
 /// ```
+#[inline(never)]
 pub fn load<'a, S: Storage>(bytes: &'a [u8]) -> Result<Graph<'a, S>, Error> {
     let header = |what| blob(BlobError::Header { what });
     if bytes.len() < HEADER_BYTES {

@@ -244,16 +244,11 @@ impl Wire for Shape {
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, BlobError> {
         let rank = r.len_of()?;
-        if rank > MAX_RANK {
-            return Err(BlobError::Malformed);
+        let mut dims = [None; MAX_RANK];
+        for d in dims.get_mut(..rank).ok_or(BlobError::Malformed)? {
+            *d = Option::<u32>::decode(r)?;
         }
-        let mut shape = Shape::SCALAR;
-        for _ in 0..rank {
-            shape = shape
-                .push(Option::<u32>::decode(r)?)
-                .map_err(|_| BlobError::Malformed)?;
-        }
-        Ok(shape)
+        Shape::new(&dims[..rank]).map_err(|_| BlobError::Malformed)
     }
 }
 

@@ -1,11 +1,10 @@
-//! Shape arithmetic the layers share: image axes, spatial output sizes, merges,
-//! concatenation and reshape targets (Keras's rules).
+//! Shape arithmetic the layers share: image axes, spatial output sizes, merges and
+//! concatenation (Keras's rules).
 
 // Each helper serves some op families; a build without them does not use it.
 #![cfg_attr(not(feature = "all-ops"), allow(dead_code))]
 
 use crate::graph::config::Padding;
-use crate::ops::Reshape;
 use crate::shape::{Dim, Shape};
 
 /// The shape of an element-wise merge of `a` and `b`: equal, with `None` where one side
@@ -97,35 +96,6 @@ pub(crate) fn image_shape(
     c: Option<u32>,
 ) -> Option<Shape> {
     Shape::new(&[input.dim(0), h?, w?, c]).ok()
-}
-
-pub(crate) fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
-    let mut out = Shape::new(&[input.dim(0)]).ok()?;
-    let known: Option<u64> = r
-        .target_shape()
-        .iter()
-        .filter(|&&d| d > 0)
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
-    let known = known?;
-    let total = input.sample_elements().map(|n| n as u64);
-    if let Some(total) = total {
-        let has_wildcard = r.target_shape().contains(&-1);
-        if known == 0 || (has_wildcard && total % known != 0) || (!has_wildcard && total != known) {
-            return None;
-        }
-    }
-    for &d in r.target_shape() {
-        let dim = if d == -1 {
-            match total {
-                Some(t) => Some(u32::try_from(t / known).ok()?),
-                None => None,
-            }
-        } else {
-            Some(d as u32)
-        };
-        out = out.push(dim).ok()?;
-    }
-    Some(out)
 }
 
 /// Output height and width of a window (kernel or pool) sliding over `(h, w)`.

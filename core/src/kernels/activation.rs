@@ -52,17 +52,24 @@ impl Activation {
     /// Per chunk, as `jax.nn.softmax`: `m = max` (NaN propagates), `e_i = exp(x_i - m)`,
     /// `s = Σ e_i` summed in index order from `0.0`, then `e_i / s`. `log_softmax`:
     /// `(x_i - m) - log(s)`.
+    // Not inlined: every kernel that applies an activation shares this one copy.
+    #[inline(never)]
     pub fn apply(self, data: &mut [f32], last_axis: usize) {
         use Activation as A;
-        // One match, then a loop with one function in it.
+        // The common ones get a loop of their own; the others share one loop through a
+        // function pointer (less code; they are not what a hot layer runs).
         match self {
             A::Linear => {}
             A::Relu => map(data, relu0),
             A::Relu6 => map(data, relu6),
-            A::LeakyRelu { negative_slope } => map(data, |x| leaky_relu_scalar(x, negative_slope)),
-            A::HardSigmoid => map(data, hard_sigmoid),
-            A::HardSilu => map(data, |x| x * hard_sigmoid(x)),
-            A::Softsign => map(data, softsign),
+            A::LeakyRelu { negative_slope } => {
+                for x in data.iter_mut() {
+                    *x = leaky_relu_scalar(*x, negative_slope);
+                }
+            }
+            A::HardSigmoid => map_by(data, hard_sigmoid),
+            A::HardSilu => map_by(data, |x| x * hard_sigmoid(x)),
+            A::Softsign => map_by(data, softsign),
             #[cfg(feature = "math")]
             transcendental => math::apply(transcendental, data, last_axis),
             #[cfg(not(feature = "math"))]
@@ -107,6 +114,14 @@ fn map(data: &mut [f32], f: impl Fn(f32) -> f32) {
     }
 }
 
+/// [`map`] through a function pointer: one loop for all its callers.
+#[inline(never)]
+fn map_by(data: &mut [f32], f: fn(f32) -> f32) {
+    for x in data.iter_mut() {
+        *x = f(*x);
+    }
+}
+
 /// The activations that need `libm`'s transcendental functions.
 #[cfg(feature = "math")]
 mod math {
@@ -131,15 +146,20 @@ mod math {
     pub(super) fn apply(activation: Activation, data: &mut [f32], last_axis: usize) {
         use Activation as A;
         match activation {
-            A::Sigmoid => map(data, sigmoid),
-            A::Tanh => map(data, libm::tanhf),
-            A::Elu { alpha } => map(data, |x| elu(x, alpha)),
-            A::Selu => map(data, selu),
-            A::Gelu { approximate } => map(data, |x| gelu(x, approximate)),
-            A::Silu => map(data, |x| x * sigmoid(x)),
-            A::Softplus => map(data, softplus),
-            A::Exponential => map(data, libm::expf),
-            A::Mish => map(data, mish),
+            A::Sigmoid => map_by(data, sigmoid),
+            A::Tanh => map_by(data, libm::tanhf),
+            A::Elu { alpha } => {
+                for x in data.iter_mut() {
+                    *x = elu(*x, alpha);
+                }
+            }
+            A::Selu => map_by(data, selu),
+            A::Gelu { approximate: true } => map_by(data, |x| gelu(x, true)),
+            A::Gelu { approximate: false } => map_by(data, |x| gelu(x, false)),
+            A::Silu => map_by(data, |x| x * sigmoid(x)),
+            A::Softplus => map_by(data, softplus),
+            A::Exponential => map_by(data, libm::expf),
+            A::Mish => map_by(data, mish),
             A::Softmax | A::LogSoftmax => {
                 debug_assert!(
                     last_axis > 0 && data.len() % last_axis == 0,

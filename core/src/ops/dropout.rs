@@ -1,7 +1,10 @@
 //! `keras.layers.Dropout(rate)`: the identity at inference; in training, zeroes each value
 //! with probability `rate` and scales the rest by `1 / (1 - rate)`.
 
-use super::{one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use super::{one, Cx, Mismatch, Op, Step};
+#[cfg(feature = "training")]
+use super::{Rand, Run, StepArgs};
+#[cfg(feature = "training")]
 use crate::kernels;
 use crate::shape::Shape;
 
@@ -49,13 +52,20 @@ impl Op for Dropout {
         if !cx.training {
             return Ok(Step::COPY);
         }
-        Ok(Step {
+        #[cfg(feature = "training")]
+        return Ok(Step {
             run: Run::InPlace(run),
             args: StepArgs::Dropout(self.rate),
-        })
+        });
+        #[cfg(not(feature = "training"))]
+        Err(Mismatch::new(
+            cx.input(),
+            "a call at inference (this build of kiln left out feature \"training\")",
+        ))
     }
 }
 
+#[cfg(feature = "training")]
 fn run(args: &StepArgs<'_>, data: &mut [f32], rand: &mut Rand<'_>) {
     if let StepArgs::Dropout(rate) = args {
         kernels::dropout(data, *rate, rand.rng);

@@ -11,8 +11,9 @@
 //!
 //! | feature | layers |
 //! |---|---|
-//! | (always) | `InputLayer`, `Flatten`, `Reshape`, `Dropout`, nested models |
+//! | (always) | `InputLayer`, `Flatten`, `Dropout` (at inference), nested models |
 //! | `dense` | `Dense` |
+//! | `reshape` | `Reshape` |
 //! | `conv` | `Conv2D`, `DepthwiseConv2D` |
 //! | `pool` | `MaxPooling2D`, `AveragePooling2D`, `GlobalAveragePooling2D`, `GlobalMaxPooling2D` |
 //! | `normalization` | `BatchNormalization` |
@@ -20,6 +21,7 @@
 //! | `activations` | `Activation`, `ReLU`, `LeakyReLU`, `Softmax` |
 //! | `random-crop` | `RandomCrop` |
 //! | `math` | the activations that need `exp`, `log`, `tanh` or `erf` (sigmoid, tanh, softmax, gelu, …), fused or as layers |
+//! | `training` | calls in training mode: Dropout's random drop |
 //!
 //! A blob that needs a family this build left out does not load:
 //! [`BlobError::LeftOut`](crate::format::BlobError::LeftOut) names the layer and the feature.
@@ -30,13 +32,11 @@ mod flatten;
 mod input_layer;
 mod model;
 mod pool2d;
-mod reshape;
 
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use input_layer::InputLayer;
 pub use pool2d::{Pair, Pool2D};
-pub use reshape::Reshape;
 
 /// Declares the modules of one op family and re-exports their layers.
 macro_rules! family {
@@ -51,6 +51,7 @@ macro_rules! family {
 }
 
 family!("dense": dense => Dense;);
+family!("reshape": reshape => Reshape;);
 family!("conv":
     conv2d => Conv2D;
     depthwise_conv2d => DepthwiseConv2D;
@@ -75,7 +76,7 @@ pub(crate) mod merge;
 #[cfg(feature = "merge")]
 pub use concatenate::Concatenate;
 
-use crate::graph::{DType, ModelKind, WeightSpec, WeightSpecs};
+use crate::graph::{DType, ModelKind, NodeId, WeightSpec, WeightSpecs};
 use crate::kernels::SmallRng;
 use crate::shape::Shape;
 
@@ -191,8 +192,9 @@ pub struct LeftOut {
 /// The cargo features of kiln a model needs, in the order of the table above: its
 /// layers' op families, and `math` when one computes a transcendental function.
 pub fn features<S: crate::Storage>(graph: &crate::Graph<'_, S>) -> heapless::Vec<&'static str, 16> {
-    const ORDER: [&str; 8] = [
+    const ORDER: [&str; 9] = [
         "dense",
+        "reshape",
         "conv",
         "pool",
         "normalization",
@@ -246,12 +248,14 @@ pub(crate) fn image(shape: &Shape) -> Result<(usize, usize, usize), Mismatch> {
 
 /// What [`Op::prepare`] works from: one call of the layer in a run.
 pub struct Cx<'a, 'w> {
-    /// The shapes of the inputs, batch axis 1 (a run goes one sample at a time).
-    pub inputs: &'a [Shape],
+    /// Every node's shape in this run, batch axis 1 (a run goes one sample at a time).
+    pub shapes: &'a [Shape],
+    /// The nodes the layer is called on ([`Cx::input_shape`] gives their shapes).
+    pub inputs: &'a [NodeId],
     /// The output's shape, batch axis 1.
     pub output: Shape,
-    /// The layer's weight variables in Keras's order, each as long as its spec says.
-    pub weights: &'a [Weight<'w>],
+    /// The layer's weight variables in Keras's order.
+    pub weights: Weights<'a, 'w>,
     /// Whether this call runs in training mode.
     pub training: bool,
     /// The node's index (seeds the node's randomness).
@@ -261,15 +265,24 @@ pub struct Cx<'a, 'w> {
 impl<'w> Cx<'_, 'w> {
     /// The first input's shape.
     pub fn input(&self) -> Shape {
-        self.inputs.first().copied().unwrap_or(Shape::SCALAR)
+        self.input_shape(0)
+    }
+
+    /// Input `k`'s shape.
+    pub fn input_shape(&self, k: usize) -> Shape {
+        self.inputs
+            .get(k)
+            .and_then(|&n| self.shapes.get(n as usize))
+            .copied()
+            .unwrap_or(Shape::SCALAR)
     }
 
     /// Float32 weight variable `i`.
     pub fn weight(&self, i: usize) -> Result<&'w [f32], Mismatch> {
         self.weights
             .get(i)
-            .filter(|w| w.spec.dtype == DType::F32)
-            .and_then(|w| bytemuck::try_cast_slice(w.bytes).ok())
+            .filter(|(dtype, _)| *dtype == DType::F32)
+            .and_then(|(_, bytes)| bytemuck::try_cast_slice(bytes).ok())
             .ok_or(Mismatch::new(
                 self.input(),
                 "the float32 weights the layer was built with",
@@ -277,11 +290,21 @@ impl<'w> Cx<'_, 'w> {
     }
 }
 
-/// One weight variable of a layer: what it is, and its bytes in the weight buffer.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Weight<'w> {
-    pub spec: WeightSpec,
-    pub bytes: &'w [u8],
+/// A layer's weight variables: their specs, and the buffer they are in from `start`.
+#[derive(Clone, Copy, Debug)]
+pub struct Weights<'a, 'w> {
+    pub specs: &'a [WeightSpec],
+    pub buffer: &'w [u8],
+    pub start: usize,
+}
+
+impl<'w> Weights<'_, 'w> {
+    /// Variable `i`: its dtype and bytes (`None` past the variables or the buffer).
+    pub fn get(&self, i: usize) -> Option<(DType, &'w [u8])> {
+        let spec = self.specs.get(i)?;
+        let range = crate::graph::layout(self.specs, self.start).nth(i)?;
+        Some((spec.dtype, self.buffer.get(range)?))
+    }
 }
 
 /// What one step of a run does, and with what.
@@ -444,7 +467,7 @@ registry! {
     GlobalAveragePooling2D = 6 in "pool" (GlobalAveragePooling2D => global_pooling2d::Params),
     GlobalMaxPooling2D = 7 in "pool" (GlobalMaxPooling2D => global_pooling2d::Params),
     Flatten = 8 (Flatten => ()),
-    Reshape = 9 (Reshape => ()),
+    Reshape = 9 in "reshape" (Reshape => ()),
     /// Identity at inference.
     Dropout = 10 (Dropout => f32),
     Activation = 11 in "activations" (Activation => activation::Params),

@@ -1,7 +1,6 @@
 //! `keras.layers.Reshape(target_shape)`: the same values in another shape.
 
 use super::{one, Cx, Mismatch, Op, Step};
-use crate::graph::infer::reshape;
 use crate::shape::{Shape, MAX_RANK};
 
 /// `keras.layers.Reshape`'s `target_shape` (without the batch axis); `-1` is inferred.
@@ -91,4 +90,34 @@ impl Op for Reshape {
     fn prepare<'w>(&self, _: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         Ok(Step::COPY)
     }
+}
+
+/// Keras's `Reshape` output shape: `-1` takes what the known axes leave.
+fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
+    let mut out = Shape::new(&[input.dim(0)]).ok()?;
+    let known: Option<u64> = r
+        .target_shape()
+        .iter()
+        .filter(|&&d| d > 0)
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+    let known = known?;
+    let total = input.sample_elements().map(|n| n as u64);
+    if let Some(total) = total {
+        let has_wildcard = r.target_shape().contains(&-1);
+        if known == 0 || (has_wildcard && total % known != 0) || (!has_wildcard && total != known) {
+            return None;
+        }
+    }
+    for &d in r.target_shape() {
+        let dim = if d == -1 {
+            match total {
+                Some(t) => Some(u32::try_from(t / known).ok()?),
+                None => None,
+            }
+        } else {
+            Some(d as u32)
+        };
+        out = out.push(dim).ok()?;
+    }
+    Some(out)
 }

@@ -155,8 +155,8 @@ pub fn plan<S: Storage>(
     // Pass 2: place the blocks. Two orders, keep the smaller arena: creation order
     // (first fit as the graph runs) and largest first (TensorFlow Lite Micro's
     // greedy-by-size).
-    let by_creation = place::<S>(&blocks, |a, b| a.0.cmp(&b.0))?;
-    let by_size = place::<S>(&blocks, |a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)))?;
+    let by_creation = place::<S>(&blocks, by_creation)?;
+    let by_size = place::<S>(&blocks, by_size)?;
     let (offsets, arena) = if by_size.1 < by_creation.1 {
         by_size
     } else {
@@ -202,12 +202,24 @@ pub fn plan<S: Storage>(
     })
 }
 
-/// Places blocks `(first, last, size)` in the order `order` gives: each at the lowest
-/// offset clear of every already-placed block whose lifetime overlaps. Returns the offsets
-/// (by block index) and the arena size.
+/// A block: `(first node, last node, bytes)`.
+type Block = (usize, usize, usize);
+
+fn by_creation(a: &Block, b: &Block) -> core::cmp::Ordering {
+    a.0.cmp(&b.0)
+}
+
+fn by_size(a: &Block, b: &Block) -> core::cmp::Ordering {
+    b.2.cmp(&a.2).then(a.0.cmp(&b.0))
+}
+
+/// Places blocks in the order `order` gives: each at the lowest offset clear of every
+/// already-placed block whose lifetime overlaps. Returns the offsets (by block index) and
+/// the arena size. (A function pointer, not a closure: one copy of this code.)
+#[inline(never)]
 fn place<S: Storage>(
-    blocks: &[(usize, usize, usize)],
-    order: impl Fn(&(usize, usize, usize), &(usize, usize, usize)) -> core::cmp::Ordering,
+    blocks: &[Block],
+    order: fn(&Block, &Block) -> core::cmp::Ordering,
 ) -> Result<(S::List<usize>, usize), Error> {
     let mut sequence: S::List<usize> = storage::collect(0..blocks.len(), "nodes")?;
     // Insertion sort: a model has tens of blocks, and the core's sort would add kilobytes

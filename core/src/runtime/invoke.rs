@@ -25,6 +25,7 @@ impl<S: Storage> Prepared<'_, S> {
 
     /// A run drawing its randomness (Dropout, RandomCrop in training) from `rng`; the same
     /// seed gives the same run.
+    #[inline(never)]
     pub fn call<'a, T: Element>(
         &self,
         inputs: &[&'a [T]],

@@ -109,37 +109,83 @@ impl<S: Storage> Graph<'_, S> {
                     layer: for_error(&layer.name),
                 });
             } else {
-                let mut inputs: S::Few<Shape> = Default::default();
-                for &input in node.inputs.iter() {
-                    let s = shapes.get(input as usize).ok_or(Error::NoSuchLayer)?;
-                    storage::push(&mut inputs, *s, "inputs of one node")?;
-                }
-                // The weights were sized for the shape the layer was built with; a run on
-                // another shape must need exactly the same weights.
-                let built = self.layer_weights(node.layer);
-                if let Some(first) = inputs.first() {
-                    let now = layer.kind.weights(first);
-                    if built
-                        .iter()
-                        .map(|w| w.shape)
-                        .ne(now.iter().map(|w| w.shape))
-                    {
-                        return Err(Error::IncompatibleInput {
-                            layer: for_error(&layer.name),
-                            found: *first,
-                            expected: "the input size the layer's weights were made for",
-                        });
-                    }
-                }
-                if self.node_training(i, training) {
-                    layer.kind.output_shape_of(&layer.name, &inputs)?
-                } else {
-                    layer.kind.inference_shape_of(&layer.name, &inputs)?
-                }
+                self.computed_shape(i, &shapes, training)?
             };
             storage::push(&mut shapes, shape, "nodes")?;
         }
         Ok(shapes)
+    }
+
+    /// The shape node `i` computes from the shapes before it. Its own function (as is
+    /// [`Self::weights_fit`]), so that its temporaries do not stack up on the caller's.
+    #[inline(never)]
+    fn computed_shape(
+        &self,
+        i: usize,
+        shapes: &[Shape],
+        training: Option<bool>,
+    ) -> Result<Shape, Error> {
+        let node = self.nodes.get(i).ok_or(Error::NoSuchLayer)?;
+        let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
+        let first = node.inputs.first().and_then(|&n| shapes.get(n as usize));
+        if let Some(first) = first {
+            if !self.weights_fit(node.layer, first) {
+                return Err(Error::IncompatibleInput {
+                    layer: for_error(&layer.name),
+                    found: *first,
+                    expected: "the input size the layer's weights were made for",
+                });
+            }
+        }
+        let shape_of = |inputs: &[Shape]| {
+            if self.node_training(i, training) {
+                layer.kind.output_shape_of(&layer.name, inputs)
+            } else {
+                layer.kind.inference_shape_of(&layer.name, inputs)
+            }
+        };
+        match (&node.inputs[..], first) {
+            // One input (most layers): its shape where it is, no copy.
+            ([_], Some(first)) => shape_of(core::slice::from_ref(first)),
+            _ => self.with_input_shapes(&node.inputs, shapes, &shape_of),
+        }
+    }
+
+    /// `f` of the shapes of `inputs`, gathered (merges: several inputs).
+    #[inline(never)]
+    fn with_input_shapes(
+        &self,
+        inputs: &[crate::graph::NodeId],
+        shapes: &[Shape],
+        f: &dyn Fn(&[Shape]) -> Result<Shape, Error>,
+    ) -> Result<Shape, Error> {
+        let mut gathered: S::Few<Shape> = Default::default();
+        for &input in inputs {
+            let s = shapes.get(input as usize).ok_or(Error::NoSuchLayer)?;
+            storage::push(&mut gathered, *s, "inputs of one node")?;
+        }
+        f(&gathered)
+    }
+
+    /// The weights were sized for the shape the layer was built with; a run on `input`
+    /// must need exactly the same weights.
+    fn weights_fit(&self, layer: crate::graph::LayerId, input: &Shape) -> bool {
+        let built = self.layer_input_shape(layer);
+        let same = |a: &Shape, b: &Shape| {
+            a.rank() == b.rank() && (1..a.rank()).all(|axis| a.dim(axis) == b.dim(axis))
+        };
+        built.is_some_and(|b| same(&b, input)) || self.same_weights(layer, input)
+    }
+
+    /// [`Self::weights_fit`] for an input of another size than the built one.
+    #[inline(never)]
+    fn same_weights(&self, layer: crate::graph::LayerId, input: &Shape) -> bool {
+        let Some(l) = self.layer(layer) else {
+            return false;
+        };
+        let built = self.layer_weights(layer);
+        let now = l.kind.weights(input);
+        built.iter().map(|w| w.shape).eq(now.iter().map(|w| w.shape))
     }
 
     /// The arena plan for inputs of the given per-sample shapes (`None`: declared shapes).
@@ -154,20 +200,26 @@ impl<S: Storage> Graph<'_, S> {
         input_shapes: Option<&[Shape]>,
         training: Option<bool>,
     ) -> Result<Plan<S>, Error> {
-        if self.inputs.is_empty() {
-            return Err(match self.layers.first() {
-                Some(l) => Error::Unbuilt {
-                    layer: for_error(&l.name),
-                },
-                None => Error::BufferCount {
-                    what: "input",
-                    expected: 1,
-                    found: 0,
-                },
-            });
-        }
+        self.check_built()?;
         let shapes = self.shapes_for(input_shapes, training)?;
         planner::plan(self, &shapes, training)
+    }
+
+    /// A model with no input cannot plan or run.
+    pub(crate) fn check_built(&self) -> Result<(), Error> {
+        if !self.inputs.is_empty() {
+            return Ok(());
+        }
+        Err(match self.layers.first() {
+            Some(l) => Error::Unbuilt {
+                layer: for_error(&l.name),
+            },
+            None => Error::BufferCount {
+                what: "input",
+                expected: 1,
+                found: 0,
+            },
+        })
     }
 
     /// Bytes of arena `predict` needs for the declared input shapes.

@@ -3,10 +3,10 @@
 //! once. What is checked here is never checked again when the model runs.
 
 use crate::error::Error;
-use crate::graph::storage::{self, Storage};
-use crate::graph::{layout, DType, Graph, NodeId};
+use crate::graph::storage::{self, List, Storage};
+use crate::graph::{DType, Graph, NodeId};
 use crate::name::for_error;
-use crate::ops::{Cx, Step, Weight};
+use crate::ops::{Cx, Step, Weights};
 use crate::planner::{self, Placement, Plan};
 use crate::shape::Shape;
 
@@ -63,6 +63,18 @@ pub struct Prepared<'w, S: Storage> {
     pub(crate) plan_bytes: usize,
 }
 
+/// Nothing prepared: runs refuse every buffer until [`Graph::prepare_into`] fills it.
+impl<S: Storage> Default for Prepared<'_, S> {
+    fn default() -> Self {
+        Prepared {
+            steps: Default::default(),
+            inputs: Default::default(),
+            outputs: Default::default(),
+            plan_bytes: 0,
+        }
+    }
+}
+
 impl<'w, S: Storage> Graph<'w, S> {
     /// Prepares the model for runs at inference on inputs of the given shapes (`None`: the
     /// declared ones, which must then be fully known): checks everything a run needs,
@@ -77,138 +89,212 @@ impl<'w, S: Storage> Graph<'w, S> {
         input_shapes: Option<&[Shape]>,
         training: Option<bool>,
     ) -> Result<Prepared<'w, S>, Error> {
-        let plan = self.plan_for(input_shapes, training)?;
-        self.prepare_with(&plan, input_shapes, training)
+        let mut prepared = Prepared::default();
+        self.prepare_in(&mut prepared, input_shapes, training, None)?;
+        Ok(prepared)
     }
 
-    /// Prepares with a given plan (tests compare the planner against a plan without reuse).
-    pub(crate) fn prepare_with(
+    /// [`prepare`](Self::prepare) into storage the caller keeps (on a device: a static,
+    /// or the frame of `main`), so that nothing as big as the prepared model is built on
+    /// the stack. On an error `prepared` is left empty.
+    ///
+    /// ```
+    /// use kiln::layers::{Dense, Input};
+    /// use kiln::runtime::Prepared;
+    /// use kiln::{Fixed, Sequential};
+    /// let mut model = Sequential::<Fixed<4>>::new();
+    /// model.add(Input::new(&[2]))?;
+    /// model.add(Dense::new(1))?;
+    /// model.set_weights(&[0.5, -1.0, 0.25])?;
+    /// let mut prepared = Prepared::default();
+    /// model.prepare_into(&mut prepared, None)?;
+    /// let mut y = [0.0f32];
+    /// prepared.predict(&[&[2.0, 0.5]], &mut [&mut y], &mut [0u8; 16])?;
+    /// assert_eq!(y, [0.75]);
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
+    pub fn prepare_into(
         &self,
-        plan: &Plan<S>,
+        prepared: &mut Prepared<'w, S>,
+        input_shapes: Option<&[Shape]>,
+    ) -> Result<(), Error> {
+        self.prepare_in(prepared, input_shapes, Some(false), None)
+    }
+
+    /// Prepares into `out`, with the planner's plan or (tests) a given one. Never inlined:
+    /// the stack it takes is its own, not its caller's (and firmware can measure it).
+    #[inline(never)]
+    pub(crate) fn prepare_in(
+        &self,
+        out: &mut Prepared<'w, S>,
         input_shapes: Option<&[Shape]>,
         training: Option<bool>,
-    ) -> Result<Prepared<'w, S>, Error> {
+        plan: Option<&Plan<S>>,
+    ) -> Result<(), Error> {
+        out.steps.clear();
+        out.inputs.clear();
+        out.outputs.clear();
+        out.plan_bytes = 0;
+        let result = self.fill(out, input_shapes, training, plan);
+        if result.is_err() {
+            out.steps.clear();
+            out.inputs.clear();
+            out.outputs.clear();
+        }
+        result
+    }
+
+    fn fill(
+        &self,
+        out: &mut Prepared<'w, S>,
+        input_shapes: Option<&[Shape]>,
+        training: Option<bool>,
+        plan: Option<&Plan<S>>,
+    ) -> Result<(), Error> {
         if self.weights.len() != self.weight_len {
             return Err(Error::WeightsLength {
                 expected: self.weight_len,
                 found: self.weights.len(),
             });
         }
+        self.check_built()?;
         let shapes = self.shapes_for(input_shapes, training)?;
-        let io = |node: NodeId| -> Io {
-            let node = self.resolve(node) as usize;
-            let shape = shapes.get(node).copied().unwrap_or(Shape::SCALAR);
-            Io {
-                shape,
-                dtype: self.nodes.get(node).map_or(DType::F32, |n| n.dtype),
-                elements: shape.sample_elements().unwrap_or(0),
+        let planned;
+        let plan = match plan {
+            Some(plan) => plan,
+            None => {
+                planned = planner::plan(self, &shapes, training)?;
+                &planned
             }
         };
-        let source = |node: NodeId| -> Source {
-            let resolved = self.resolve(node) as usize;
-            let Io {
-                dtype, elements, ..
-            } = io(node);
-            let bytes = elements * dtype.size();
-            match self.inputs.iter().position(|&n| n as usize == resolved) {
-                Some(index) => Source::Caller { index, bytes },
-                None => {
-                    let p = plan.placements.get(resolved).copied().unwrap_or_default();
-                    Source::Arena {
-                        offset: p.offset,
-                        bytes,
-                    }
+        for i in 0..self.nodes.len() {
+            let is_input = self.inputs.iter().any(|&n| n as usize == i);
+            if !is_input && self.nodes[i].view_of.is_none() {
+                let step = self.step_of(i, &shapes, training)?;
+                self.push_step(out, i, step, &shapes, plan)?;
+            }
+        }
+        for &n in self.inputs.iter() {
+            storage::push(&mut out.inputs, self.io(n, &shapes), "model inputs")?;
+        }
+        for &n in self.outputs.iter() {
+            let output = (self.source(n, &shapes, plan), self.io(n, &shapes));
+            storage::push(&mut out.outputs, output, "model outputs")?;
+        }
+        out.plan_bytes = plan.bytes;
+        Ok(())
+    }
+
+    /// A model input or output (or any node's tensor) as a run sees it.
+    fn io(&self, node: NodeId, shapes: &[Shape]) -> Io {
+        let node = self.resolve(node) as usize;
+        let shape = shapes.get(node).copied().unwrap_or(Shape::SCALAR);
+        Io {
+            shape,
+            dtype: self.nodes.get(node).map_or(DType::F32, |n| n.dtype),
+            elements: shape.sample_elements().unwrap_or(0),
+        }
+    }
+
+    /// Where a run finds node `node`'s tensor.
+    fn source(&self, node: NodeId, shapes: &[Shape], plan: &Plan<S>) -> Source {
+        let resolved = self.resolve(node) as usize;
+        let Io {
+            dtype, elements, ..
+        } = self.io(node, shapes);
+        let bytes = elements * dtype.size();
+        match self.inputs.iter().position(|&n| n as usize == resolved) {
+            Some(index) => Source::Caller { index, bytes },
+            None => {
+                let p = plan.placements.get(resolved).copied().unwrap_or_default();
+                Source::Arena {
+                    offset: p.offset,
+                    bytes,
                 }
             }
-        };
-        let mut steps: S::List<Placed<'w, S>> = Default::default();
-        for (i, node) in self.nodes.iter().enumerate() {
-            let is_input = self.inputs.iter().any(|&n| n as usize == i);
-            if is_input || node.view_of.is_some() {
-                continue;
-            }
-            let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
-            let op = layer.kind.op();
-            if let Some(what) = op.math().filter(|_| !cfg!(feature = "math")) {
-                return Err(Error::LeftOut {
-                    layer: for_error(&layer.name),
-                    left_out: crate::ops::LeftOut {
-                        what,
-                        feature: "math",
-                    },
-                });
-            }
-            let dtypes = node.inputs.iter().map(|&n| io(n).dtype);
-            if let Some(dtype) = dtypes.chain([node.dtype]).find(|&d| !op.runs(d)) {
-                return Err(Error::DTypeNotSupported {
-                    layer: for_error(&layer.name),
-                    dtype,
-                });
-            }
-            let mut input_shapes: S::Few<Shape> = Default::default();
-            let mut inputs: S::Few<Source> = Default::default();
-            for &input in node.inputs.iter() {
-                let shape = shapes.get(input as usize).copied().unwrap_or(Shape::SCALAR);
-                storage::push(&mut input_shapes, shape, "inputs of one node")?;
-                storage::push(&mut inputs, source(input), "inputs of one node")?;
-            }
-            let weights = self.weight_slices(node.layer)?;
-            let cx = Cx {
-                inputs: &input_shapes,
-                output: shapes.get(i).copied().unwrap_or(Shape::SCALAR),
-                weights: &weights,
-                training: self.node_training(i, training),
-                node: i,
-            };
-            let step = op.prepare(&cx).map_err(|m| Error::IncompatibleInput {
-                layer: for_error(&layer.name),
-                found: m.found,
-                expected: m.expected,
-            })?;
-            let output = plan.placements.get(i).copied().unwrap_or_default();
-            storage::push(
-                &mut steps,
-                Placed {
-                    step,
-                    inputs,
-                    output,
-                },
-                "nodes",
-            )?;
         }
-        let inputs = storage::collect(self.inputs.iter().map(|&n| io(n)), "model inputs")?;
-        let outputs = storage::collect(
-            self.outputs.iter().map(|&n| (source(n), io(n))),
-            "model outputs",
-        )?;
-        Ok(Prepared {
-            steps,
-            inputs,
-            outputs,
-            plan_bytes: plan.bytes,
+    }
+
+    /// Resolves node `i`'s step. Its own function (as is [`Self::push_step`]), so that
+    /// its temporaries do not stack up on the caller's or on each other's.
+    #[inline(never)]
+    fn step_of(
+        &self,
+        i: usize,
+        shapes: &[Shape],
+        training: Option<bool>,
+    ) -> Result<Step<'w>, Error> {
+        let node = self.nodes.get(i).ok_or(Error::NoSuchLayer)?;
+        let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
+        let op = layer.kind.op();
+        if let Some(what) = op.math().filter(|_| !cfg!(feature = "math")) {
+            return Err(Error::LeftOut {
+                layer: for_error(&layer.name),
+                left_out: crate::ops::LeftOut {
+                    what,
+                    feature: "math",
+                },
+            });
+        }
+        let dtypes = node.inputs.iter().map(|&n| self.io(n, shapes).dtype);
+        if let Some(dtype) = dtypes.chain([node.dtype]).find(|&d| !op.runs(d)) {
+            return Err(Error::DTypeNotSupported {
+                layer: for_error(&layer.name),
+                dtype,
+            });
+        }
+        let specs = self.layer_weights(node.layer);
+        let start = match (specs.is_empty(), self.weight_offset(node.layer)) {
+            (true, _) => 0,
+            (false, Some(start)) => start,
+            (false, None) => {
+                return Err(Error::WeightsLength {
+                    expected: self.weight_len,
+                    found: self.weights.len(),
+                })
+            }
+        };
+        let cx = Cx {
+            shapes,
+            inputs: &node.inputs,
+            output: shapes.get(i).copied().unwrap_or(Shape::SCALAR),
+            weights: Weights {
+                specs: &specs,
+                buffer: self.weights,
+                start,
+            },
+            training: self.node_training(i, training),
+            node: i,
+        };
+        op.prepare(&cx).map_err(|m| Error::IncompatibleInput {
+            layer: for_error(&layer.name),
+            found: m.found,
+            expected: m.expected,
         })
     }
 
-    /// A layer's weight variables, in Keras's order, checked against the buffer.
-    fn weight_slices(
+    /// Appends node `i`'s step, with where its inputs and output are, to `out`.
+    #[inline(never)]
+    fn push_step(
         &self,
-        layer: crate::graph::LayerId,
-    ) -> Result<heapless::Vec<Weight<'w>, 4>, Error> {
-        let mut slices = heapless::Vec::new();
-        let specs = self.layer_weights(layer);
-        if specs.is_empty() {
-            return Ok(slices);
+        out: &mut Prepared<'w, S>,
+        i: usize,
+        step: Step<'w>,
+        shapes: &[Shape],
+        plan: &Plan<S>,
+    ) -> Result<(), Error> {
+        let node = self.nodes.get(i).ok_or(Error::NoSuchLayer)?;
+        let mut inputs: S::Few<Source> = Default::default();
+        for &input in node.inputs.iter() {
+            storage::push(&mut inputs, self.source(input, shapes, plan), "inputs of one node")?;
         }
-        let missing = || Error::WeightsLength {
-            expected: self.weight_len,
-            found: self.weights.len(),
+        let output = plan.placements.get(i).copied().unwrap_or_default();
+        let placed = Placed {
+            step,
+            inputs,
+            output,
         };
-        let start = self.weight_offset(layer).ok_or_else(missing)?;
-        for (spec, range) in specs.iter().zip(layout(&specs, start)) {
-            let bytes = self.weights.get(range).ok_or_else(missing)?;
-            let _ = slices.push(Weight { spec: *spec, bytes });
-        }
-        Ok(slices)
+        storage::push(&mut out.steps, placed, "nodes")
     }
 }
 

@@ -94,11 +94,11 @@ fn run(
 ) -> Vec<f32> {
     let mut arena = std::vec![0u8; plan.arena_bytes()];
     let mut y = std::vec![f32::NAN; out_len];
+    let mut prepared = crate::runtime::Prepared::default();
     graph
-        .prepare_with(plan, None, Some(false))
-        .unwrap()
-        .predict(&[x], &mut [&mut y], &mut arena)
+        .prepare_in(&mut prepared, None, Some(false), Some(plan))
         .unwrap();
+    prepared.predict(&[x], &mut [&mut y], &mut arena).unwrap();
     y
 }
 
@@ -248,3 +248,4 @@ fn a_short_arena_states_the_real_figures() {
             .unwrap();
     }
 }
+

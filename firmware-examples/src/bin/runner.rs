@@ -177,7 +177,9 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         "kiln-runner: blob {blob_path}: {blob_len} bytes in flash at {:#010x} ({capacity} bytes free)",
         blob.as_ptr() as usize
     );
+    let mark = stack_mark();
     let model = engine::Model::load(blob, input_shapes)?;
+    let load_stack = stack_used_since(mark);
     if input_paths.len() != model.inputs() {
         println!(
             "kiln-runner: the model has {} inputs, {} files given",
@@ -242,11 +244,16 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     );
 
     // Region 1 of the instruction count: prepare; region 2: one predict.
-    let mark = stack_mark();
-    let batch = model.prepare_and_predict(&inputs, &mut outputs, arena)?;
-    let stack = stack_used_since(mark);
+    let (batch, prepare_stack, predict_stack) =
+        model.prepare_and_predict(&inputs, &mut outputs, arena)?;
     println!("kiln-runner: predict ran a batch of {batch}");
-    println!("kiln-runner: prepare and predict used {stack} bytes of stack");
+    println!(
+        "kiln-runner: stack: load {load_stack}, prepare {prepare_stack}, predict {predict_stack} bytes"
+    );
+    println!(
+        "kiln-runner: prepare and predict used {} bytes of stack",
+        prepare_stack.max(predict_stack)
+    );
 
     let show_all = output_path == "-";
     for (j, out) in outputs.iter().enumerate() {
@@ -285,9 +292,9 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
 /// measured `prepare` and `predict`.
 #[cfg(not(feature = "baseline"))]
 mod engine {
-    #[cfg(feature = "summary")]
     use super::println;
     use super::{kiln_marker_end, kiln_marker_start, Dims, Failure, MAX_IO, MAX_LAYERS};
+    use super::{stack_mark, stack_used_since};
     use kiln::{Fixed, Graph, Shape};
 
     pub struct Model {
@@ -373,21 +380,33 @@ mod engine {
             Ok((plan.arena_bytes(), plan.lower_bound_bytes()))
         }
 
-        /// Prepares the model (measured region 1), then runs one predict (region 2).
+        /// Prepares the model (measured region 1), then runs one predict (region 2);
+        /// returns the batch and the stack each took.
+        #[inline(never)]
         pub fn prepare_and_predict(
             &self,
             inputs: &[&[f32]],
             outputs: &mut [&mut [f32]],
             arena: &mut [u8],
-        ) -> Result<usize, Failure> {
+        ) -> Result<(usize, usize, usize), Failure> {
+            // The prepared model lives in this frame, as it would in a firmware's `main`.
+            let mut prepared = kiln::runtime::Prepared::default();
+            let mark = stack_mark();
             kiln_marker_start();
-            let prepared = self.graph.prepare(self.shapes.as_deref());
+            let done = self.graph.prepare_into(&mut prepared, self.shapes.as_deref());
             kiln_marker_end();
-            let prepared = prepared?;
+            let prepare_stack = stack_used_since(mark);
+            done?;
+            println!(
+                "kiln-runner: the prepared model takes {} bytes (kept by the caller, like the arena)",
+                core::mem::size_of_val(&prepared)
+            );
+            let mark = stack_mark();
             kiln_marker_start();
             let result = prepared.predict(inputs, outputs, arena);
             kiln_marker_end();
-            Ok(result?)
+            let predict_stack = stack_used_since(mark);
+            Ok((result?, prepare_stack, predict_stack))
         }
     }
 }
@@ -431,13 +450,13 @@ mod engine {
             _: &[&[f32]],
             outputs: &mut [&mut [f32]],
             arena: &mut [u8],
-        ) -> Result<usize, Failure> {
+        ) -> Result<(usize, usize, usize), Failure> {
             kiln_marker_start();
             kiln_marker_end();
             kiln_marker_start();
             black_box((outputs, arena));
             kiln_marker_end();
-            Ok(black_box(1))
+            Ok((black_box(1), black_box(0), black_box(0)))
         }
     }
 }

@@ -84,8 +84,8 @@ pub fn block8(sums: &mut [f32; BLOCK], x: &[f32], w: &[f32], rows: Rows) {
     #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
     if rows.fit(x, w) {
         arm::block8(sums, x, w, rows);
-        return;
     }
+    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
     portable(sums, x, w, rows);
 }
 
