@@ -16,9 +16,9 @@
 
 use crate::graph::LayerKind;
 pub use crate::graph::{LayerBuilder, LayerSpec};
-pub use crate::ops::{Dropout, Flatten, Pair, Pool2D};
 #[cfg(feature = "reshape")]
 pub use crate::ops::Reshape;
+pub use crate::ops::{Dropout, Flatten, Pair, Pool2D};
 // Each op family is a cargo feature (the table in `kiln::ops`).
 #[cfg(feature = "normalization")]
 pub use crate::ops::BatchNormalization;

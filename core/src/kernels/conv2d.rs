@@ -156,21 +156,24 @@ impl Conv2dGeometry {
 
 /// The taps `k` in `0..kernel` with `pad <= start + k * dilation < pad + size`, as a
 /// range (they are consecutive).
-fn taps_inside(
+pub(crate) fn taps_inside(
     start: usize,
     dilation: usize,
     pad: usize,
     size: usize,
     kernel: usize,
 ) -> (usize, usize) {
-    let dilation = dilation.max(1);
-    let lo = pad.saturating_sub(start).div_ceil(dilation).min(kernel);
-    let hi = (pad + size)
-        .saturating_sub(start)
-        .div_ceil(dilation)
-        .min(kernel)
-        .max(lo);
-    (lo, hi)
+    let (before, until) = (
+        pad.saturating_sub(start),
+        (pad + size).saturating_sub(start),
+    );
+    // No division for the usual dilation 1: this runs for every output pixel.
+    let (lo, hi) = match dilation {
+        0 | 1 => (before, until),
+        d => (before.div_ceil(d), until.div_ceil(d)),
+    };
+    let lo = lo.min(kernel);
+    (lo, hi.min(kernel).max(lo))
 }
 
 /// 2-D convolution (Keras `Conv2D`, really a cross-correlation), one sample. The

@@ -190,13 +190,13 @@ fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<
     let (StepArgs::DepthwiseConv2D(p), [input]) = (args, inputs) else {
         return;
     };
-    kernels::depthwise_conv2d(
+    kernels::fast::depthwise_conv2d(
         &p.geometry,
         p.depth_multiplier,
         input,
         p.kernel,
         p.bias,
         output,
+        p.activation,
     );
-    p.activation.apply(output, p.geometry.out_c);
 }

@@ -87,11 +87,11 @@ global_pool!(
     /// `keras.layers.GlobalAveragePooling2D()`.
     GlobalAveragePooling2D,
     "global_average_pooling2d",
-    kernels::global_average_pool
+    kernels::fast::global_average_pool
 );
 global_pool!(
     /// `keras.layers.GlobalMaxPooling2D()`.
     GlobalMaxPooling2D,
     "global_max_pooling2d",
-    kernels::global_max_pool
+    kernels::fast::global_max_pool
 );

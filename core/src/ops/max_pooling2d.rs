@@ -52,6 +52,6 @@ impl Op for MaxPooling2D {
 
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
     if let (StepArgs::MaxPooling2D(g), [input]) = (args, inputs) {
-        kernels::max_pool2d(g, input, output);
+        kernels::fast::max_pool2d(g, input, output);
     }
 }

@@ -185,7 +185,10 @@ impl<S: Storage> Graph<'_, S> {
         };
         let built = self.layer_weights(layer);
         let now = l.kind.weights(input);
-        built.iter().map(|w| w.shape).eq(now.iter().map(|w| w.shape))
+        built
+            .iter()
+            .map(|w| w.shape)
+            .eq(now.iter().map(|w| w.shape))
     }
 
     /// The arena plan for inputs of the given per-sample shapes (`None`: declared shapes).

@@ -286,7 +286,11 @@ impl<'w, S: Storage> Graph<'w, S> {
         let node = self.nodes.get(i).ok_or(Error::NoSuchLayer)?;
         let mut inputs: S::Few<Source> = Default::default();
         for &input in node.inputs.iter() {
-            storage::push(&mut inputs, self.source(input, shapes, plan), "inputs of one node")?;
+            storage::push(
+                &mut inputs,
+                self.source(input, shapes, plan),
+                "inputs of one node",
+            )?;
         }
         let output = plan.placements.get(i).copied().unwrap_or_default();
         let placed = Placed {

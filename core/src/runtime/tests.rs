@@ -248,4 +248,3 @@ fn a_short_arena_states_the_real_figures() {
             .unwrap();
     }
 }
-

@@ -37,25 +37,35 @@ impl Rows {
     }
 
     /// True when `x` and `w` hold every row (and the runs are in order), without overflow.
+    /// In `u64`: on the 32-bit targets the asm runs on, no product of two sizes overflows,
+    /// so this costs a few multiplies per block.
+    #[inline(always)]
     fn fit(&self, x: &[f32], w: &[f32]) -> bool {
-        let fits = || -> Option<bool> {
-            let last = self.runs.checked_sub(1)?;
-            let x_end = last.checked_mul(self.x_run)?.checked_add(self.run_len)?;
-            let w_rows = last.checked_mul(self.w_run)?.checked_add(self.run_len)?;
-            let w_end = (w_rows.checked_sub(1)?)
-                .checked_mul(self.stride)?
-                .checked_add(BLOCK)?;
-            Some(
-                self.run_len >= 1
-                    && self.x_run >= self.run_len
-                    && self.w_run >= self.run_len
-                    && self.stride >= BLOCK
-                    && x.len() >= x_end
-                    && w.len() >= w_end
-                    && u32::try_from(w_end.checked_mul(4)?).is_ok(),
-            )
+        let wide = |n: usize| n as u64;
+        let Some(last) = self.runs.checked_sub(1) else {
+            return false;
         };
-        fits().unwrap_or(false)
+        let (last, run_len) = (wide(last), wide(self.run_len));
+        let x_end = last
+            .checked_mul(wide(self.x_run))
+            .and_then(|v| v.checked_add(run_len));
+        let w_rows = last
+            .checked_mul(wide(self.w_run))
+            .and_then(|v| v.checked_add(run_len));
+        let w_end = w_rows
+            .and_then(|r| r.checked_sub(1))
+            .and_then(|r| r.checked_mul(wide(self.stride)))
+            .and_then(|v| v.checked_add(BLOCK as u64));
+        let (Some(x_end), Some(w_end)) = (x_end, w_end) else {
+            return false;
+        };
+        self.run_len >= 1
+            && self.x_run >= self.run_len
+            && self.w_run >= self.run_len
+            && self.stride >= BLOCK
+            && wide(x.len()) >= x_end
+            && wide(w.len()) >= w_end
+            && w_end <= u64::from(u32::MAX) / 4
     }
 }
 

@@ -39,7 +39,9 @@ pub fn conv2d(
             while f < out_c {
                 let width = BLOCK.min(out_c - f);
                 let mut sums = [0.0f32; BLOCK];
-                if let Some(b) = bias.and_then(|b| b.get(f..f + width)) {
+                if let Some(b) = bias.and_then(|b| b.get(f..)?.first_chunk::<BLOCK>()) {
+                    sums = *b;
+                } else if let Some(b) = bias.and_then(|b| b.get(f..f + width)) {
                     sums[..width].copy_from_slice(b);
                 }
                 if ky_lo == ky_hi || kx_lo == kx_hi {
