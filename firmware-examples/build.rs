@@ -47,7 +47,7 @@ fn main() {
     // The runner's graph capacity (`kiln run` gives the model's own).
     println!("cargo:rerun-if-env-changed=KILN_RUNNER_MAX_LAYERS");
     let max_layers = env::var("KILN_RUNNER_MAX_LAYERS").unwrap_or_else(|_| {
-        if board == "mps2-an386" { "64" } else { "16" }.to_string()
+        if board == "mps2-an386" { "128" } else { "16" }.to_string()
     });
     println!("cargo:rustc-env=KILN_RUNNER_MAX_LAYERS={max_layers}");
     println!("cargo:rustc-cfg=kiln_board=\"{board}\"");

@@ -17,7 +17,7 @@
 use crate::graph::LayerKind;
 pub use crate::graph::{LayerBuilder, LayerSpec};
 #[cfg(feature = "reshape")]
-pub use crate::ops::Reshape;
+pub use crate::ops::{Cropping2D, Reshape, UpSampling2D, ZeroPadding2D};
 pub use crate::ops::{Dropout, Flatten, Pair, Pool2D};
 // Each op family is a cargo feature (the table in `kiln::ops`).
 #[cfg(feature = "normalization")]
@@ -34,9 +34,12 @@ pub use crate::ops::{
 #[cfg(feature = "activations")]
 pub use crate::ops::{Activation, LeakyReLU, ReLU, Softmax};
 #[cfg(feature = "pool")]
-pub use crate::ops::{AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D};
+pub use crate::ops::{
+    AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+    GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D, Pool1D,
+};
 #[cfg(feature = "conv")]
-pub use crate::ops::{Conv2D, DepthwiseConv2D};
+pub use crate::ops::{Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D};
 use crate::shape::{Shape, ShapeError};
 
 impl<'n> From<LayerKind> for LayerSpec<'n> {

@@ -1,8 +1,11 @@
-//! The golden blob: a model with every layer kind, written once and committed
-//! (`golden_v2.kiln`). A change to how anything is written — a renumbered tag, a reordered
-//! field, a new header rule — fails here, not in the field on old blobs. Such a change
-//! needs a new format version; then regenerate with `KILN_BLESS=1 cargo test -p kiln
-//! golden`.
+//! The golden blobs: models with every layer kind, written once and committed. A change
+//! to how anything is written — a renumbered tag, a reordered field, a new header rule —
+//! fails here, not in the field on old blobs. Such a change needs a new format version;
+//! then regenerate with `KILN_BLESS=1 cargo test -p kiln golden`.
+//!
+//! A new layer kind goes into a new golden model (the old blobs stay as they were written:
+//! they pin the old kinds): `golden_v2.kiln` has the first 20 kinds, `golden_v2_b.kiln`
+//! the ones added with the 1-D and spatial layers.
 
 extern crate std;
 
@@ -16,6 +19,8 @@ use std::vec::Vec;
 
 const GOLDEN: &[u8] = include_bytes!("golden_v2.kiln");
 const GOLDEN_PATH: &str = "src/format/golden_v2.kiln";
+const GOLDEN_B: &[u8] = include_bytes!("golden_v2_b.kiln");
+const GOLDEN_B_PATH: &str = "src/format/golden_v2_b.kiln";
 
 type Golden = Fixed<64>;
 
@@ -88,8 +93,53 @@ fn model() -> Graph<'static, Golden> {
     model
 }
 
+/// The layer kinds added after the first golden blob, each away from its defaults.
+fn model_b() -> Graph<'static, Golden> {
+    let mut ws = Functional::<Golden>::new();
+    let image = ws.input(Input::new(&[6, 7, 2]).name("image")).unwrap();
+    let padded = ws
+        .call(ZeroPadding2D::new([[1, 2], [0, 3]]), &[image])
+        .unwrap();
+    let cropped = ws
+        .call(Cropping2D::new([[2, 1], [1, 0]]), &[padded])
+        .unwrap();
+    let up = ws.call(UpSampling2D::new([2, 1]), &[cropped]).unwrap();
+    let separable = SeparableConv2D::new(3, [3, 2])
+        .strides([2, 1])
+        .padding(Padding::Same)
+        .depth_multiplier(2)
+        .activation(Function::Relu6);
+    let s = ws.call(separable, &[up]).unwrap();
+    let flat = ws.call(Reshape::new(&[-1, 3]).unwrap(), &[s]).unwrap();
+    let conv = Conv1D::new(4, 3)
+        .dilation_rate(2)
+        .padding(Padding::Causal)
+        .activation(Function::Silu);
+    let c = ws.call(conv, &[flat]).unwrap();
+    let pooled = MaxPooling1D::new(3).strides(2).padding(Padding::Same);
+    let m = ws.call(pooled, &[c]).unwrap();
+    let a = ws
+        .call(
+            AveragePooling1D::new(2).strides(1).padding(Padding::Same),
+            &[m],
+        )
+        .unwrap();
+    let g1 = ws.call(GlobalAveragePooling1D::new(), &[a]).unwrap();
+    let g2 = ws
+        .call(GlobalMaxPooling1D::new().keepdims(true), &[a])
+        .unwrap();
+    let g2 = ws.call(Flatten, &[g2]).unwrap();
+    let out = ws.call(Add, &[g1, g2]).unwrap();
+    let mut model = ws.model(&[image], &[out]).unwrap();
+    let weights: Vec<f32> = (0..model.weight_bytes() / 4)
+        .map(|i| ((i * 53 % 97) as f32 - 48.0) / 50.0)
+        .collect();
+    model.set_weights(Vec::leak(weights)).unwrap();
+    model
+}
+
 /// The layer kind's registry position; exhaustive, so a new layer kind must come here
-/// (and into [`model`]).
+/// (and into a golden model).
 fn kind_index(kind: &LayerKind) -> usize {
     match kind {
         LayerKind::InputLayer(_) => 0,
@@ -112,10 +162,19 @@ fn kind_index(kind: &LayerKind) -> usize {
         LayerKind::Concatenate(_) => 17,
         LayerKind::RandomCrop(_) => 18,
         LayerKind::Model(_) => 19,
+        LayerKind::ZeroPadding2D(_) => 20,
+        LayerKind::Cropping2D(_) => 21,
+        LayerKind::UpSampling2D(_) => 22,
+        LayerKind::Conv1D(_) => 23,
+        LayerKind::MaxPooling1D(_) => 24,
+        LayerKind::AveragePooling1D(_) => 25,
+        LayerKind::GlobalAveragePooling1D(_) => 26,
+        LayerKind::GlobalMaxPooling1D(_) => 27,
+        LayerKind::SeparableConv2D(_) => 28,
     }
 }
 
-const KINDS: usize = 20;
+const KINDS: usize = 29;
 
 fn blob(graph: &Graph<'_, Golden>) -> Vec<u8> {
     let mut out = vec![0u8; 1 << 16];
@@ -125,51 +184,62 @@ fn blob(graph: &Graph<'_, Golden>) -> Vec<u8> {
 }
 
 #[test]
-fn the_golden_model_has_every_layer_kind() {
-    let model = model();
+fn the_golden_models_have_every_layer_kind() {
     let mut seen = [false; KINDS];
-    for layer in model.all_layers() {
-        seen[kind_index(&layer.kind)] = true;
+    for model in [model(), model_b()] {
+        for layer in model.all_layers() {
+            seen[kind_index(&layer.kind)] = true;
+        }
     }
     let missing: Vec<usize> = (0..KINDS).filter(|&k| !seen[k]).collect();
     assert!(missing.is_empty(), "layer kinds missing: {missing:?}");
 }
 
-#[test]
-fn blobs_are_written_as_the_golden_blob() {
-    let written = blob(&model());
+fn check_golden(model: Graph<'static, Golden>, golden: &[u8], path: &str) {
+    let written = blob(&model);
     if std::env::var_os("KILN_BLESS").is_some() {
-        std::fs::write(GOLDEN_PATH, &written).unwrap();
+        std::fs::write(path, &written).unwrap();
         return;
     }
     assert!(
-        written == GOLDEN,
-        "the blob format changed ({} bytes written, {} golden; first difference at byte {:?}): \
-         bump format::VERSION, then regenerate with KILN_BLESS=1",
+        written == golden,
+        "the blob format changed ({} bytes written, {} golden in {path}; first difference at \
+         byte {:?}): bump format::VERSION, then regenerate with KILN_BLESS=1",
         written.len(),
-        GOLDEN.len(),
-        written.iter().zip(GOLDEN).position(|(a, b)| a != b)
+        golden.len(),
+        written.iter().zip(golden).position(|(a, b)| a != b)
     );
 }
 
 #[test]
-fn the_golden_blob_loads_as_the_model_and_predicts_the_same_bits() {
-    let mut words = vec![0u128; GOLDEN.len().div_ceil(16)];
-    bytemuck::cast_slice_mut::<u128, u8>(&mut words)[..GOLDEN.len()].copy_from_slice(GOLDEN);
-    let bytes = &bytemuck::cast_slice::<u128, u8>(&words)[..GOLDEN.len()];
+fn blobs_are_written_as_the_golden_blobs() {
+    check_golden(model(), GOLDEN, GOLDEN_PATH);
+    check_golden(model_b(), GOLDEN_B, GOLDEN_B_PATH);
+}
+
+/// Loads a golden blob and checks it is `model`, predicting the same bits.
+fn loads_as(golden: &[u8], model: Graph<'static, Golden>, inputs: usize, outputs: usize) {
+    let mut words = vec![0u128; golden.len().div_ceil(16)];
+    bytemuck::cast_slice_mut::<u128, u8>(&mut words)[..golden.len()].copy_from_slice(golden);
+    let bytes = &bytemuck::cast_slice::<u128, u8>(&words)[..golden.len()];
     let loaded = load::<Golden>(bytes).unwrap();
-    let model = model();
     assert_eq!(loaded.all_layers(), model.all_layers());
     assert_eq!(loaded.nodes(), model.nodes());
     assert_eq!(loaded.weights(), model.weights());
-    let x: Vec<f32> = (0..128).map(|i| (i % 13) as f32 * 0.1 - 0.6).collect();
+    let x: Vec<f32> = (0..inputs).map(|i| (i % 13) as f32 * 0.1 - 0.6).collect();
     let run = |g: &Graph<'_, Golden>| {
-        let mut y = [0.0f32; 6];
+        let mut y = vec![0.0f32; outputs];
         let mut arena = vec![0u8; g.arena_bytes().unwrap()];
         g.predict(&[&x], &mut [&mut y], &mut arena).unwrap();
-        y.map(f32::to_bits)
+        y.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
     };
     assert_eq!(run(&loaded), run(&model));
+}
+
+#[test]
+fn the_golden_blobs_load_as_their_models_and_predict_the_same_bits() {
+    loads_as(GOLDEN, model(), 128, 6);
+    loads_as(GOLDEN_B, model_b(), 6 * 7 * 2, 4);
 }
 
 /// The tags of the enums inside configurations and tensors, pinned byte by byte.
@@ -215,6 +285,7 @@ fn enum_tags_are_pinned() {
     assert_eq!(bytes(A::Gelu { approximate: true }), [10, 1]);
     assert_eq!(bytes(Padding::Valid), [0]);
     assert_eq!(bytes(Padding::Same), [1]);
+    assert_eq!(bytes(Padding::Causal), [2]);
     let merges = [
         crate::MergeOp::Add,
         crate::MergeOp::Subtract,

@@ -270,7 +270,7 @@ macro_rules! tagged {
 }
 
 tagged!(ModelKind { Sequential = 0, Functional = 1, Subclassed = 2 });
-tagged!(Padding { Valid = 0, Same = 1 });
+tagged!(Padding { Valid = 0, Same = 1, Causal = 2 });
 tagged!(MergeOp { Add = 0, Subtract = 1, Multiply = 2, Average = 3, Maximum = 4, Minimum = 5 });
 
 impl Wire for DType {

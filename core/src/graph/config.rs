@@ -125,14 +125,19 @@ pub enum Padding {
     /// `padding="same"`: `out = ceil(in / stride)`, zero (conv) or ignored (pool)
     /// cells around the input, the odd one at the bottom/right.
     Same,
+    /// `padding="causal"` (Conv1D only): `(kernel - 1) * dilation` zero cells before the
+    /// input, none after, so an output sees only inputs at or before it.
+    Causal,
 }
 
 impl Padding {
-    /// Parses the Keras config string (`"valid"` or `"same"`, lower case as Keras writes it).
+    /// Parses the Keras config string (`"valid"`, `"same"` or `"causal"`, lower case as
+    /// Keras writes it).
     pub fn from_keras_name(name: &str) -> Option<Padding> {
         match name {
             "valid" => Some(Padding::Valid),
             "same" => Some(Padding::Same),
+            "causal" => Some(Padding::Causal),
             _ => None,
         }
     }
@@ -142,6 +147,7 @@ impl Padding {
         match self {
             Padding::Valid => "valid",
             Padding::Same => "same",
+            Padding::Causal => "causal",
         }
     }
 }

@@ -64,21 +64,33 @@ impl Conv2D {
     }
 }
 
-/// A prepared Conv2D step.
+/// A prepared Conv2D step (Conv1D's too: a row of one pixel's height).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Params<'w> {
-    geometry: Conv2dGeometry,
-    kernel: &'w [f32],
-    bias: Option<&'w [f32]>,
-    activation: Activation,
+    pub geometry: Conv2dGeometry,
+    pub kernel: &'w [f32],
+    pub bias: Option<&'w [f32]>,
+    pub activation: Activation,
 }
 
-/// The window checks Conv2D and DepthwiseConv2D share.
+impl Params<'_> {
+    /// Runs the convolution on one sample.
+    pub(crate) fn compute(&self, input: &[f32], output: &mut [f32]) {
+        let p = self;
+        kernels::fast::conv2d(&p.geometry, input, p.kernel, p.bias, output, p.activation);
+    }
+}
+
+/// The window checks Conv2D, DepthwiseConv2D and SeparableConv2D share.
 pub(crate) fn check_window(
     kernel_size: Pair,
     strides: Pair,
     dilation_rate: Pair,
+    padding: Padding,
 ) -> Result<(), &'static str> {
+    if padding == Padding::Causal {
+        return Err("padding must be 'valid' or 'same' ('causal' is for Conv1D)");
+    }
     let ok = |p: &Pair| p[0] > 0 && p[1] > 0;
     if !ok(&kernel_size) || !ok(&strides) || !ok(&dilation_rate) {
         return Err("kernel_size, strides and dilation_rate must be at least 1");
@@ -104,7 +116,7 @@ impl Op for Conv2D {
             f if f > MAX_DIM => return Err("filters must be at most 4294967294"),
             _ => {}
         }
-        check_window(self.kernel_size, self.strides, self.dilation_rate)
+        check_window(self.kernel_size, self.strides, self.dilation_rate, self.padding)
     }
 
     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
@@ -195,8 +207,7 @@ pub(crate) fn geometry(
 }
 
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
-    let (StepArgs::Conv2D(p), [input]) = (args, inputs) else {
-        return;
-    };
-    kernels::fast::conv2d(&p.geometry, input, p.kernel, p.bias, output, p.activation);
+    if let (StepArgs::Conv2D(p), [input]) = (args, inputs) {
+        p.compute(input, output);
+    }
 }

@@ -100,7 +100,7 @@ impl Op for DepthwiseConv2D {
             m if m > MAX_DIM => return Err("depth_multiplier must be at most 4294967294"),
             _ => {}
         }
-        check_window(self.kernel_size, self.strides, self.dilation_rate)
+        check_window(self.kernel_size, self.strides, self.dilation_rate, self.padding)
     }
 
     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {

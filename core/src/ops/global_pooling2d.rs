@@ -8,8 +8,8 @@ use crate::shape::{Dim, Shape};
 /// A prepared global pooling step: positions per channel, and channels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Params {
-    spatial: usize,
-    channels: usize,
+    pub spatial: usize,
+    pub channels: usize,
 }
 
 fn output_shape(keepdims: bool, inputs: &[Shape]) -> Result<Shape, Mismatch> {

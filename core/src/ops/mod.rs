@@ -13,9 +13,9 @@
 //! |---|---|
 //! | (always) | `InputLayer`, `Flatten`, `Dropout` (at inference), nested models |
 //! | `dense` | `Dense` |
-//! | `reshape` | `Reshape` |
-//! | `conv` | `Conv2D`, `DepthwiseConv2D` |
-//! | `pool` | `MaxPooling2D`, `AveragePooling2D`, `GlobalAveragePooling2D`, `GlobalMaxPooling2D` |
+//! | `reshape` | `Reshape`, `ZeroPadding2D`, `Cropping2D`, `UpSampling2D` |
+//! | `conv` | `Conv1D`, `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` |
+//! | `pool` | `MaxPooling1D`/`2D`, `AveragePooling1D`/`2D`, `GlobalAveragePooling1D`/`2D`, `GlobalMaxPooling1D`/`2D` |
 //! | `normalization` | `BatchNormalization` |
 //! | `merge` | `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`, `Concatenate` |
 //! | `activations` | `Activation`, `ReLU`, `LeakyReLU`, `Softmax` |
@@ -51,15 +51,26 @@ macro_rules! family {
 }
 
 family!("dense": dense => Dense;);
-family!("reshape": reshape => Reshape;);
+family!("reshape":
+    reshape => Reshape;
+    zero_padding2d => ZeroPadding2D;
+    cropping2d => Cropping2D;
+    up_sampling2d => UpSampling2D;
+);
 family!("conv":
+    conv1d => Conv1D;
     conv2d => Conv2D;
     depthwise_conv2d => DepthwiseConv2D;
+    separable_conv2d => SeparableConv2D;
 );
 family!("pool":
+    average_pooling1d => AveragePooling1D;
     average_pooling2d => AveragePooling2D;
+    global_pooling1d => GlobalAveragePooling1D, GlobalMaxPooling1D;
     global_pooling2d => GlobalAveragePooling2D, GlobalMaxPooling2D;
+    max_pooling1d => MaxPooling1D;
     max_pooling2d => MaxPooling2D;
+    pool1d => Pool1D;
 );
 family!("normalization": batch_normalization => BatchNormalization;);
 family!("activations":
@@ -484,4 +495,14 @@ registry! {
     RandomCrop = 18 in "random-crop" (RandomCrop => random_crop::Params),
     /// A model used as a layer; its layers have this one as `parent`.
     Model = 19 (ModelKind => ()),
+    ZeroPadding2D = 20 in "reshape" (ZeroPadding2D => zero_padding2d::Params),
+    Cropping2D = 21 in "reshape" (Cropping2D => cropping2d::Params),
+    /// Nearest-neighbour only.
+    UpSampling2D = 22 in "reshape" (UpSampling2D => up_sampling2d::Params),
+    Conv1D = 23 in "conv" (Conv1D => conv2d::Params<'w>),
+    MaxPooling1D = 24 in "pool" (MaxPooling1D => crate::kernels::Pool2dGeometry),
+    AveragePooling1D = 25 in "pool" (AveragePooling1D => crate::kernels::Pool2dGeometry),
+    GlobalAveragePooling1D = 26 in "pool" (GlobalAveragePooling1D => global_pooling2d::Params),
+    GlobalMaxPooling1D = 27 in "pool" (GlobalMaxPooling1D => global_pooling2d::Params),
+    SeparableConv2D = 28 in "conv" (SeparableConv2D => separable_conv2d::Params<'w>),
 }

@@ -39,10 +39,12 @@ impl Pool2D {
 
     pub(crate) fn validate(&self) -> Result<(), &'static str> {
         let ok = |p: &Pair| p[0] > 0 && p[1] > 0;
-        if ok(&self.pool_size) && ok(&self.strides) {
-            Ok(())
-        } else {
+        if !ok(&self.pool_size) || !ok(&self.strides) {
             Err("pool_size and strides must be at least 1")
+        } else if self.padding == Padding::Causal {
+            Err("padding must be 'valid' or 'same'")
+        } else {
+            Ok(())
         }
     }
 

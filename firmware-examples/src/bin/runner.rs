@@ -48,7 +48,7 @@ const WORK_BYTES: usize = 3 * 1024 * 1024;
 const WORK_BYTES: usize = 32 * 1024;
 
 /// Layer/node capacity of the loaded graph: `KILN_RUNNER_MAX_LAYERS` when the runner is
-/// built (`kiln run` gives the model's own), else 64 on the mps2-an386 (4 MiB of RAM) and
+/// built (`kiln run` gives the model's own), else 128 on the mps2-an386 (4 MiB of RAM) and
 /// 16 on the lm3s6965evb (64 KiB).
 #[cfg(not(feature = "baseline"))]
 const MAX_LAYERS: usize = parse_usize(env!("KILN_RUNNER_MAX_LAYERS"));

@@ -4,9 +4,11 @@
 use super::{ImportError, SUPPORTED_LAYERS};
 use kiln::graph::{LayerKind, LayerSpec};
 use kiln::ops::{
-    Activation as ActivationLayer, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
-    Dense, DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
-    InputLayer, LeakyReLU, MaxPooling2D, Pool2D, RandomCrop, ReLU, Reshape, Softmax,
+    Activation as ActivationLayer, AveragePooling1D, AveragePooling2D, BatchNormalization,
+    Concatenate, Conv1D, Conv2D, Cropping2D, Dense, DepthwiseConv2D, Dropout, Flatten,
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+    InputLayer, LeakyReLU, MaxPooling1D, MaxPooling2D, Pool1D, Pool2D, RandomCrop, ReLU, Reshape,
+    SeparableConv2D, Softmax, UpSampling2D, ZeroPadding2D,
 };
 use kiln::{Activation, Padding, Shape};
 use serde_json::{Map, Value};
@@ -99,6 +101,49 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A 1-D size: `3` or `[3]` → `3`.
+    fn single_or(&self, field: &str, default: Option<u16>) -> Result<u16, ImportError> {
+        let bad = |v: &Value| self.err(field, format!("expected an integer, found {v}"));
+        let small = |v: &Value| v.as_u64().and_then(|n| u16::try_from(n).ok());
+        match self.get(field) {
+            None => default.ok_or_else(|| self.err(field, "missing")),
+            Some(Value::Array(items)) if items.len() == 1 => {
+                small(&items[0]).ok_or_else(|| bad(&Value::Array(items.clone())))
+            }
+            Some(v) => small(v).ok_or_else(|| bad(v)),
+        }
+    }
+
+    /// ZeroPadding2D's `padding` / Cropping2D's `cropping`: `1`, `[rows, cols]` or
+    /// `[[top, bottom], [left, right]]` → `[[top, bottom], [left, right]]`.
+    fn margins(&self, field: &str) -> Result<[[u16; 2]; 2], ImportError> {
+        let bad = |v: &Value| {
+            self.err(
+                field,
+                format!("expected an integer, a pair or a pair of pairs of integers, found {v}"),
+            )
+        };
+        let small = |v: &Value| v.as_u64().and_then(|n| u16::try_from(n).ok());
+        let pair = |v: &Value| -> Option<[u16; 2]> {
+            match v {
+                Value::Array(items) if items.len() == 2 => {
+                    Some([small(&items[0])?, small(&items[1])?])
+                }
+                other => small(other).map(|n| [n, n]),
+            }
+        };
+        let value = self.get(field).ok_or_else(|| self.err(field, "missing"))?;
+        match value {
+            Value::Array(items) if items.len() == 2 => Ok([
+                pair(&items[0]).ok_or_else(|| bad(value))?,
+                pair(&items[1]).ok_or_else(|| bad(value))?,
+            ]),
+            other => small(other)
+                .map(|n| [[n, n], [n, n]])
+                .ok_or_else(|| bad(value)),
+        }
+    }
+
     fn padding(&self) -> Result<Padding, ImportError> {
         let name = self
             .get("padding")
@@ -107,7 +152,7 @@ impl<'a> Fields<'a> {
         Padding::from_keras_name(&name.to_ascii_lowercase()).ok_or_else(|| {
             self.err(
                 "padding",
-                format!("'{name}' is not supported (use 'valid' or 'same')"),
+                format!("'{name}' is not supported (use 'valid', 'same' or, for Conv1D, 'causal')"),
             )
         })
     }
@@ -256,6 +301,78 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                 } else {
                     LayerKind::GlobalMaxPooling2D(GlobalMaxPooling2D { keepdims })
                 }
+            }
+            "Conv1D" => {
+                f.channels_last()?;
+                if f.u32_or("groups", 1)? != 1 {
+                    return Err(f.err("groups", "only groups=1 is supported"));
+                }
+                LayerKind::Conv1D(Conv1D {
+                    filters: f.u32_or("filters", 0)?,
+                    kernel_size: f.single_or("kernel_size", None)?,
+                    strides: f.single_or("strides", Some(1))?,
+                    dilation_rate: f.single_or("dilation_rate", Some(1))?,
+                    padding: f.padding()?,
+                    activation: f.activation("activation")?,
+                    use_bias: f.bool_or("use_bias", true)?,
+                })
+            }
+            "SeparableConv2D" => {
+                f.channels_last()?;
+                LayerKind::SeparableConv2D(SeparableConv2D {
+                    filters: f.u32_or("filters", 0)?,
+                    kernel_size: f.pair_or("kernel_size", None)?,
+                    strides: f.pair_or("strides", Some([1, 1]))?,
+                    dilation_rate: f.pair_or("dilation_rate", Some([1, 1]))?,
+                    padding: f.padding()?,
+                    depth_multiplier: f.u32_or("depth_multiplier", 1)?,
+                    activation: f.activation("activation")?,
+                    use_bias: f.bool_or("use_bias", true)?,
+                })
+            }
+            "MaxPooling1D" | "AveragePooling1D" => {
+                f.channels_last()?;
+                let pool_size = f.single_or("pool_size", Some(2))?;
+                let pool = Pool1D {
+                    pool_size,
+                    strides: f.single_or("strides", Some(pool_size))?,
+                    padding: f.padding()?,
+                };
+                if class == "MaxPooling1D" {
+                    LayerKind::MaxPooling1D(MaxPooling1D(pool))
+                } else {
+                    LayerKind::AveragePooling1D(AveragePooling1D(pool))
+                }
+            }
+            "GlobalAveragePooling1D" | "GlobalMaxPooling1D" => {
+                f.channels_last()?;
+                let keepdims = f.bool_or("keepdims", false)?;
+                if class == "GlobalAveragePooling1D" {
+                    LayerKind::GlobalAveragePooling1D(GlobalAveragePooling1D { keepdims })
+                } else {
+                    LayerKind::GlobalMaxPooling1D(GlobalMaxPooling1D { keepdims })
+                }
+            }
+            "ZeroPadding2D" => {
+                f.channels_last()?;
+                LayerKind::ZeroPadding2D(ZeroPadding2D::new(f.margins("padding")?))
+            }
+            "Cropping2D" => {
+                f.channels_last()?;
+                LayerKind::Cropping2D(Cropping2D::new(f.margins("cropping")?))
+            }
+            "UpSampling2D" => {
+                f.channels_last()?;
+                match f.get("interpolation").and_then(Value::as_str) {
+                    None | Some("nearest") => {}
+                    Some(other) => {
+                        return Err(f.err(
+                            "interpolation",
+                            format!("'{other}' is not supported (kiln upsamples 'nearest')"),
+                        ))
+                    }
+                }
+                LayerKind::UpSampling2D(UpSampling2D::new(f.pair_or("size", Some([2, 2]))?))
             }
             "Flatten" => {
                 f.channels_last()?;

@@ -96,7 +96,7 @@ pub struct RunnerBuild {
     /// kiln's cargo features (the model's op families, `kiln::ops::features`); `None`:
     /// every op family (one runner for every model, for batch runs).
     pub features: Option<Vec<&'static str>>,
-    /// The graph capacity `N` of `kiln::Fixed<N>`; `None`: the board's default (64 on the
+    /// The graph capacity `N` of `kiln::Fixed<N>`; `None`: the board's default (128 on the
     /// m4, 16 on the m3).
     pub max_layers: Option<usize>,
 }
