@@ -99,6 +99,8 @@ pub struct RunnerBuild {
     /// The graph capacity `N` of `kiln::Fixed<N>`; `None`: the board's default (128 on the
     /// m4, 16 on the m3).
     pub max_layers: Option<usize>,
+    /// More kiln features (`fast-math`).
+    pub extra: Vec<String>,
 }
 
 impl RunnerBuild {
@@ -108,6 +110,7 @@ impl RunnerBuild {
         RunnerBuild {
             features: Some(kiln::ops::features(graph).to_vec()),
             max_layers: Some(graph.all_layers().len().max(graph.nodes().len()).max(1)),
+            extra: Vec::new(),
         }
     }
 
@@ -116,20 +119,22 @@ impl RunnerBuild {
         RunnerBuild {
             features: None,
             max_layers: None,
+            extra: Vec::new(),
         }
     }
 
     /// The cargo `--features` value.
     fn cargo_features(&self) -> String {
-        match &self.features {
-            None => "kiln/all-ops".to_string(),
-            Some(f) if f.is_empty() => String::new(),
-            Some(f) => f
-                .iter()
-                .map(|f| format!("kiln/{f}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        }
+        let families: Vec<&str> = match &self.features {
+            None => vec!["all-ops"],
+            Some(f) => f.clone(),
+        };
+        let all = families
+            .into_iter()
+            .chain(self.extra.iter().map(String::as_str));
+        all.map(|f| format!("kiln/{f}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// A name for the cached firmware.
@@ -142,7 +147,8 @@ impl RunnerBuild {
         let n = self
             .max_layers
             .map_or("default".to_string(), |n| n.to_string());
-        format!("{}-{features}-n{n}", board.name())
+        let extra: String = self.extra.iter().map(|f| format!("+{f}")).collect();
+        format!("{}-{features}{extra}-n{n}", board.name())
     }
 }
 

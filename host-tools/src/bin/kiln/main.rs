@@ -87,6 +87,10 @@ enum Command {
         /// the model's own).
         #[arg(long)]
         all_ops: bool,
+        /// More cargo features of kiln for the runner, comma-separated (`fast-math`:
+        /// micromath's approximations for exp, log and tanh).
+        #[arg(long, value_name = "FEATURES", value_delimiter = ',')]
+        kiln_features: Vec<String>,
     },
     /// Check a .kiln blob and show what is in it: layers, flash and arena bytes, checksum.
     Inspect {
@@ -171,7 +175,8 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             input,
             output,
             all_ops,
-        } => run::run(&qemu, &model, &input, &output, all_ops, out),
+            kiln_features,
+        } => run::run(&qemu, &model, &input, &output, all_ops, &kiln_features, out),
     }
 }
 

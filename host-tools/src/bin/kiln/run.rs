@@ -13,8 +13,16 @@ pub fn run(
     input: &[PathBuf],
     output: &[PathBuf],
     all_ops: bool,
+    kiln_features: &[String],
     out: &mut Out,
 ) -> Result<()> {
+    const EXTRA: &[&str] = &["fast-math"];
+    if let Some(f) = kiln_features.iter().find(|f| !EXTRA.contains(&f.as_str())) {
+        bail!(
+            "--kiln-features takes {}, not {f:?} (the op families follow from the model)",
+            EXTRA.join(", ")
+        );
+    }
     let Some(board) = Board::parse(board) else {
         bail!("--qemu takes m4 (mps2-an386, Cortex-M4F) or m3 (lm3s6965evb, Cortex-M3), not {board:?}");
     };
@@ -66,11 +74,12 @@ pub fn run(
         })
         .collect();
 
-    let build = if all_ops {
+    let mut build = if all_ops {
         RunnerBuild::all_ops()
     } else {
         RunnerBuild::for_model(&graph)
     };
+    build.extra = kiln_features.to_vec();
     let report = qemu::run(board, &build, &blob, &run_inputs)
         .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?;
     out.text(&report.log)?;
