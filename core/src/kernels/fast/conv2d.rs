@@ -28,6 +28,38 @@ pub fn conv2d(
         return;
     }
     let tap_len = in_c * out_c;
+    // Hosts: each output pixel is one vector the window's taps add their weight rows to
+    // (see `axpy_rows`); a kernel row's taps are consecutive in the input and the kernel.
+    #[cfg(not(target_arch = "arm"))]
+    if g.dilation_w == 1 {
+        let mut pixels = output.chunks_exact_mut(out_c);
+        for oy in 0..g.out_h {
+            let (ky_lo, ky_hi) = g.kernel_rows(oy);
+            for ox in 0..g.out_w {
+                let Some(pixel) = pixels.next() else { return };
+                let (kx_lo, kx_hi) = g.kernel_cols(ox);
+                match bias {
+                    Some(b) => pixel.copy_from_slice(b),
+                    None => pixel.fill(0.0),
+                }
+                let run = (kx_hi - kx_lo) * in_c;
+                for ky in ky_lo..ky_hi {
+                    let iy = oy * g.stride_h + ky * g.dilation_h - g.pad_top;
+                    let ix = ox * g.stride_w + kx_lo - g.pad_left;
+                    let at = (iy * g.in_w + ix) * in_c;
+                    let tap = (ky * g.kernel_w + kx_lo) * tap_len;
+                    if let (Some(xs), Some(ws)) =
+                        (input.get(at..at + run), kernel.get(tap..tap + run * out_c))
+                    {
+                        super::axpy_rows(pixel, xs, ws);
+                    }
+                }
+                super::store_in_place(pixel, activation);
+            }
+        }
+        finish(output, activation, out_c);
+        return;
+    }
     let mut pixels = output.chunks_exact_mut(out_c);
     for oy in 0..g.out_h {
         // The kernel rows that land inside the input for this output row.

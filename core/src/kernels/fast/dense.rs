@@ -2,6 +2,8 @@
 //! outputs are read once, row by row, while the sums stay put.
 
 use super::block::{block8, Rows, BLOCK};
+#[cfg(not(target_arch = "arm"))]
+use super::{axpy_rows, store_in_place};
 use super::{finish, store};
 use crate::graph::config::Activation;
 
@@ -25,6 +27,26 @@ pub fn dense(
     if units == 0 {
         return;
     }
+    // Without the Cortex-M block (hosts): the outputs are one vector that each input row
+    // adds its weights to, a loop LLVM vectorizes across outputs. Each output still takes
+    // its bias, then `x[i] * w` for i = 0, 1, …: the same bits.
+    #[cfg(not(target_arch = "arm"))]
+    {
+        for (x_row, y_row) in input
+            .chunks_exact(in_features)
+            .zip(output.chunks_exact_mut(units))
+        {
+            match bias {
+                Some(b) => y_row.copy_from_slice(b),
+                None => y_row.fill(0.0),
+            }
+            axpy_rows(y_row, x_row, kernel);
+            store_in_place(y_row, activation);
+            finish(y_row, activation, units);
+        }
+        return;
+    }
+    #[allow(unreachable_code)]
     for (x_row, y_row) in input
         .chunks_exact(in_features)
         .zip(output.chunks_exact_mut(units))

@@ -50,25 +50,32 @@ pub fn depthwise_conv2d(
             };
             let mut f = 0;
             // Blocks of output channels; with one filter per channel (dm 1, the usual
-            // case) output channel o reads input channel o.
+            // case) output channel o reads input channel o. The window's first tap, and
+            // the steps to the next column and the next row, in the input and the kernel.
+            let (x0, w0) = tap(ky_lo, kx_lo);
+            let (x_col, x_row) = (g.dilation_w * in_c, g.dilation_h * g.in_w * in_c);
+            let (w_col, w_row) = (out_c, g.kernel_w * out_c);
             while dm == 1 && f + BLOCK <= out_c {
                 let mut sums = bias
                     .and_then(|b| b.get(f..)?.first_chunk::<BLOCK>())
                     .copied()
                     .unwrap_or([0.0; BLOCK]);
-                for ky in ky_lo..ky_hi {
-                    for kx in kx_lo..kx_hi {
-                        let (px, w_at) = tap(ky, kx);
-                        let x = input.get(px + f..).and_then(|s| s.first_chunk::<BLOCK>());
-                        let w = kernel
-                            .get(w_at + f..)
-                            .and_then(|s| s.first_chunk::<BLOCK>());
+                let (mut x_at, mut w_at) = (x0 + f, w0 + f);
+                for _ in ky_lo..ky_hi {
+                    let (mut xi, mut wi) = (x_at, w_at);
+                    for _ in kx_lo..kx_hi {
+                        let x = input.get(xi..).and_then(|s| s.first_chunk::<BLOCK>());
+                        let w = kernel.get(wi..).and_then(|s| s.first_chunk::<BLOCK>());
                         if let (Some(x), Some(w)) = (x, w) {
                             for k in 0..BLOCK {
                                 sums[k] += x[k] * w[k];
                             }
                         }
+                        xi += x_col;
+                        wi += w_col;
                     }
+                    x_at += x_row;
+                    w_at += w_row;
                 }
                 store(&mut pixel[f..f + BLOCK], &sums, activation);
                 f += BLOCK;
