@@ -16,30 +16,11 @@
 
 use crate::graph::LayerKind;
 pub use crate::graph::{LayerBuilder, LayerSpec};
-#[cfg(feature = "reshape")]
-pub use crate::ops::{Cropping2D, Reshape, UpSampling2D, ZeroPadding2D};
+#[allow(unused_imports)] // (empty in a build with no layer feature)
+pub use crate::ops::kinds::*;
+#[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
+pub use crate::ops::Pool1D;
 pub use crate::ops::{Dropout, Flatten, Pair, Pool2D};
-// Each op family is a cargo feature (the table in `kiln::ops`).
-#[cfg(feature = "normalization")]
-pub use crate::ops::BatchNormalization;
-#[cfg(feature = "dense")]
-pub use crate::ops::Dense;
-#[cfg(feature = "random-crop")]
-pub use crate::ops::RandomCrop;
-#[cfg(feature = "merge")]
-pub use crate::ops::{
-    merge::{Add, Average, Maximum, Minimum, Multiply, Subtract},
-    Concatenate,
-};
-#[cfg(feature = "activations")]
-pub use crate::ops::{Activation, LeakyReLU, ReLU, Softmax};
-#[cfg(feature = "pool")]
-pub use crate::ops::{
-    AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
-    GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D, Pool1D,
-};
-#[cfg(feature = "conv")]
-pub use crate::ops::{Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D};
 use crate::shape::{Shape, ShapeError};
 
 impl<'n> From<LayerKind> for LayerSpec<'n> {

@@ -76,11 +76,11 @@ pub enum BlobError {
     Invalid { what: &'static str, at: u16 },
     /// The weights are not 4-byte aligned in memory: wrap the bytes in [`AlignedBlob`].
     Misaligned,
-    /// The buffer given to [`write`] is too small.
+    /// The buffer given to [`write`](fn@write) is too small.
     BufferTooSmall { needed: usize },
     /// The arena recorded in the header does not match the plan of the decoded graph.
     Arena { stored: u32, planned: usize },
-    /// [`write`]: a size does not fit the 32-bit field the format records it in.
+    /// [`write`](fn@write): a size does not fit the 32-bit field the format records it in.
     TooLarge { what: &'static str, size: usize },
 }
 

@@ -53,7 +53,7 @@ pub struct RustSource<'g, S: Storage> {
     inputs: &'g [u16],
     outputs: &'g [u16],
     shapes: S::List<crate::Shape>,
-    features: heapless::Vec<&'static str, 16>,
+    features: heapless::Vec<&'static str, { crate::ops::MAX_FEATURES }>,
     blob_len: usize,
     blob_file: &'g str,
 }

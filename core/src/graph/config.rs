@@ -159,7 +159,7 @@ pub enum MergeOp {
     /// Exactly two inputs: `a - b`.
     Subtract,
     Multiply,
-    /// Sum in input order, then times `1 / count` (see [`merge`]).
+    /// Sum in input order, then times `1 / count`.
     Average,
     Maximum,
     Minimum,

@@ -91,7 +91,7 @@ pub enum ModelKind {
 pub const WEIGHT_ALIGN: usize = 4;
 
 /// A model as layers, nodes and tensor shapes, kept in storage `S` ([`Fixed<N>`]: at most
-/// `N` layers and `N` nodes, inline; [`Heap`]: as many as needed), with its weights borrowed
+/// `N` layers and `N` nodes, inline; `Heap`: as many as needed), with its weights borrowed
 /// from one byte buffer (RAM or flash) that holds every variable in its own dtype.
 #[derive(Clone, Debug)]
 pub struct Graph<'w, S: Storage> {

@@ -3,7 +3,7 @@
 //!
 //! Each function follows the expression Keras 3 evaluates with the JAX backend
 //! (`jax.nn.*`), operation by operation, in f32, with the transcendental functions of
-//! [`math`](super::math): `libm`'s, so that every target computes the same thing, or
+//! [`math`]: `libm`'s, so that every target computes the same thing, or
 //! micromath's approximations with feature `fast-math`.
 
 use super::float::{clip, max_nan, relu0};

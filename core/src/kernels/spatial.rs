@@ -8,6 +8,12 @@
 /// Rows and columns added or removed around an image: `[[top, bottom], [left, right]]`.
 pub type Margins = [[usize; 2]; 2];
 
+/// A layer's `[[top, bottom], [left, right]]` as the kernels take them.
+#[cfg_attr(not(feature = "all-ops"), allow(dead_code))]
+pub(crate) fn margins(m: [[u16; 2]; 2]) -> Margins {
+    m.map(|pair| pair.map(usize::from))
+}
+
 /// `keras.layers.ZeroPadding2D`: `output` is `input` with `top`/`bottom` rows and
 /// `left`/`right` columns of zeros around it.
 ///

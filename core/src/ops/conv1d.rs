@@ -1,7 +1,7 @@
 //! `keras.layers.Conv1D` (channels_last, groups 1): a Conv2D over a row one pixel high,
 //! with `causal` padding besides `valid` and `same`.
 
-use super::conv2d::{geometry, Params};
+use super::conv::{geometry, Params};
 use super::{dim, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::{Activation, Padding};
 use crate::graph::infer::spatial_out;

@@ -1,11 +1,11 @@
 //! `keras.layers.Conv2D` (channels_last, groups 1).
 
+use super::conv::{check_window, geometry, Params};
 use super::pool2d::Pair;
 use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::{Activation, Padding};
 use crate::graph::infer::{image_axes, image_shape, window_out};
 use crate::graph::{weight, WeightSpecs};
-use crate::kernels::{self, Conv2dGeometry};
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.Conv2D(filters, kernel_size)`.
@@ -62,43 +62,6 @@ impl Conv2D {
     pub fn use_bias(self, use_bias: bool) -> Self {
         Conv2D { use_bias, ..self }
     }
-}
-
-/// A prepared Conv2D step (Conv1D's too: a row of one pixel's height).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Params<'w> {
-    pub geometry: Conv2dGeometry,
-    pub kernel: &'w [f32],
-    pub bias: Option<&'w [f32]>,
-    pub activation: Activation,
-}
-
-impl Params<'_> {
-    /// Runs the convolution on one sample.
-    pub(crate) fn compute(&self, input: &[f32], output: &mut [f32]) {
-        let p = self;
-        kernels::fast::conv2d(&p.geometry, input, p.kernel, p.bias, output, p.activation);
-    }
-}
-
-/// The window checks Conv2D, DepthwiseConv2D and SeparableConv2D share.
-pub(crate) fn check_window(
-    kernel_size: Pair,
-    strides: Pair,
-    dilation_rate: Pair,
-    padding: Padding,
-) -> Result<(), &'static str> {
-    if padding == Padding::Causal {
-        return Err("padding must be 'valid' or 'same' ('causal' is for Conv1D)");
-    }
-    let ok = |p: &Pair| p[0] > 0 && p[1] > 0;
-    if !ok(&kernel_size) || !ok(&strides) || !ok(&dilation_rate) {
-        return Err("kernel_size, strides and dilation_rate must be at least 1");
-    }
-    if (strides[0] > 1 || strides[1] > 1) && (dilation_rate[0] > 1 || dilation_rate[1] > 1) {
-        return Err("strides > 1 together with dilation_rate > 1 is not supported (as in Keras)");
-    }
-    Ok(())
 }
 
 impl Op for Conv2D {
@@ -185,25 +148,6 @@ impl Op for Conv2D {
             }),
         })
     }
-}
-
-/// The geometry Conv2D and DepthwiseConv2D compute with.
-pub(crate) fn geometry(
-    input: (usize, usize, usize),
-    out_c: usize,
-    [kh, kw]: Pair,
-    [sh, sw]: Pair,
-    [dh, dw]: Pair,
-    padding: Padding,
-) -> Option<Conv2dGeometry> {
-    Conv2dGeometry::new(
-        input,
-        out_c,
-        (kh as usize, kw as usize),
-        (sh as usize, sw as usize),
-        (dh as usize, dw as usize),
-        padding,
-    )
 }
 
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {

@@ -1,9 +1,8 @@
 //! `keras.layers.Cropping2D(cropping)`: rows and columns cut off an image's edges.
 
-use super::zero_padding2d::margins;
 use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::infer::image_axes;
-use crate::kernels::spatial::{self, Margins};
+use crate::kernels::spatial::{self, margins, Margins};
 use crate::shape::{Dim, Shape};
 
 /// `keras.layers.Cropping2D`: `cropping = [[top, bottom], [left, right]]`, as Keras

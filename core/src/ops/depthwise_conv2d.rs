@@ -1,6 +1,6 @@
 //! `keras.layers.DepthwiseConv2D`: one filter (or `depth_multiplier` of them) per channel.
 
-use super::conv2d::{check_window, geometry};
+use super::conv::{check_window, geometry};
 use super::pool2d::Pair;
 use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::{Activation, Padding};

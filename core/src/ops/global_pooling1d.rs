@@ -1,7 +1,7 @@
 //! `keras.layers.GlobalAveragePooling1D` and `GlobalMaxPooling1D`: one value per channel
 //! over the steps (the 2-D kernels over `steps` positions).
 
-use super::global_pooling2d::Params;
+use super::pool2d::GlobalParams as Params;
 use super::{dim, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::kernels;
 use crate::shape::{Dim, Shape};

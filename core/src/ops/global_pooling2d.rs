@@ -1,16 +1,10 @@
 //! `keras.layers.GlobalAveragePooling2D` and `GlobalMaxPooling2D`: one value per channel.
 
+use super::pool2d::GlobalParams as Params;
 use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::infer::image_axes;
 use crate::kernels;
 use crate::shape::{Dim, Shape};
-
-/// A prepared global pooling step: positions per channel, and channels.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Params {
-    pub spatial: usize,
-    pub channels: usize,
-}
 
 fn output_shape(keepdims: bool, inputs: &[Shape]) -> Result<Shape, Mismatch> {
     let input = one(inputs)?;

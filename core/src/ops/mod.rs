@@ -6,19 +6,21 @@
 //! The registry at the bottom is the one place that lists them: adding a layer is a new
 //! file, one line there, and one mapping in the host's importer.
 //!
-//! Layers come in op families, each a cargo feature of this crate (all on by default), so
-//! that a firmware links only the code its model runs:
+//! Each layer (or small family of layers) is a cargo feature of this crate, all on by
+//! default (`all-ops`), so that a firmware links only the code its model runs; `kiln export
+//! --rust` lists the ones a model needs. `conv`, `pool` and `spatial` turn on a family at
+//! once.
 //!
 //! | feature | layers |
 //! |---|---|
 //! | (always) | `InputLayer`, `Flatten`, `Dropout` (at inference), nested models |
 //! | `dense` | `Dense` |
-//! | `reshape` | `Reshape`, `ZeroPadding2D`, `Cropping2D`, `UpSampling2D` |
-//! | `conv` | `Conv1D`, `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` |
-//! | `pool` | `MaxPooling1D`/`2D`, `AveragePooling1D`/`2D`, `GlobalAveragePooling1D`/`2D`, `GlobalMaxPooling1D`/`2D` |
+//! | `conv1d`, `conv2d`, `depthwise-conv2d`, `separable-conv2d` (`conv`) | `Conv1D`, `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` |
+//! | `max-pooling`, `average-pooling`, `global-pooling` (`pool`) | `MaxPooling1D`/`2D`; `AveragePooling1D`/`2D`; `GlobalAveragePooling1D`/`2D`, `GlobalMaxPooling1D`/`2D` |
 //! | `normalization` | `BatchNormalization` |
-//! | `merge` | `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`, `Concatenate` |
 //! | `activations` | `Activation`, `ReLU`, `LeakyReLU`, `Softmax` |
+//! | `merge`, `concatenate` | `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`; `Concatenate` |
+//! | `reshape`, `zero-padding2d`, `cropping2d`, `up-sampling2d` (`spatial`) | `Reshape`, `ZeroPadding2D`, `Cropping2D`, `UpSampling2D` |
 //! | `random-crop` | `RandomCrop` |
 //! | `math` | the activations that need `exp`, `log`, `tanh` or `erf` (sigmoid, tanh, softmax, gelu, …), fused or as layers |
 //! | `training` | calls in training mode: Dropout's random drop |
@@ -38,54 +40,67 @@ pub use flatten::Flatten;
 pub use input_layer::InputLayer;
 pub use pool2d::{Pair, Pool2D};
 
-/// Declares the modules of one op family and re-exports their layers.
-macro_rules! family {
-    ($feature:literal: $($module:ident => $($layer:ident),+;)+) => {
-        $(
+/// Declares each layer's module behind its cargo feature, and [`kinds`]: the layer types
+/// of this build, which [`crate::layers`] re-exports.
+macro_rules! layers {
+    ($($feature:literal: $($module:ident => $($layer:ident),+;)+)*) => {
+        $($(
             #[cfg(feature = $feature)]
             mod $module;
-            #[cfg(feature = $feature)]
-            pub use $module::{$($layer),+};
-        )+
+        )+)*
+
+        /// The layer types this build has (each behind its feature).
+        pub mod kinds {
+            $($(
+                #[cfg(feature = $feature)]
+                pub use super::$module::{$($layer),+};
+            )+)*
+        }
+        #[allow(unused_imports)] // (empty in a build with no layer feature)
+        pub use kinds::*;
     };
 }
 
-family!("dense": dense => Dense;);
-family!("reshape":
-    reshape => Reshape;
-    zero_padding2d => ZeroPadding2D;
-    cropping2d => Cropping2D;
-    up_sampling2d => UpSampling2D;
-);
-family!("conv":
-    conv1d => Conv1D;
-    conv2d => Conv2D;
-    depthwise_conv2d => DepthwiseConv2D;
-    separable_conv2d => SeparableConv2D;
-);
-family!("pool":
-    average_pooling1d => AveragePooling1D;
-    average_pooling2d => AveragePooling2D;
-    global_pooling1d => GlobalAveragePooling1D, GlobalMaxPooling1D;
-    global_pooling2d => GlobalAveragePooling2D, GlobalMaxPooling2D;
-    max_pooling1d => MaxPooling1D;
-    max_pooling2d => MaxPooling2D;
-    pool1d => Pool1D;
-);
-family!("normalization": batch_normalization => BatchNormalization;);
-family!("activations":
-    activation => Activation;
-    leaky_relu => LeakyReLU;
-    relu => ReLU;
-    softmax => Softmax;
-);
-family!("random-crop": random_crop => RandomCrop;);
-#[cfg(feature = "merge")]
-mod concatenate;
-#[cfg(feature = "merge")]
-pub(crate) mod merge;
-#[cfg(feature = "merge")]
-pub use concatenate::Concatenate;
+layers! {
+    "dense": dense => Dense;
+    "reshape": reshape => Reshape;
+    "zero-padding2d": zero_padding2d => ZeroPadding2D;
+    "cropping2d": cropping2d => Cropping2D;
+    "up-sampling2d": up_sampling2d => UpSampling2D;
+    "conv1d": conv1d => Conv1D;
+    "conv2d": conv2d => Conv2D;
+    "depthwise-conv2d": depthwise_conv2d => DepthwiseConv2D;
+    "separable-conv2d": separable_conv2d => SeparableConv2D;
+    "max-pooling":
+        max_pooling1d => MaxPooling1D;
+        max_pooling2d => MaxPooling2D;
+    "average-pooling":
+        average_pooling1d => AveragePooling1D;
+        average_pooling2d => AveragePooling2D;
+    "global-pooling":
+        global_pooling1d => GlobalAveragePooling1D, GlobalMaxPooling1D;
+        global_pooling2d => GlobalAveragePooling2D, GlobalMaxPooling2D;
+    "normalization": batch_normalization => BatchNormalization;
+    "activations":
+        activation => Activation;
+        leaky_relu => LeakyReLU;
+        relu => ReLU;
+        softmax => Softmax;
+    "random-crop": random_crop => RandomCrop;
+    "concatenate": concatenate => Concatenate;
+    "merge": merge => Add, Average, Maximum, Minimum, Multiply, Subtract;
+}
+#[cfg(any(
+    feature = "conv1d",
+    feature = "conv2d",
+    feature = "depthwise-conv2d",
+    feature = "separable-conv2d"
+))]
+mod conv;
+#[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
+mod pool1d;
+#[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
+pub use pool1d::Pool1D;
 
 use crate::graph::{DType, ModelKind, NodeId, WeightSpec, WeightSpecs};
 use crate::kernels::SmallRng;
@@ -200,36 +215,36 @@ pub struct LeftOut {
     pub feature: &'static str,
 }
 
-/// The cargo features of kiln a model needs, in the order of the table above: its
-/// layers' op families, and `math` when one computes a transcendental function.
-pub fn features<S: crate::Storage>(graph: &crate::Graph<'_, S>) -> heapless::Vec<&'static str, 16> {
-    const ORDER: [&str; 9] = [
-        "dense",
-        "reshape",
-        "conv",
-        "pool",
-        "normalization",
-        "merge",
-        "activations",
-        "random-crop",
-        "math",
-    ];
-    let mut needed = [false; ORDER.len()];
-    for layer in graph.all_layers() {
-        let op = layer.kind.op();
-        let wants = [layer.kind.feature(), op.math().map(|_| "math")];
-        for feature in wants.into_iter().flatten() {
-            if let Some(i) = ORDER.iter().position(|&f| f == feature) {
-                needed[i] = true;
-            }
+/// The most features [`features`] can name.
+pub const MAX_FEATURES: usize = 32;
+const _: () = assert!(OP_FEATURES.len() < MAX_FEATURES);
+
+/// The cargo features of kiln a model needs, in the registry's order: its layers' op
+/// features, then `math` when one computes a transcendental function.
+pub fn features<S: crate::Storage>(
+    graph: &crate::Graph<'_, S>,
+) -> heapless::Vec<&'static str, MAX_FEATURES> {
+    let uses = |feature: &str| {
+        graph
+            .all_layers()
+            .iter()
+            .any(|layer| layer.kind.feature() == Some(feature))
+    };
+    let mut needed = heapless::Vec::new();
+    for &feature in OP_FEATURES {
+        if !needed.contains(&feature) && uses(feature) {
+            // Cannot fail: OP_FEATURES is shorter than the capacity (checked above).
+            let _ = needed.push(feature);
         }
     }
-    ORDER
+    if graph
+        .all_layers()
         .iter()
-        .zip(needed)
-        .filter(|(_, n)| *n)
-        .map(|(&f, _)| f)
-        .collect()
+        .any(|layer| layer.kind.op().math().is_some())
+    {
+        let _ = needed.push("math");
+    }
+    needed
 }
 
 /// The one input of a single-input layer.
@@ -386,6 +401,10 @@ macro_rules! registry {
             $( $(#[$doc])* $(#[cfg(feature = $feature)])? $name($config), )*
         }
 
+        /// The op features of the layer kinds this build has, in registry order (a
+        /// feature once per kind it covers).
+        const OP_FEATURES: &[&str] = &[ $( $(#[cfg(feature = $feature)] $feature,)? )* ];
+
         impl LayerKind {
             /// The layer's behaviour: the one place a layer kind is resolved.
             pub fn op(&self) -> &dyn Op {
@@ -471,12 +490,12 @@ registry! {
     /// `keras.Input`: the full shape, batch axis first (`(None, 37)`), and the dtype.
     InputLayer = 0 (InputLayer => ()),
     Dense = 1 in "dense" (Dense => dense::Params<'w>),
-    Conv2D = 2 in "conv" (Conv2D => conv2d::Params<'w>),
-    DepthwiseConv2D = 3 in "conv" (DepthwiseConv2D => depthwise_conv2d::Params<'w>),
-    MaxPooling2D = 4 in "pool" (MaxPooling2D => crate::kernels::Pool2dGeometry),
-    AveragePooling2D = 5 in "pool" (AveragePooling2D => crate::kernels::Pool2dGeometry),
-    GlobalAveragePooling2D = 6 in "pool" (GlobalAveragePooling2D => global_pooling2d::Params),
-    GlobalMaxPooling2D = 7 in "pool" (GlobalMaxPooling2D => global_pooling2d::Params),
+    Conv2D = 2 in "conv2d" (Conv2D => conv::Params<'w>),
+    DepthwiseConv2D = 3 in "depthwise-conv2d" (DepthwiseConv2D => depthwise_conv2d::Params<'w>),
+    MaxPooling2D = 4 in "max-pooling" (MaxPooling2D => crate::kernels::Pool2dGeometry),
+    AveragePooling2D = 5 in "average-pooling" (AveragePooling2D => crate::kernels::Pool2dGeometry),
+    GlobalAveragePooling2D = 6 in "global-pooling" (GlobalAveragePooling2D => pool2d::GlobalParams),
+    GlobalMaxPooling2D = 7 in "global-pooling" (GlobalMaxPooling2D => pool2d::GlobalParams),
     Flatten = 8 (Flatten => ()),
     Reshape = 9 in "reshape" (Reshape => ()),
     /// Identity at inference.
@@ -490,19 +509,60 @@ registry! {
         (BatchNormalization => batch_normalization::Params<'w>),
     /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`: inputs of one shape.
     Merge = 16 in "merge" (crate::graph::config::MergeOp => crate::graph::config::MergeOp),
-    Concatenate = 17 in "merge" (Concatenate => concatenate::Params),
+    Concatenate = 17 in "concatenate" (Concatenate => concatenate::Params),
     /// The identity at inference (Keras 3 behaviour); a random crop in training.
     RandomCrop = 18 in "random-crop" (RandomCrop => random_crop::Params),
     /// A model used as a layer; its layers have this one as `parent`.
     Model = 19 (ModelKind => ()),
-    ZeroPadding2D = 20 in "reshape" (ZeroPadding2D => zero_padding2d::Params),
-    Cropping2D = 21 in "reshape" (Cropping2D => cropping2d::Params),
+    ZeroPadding2D = 20 in "zero-padding2d" (ZeroPadding2D => zero_padding2d::Params),
+    Cropping2D = 21 in "cropping2d" (Cropping2D => cropping2d::Params),
     /// Nearest-neighbour only.
-    UpSampling2D = 22 in "reshape" (UpSampling2D => up_sampling2d::Params),
-    Conv1D = 23 in "conv" (Conv1D => conv2d::Params<'w>),
-    MaxPooling1D = 24 in "pool" (MaxPooling1D => crate::kernels::Pool2dGeometry),
-    AveragePooling1D = 25 in "pool" (AveragePooling1D => crate::kernels::Pool2dGeometry),
-    GlobalAveragePooling1D = 26 in "pool" (GlobalAveragePooling1D => global_pooling2d::Params),
-    GlobalMaxPooling1D = 27 in "pool" (GlobalMaxPooling1D => global_pooling2d::Params),
-    SeparableConv2D = 28 in "conv" (SeparableConv2D => separable_conv2d::Params<'w>),
+    UpSampling2D = 22 in "up-sampling2d" (UpSampling2D => up_sampling2d::Params),
+    Conv1D = 23 in "conv1d" (Conv1D => conv::Params<'w>),
+    MaxPooling1D = 24 in "max-pooling" (MaxPooling1D => crate::kernels::Pool2dGeometry),
+    AveragePooling1D = 25 in "average-pooling" (AveragePooling1D => crate::kernels::Pool2dGeometry),
+    GlobalAveragePooling1D = 26 in "global-pooling" (GlobalAveragePooling1D => pool2d::GlobalParams),
+    GlobalMaxPooling1D = 27 in "global-pooling" (GlobalMaxPooling1D => pool2d::GlobalParams),
+    SeparableConv2D = 28 in "separable-conv2d" (SeparableConv2D => separable_conv2d::Params<'w>),
+}
+
+#[cfg(all(test, feature = "all-ops"))]
+mod tests {
+    use crate::graph::config::Activation;
+    use crate::layers::{Conv2D, Dense, GlobalAveragePooling2D, Input, MaxPooling2D, ReLU};
+    use crate::{Fixed, Sequential};
+
+    #[test]
+    fn features_name_each_op_feature_once_in_registry_order_then_math() {
+        let mut model = Sequential::<Fixed<8>>::new();
+        model.add(Input::new(&[8, 8, 1])).unwrap();
+        model.add(Conv2D::new(2, [3, 3])).unwrap();
+        model.add(ReLU::new()).unwrap();
+        model.add(MaxPooling2D::new([2, 2])).unwrap();
+        model.add(Conv2D::new(2, [1, 1])).unwrap();
+        model.add(GlobalAveragePooling2D::new()).unwrap();
+        model
+            .add(Dense::new(3).activation(Activation::Softmax))
+            .unwrap();
+        let features = super::features(&model);
+        assert_eq!(
+            features.as_slice(),
+            [
+                "dense",
+                "conv2d",
+                "max-pooling",
+                "global-pooling",
+                "activations",
+                "math"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_model_of_always_built_layers_needs_no_feature() {
+        let mut model = Sequential::<Fixed<4>>::new();
+        model.add(Input::new(&[2, 3])).unwrap();
+        model.add(crate::layers::Flatten).unwrap();
+        assert!(super::features(&model).is_empty());
+    }
 }

@@ -50,8 +50,7 @@ impl Pool1D {
         }
         let steps = spatial_out(input.dim(1), self.pool_size, self.strides, 1, self.padding)
             .ok_or(Mismatch::new(input, "steps at least the pool size"))?;
-        Shape::new(&[input.dim(0), steps, input.dim(2)])
-            .map_err(|_| Mismatch::new(input, expected))
+        Shape::new(&[input.dim(0), steps, input.dim(2)]).map_err(|_| Mismatch::new(input, expected))
     }
 
     /// The 2-D pooling geometry of a row one pixel high.

@@ -76,3 +76,10 @@ impl Pool2D {
         ))
     }
 }
+
+/// A prepared global pooling step: positions per channel, and channels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct GlobalParams {
+    pub spatial: usize,
+    pub channels: usize,
+}

@@ -1,7 +1,7 @@
 //! `keras.layers.SeparableConv2D`: a depthwise convolution (no bias) into a 1×1
 //! convolution, then the bias and the activation.
 
-use super::conv2d::{check_window, geometry};
+use super::conv::{check_window, geometry};
 use super::pool2d::Pair;
 use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::{Activation, Padding};

@@ -2,7 +2,7 @@
 
 use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::infer::image_axes;
-use crate::kernels::spatial::{self, Margins};
+use crate::kernels::spatial::{self, margins, Margins};
 use crate::shape::{Dim, Shape};
 
 /// `keras.layers.ZeroPadding2D`: `padding = [[top, bottom], [left, right]]`, as Keras
@@ -30,16 +30,11 @@ pub(crate) struct Params {
 }
 
 /// `axis + before + after`, unknown when the axis is.
-pub(crate) fn grown(axis: Dim, [before, after]: [u16; 2]) -> Option<Dim> {
+fn grown(axis: Dim, [before, after]: [u16; 2]) -> Option<Dim> {
     match axis {
         None => Some(None),
         Some(n) => Some(Some(n.checked_add(u32::from(before) + u32::from(after))?)),
     }
-}
-
-/// Margins as the kernels take them.
-pub(crate) fn margins(m: [[u16; 2]; 2]) -> Margins {
-    m.map(|pair| pair.map(usize::from))
 }
 
 impl Op for ZeroPadding2D {

@@ -7,7 +7,7 @@ use crate::graph::config::Activation;
 use crate::kernels::Conv2dGeometry;
 
 /// `activation(conv2d(input) + bias)`, the contract and sums of
-/// [`kernels::conv2d`](crate::kernels::conv2d): each output starts at its bias and adds
+/// [`kernels::conv2d`](fn@crate::kernels::conv2d): each output starts at its bias and adds
 /// `x * w` over the taps in order `ky`, `kx`, `ci`, skipping padded cells; the same bits.
 pub fn conv2d(
     g: &Conv2dGeometry,

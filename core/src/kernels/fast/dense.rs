@@ -8,7 +8,7 @@ use super::{finish, store};
 use crate::graph::config::Activation;
 
 /// `activation(input · kernel + bias)`, the contract and sums of
-/// [`kernels::dense`](crate::kernels::dense): each output starts at its bias and adds
+/// [`kernels::dense`](fn@crate::kernels::dense): each output starts at its bias and adds
 /// `x[i] * kernel[i][o]` for `i = 0, 1, …`; the same bits.
 pub fn dense(
     input: &[f32],

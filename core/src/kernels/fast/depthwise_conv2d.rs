@@ -8,7 +8,7 @@ use crate::graph::config::Activation;
 use crate::kernels::Conv2dGeometry;
 
 /// `activation(depthwise_conv2d(input) + bias)`, the contract and sums of
-/// [`kernels::depthwise_conv2d`](crate::kernels::depthwise_conv2d): each output starts at
+/// [`kernels::depthwise_conv2d`](fn@crate::kernels::depthwise_conv2d): each output starts at
 /// its bias and adds `x * w` over the taps in order `ky`, `kx`, skipping padded cells; the
 /// same bits.
 pub fn depthwise_conv2d(

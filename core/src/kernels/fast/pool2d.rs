@@ -69,7 +69,7 @@ fn pool(
     }
 }
 
-/// [`kernels::max_pool2d`](crate::kernels::max_pool2d), its contract and bits: each
+/// [`kernels::max_pool2d`](fn@crate::kernels::max_pool2d), its contract and bits: each
 /// output is the NaN-propagating maximum over the window's cells inside the input,
 /// starting from `-inf`.
 pub fn max_pool2d(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
@@ -80,7 +80,7 @@ pub fn max_pool2d(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
     pool(g, input, output, f32::NEG_INFINITY, max_nan, |_, _| {});
 }
 
-/// [`kernels::average_pool2d`](crate::kernels::average_pool2d), its contract and bits:
+/// [`kernels::average_pool2d`](fn@crate::kernels::average_pool2d), its contract and bits:
 /// the sum from `0.0` over the window's cells inside the input, then divided by their
 /// count.
 pub fn average_pool2d(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
