@@ -21,6 +21,7 @@ fn main() {
         (false, false) if !target.starts_with("thumb") => {
             // A host build (e.g. `cargo doc` or clippy for the host): nothing to link.
             println!("cargo:rustc-env=KILN_BOARD=host");
+            println!("cargo:rustc-env=KILN_RUNNER_MAX_LAYERS=64");
             println!("cargo:rustc-cfg=kiln_board=\"host\"");
             println!("cargo:rustc-check-cfg=cfg(kiln_board, values(\"host\", \"mps2-an386\", \"lm3s6965evb\"))");
             return;
@@ -43,6 +44,12 @@ fn main() {
     println!("cargo:rerun-if-changed={}", common_x.display());
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rustc-env=KILN_BOARD={board}");
+    // The runner's graph capacity (`kiln run` gives the model's own).
+    println!("cargo:rerun-if-env-changed=KILN_RUNNER_MAX_LAYERS");
+    let max_layers = env::var("KILN_RUNNER_MAX_LAYERS").unwrap_or_else(|_| {
+        if board == "mps2-an386" { "128" } else { "16" }.to_string()
+    });
+    println!("cargo:rustc-env=KILN_RUNNER_MAX_LAYERS={max_layers}");
     println!("cargo:rustc-cfg=kiln_board=\"{board}\"");
     println!(
         "cargo:rustc-check-cfg=cfg(kiln_board, values(\"host\", \"mps2-an386\", \"lm3s6965evb\"))"
@@ -73,7 +80,7 @@ mod blobs {
     }
 
     fn write<S: kiln::Storage>(out: &Path, name: &str, graph: &kiln::Graph<'_, S>) {
-        let mut buf = vec![0u8; 64 * 1024 + graph.weight_len() * 4];
+        let mut buf = vec![0u8; 64 * 1024 + graph.weight_bytes()];
         let len = kiln::format::write(graph, &mut buf).expect("the model writes as a blob");
         let blob = &buf[..len];
         let file = format!("{name}.kiln");

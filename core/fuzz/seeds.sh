@@ -17,6 +17,8 @@ models=(
     sequential/conv_1ch sequential/bn_conv sequential/layer_range sequential/pool_max
     functional/merges functional/residual_cnn functional/seed_full functional/two_io
     functional/nested_functional_shared functional/nested_deep
+    layers/conv1d_causal layers/pool1d layers/global_pool1d layers/separable_conv2d
+    layers/zero_padding2d layers/cropping2d layers/upsampling2d
 )
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p kiln-host
 kiln="$root/target/debug/kiln"

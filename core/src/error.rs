@@ -55,8 +55,28 @@ pub enum Error {
     },
     /// A layer was asked for something that needs its input shape first.
     Unbuilt { layer: Name },
-    /// The weight buffer does not have the length the model needs.
+    /// The weight buffer does not have the length (in bytes) the model needs.
     WeightsLength { expected: usize, found: usize },
+    /// The weight buffer does not start at a multiple of 4 bytes in memory.
+    WeightsMisaligned,
+    /// A layer needs what this build of kiln left out (an activation behind a cargo
+    /// feature).
+    LeftOut {
+        layer: Name,
+        left_out: crate::ops::LeftOut,
+    },
+    /// A layer's tensors have a dtype its op has no kernel for.
+    DTypeNotSupported {
+        layer: Name,
+        dtype: crate::graph::DType,
+    },
+    /// A `predict` buffer's element type is not the model input's or output's dtype.
+    BufferDType {
+        what: &'static str,
+        index: usize,
+        expected: crate::graph::DType,
+        found: crate::graph::DType,
+    },
     /// `predict` got the wrong number of input or output buffers.
     BufferCount {
         what: &'static str,
@@ -103,6 +123,8 @@ impl Error {
             | Error::Unbuilt { layer }
             | Error::UnknownDimension { layer, .. }
             | Error::TooLarge { layer, .. }
+            | Error::DTypeNotSupported { layer, .. }
+            | Error::LeftOut { layer, .. }
             | Error::ArenaTooLarge { layer, .. } => Some(layer),
             Error::DuplicateName { name, .. } => Some(name),
             Error::Shape { layer, .. } if !layer.is_empty() => Some(layer),
@@ -161,7 +183,28 @@ impl fmt::Display for Error {
             ),
             Error::WeightsLength { expected, found } => write!(
                 f,
-                "the model has {expected} weight values but {found} were given"
+                "the model has {expected} bytes of weights but {found} were given"
+            ),
+            Error::WeightsMisaligned => f.write_str(
+                "the weight buffer must start at a multiple of 4 bytes in memory (wrap a blob in kiln::format::AlignedBlob)",
+            ),
+            Error::LeftOut { layer, left_out } => write!(
+                f,
+                "layer '{layer}' needs {} but this build of kiln left it out: enable kiln's cargo feature \"{}\"",
+                left_out.what, left_out.feature
+            ),
+            Error::DTypeNotSupported { layer, dtype } => write!(
+                f,
+                "layer '{layer}': kiln has no {dtype} kernel for this layer"
+            ),
+            Error::BufferDType {
+                what,
+                index,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{what} {index} holds {expected} values but a buffer of {found} was given"
             ),
             Error::BufferCount {
                 what,
@@ -221,6 +264,7 @@ pub enum SummaryFailure {
     CellTooLong,
 }
 
+#[cfg(feature = "summary")]
 impl From<crate::summary::SummaryError<'_>> for Error {
     fn from(e: crate::summary::SummaryError<'_>) -> Self {
         use crate::summary::SummaryError as S;

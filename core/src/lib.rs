@@ -16,7 +16,8 @@
 //! Weights are not part of the graph: a model borrows one flat `&[f32]` (Keras's
 //! `get_weights()` concatenated), so they can stay in flash.
 #![no_std]
-#![forbid(unsafe_code)]
+// One module may use `unsafe`: kernels/fast/block.rs, the Cortex-M FPU inner loop.
+#![deny(unsafe_code)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -29,16 +30,19 @@ pub mod kernels;
 pub mod layers;
 pub mod model;
 pub mod name;
+pub mod ops;
 pub mod planner;
 pub mod runtime;
 pub mod shape;
+#[cfg(feature = "summary")]
 pub mod summary;
 
 pub use error::Error;
+pub use graph::config::{Activation, MergeOp, Padding};
 #[cfg(feature = "alloc")]
 pub use graph::Heap;
 pub use graph::{Fixed, Graph, Layer, LayerKind, ModelKind, Storage};
-pub use kernels::{Activation, Padding};
 pub use model::{Functional, GetLayerError, Sequential, Tensor};
 pub use shape::Shape;
+#[cfg(feature = "summary")]
 pub use summary::SummaryOptions;

@@ -81,6 +81,34 @@ impl<S: Storage> AutoNames<S> {
     }
 }
 
+/// A string as Python's `repr` prints it (single quotes unless the text has one).
+pub struct PyRepr<'a>(pub &'a str);
+
+impl core::fmt::Display for PyRepr<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use core::fmt::Write;
+        let quote = if self.0.contains('\'') && !self.0.contains('"') {
+            '"'
+        } else {
+            '\''
+        };
+        f.write_char(quote)?;
+        for c in self.0.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\t' => f.write_str("\\t")?,
+                c if c == quote => {
+                    f.write_char('\\')?;
+                    f.write_char(c)?;
+                }
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char(quote)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;

@@ -47,11 +47,6 @@ impl core::error::Error for ShapeError {}
 /// A tensor shape of rank at most [`MAX_RANK`], batch axis first. Stored as plain `u32`s
 /// (28 bytes): shapes sit in every node and error of a graph that may live in a
 /// microcontroller's RAM.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "format",
-    serde(try_from = "wire::ShapeWire", into = "wire::ShapeWire")
-)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shape {
     dims: [u32; MAX_RANK],
@@ -190,40 +185,6 @@ impl fmt::Display for Shape {
 impl fmt::Debug for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
-    }
-}
-
-/// The flash format's form of a shape: the rank is checked when a blob is read, so a
-/// corrupted blob cannot make a shape that indexes past its axes.
-#[cfg(feature = "format")]
-mod wire {
-    use super::{Shape, MAX_RANK, UNKNOWN};
-
-    #[derive(serde::Serialize, serde::Deserialize)]
-    pub struct ShapeWire {
-        rank: u8,
-        dims: [u32; MAX_RANK],
-    }
-
-    impl From<Shape> for ShapeWire {
-        fn from(s: Shape) -> Self {
-            ShapeWire {
-                rank: s.rank,
-                dims: s.dims,
-            }
-        }
-    }
-
-    impl TryFrom<ShapeWire> for Shape {
-        type Error = &'static str;
-        fn try_from(w: ShapeWire) -> Result<Shape, &'static str> {
-            if w.rank as usize > MAX_RANK {
-                return Err("shape rank above MAX_RANK");
-            }
-            let mut dims = w.dims;
-            dims[w.rank as usize..].fill(UNKNOWN);
-            Ok(Shape { dims, rank: w.rank })
-        }
     }
 }
 

@@ -7,8 +7,9 @@
 #   * the instruction count of the measured predict is the same on three runs: two with the
 #     plugin's default block counting, one with a callback per instruction.
 # Each example runs twice per board: "blob" (the default build: the model is a blob in
-# flash, loaded with kiln::format::load) and "api" (--no-default-features: the model is
-# built in the firmware with kiln's API); and once more as a blob through the runner.
+# flash, loaded with kiln::format::load) and "api" (--no-default-features --features
+# examples: the model is built in the firmware with kiln's API); and once more as a blob
+# through the runner.
 # Then prints a table: section sizes (size -A), stack high-water mark, arena, instructions
 # per inference. Exits non-zero if anything failed.
 #
@@ -43,11 +44,11 @@ host="$(rustc -vV | sed -n 's/^host: //p')"
 echo "== build"
 t_build=$(date +%s.%N)
 # Two builds per board: the examples built with kiln's API in the firmware
-# (--no-default-features), kept aside, then the default one (models from blobs, and the
-# runner). Cargo caches both, so reruns only copy files.
+# (--no-default-features --features examples), kept aside, then the default one (models
+# from blobs, and the runner). Cargo caches both, so reruns only copy files.
 for b in "${boards[@]}"; do
     target="${b#*:}"
-    cargo build --quiet --release --target "$target" --bins --no-default-features
+    cargo build --quiet --release --target "$target" --bins --no-default-features --features examples
     mkdir -p "$work/api-$target"
     for ex in "${examples[@]}"; do cp "target/$target/release/$ex" "$work/api-$target/$ex"; done
     cargo build --quiet --release --target "$target" --bins
@@ -83,9 +84,9 @@ run() {
             return 1
         fi
     done
-    c1="$(sed -n 's/^kiln-insn-count: region 1: \([0-9]*\) instructions$/\1/p' "$work/$name.count1")"
-    c2="$(sed -n 's/^kiln-insn-count: region 1: \([0-9]*\) instructions$/\1/p' "$work/$name.count2")"
-    c3="$(sed -n 's/^kiln-insn-count: region 1: \([0-9]*\) instructions$/\1/p' "$work/$name.count3")"
+    c1="$(sed -n 's/^kiln-insn-count: region [0-9]*: \([0-9]*\) instructions$/\1/p' "$work/$name.count1" | tail -n1)"
+    c2="$(sed -n 's/^kiln-insn-count: region [0-9]*: \([0-9]*\) instructions$/\1/p' "$work/$name.count2" | tail -n1)"
+    c3="$(sed -n 's/^kiln-insn-count: region [0-9]*: \([0-9]*\) instructions$/\1/p' "$work/$name.count3" | tail -n1)"
     if [ -z "$c1" ] || [ "$c1" != "$c2" ] || [ "$c1" != "$c3" ]; then
         fail "$name: instruction counts differ between runs ('$c1', '$c2', per-instruction '$c3')"
     fi

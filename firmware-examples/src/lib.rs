@@ -12,6 +12,7 @@ use core::fmt;
 use core::sync::atomic::{compiler_fence, Ordering};
 use cortex_m_rt::{exception, ExceptionFrame};
 
+#[cfg(feature = "examples")]
 pub use kiln_example_models as models;
 
 // The defmt global logger: frames go to the host's stdout through semihosting.
@@ -60,8 +61,10 @@ pub fn exit(code: i32) -> ! {
 }
 
 /// The board for [`kiln_example_models`]: lines over semihosting, markers around `predict`.
+#[cfg(feature = "examples")]
 pub struct Semihosted;
 
+#[cfg(feature = "examples")]
 impl models::Board for Semihosted {
     fn print(&mut self, args: fmt::Arguments<'_>) {
         print_line(args);
@@ -114,8 +117,9 @@ pub fn stack_high_water() -> usize {
     let sp = cortex_m::register::msp::read() as usize;
     let mut addr = bottom;
     while addr < sp && addr < top {
-        // SAFETY: `addr` is a word-aligned address between the end of static RAM and the
-        // current stack pointer: free stack memory that no Rust object occupies, inside the
+        // SAFETY: `addr` is a word-aligned address between the end of static RAM and 64
+        // bytes below the stack pointer (this function's frame): free stack memory that no
+        // Rust object occupies, inside the
         // board's RAM (linker-checked), read as a plain u32.
         let word = unsafe { core::ptr::read_volatile(addr as *const u32) };
         if word != cortex_m_rt::STACK_PAINT_VALUE {
@@ -124,6 +128,35 @@ pub fn stack_high_water() -> usize {
         addr += 4;
     }
     top - addr
+}
+
+/// Paints the free stack below the caller's frame again (as cortex-m-rt's `paint-stack`
+/// did at reset) and returns the stack pointer: [`stack_used_since`] then tells how deep
+/// the code run in between went below it.
+#[inline(never)]
+pub fn stack_mark() -> usize {
+    let bottom = core::ptr::addr_of!(_stack_end) as usize;
+    let sp = cortex_m::register::msp::read() as usize;
+    // Below `sp` is free, but for this function's own frame: the compiler may read `sp`
+    // before its prologue pushes registers. 64 bytes cover that.
+    let mut addr = bottom;
+    while addr + 64 < sp {
+        // SAFETY: `addr` is a word-aligned address between the end of static RAM and 64
+        // bytes below the stack pointer (this function's frame): free stack memory that no
+        // Rust object occupies (the firmware runs no interrupt handler that could be using
+        // it), inside the board's RAM (linker-checked). cortex-m-rt paints the same words
+        // at reset.
+        unsafe { core::ptr::write_volatile(addr as *mut u32, cortex_m_rt::STACK_PAINT_VALUE) };
+        addr += 4;
+    }
+    sp
+}
+
+/// Bytes of stack used below `mark` (a [`stack_mark`]) since it was taken.
+pub fn stack_used_since(mark: usize) -> usize {
+    let top = core::ptr::addr_of!(_stack_start) as usize;
+    let lowest = top - stack_high_water();
+    mark.saturating_sub(lowest)
 }
 
 /// Whether the stack has reached the end of its space (the word right above the statics is

@@ -33,8 +33,8 @@ fn main() {
                 graph.count_params(),
                 plan.arena_bytes(),
                 plan.lower_bound_bytes(),
-                naive.elements * 4,
-                plan.elements as f64 / plan.lower_bound.max(1) as f64,
+                naive.bytes,
+                plan.bytes as f64 / plan.lower_bound.max(1) as f64,
             );
         }
     }

@@ -19,7 +19,7 @@ pub enum BlobFileError {
 /// The blob of a model with its weights.
 pub fn encode(model: &HostGraph) -> Result<Vec<u8>, kiln::Error> {
     let graph = model.graph()?;
-    let mut size = 4096 + model.weights().len() * 4 + graph.all_layers().len() * 512;
+    let mut size = 4096 + model.weights().len() + graph.all_layers().len() * 512;
     loop {
         let mut out = vec![0u8; size];
         match kiln::format::write(&graph, &mut out) {
@@ -50,8 +50,8 @@ pub fn decode(bytes: &[u8]) -> Result<HostGraph, kiln::Error> {
     aligned[..bytes.len()].copy_from_slice(bytes);
     let aligned = &aligned[..bytes.len()];
     let graph: HostModel<'_> = kiln::format::load(aligned)?;
-    let weights = graph.weights().to_vec();
-    Ok(HostGraph::new(graph.without_weights(), weights))
+    let weights = graph.weights();
+    Ok(HostGraph::from_bytes(graph.without_weights(), weights))
 }
 
 /// Reads a `.kiln` file.

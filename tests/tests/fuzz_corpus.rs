@@ -30,6 +30,13 @@ const SEEDS: &[&str] = &[
     "functional/two_io",
     "functional/nested_functional_shared",
     "functional/nested_deep",
+    "layers/conv1d_causal",
+    "layers/pool1d",
+    "layers/global_pool1d",
+    "layers/separable_conv2d",
+    "layers/zero_padding2d",
+    "layers/cropping2d",
+    "layers/upsampling2d",
 ];
 
 fn corpus_dir() -> PathBuf {

@@ -59,7 +59,7 @@ fn seed_functional_example_matches_keras() {
     // The three models share one weight buffer; Keras's full_model file holds all of it
     // in the same order (conv2d, then dense).
     let keras = load_model(fixtures("functional/seed_full/model.keras")).unwrap();
-    let weights = keras.weights().to_vec();
+    let weights = keras.weights_f32().unwrap().to_vec();
     let mut failures = Failures::default();
     let mut checked = 0;
     for (model, dir) in models
@@ -84,7 +84,7 @@ fn seed_functional_example_matches_keras() {
 fn a_weight_changed_through_backbone_is_seen_by_full_model() {
     let [full_model, backbone, _] = seed_functional().unwrap();
     let keras = load_model(fixtures("functional/seed_full/model.keras")).unwrap();
-    let mut weights = keras.weights().to_vec();
+    let mut weights = keras.weights_f32().unwrap().to_vec();
     let x = &arrays(&fixtures("functional/seed_full"), "x")[0];
     let before = {
         let mut m = full_model.clone();
@@ -93,7 +93,8 @@ fn a_weight_changed_through_backbone_is_seen_by_full_model() {
     };
     // Through backbone: find conv2d's bias and raise it.
     let (conv, _) = backbone.get_layer(Some("conv2d"), None).unwrap();
-    for w in &mut weights[backbone.weight_range(conv, "bias").unwrap()] {
+    let bias = backbone.weight_range(conv, "bias").unwrap();
+    for w in &mut weights[bias.start / 4..bias.end / 4] {
         *w += 1.0;
     }
     let mut m = full_model.clone();
@@ -203,7 +204,7 @@ fn seed_model_in_training_crops_and_resizes_like_keras() {
     let [full_model, _, _] = seed_functional().unwrap();
     let keras = load_model(fixtures("functional/seed_full/model.keras")).unwrap();
     let mut model = full_model.clone();
-    model.set_weights(keras.weights()).unwrap();
+    model.set_weights(keras.weights_f32().unwrap()).unwrap();
     // The imported model too: its RandomCrop node recorded `training=True` (Keras saves
     // the default), and a call's own flag still overrides it.
     let imported = keras.graph().unwrap();

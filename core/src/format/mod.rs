@@ -2,12 +2,15 @@
 //! loads without copying its weights. Layout and rules: `docs/FORMAT.md`.
 //!
 //! ```text
-//!  0  magic "KILN"            16  weights_len (f32 count)
+//!  0  magic "KILN"            16  weights_len (bytes)
 //!  4  version u16, flags u16  20  arena_bytes (declared shapes; 0 if unknown)
 //!  8  graph_len u32           24  crc32 of bytes 32..end
 //! 12  weights_offset u32      28  reserved (0)
-//! 32  graph (postcard) … zero padding to a multiple of 16 … weights (f32, little-endian)
+//! 32  graph (postcard encoding) … zero padding to a multiple of 16 … weights
 //! ```
+//!
+//! The weights are every layer's variables, each in its own dtype, little-endian, each
+//! layer's at a multiple of 4 bytes (see [`Graph::weight_range`]).
 //!
 //! [`load`] trusts nothing: it checks the header, the checksum, every index, every shape
 //! (re-inferred from the layer configs) and every weight range before it returns a graph,
@@ -15,19 +18,19 @@
 
 mod rust;
 mod validate;
-mod wire;
+#[doc(hidden)]
+pub mod wire;
 
 pub use rust::{fixed_problem, rust_source, FixedProblem, RustSource};
 
 use crate::error::Error;
 use crate::graph::{Graph, Storage};
-use core::cell::Cell;
-use core::marker::PhantomData;
 
 /// The first four bytes of every blob.
 pub const MAGIC: [u8; 4] = *b"KILN";
-/// The format version this crate writes and reads.
-pub const VERSION: u16 = 1;
+/// The format version this crate writes and reads. Version 1 (kiln before typed tensors)
+/// is refused with a message to export the model again.
+pub const VERSION: u16 = 2;
 /// Bytes before the graph.
 pub const HEADER_BYTES: usize = 32;
 /// The weights start at a multiple of this many bytes (from the blob's start).
@@ -47,6 +50,10 @@ pub enum BlobError {
     BadMagic,
     /// Written by another format version.
     Version { found: u16 },
+    /// A layer kind this kiln does not know (a blob from a newer kiln).
+    UnknownLayer { tag: u32 },
+    /// A layer kind or activation this build of kiln left out (a cargo feature is off).
+    LeftOut(crate::ops::LeftOut),
     /// Flags this version does not know.
     Flags { found: u16 },
     /// A header field breaks its rule (`docs/FORMAT.md`).
@@ -69,11 +76,11 @@ pub enum BlobError {
     Invalid { what: &'static str, at: u16 },
     /// The weights are not 4-byte aligned in memory: wrap the bytes in [`AlignedBlob`].
     Misaligned,
-    /// The buffer given to [`write`] is too small.
+    /// The buffer given to [`write`](fn@write) is too small.
     BufferTooSmall { needed: usize },
     /// The arena recorded in the header does not match the plan of the decoded graph.
     Arena { stored: u32, planned: usize },
-    /// [`write`]: a size does not fit the 32-bit field the format records it in.
+    /// [`write`](fn@write): a size does not fit the 32-bit field the format records it in.
     TooLarge { what: &'static str, size: usize },
 }
 
@@ -82,7 +89,10 @@ impl core::fmt::Display for BlobError {
         match *self {
             BlobError::Truncated { needed, found } => write!(f, "blob is truncated: {needed} bytes needed, {found} found"),
             BlobError::BadMagic => f.write_str("not a kiln blob (the magic bytes are not \"KILN\")"),
-            BlobError::Version { found } => write!(f, "blob format version {found} is not supported (this kiln reads version {VERSION})"),
+            BlobError::Version { found } if found < VERSION => write!(f, "blob format version {found} was written by an older kiln; this kiln reads version {VERSION}: export the model again (kiln export MODEL -o MODEL.kiln)"),
+            BlobError::Version { found } => write!(f, "blob format version {found} is not supported (this kiln reads version {VERSION}): it was written by a newer kiln"),
+            BlobError::LeftOut(crate::ops::LeftOut { what, feature }) => write!(f, "the blob has a {what} layer but this build of kiln left it out: enable kiln's cargo feature \"{feature}\""),
+            BlobError::UnknownLayer { tag } => write!(f, "the blob has a layer kind this kiln does not know (tag {tag}): it was written by a newer kiln"),
             BlobError::Flags { found } => write!(f, "blob flags {found:#06x} are not supported"),
             BlobError::Header { what } => write!(f, "the blob's header is invalid: {what}"),
             BlobError::Checksum { stored, computed } => write!(f, "blob checksum mismatch: stored {stored:#010x}, computed {computed:#010x} (the blob is corrupted)"),
@@ -91,7 +101,7 @@ impl core::fmt::Display for BlobError {
             BlobError::Capacity { what: "bytes in a name", needed, capacity } => write!(f, "the blob has a name of {needed} bytes but this graph stores names of at most {capacity}"),
             BlobError::Capacity { what, needed, capacity } => write!(f, "the blob has {needed} {what} but this graph holds at most {capacity}: load it into a Fixed<{needed}> graph or larger (MAX_LAYERS in the Rust file `kiln export --rust` writes)"),
             BlobError::Invalid { what, at } => write!(f, "the blob's graph is invalid at item {at}: {what}"),
-            BlobError::Misaligned => f.write_str("the blob is not 4-byte aligned in memory (wrap it in kiln::format::AlignedBlob)"),
+            BlobError::Misaligned => f.write_str("the blob's weights are not 4-byte aligned in memory (wrap it in kiln::format::AlignedBlob)"),
             BlobError::BufferTooSmall { needed } => write!(f, "the output buffer is too small: the blob needs at least {needed} bytes"),
             BlobError::Arena { stored, planned } => write!(f, "the blob records an arena of {stored} bytes but its graph plans {planned}"),
             BlobError::TooLarge { what, size } => write!(f, "{what} is {size} bytes, more than a blob records (at most 4,294,967,295)"),
@@ -124,15 +134,15 @@ fn blob(e: BlobError) -> Error {
 /// Writes `graph` and its weights as a blob into `out`; returns the bytes written.
 pub fn write<S: Storage>(graph: &Graph<'_, S>, out: &mut [u8]) -> Result<usize, Error> {
     let weights = graph.weights();
-    if weights.len() != graph.weight_len() {
+    if weights.len() != graph.weight_bytes() {
         return Err(Error::WeightsLength {
-            expected: graph.weight_len(),
+            expected: graph.weight_bytes(),
             found: weights.len(),
         });
     }
     let too_large = |what, size| blob(BlobError::TooLarge { what, size });
-    let weights_count =
-        u32::try_from(weights.len()).map_err(|_| too_large("the weight count", weights.len()))?;
+    let weights_len =
+        u32::try_from(weights.len()).map_err(|_| too_large("the weights", weights.len()))?;
     // A model whose input shapes are only known at run time records no arena.
     let arena = match graph.plan(None) {
         Ok(plan) => u32::try_from(plan.arena_bytes()).map_err(|_| match plan.largest_tensor() {
@@ -145,34 +155,21 @@ pub fn write<S: Storage>(graph: &Graph<'_, S>, out: &mut [u8]) -> Result<usize, 
         })?,
         Err(_) => 0,
     };
-    let available = out.len();
-    let body = out
-        .get_mut(HEADER_BYTES..)
-        .ok_or(blob(BlobError::BufferTooSmall {
-            needed: HEADER_BYTES,
-        }))?;
-    let graph_len = match postcard::to_slice(&wire::GraphRef(graph), body) {
-        Ok(written) => written.len(),
-        Err(postcard::Error::SerializeBufferFull) => {
-            return Err(blob(BlobError::BufferTooSmall {
-                needed: available + 1,
-            }))
-        }
-        Err(_) => return Err(too_large("the graph", usize::MAX)),
-    };
-    let weights_offset = (HEADER_BYTES + graph_len).div_ceil(WEIGHTS_ALIGN) * WEIGHTS_ALIGN;
-    let weights_bytes = weights.len().saturating_mul(4);
-    let total = weights_offset.saturating_add(weights_bytes);
+    let body = out.get_mut(HEADER_BYTES..).unwrap_or(&mut []);
+    let mut writer = wire::Writer::new(body);
+    wire::encode_graph(graph, &mut writer);
+    let graph_len = writer.len();
+    let graph_fits = writer.fits();
+    let weights_offset = (HEADER_BYTES + graph_len).next_multiple_of(WEIGHTS_ALIGN);
+    let total = weights_offset.saturating_add(weights.len());
     if u32::try_from(weights_offset).is_err() {
         return Err(too_large("the graph", graph_len));
     }
-    if out.len() < total {
+    if !graph_fits || out.len() < total {
         return Err(blob(BlobError::BufferTooSmall { needed: total }));
     }
     out[HEADER_BYTES + graph_len..weights_offset].fill(0);
-    for (chunk, w) in out[weights_offset..total].chunks_exact_mut(4).zip(weights) {
-        chunk.copy_from_slice(&w.to_le_bytes());
-    }
+    out[weights_offset..total].copy_from_slice(weights);
     let crc = CRC.checksum(&out[HEADER_BYTES..total]);
     let header = &mut out[..HEADER_BYTES];
     header[0..4].copy_from_slice(&MAGIC);
@@ -181,7 +178,7 @@ pub fn write<S: Storage>(graph: &Graph<'_, S>, out: &mut [u8]) -> Result<usize, 
     for (at, value) in [
         (8, graph_len as u32),
         (12, weights_offset as u32),
-        (16, weights_count),
+        (16, weights_len),
         (20, arena),
         (24, crc),
         (28, 0),
@@ -194,6 +191,21 @@ pub fn write<S: Storage>(graph: &Graph<'_, S>, out: &mut [u8]) -> Result<usize, 
 /// Reads and checks a blob into a graph of storage `S` (`Fixed<N>` on a device, with `N`
 /// at least the `MAX_LAYERS` that `kiln export --rust` writes); the graph borrows its
 /// weights from `bytes`.
+///
+/// ```
+/// use kiln::layers::{Dense, Input};
+/// use kiln::{format, Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[2]))?;
+/// model.add(Dense::new(1))?;
+/// model.set_weights(&[0.5, -1.0, 0.25])?;
+/// let mut blob = format::AlignedBlob([0u8; 512]);
+/// let len = format::write(model.graph(), &mut blob.0)?;
+/// let loaded = format::load::<Fixed<4>>(&blob.0[..len])?;
+/// assert_eq!(loaded.count_params(), 3);
+/// # Ok::<(), kiln::Error>(())
+/// ```
+#[inline(never)]
 pub fn load<'a, S: Storage>(bytes: &'a [u8]) -> Result<Graph<'a, S>, Error> {
     let header = |what| blob(BlobError::Header { what });
     if bytes.len() < HEADER_BYTES {
@@ -221,9 +233,8 @@ pub fn load<'a, S: Storage>(bytes: &'a [u8]) -> Result<Graph<'a, S>, Error> {
     if read_u32(bytes, 28) != 0 {
         return Err(header("the reserved bytes 28..32 are not zero"));
     }
-    let total = weights_len
-        .checked_mul(4)
-        .and_then(|w| w.checked_add(weights_offset))
+    let total = weights_offset
+        .checked_add(weights_len)
         .ok_or(header("the weights end past this target's address space"))?;
     let graph_end = HEADER_BYTES
         .checked_add(graph_len)
@@ -252,39 +263,27 @@ pub fn load<'a, S: Storage>(bytes: &'a [u8]) -> Result<Graph<'a, S>, Error> {
     if bytes[graph_end..weights_offset].iter().any(|&b| b != 0) {
         return Err(header("the padding after the graph is not zero"));
     }
-    let graph_bytes = &bytes[HEADER_BYTES..graph_end];
-    let why = Cell::new(None);
-    let mut decoder = postcard::Deserializer::from_bytes(graph_bytes);
-    let seed = wire::GraphSeed::<S> {
-        why: &why,
-        storage: PhantomData,
-    };
-    let decoded = serde::de::DeserializeSeed::deserialize(seed, &mut decoder)
-        .map_err(|_| blob(why.get().unwrap_or(BlobError::Malformed)))?;
-    let rest = decoder.finalize().map_err(|_| blob(BlobError::Malformed))?;
-    if !rest.is_empty() {
-        return Err(blob(BlobError::TrailingBytes {
-            graph_len,
-            decoded: graph_len - rest.len(),
-        }));
-    }
-    let weights: &'a [f32] = bytemuck::try_cast_slice(&bytes[weights_offset..total])
-        .map_err(|_| blob(BlobError::Misaligned))?;
     if !cfg!(target_endian = "little") {
         return Err(header("blobs are little-endian; this target is not"));
     }
-    let mut graph = Graph::new_unnamed(decoded.kind, "");
-    graph.name = decoded.name;
-    graph.layers = decoded.layers;
-    graph.nodes = decoded.nodes;
-    graph.inputs = decoded.inputs;
-    graph.outputs = decoded.outputs;
-    graph.weight_len = decoded.weight_len as usize;
-    validate::graph(&graph).map_err(blob)?;
-    if graph.weight_len != weights.len() {
-        return Err(header("weights_len differs from the graph's weight count"));
+    let mut graph = Graph::new_unnamed(crate::ModelKind::Sequential, "");
+    let mut reader = wire::Reader::new(&bytes[HEADER_BYTES..graph_end]);
+    wire::decode_graph(&mut graph, &mut reader).map_err(blob)?;
+    if reader.position() != graph_len {
+        return Err(blob(BlobError::TrailingBytes {
+            graph_len,
+            decoded: reader.position(),
+        }));
     }
-    graph.set_weights(weights)?;
+    validate::graph(&graph).map_err(blob)?;
+    if graph.weight_len != weights_len {
+        return Err(header("weights_len differs from the graph's weight bytes"));
+    }
+    let weights = &bytes[weights_offset..total];
+    if weights.as_ptr() as usize % crate::graph::WEIGHT_ALIGN != 0 {
+        return Err(blob(BlobError::Misaligned));
+    }
+    graph.set_weight_bytes(weights)?;
     let planned = graph.plan(None).map(|p| p.arena_bytes()).unwrap_or(0);
     if planned as u64 != u64::from(arena) {
         return Err(blob(BlobError::Arena {
@@ -295,5 +294,7 @@ pub fn load<'a, S: Storage>(bytes: &'a [u8]) -> Result<Graph<'a, S>, Error> {
     Ok(graph)
 }
 
+#[cfg(test)]
+mod golden;
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,7 @@ use core::fmt::{self, Write};
 /// let source = kiln::format::rust_source(&model, 1024, "model.kiln")?.to_string();
 /// assert!(source.contains("pub const ARENA_BYTES: usize = 11;"));
 /// assert!(source.contains("pub type Storage = kiln::Fixed<MAX_LAYERS>;"));
+/// assert!(source.contains("pub const FEATURES: &[&str] = &[\"dense\"];"));
 /// # Ok::<(), kiln::Error>(())
 /// ```
 pub fn rust_source<'g, S: Storage>(
@@ -35,6 +36,7 @@ pub fn rust_source<'g, S: Storage>(
         inputs: graph.input_nodes(),
         outputs: graph.output_nodes(),
         shapes: graph.sample_shapes(None)?,
+        features: crate::ops::features(graph),
         blob_len,
         blob_file,
     })
@@ -51,6 +53,7 @@ pub struct RustSource<'g, S: Storage> {
     inputs: &'g [u16],
     outputs: &'g [u16],
     shapes: S::List<crate::Shape>,
+    features: heapless::Vec<&'static str, { crate::ops::MAX_FEATURES }>,
     blob_len: usize,
     blob_file: &'g str,
 }
@@ -77,9 +80,14 @@ impl<S: Storage> fmt::Display for RustSource<'_, S> {
         writeln!(f, "\": {} parameters.", self.params)?;
         writeln!(
             f,
-            "// Arena: {} bytes; the lower bound for this execution order is {}.\n",
+            "// Arena: {} bytes; the lower bound for this execution order is {}.",
             self.arena, self.lower_bound
         )?;
+        f.write_str("// kiln's cargo features for it: kiln = { default-features = false, features = [\"format\"")?;
+        for feature in &self.features {
+            write!(f, ", \"{feature}\"")?;
+        }
+        f.write_str("] }\n\n")?;
         if let Some(problem) = self.problem {
             // The firmware would fail to load the blob: fail its build instead.
             f.write_str("compile_error!(\"")?;
@@ -101,6 +109,16 @@ impl<S: Storage> fmt::Display for RustSource<'_, S> {
         writeln!(f, "pub const MAX_LAYERS: usize = {};", self.capacity)?;
         writeln!(f, "/// The graph storage to load the blob into.")?;
         writeln!(f, "pub type Storage = kiln::Fixed<MAX_LAYERS>;")?;
+        writeln!(
+            f,
+            "/// The op families (kiln cargo features) the model needs; a build without one"
+        )?;
+        writeln!(f, "/// refuses the blob at load, naming it.")?;
+        write!(f, "pub const FEATURES: &[&str] = &[")?;
+        for (i, feature) in self.features.iter().enumerate() {
+            write!(f, "{}\"{feature}\"", if i > 0 { ", " } else { "" })?;
+        }
+        f.write_str("];\n")?;
         writeln!(
             f,
             "/// Values per sample of each input, in `model.inputs` order."

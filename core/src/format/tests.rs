@@ -55,7 +55,7 @@ fn round_trip_predicts_the_same_bits() {
     assert_eq!(loaded.name(), "sequential");
     assert_eq!(loaded.count_params(), model.count_params());
     // The weights are borrowed from the blob, not copied.
-    let start = bytes.len() - model.weight_len() * 4;
+    let start = bytes.len() - model.weight_bytes();
     assert_eq!(
         loaded.weights().as_ptr() as usize,
         words.as_ptr() as usize + start
@@ -128,7 +128,7 @@ fn header_errors_say_what_is_wrong() {
 
 /// Rewrites the CRC after a change, so that the change reaches the checks behind it.
 fn repair_crc(bytes: &mut [u8]) {
-    let end = read_u32(bytes, 12) as usize + 4 * read_u32(bytes, 16) as usize;
+    let end = read_u32(bytes, 12) as usize + read_u32(bytes, 16) as usize;
     let crc = CRC.checksum(&bytes[HEADER_BYTES..end]);
     bytes[24..28].copy_from_slice(&crc.to_le_bytes());
 }
@@ -221,7 +221,7 @@ fn an_arena_past_4_gib_is_refused_at_write_naming_the_layer() {
     let b = ws.call(Dense::new(32768).name("wide_b"), &[x]).unwrap();
     let sum = ws.call(Add, &[a, b]).unwrap();
     let mut model = ws.model(&[x], &[sum]).unwrap();
-    let w = vec![0.0f32; model.weight_len()];
+    let w = vec![0.0f32; model.weight_bytes() / 4];
     model.set_weights(Vec::leak(w)).unwrap();
     let mut out = vec![0u8; 1 << 20];
     let err = write(&model, &mut out).unwrap_err();

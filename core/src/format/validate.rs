@@ -4,7 +4,7 @@
 
 use super::BlobError;
 use crate::graph::storage::{List, Storage};
-use crate::graph::{Graph, LayerKind};
+use crate::graph::{layout, DType, Graph, Quant, WEIGHT_ALIGN};
 use crate::shape::Shape;
 
 fn bad(what: &'static str, at: usize) -> BlobError {
@@ -23,7 +23,7 @@ pub(super) fn graph<S: Storage>(g: &Graph<'_, S>) -> Result<(), BlobError> {
             let is_container = g
                 .layers
                 .get(parent as usize)
-                .is_some_and(|p| matches!(p.kind, LayerKind::Model(_)));
+                .is_some_and(|p| p.kind.nested_model().is_some());
             if parent as usize >= i || !is_container {
                 return Err(bad("a layer's parent is not an earlier nested model", i));
             }
@@ -53,16 +53,24 @@ pub(super) fn graph<S: Storage>(g: &Graph<'_, S>) -> Result<(), BlobError> {
                     .nodes
                     .get(target as usize)
                     .filter(|_| (target as usize) < i);
-                if target.map(|t| t.shape) != Some(node.shape) {
-                    return Err(bad("a view's shape is not its target's", i));
+                if target.map(|t| (t.shape, t.dtype)) != Some((node.shape, node.dtype)) {
+                    return Err(bad("a view's shape or dtype is not its target's", i));
                 }
             }
             None => {
                 let mut shapes = S::Few::<Shape>::default();
+                let mut dtypes = S::Few::<DType>::default();
                 for &input in node.inputs.iter() {
+                    let over = bad("a node has more inputs than the storage holds", i);
                     shapes
                         .push(g.nodes[input as usize].shape)
-                        .map_err(|_| bad("a node has more inputs than the storage holds", i))?;
+                        .map_err(|_| over)?;
+                    dtypes
+                        .push(g.nodes[input as usize].dtype)
+                        .map_err(|_| over)?;
+                }
+                if layer.kind.op().output_dtype(&dtypes) != node.dtype {
+                    return Err(bad("a node's dtype does not follow from its inputs", i));
                 }
                 let expected = layer
                     .kind
@@ -74,12 +82,32 @@ pub(super) fn graph<S: Storage>(g: &Graph<'_, S>) -> Result<(), BlobError> {
             }
         }
     }
+    for (i, node) in g.nodes.iter().enumerate() {
+        let fine = match node.quant {
+            Quant::None => true,
+            Quant::PerTensor { scale, zero_point } => {
+                scale.is_finite() && scale > 0.0 && node.dtype != DType::F32 && {
+                    let (lo, hi) = if node.dtype == DType::I8 {
+                        (-128, 127)
+                    } else {
+                        (i32::MIN, i32::MAX)
+                    };
+                    (lo..=hi).contains(&zero_point)
+                }
+            }
+            // Per-axis parameters belong to weights, not to activations.
+            Quant::PerAxis { .. } => false,
+        };
+        if !fine {
+            return Err(bad("a tensor's quantization parameters are invalid", i));
+        }
+    }
     for (k, &input) in g.inputs.iter().enumerate() {
         let node = g
             .nodes
             .get(input as usize)
             .ok_or(bad("a model input is not a node", k))?;
-        let is_input_layer = matches!(g.layers[node.layer as usize].kind, LayerKind::InputLayer(_));
+        let is_input_layer = g.layers[node.layer as usize].kind.input_shape().is_some();
         if !node.inputs.is_empty() || node.view_of.is_some() || !is_input_layer {
             return Err(bad("a model input is not an InputLayer", k));
         }
@@ -92,18 +120,19 @@ pub(super) fn graph<S: Storage>(g: &Graph<'_, S>) -> Result<(), BlobError> {
         if specs.is_empty() {
             continue;
         }
-        let count = specs
-            .iter()
-            .try_fold(0usize, |sum, w| sum.checked_add(w.shape.elements()?))
-            .ok_or(bad("a layer's weights are too large", id))?;
         let start = g.layers[id]
             .weights_at
             .ok_or(bad("a layer with weights has no weight offset", id))?
             as usize;
-        if start
-            .checked_add(count)
-            .is_none_or(|end| end > g.weight_len)
-        {
+        if start % WEIGHT_ALIGN != 0 {
+            return Err(bad(
+                "a layer's weights do not start at a multiple of 4 bytes",
+                id,
+            ));
+        }
+        let end = layout(&specs, start).last().map_or(start, |r| r.end);
+        // `layout` saturates: a weight too large for the address space ends at usize::MAX.
+        if end > g.weight_len {
             return Err(bad("a layer's weights run past the weight buffer", id));
         }
     }

@@ -1,13 +1,15 @@
-//! Shape arithmetic the layers share: image axes, spatial output sizes, merges,
-//! concatenation and reshape targets (Keras's rules).
+//! Shape arithmetic the layers share: image axes, spatial output sizes, merges and
+//! concatenation (Keras's rules).
 
-use super::layer::Reshape;
-use crate::kernels::Padding;
+// Each helper serves some op families; a build without them does not use it.
+#![cfg_attr(not(feature = "all-ops"), allow(dead_code))]
+
+use crate::graph::config::Padding;
 use crate::shape::{Dim, Shape};
 
 /// The shape of an element-wise merge of `a` and `b`: equal, with `None` where one side
 /// does not know an axis the other does.
-pub(super) fn merge_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
+pub(crate) fn merge_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
     if a.rank() != b.rank() {
         return None;
     }
@@ -22,7 +24,7 @@ pub(super) fn merge_shapes(a: &Shape, b: &Shape) -> Option<Shape> {
     Some(out)
 }
 
-pub(super) fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
+pub(crate) fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
     let first = inputs.first()?;
     if inputs.len() < 2 {
         return None;
@@ -59,7 +61,7 @@ pub(super) fn concatenate_shape(axis: i8, inputs: &[Shape]) -> Option<Shape> {
 }
 
 /// `(height, width, channels)` of a rank-4 channels-last shape; channels must be known.
-pub(super) fn image_axes(shape: &Shape) -> Option<(Dim, Dim, u32)> {
+pub(crate) fn image_axes(shape: &Shape) -> Option<(Dim, Dim, u32)> {
     if shape.rank() != 4 {
         return None;
     }
@@ -67,7 +69,7 @@ pub(super) fn image_axes(shape: &Shape) -> Option<(Dim, Dim, u32)> {
 }
 
 /// `Some(None)` for an unknown input axis, `None` when the output would be empty.
-pub(super) fn spatial_out(
+pub(crate) fn spatial_out(
     input: Dim,
     kernel: u16,
     stride: u16,
@@ -87,7 +89,7 @@ pub(super) fn spatial_out(
     }
 }
 
-pub(super) fn image_shape(
+pub(crate) fn image_shape(
     input: &Shape,
     h: Option<Dim>,
     w: Option<Dim>,
@@ -96,37 +98,8 @@ pub(super) fn image_shape(
     Shape::new(&[input.dim(0), h?, w?, c]).ok()
 }
 
-pub(super) fn reshape(r: &Reshape, input: &Shape) -> Option<Shape> {
-    let mut out = Shape::new(&[input.dim(0)]).ok()?;
-    let known: Option<u64> = r
-        .target_shape()
-        .iter()
-        .filter(|&&d| d > 0)
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
-    let known = known?;
-    let total = input.sample_elements().map(|n| n as u64);
-    if let Some(total) = total {
-        let has_wildcard = r.target_shape().contains(&-1);
-        if known == 0 || (has_wildcard && total % known != 0) || (!has_wildcard && total != known) {
-            return None;
-        }
-    }
-    for &d in r.target_shape() {
-        let dim = if d == -1 {
-            match total {
-                Some(t) => Some(u32::try_from(t / known).ok()?),
-                None => None,
-            }
-        } else {
-            Some(d as u32)
-        };
-        out = out.push(dim).ok()?;
-    }
-    Some(out)
-}
-
 /// Output height and width of a window (kernel or pool) sliding over `(h, w)`.
-pub(super) fn window_out(
+pub(crate) fn window_out(
     (h, w): (Dim, Dim),
     window: [u16; 2],
     strides: [u16; 2],

@@ -8,17 +8,22 @@
 //! * Nodes are stored in the order they were created, which is a topological order: a node
 //!   only refers to nodes before it.
 
-mod infer;
+pub mod config;
+pub(crate) mod infer;
 pub mod layer;
 mod spec;
 pub mod storage;
+pub mod tensor;
 
+#[cfg_attr(not(feature = "all-ops"), allow(unused_imports))]
+pub(crate) use layer::weight;
 pub use layer::{LayerKind, WeightSpec, WeightSpecs};
 pub use spec::LayerBuilder;
 pub use spec::LayerSpec;
 #[cfg(feature = "alloc")]
 pub use storage::Heap;
 pub use storage::{Fixed, List, Storage, Text, MAX_IO, MAX_NODE_INPUTS};
+pub use tensor::{DType, Element, Quant};
 
 use crate::error::{Error, MAX_TENSOR_ELEMENTS};
 use crate::name::{self, for_error, AutoNames};
@@ -41,7 +46,8 @@ pub struct Layer<S: Storage> {
     pub trainable: bool,
     /// The nested model this layer belongs to; `None` for the model's own layers.
     pub parent: Option<LayerId>,
-    /// Where the layer's weights start in the weight buffer, once it is built.
+    /// Where the layer's weights start in the weight buffer (in bytes, a multiple of
+    /// [`WEIGHT_ALIGN`]), once it is built.
     pub weights_at: Option<u32>,
 }
 
@@ -65,10 +71,13 @@ pub struct Node<S: Storage> {
     /// The `training=` argument of this call, if one was given (Keras resolves a missing
     /// one from the enclosing call, then from the layer's own default).
     pub training: Option<bool>,
+    /// The tensor's element type.
+    pub dtype: DType,
+    /// How its values are quantized, if they are.
+    pub quant: Quant,
 }
 
 /// How the model was built; `summary` and `layers` follow Keras's rules for each.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelKind {
     Sequential,
@@ -77,20 +86,13 @@ pub enum ModelKind {
     Subclassed,
 }
 
-impl ModelKind {
-    /// The class name `summary` prints for a nested model of this kind.
-    pub fn class_name(&self) -> &'static str {
-        match self {
-            ModelKind::Sequential => "Sequential",
-            ModelKind::Functional => "Functional",
-            ModelKind::Subclassed => "Model",
-        }
-    }
-}
+/// Every layer's weights start at a multiple of this many bytes in the weight buffer, and
+/// each of its variables at a multiple of its dtype's size.
+pub const WEIGHT_ALIGN: usize = 4;
 
 /// A model as layers, nodes and tensor shapes, kept in storage `S` ([`Fixed<N>`]: at most
-/// `N` layers and `N` nodes, inline; [`Heap`]: as many as needed), with its weights borrowed
-/// from a flat buffer (RAM or flash).
+/// `N` layers and `N` nodes, inline; `Heap`: as many as needed), with its weights borrowed
+/// from one byte buffer (RAM or flash) that holds every variable in its own dtype.
 #[derive(Clone, Debug)]
 pub struct Graph<'w, S: Storage> {
     pub(crate) name: S::Name,
@@ -99,9 +101,9 @@ pub struct Graph<'w, S: Storage> {
     pub(crate) nodes: S::List<Node<S>>,
     pub(crate) inputs: S::Few<NodeId>,
     pub(crate) outputs: S::Few<NodeId>,
-    pub(crate) weights: &'w [f32],
-    /// Length of the weight buffer the layers' `weights_at` index into. Sub-models made
-    /// from a bigger model share its buffer, so this can exceed `count_params()`.
+    pub(crate) weights: &'w [u8],
+    /// Bytes of the weight buffer the layers' `weights_at` index into. Sub-models made
+    /// from a bigger model share its buffer, so this can exceed what their layers use.
     pub(crate) weight_len: usize,
     pub(crate) auto_names: AutoNames<S>,
 }
@@ -237,11 +239,13 @@ impl<'w, S: Storage> Graph<'w, S> {
         }
     }
 
-    /// Applies layer `layer` to the tensors `inputs`, inferring the output shape. The
-    /// first application builds the layer: its weights get their place in the buffer.
+    /// Applies layer `layer` to the tensors `inputs`, inferring the output shape and
+    /// dtype. The first application builds the layer: its weights get their place in the
+    /// buffer.
     pub fn add_node(&mut self, layer: LayerId, inputs: &[NodeId]) -> Result<NodeId, Error> {
         let l = self.layers.get(layer as usize).ok_or(Error::NoSuchLayer)?;
         let mut shapes: S::Few<Shape> = Default::default();
+        let mut dtypes: S::Few<DType> = Default::default();
         for &input in inputs {
             let node = self
                 .nodes
@@ -252,8 +256,10 @@ impl<'w, S: Storage> Graph<'w, S> {
                     expected: "an existing input tensor",
                 })?;
             storage::push(&mut shapes, node.shape, "inputs of one node")?;
+            storage::push(&mut dtypes, node.dtype, "inputs of one node")?;
         }
         let shape = l.kind.output_shape_of(&l.name, &shapes)?;
+        let dtype = l.kind.op().output_dtype(&dtypes);
         // Every tensor must fit a 32-bit device's memory (MAX_TENSOR_ELEMENTS); so must
         // what a host would allocate to run it.
         let weights = shapes
@@ -277,19 +283,29 @@ impl<'w, S: Storage> Graph<'w, S> {
             return Err(too_large("output", shape));
         }
         let allocate = l.weights_at.is_none() && !weights.is_empty();
-        let count = weights
-            .iter()
-            .fold(0usize, |sum, w| sum.saturating_add(w.elements()));
+        let start = self.weight_len.next_multiple_of(WEIGHT_ALIGN);
+        let end = layout(&weights, start).last().map_or(start, |r| r.end);
         let id = self.push_node(layer, inputs, shape, None)?;
+        self.nodes[id as usize].dtype = dtype;
         if allocate {
-            let at = u32::try_from(self.weight_len).map_err(|_| Error::Capacity {
-                what: "weights",
+            let at = u32::try_from(start).map_err(|_| Error::Capacity {
+                what: "weight bytes",
                 capacity: u32::MAX as usize,
             })?;
             self.layers[layer as usize].weights_at = Some(at);
-            self.weight_len = self.weight_len.saturating_add(count);
+            self.weight_len = end;
         }
         Ok(id)
+    }
+
+    /// Sets how tensor `node`'s values are quantized (the host's quantizer does this).
+    pub fn set_quant(&mut self, node: NodeId, quant: Quant) -> Result<(), Error> {
+        let node = self
+            .nodes
+            .get_mut(node as usize)
+            .ok_or(Error::NoSuchLayer)?;
+        node.quant = quant;
+        Ok(())
     }
 
     pub(crate) fn push_node(
@@ -301,12 +317,17 @@ impl<'w, S: Storage> Graph<'w, S> {
     ) -> Result<NodeId, Error> {
         let inputs = storage::collect(inputs.iter().copied(), "inputs of one node")?;
         let id = next_id(self.nodes.len(), "nodes")?;
+        let dtype = view_of
+            .and_then(|v| self.nodes.get(v as usize))
+            .map_or(DType::F32, |n| n.dtype);
         let node = Node {
             layer,
             inputs,
             shape,
             view_of,
             training: None,
+            dtype,
+            quant: Quant::None,
         };
         storage::push(&mut self.nodes, node, "nodes")?;
         Ok(id)
@@ -422,14 +443,15 @@ impl<'w, S: Storage> Graph<'w, S> {
         t.saturating_add(n)
     }
 
-    /// The length of the weight buffer this graph indexes: `count_params()` for a model on
-    /// its own, more for a sub-model sharing a bigger model's weights.
-    pub fn weight_len(&self) -> usize {
+    /// Bytes of the weight buffer this graph indexes: the sum of its variables' bytes
+    /// (each aligned, see [`WEIGHT_ALIGN`]) for a model on its own, more for a sub-model
+    /// sharing a bigger model's weights.
+    pub fn weight_bytes(&self) -> usize {
         self.weight_len
     }
 
-    /// Where layer `layer`'s first weight is in the buffer (its variables follow in
-    /// Keras's order: kernel, bias; gamma, beta, moving_mean, moving_variance).
+    /// Where layer `layer`'s first weight is in the buffer, in bytes (its variables follow
+    /// in Keras's order: kernel, bias; gamma, beta, moving_mean, moving_variance).
     pub fn weight_offset(&self, layer: LayerId) -> Option<usize> {
         self.layers
             .get(layer as usize)?
@@ -437,21 +459,41 @@ impl<'w, S: Storage> Graph<'w, S> {
             .map(|a| a as usize)
     }
 
-    /// Lends the model its weights: for a model built in kiln or read from a `.keras`,
+    /// Lends a float model its weights: for a model built in kiln or read from a `.keras`,
     /// Keras's `get_weights()` flattened and concatenated.
     pub fn set_weights(&mut self, weights: &'w [f32]) -> Result<(), Error> {
+        self.set_weight_bytes(bytemuck::cast_slice(weights))
+    }
+
+    /// Lends the model its weight buffer: every variable in its own dtype, little-endian,
+    /// laid out as [`weight_range`](Self::weight_range) says. The buffer must start at a
+    /// multiple of 4 bytes in memory (a `kiln::format` blob's weights do).
+    pub fn set_weight_bytes(&mut self, weights: &'w [u8]) -> Result<(), Error> {
         if weights.len() != self.weight_len {
             return Err(Error::WeightsLength {
                 expected: self.weight_len,
                 found: weights.len(),
             });
         }
+        if weights.as_ptr() as usize % WEIGHT_ALIGN != 0 {
+            return Err(Error::WeightsMisaligned);
+        }
         self.weights = weights;
         Ok(())
     }
 
-    pub fn weights(&self) -> &'w [f32] {
+    /// The weight buffer's bytes.
+    pub fn weights(&self) -> &'w [u8] {
         self.weights
+    }
+
+    /// The weight buffer as f32 values, when every variable is f32 (a float model).
+    pub fn weights_f32(&self) -> Option<&'w [f32]> {
+        let all_f32 = (0..self.layers.len() as LayerId)
+            .all(|l| self.layer_weights(l).iter().all(|w| w.dtype == DType::F32));
+        all_f32
+            .then(|| bytemuck::try_cast_slice(self.weights).ok())
+            .flatten()
     }
 
     /// The same graph without its weights, no longer borrowing them (to keep the graph
@@ -470,22 +512,33 @@ impl<'w, S: Storage> Graph<'w, S> {
         }
     }
 
-    /// Where one weight variable of a layer (`"kernel"`, `"bias"`, …) lives in the buffer.
+    /// Where one weight variable of a layer (`"kernel"`, `"bias"`, …) lives in the buffer,
+    /// in bytes.
     pub fn weight_range(&self, layer: LayerId, name: &str) -> Option<core::ops::Range<usize>> {
-        let mut offset = self.weight_offset(layer)?;
-        for w in self.layer_weights(layer) {
-            if w.name == name {
-                return Some(offset..offset + w.elements());
-            }
-            offset += w.elements();
-        }
-        None
+        let specs = self.layer_weights(layer);
+        let at = specs.iter().position(|w| w.name == name)?;
+        let range = layout(&specs, self.weight_offset(layer)?).nth(at);
+        range
     }
 
-    /// The values of one weight variable of a layer, if the model has its weights.
+    /// The values of one f32 weight variable of a layer, if the model has its weights.
     pub fn layer_weight(&self, layer: LayerId, name: &str) -> Option<&'w [f32]> {
-        self.weights.get(self.weight_range(layer, name)?)
+        bytemuck::try_cast_slice(self.weights.get(self.weight_range(layer, name)?)?).ok()
     }
+}
+
+/// The byte ranges of variables `specs` placed from byte `start`, each at a multiple of
+/// its dtype's size.
+pub(crate) fn layout(
+    specs: &[WeightSpec],
+    start: usize,
+) -> impl Iterator<Item = core::ops::Range<usize>> + '_ {
+    specs.iter().scan(start, |at, w| {
+        let begin = at.next_multiple_of(w.dtype.align());
+        let end = begin.saturating_add(w.bytes());
+        *at = end;
+        Some(begin..end)
+    })
 }
 
 impl<S: Storage> Graph<'_, S> {
@@ -498,19 +551,17 @@ impl<S: Storage> Graph<'_, S> {
             .iter()
             .enumerate()
             .filter(move |(_, l)| {
-                l.parent.is_none() && !(skip_inputs && matches!(l.kind, LayerKind::InputLayer(_)))
+                l.parent.is_none() && !(skip_inputs && l.kind.input_shape().is_some())
             })
             .map(|(i, _)| i as LayerId)
     }
 
     /// `layer.layers` of a nested model, by Keras's rule for its kind.
     pub fn nested_layers(&self, container: LayerId) -> impl Iterator<Item = LayerId> + '_ {
-        let skip_inputs = matches!(
-            self.layer(container).map(|l| l.kind),
-            Some(LayerKind::Model(ModelKind::Sequential))
-        );
+        let skip_inputs = self.layer(container).and_then(|l| l.kind.nested_model())
+            == Some(ModelKind::Sequential);
         self.children(container).filter(move |&c| {
-            !(skip_inputs && matches!(self.layers[c as usize].kind, LayerKind::InputLayer(_)))
+            !(skip_inputs && self.layers[c as usize].kind.input_shape().is_some())
         })
     }
 }

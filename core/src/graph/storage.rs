@@ -4,7 +4,7 @@
 //!   [`NAME_CAPACITY`](crate::name::NAME_CAPACITY) bytes, [`MAX_NODE_INPUTS`] tensors per call
 //!   and [`MAX_IO`] model inputs and outputs. No heap: this is the firmware's storage, and
 //!   going past a capacity is an [`Error::Capacity`](crate::Error::Capacity) naming it.
-//! * [`Heap`] (feature `alloc`): every list grows as needed. The host tools read models of
+//! * `Heap` (feature `alloc`): every list grows as needed. The host tools read models of
 //!   any size with it.
 //!
 //! Both run the same code: a graph is generic over its [`Storage`], never over a feature.

@@ -3,8 +3,8 @@
 
 extern crate std;
 
-use super::layer::*;
 use crate::kernels::{Activation, Padding};
+use crate::ops::*;
 
 use crate::shape::Shape;
 use proptest::prelude::*;
@@ -35,16 +35,20 @@ fn keras_examples() {
     .unwrap();
     assert_eq!(c, Shape::batched(&[26, 26, 4]).unwrap());
     let p = infer(
-        LayerKind::MaxPooling2D(Pool2D {
+        LayerKind::MaxPooling2D(MaxPooling2D(Pool2D {
             pool_size: [2, 2],
             strides: [2, 2],
             padding: Padding::Valid,
-        }),
+        })),
         &[None, Some(26), Some(26), Some(8)],
     )
     .unwrap();
     assert_eq!(p, Shape::batched(&[13, 13, 8]).unwrap());
-    let f = infer(LayerKind::Flatten, &[None, Some(13), Some(13), Some(8)]).unwrap();
+    let f = infer(
+        LayerKind::Flatten(Flatten),
+        &[None, Some(13), Some(13), Some(8)],
+    )
+    .unwrap();
     assert_eq!(f, Shape::batched(&[1352]).unwrap());
     // 'same' keeps ceil(in / stride); unknown axes stay unknown.
     let s = infer(
@@ -148,7 +152,7 @@ proptest! {
         let mut input = std::vec![batch];
         input.extend(dims.iter().map(|&d| Some(d)));
         let total: u32 = dims.iter().product();
-        let flat = infer(LayerKind::Flatten, &input).unwrap();
+        let flat = infer(LayerKind::Flatten(Flatten), &input).unwrap();
         prop_assert_eq!(flat.dim(0), batch);
         prop_assert_eq!(flat.sample_elements(), Some(total as usize));
         let reshaped = infer(LayerKind::Reshape(Reshape::new(&[-1, 1]).unwrap()), &input).unwrap();
@@ -160,7 +164,7 @@ proptest! {
     /// Pooling with 'same' never loses a row or column; 'valid' never reads past the edge.
     #[test]
     fn pooling_sizes(input in 1u32..30, p in 1u16..5, s in 1u16..5) {
-        let pool = |padding| LayerKind::AveragePooling2D(Pool2D { pool_size: [p, p], strides: [s, s], padding });
+        let pool = |padding| LayerKind::AveragePooling2D(AveragePooling2D(Pool2D { pool_size: [p, p], strides: [s, s], padding }));
         let same = infer(pool(Padding::Same), &[None, Some(input), Some(input), Some(1)]).unwrap();
         prop_assert_eq!(same.dim(1), Some(input.div_ceil(s as u32)));
         match infer(pool(Padding::Valid), &[None, Some(input), Some(input), Some(1)]) {

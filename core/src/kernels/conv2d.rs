@@ -127,9 +127,57 @@ impl Conv2dGeometry {
         let x = (ox * self.stride_w + kx * self.dilation_w).checked_sub(self.pad_left)?;
         (x < self.in_w).then_some(x)
     }
+
+    /// The kernel rows `ky_lo..ky_hi` whose input row exists for output row `oy` (the
+    /// others fall in the padding): those for which [`Self::input_row`] is `Some`.
+    #[inline]
+    pub(crate) fn kernel_rows(&self, oy: usize) -> (usize, usize) {
+        taps_inside(
+            oy * self.stride_h,
+            self.dilation_h,
+            self.pad_top,
+            self.in_h,
+            self.kernel_h,
+        )
+    }
+
+    /// The kernel columns whose input column exists for output column `ox`.
+    #[inline]
+    pub(crate) fn kernel_cols(&self, ox: usize) -> (usize, usize) {
+        taps_inside(
+            ox * self.stride_w,
+            self.dilation_w,
+            self.pad_left,
+            self.in_w,
+            self.kernel_w,
+        )
+    }
 }
 
-/// 2-D convolution (Keras `Conv2D`, really a cross-correlation), one sample.
+/// The taps `k` in `0..kernel` with `pad <= start + k * dilation < pad + size`, as a
+/// range (they are consecutive).
+pub(crate) fn taps_inside(
+    start: usize,
+    dilation: usize,
+    pad: usize,
+    size: usize,
+    kernel: usize,
+) -> (usize, usize) {
+    let (before, until) = (
+        pad.saturating_sub(start),
+        (pad + size).saturating_sub(start),
+    );
+    // No division for the usual dilation 1: this runs for every output pixel.
+    let (lo, hi) = match dilation {
+        0 | 1 => (before, until),
+        d => (before.div_ceil(d), until.div_ceil(d)),
+    };
+    let lo = lo.min(kernel);
+    (lo, hi.min(kernel).max(lo))
+}
+
+/// 2-D convolution (Keras `Conv2D`, really a cross-correlation), one sample. The
+/// reference: [`fast::conv2d`](super::fast::conv2d) computes the same bits faster.
 ///
 /// `output[oy, ox, co] = bias[co] + Σ input[iy, ix, ci] * kernel[ky, kx, ci, co]` with
 /// `iy = oy * stride_h + ky * dilation_h - pad_top` (and likewise `ix`); padded cells

@@ -1,6 +1,7 @@
 //! `keras.layers.Dense` (float32 reference).
 
-/// Dense (fully connected) layer on the last axis: `y = x · kernel + bias`.
+/// Dense (fully connected) layer on the last axis: `y = x · kernel + bias`. The reference:
+/// [`fast::dense`](super::fast::dense) computes the same bits faster.
 ///
 /// Like Keras on inputs of rank > 2, `input` may hold several rows: each row of
 /// `in_features` values gives one row of `out_features` outputs.
@@ -52,7 +53,7 @@ pub fn dense(
     }
 }
 
-fn contract_holds(
+pub(crate) fn contract_holds(
     input: &[f32],
     in_features: usize,
     kernel: &[f32],

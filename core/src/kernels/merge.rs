@@ -16,19 +16,7 @@
 
 use super::float::{max_nan, min_nan};
 
-/// Which merge.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MergeOp {
-    Add,
-    /// Exactly two inputs: `a - b`.
-    Subtract,
-    Multiply,
-    /// Sum in input order, then times `1 / count` (see [`merge`]).
-    Average,
-    Maximum,
-    Minimum,
-}
+pub use crate::graph::config::MergeOp;
 
 /// `output[i] = ((inputs[0][i] op inputs[1][i]) op inputs[2][i]) op …`, folded in input
 /// order, as Keras's merge layers compute it.

@@ -28,8 +28,10 @@ pub mod conv2d;
 pub mod dense;
 pub mod depthwise_conv2d;
 pub mod dropout;
-mod float;
+pub mod fast;
+pub(crate) mod float;
 pub mod global_pool;
+pub mod math;
 pub mod max_pool2d;
 pub mod merge;
 pub mod padding;
@@ -37,6 +39,8 @@ pub mod pool2d;
 pub mod random_crop;
 pub mod relu;
 pub mod rng;
+pub mod separable_conv2d;
+pub mod spatial;
 #[cfg(test)]
 mod test_util;
 
@@ -100,8 +104,8 @@ mod release_contract_tests {
         merge(MergeOp::Add, &[], &mut out);
         merge(MergeOp::Subtract, &[&[1.0; 4]], &mut out);
         merge(MergeOp::Add, &[&[1.0; 4], &[1.0; 3]], &mut out);
-        concatenate(&[&[1.0; 2], &[1.0; 2]], 1, &[2, 1], &mut out);
-        concatenate(&[&[1.0; 2]], 2, &[usize::MAX], &mut out);
+        concatenate(&[&[1.0; 2], &[1.0; 2]], 3, &mut out);
+        concatenate(&[&[1.0; 2]], 0, &mut out);
         let window = CropWindow {
             top: 1,
             left: 0,
@@ -123,6 +127,13 @@ mod release_contract_tests {
         crop(&[1.0; 4], (2, 2, 1), huge, (2, 2), &mut out);
         resize_bilinear(&[], (0, 4, 1), (2, 2), &mut out);
         center_crop_resize(&[1.0; 3], (2, 2, 1), (2, 2), &mut out);
+        spatial::zero_padding2d(&[1.0; 3], (2, 2, 1), [[1, 0], [0, 0]], &mut out);
+        spatial::cropping2d(&[1.0; 9], (3, 3, 1), [[2, 1], [0, 0]], &mut out);
+        spatial::cropping2d(&[1.0; 8], (3, 3, 1), [[1, 1], [1, 1]], &mut out[..1]);
+        spatial::upsampling2d_nearest(&[1.0; 2], (1, 1, 1), (2, 2), &mut out);
+        separable_conv2d::separable_conv2d(
+            &g, 1, &[1.0; 9], &[1.0; 4], &[1.0; 2], None, 2, &mut out,
+        );
         assert_eq!(out, [7.0; 4]);
         let mut rng = SmallRng::new(0);
         dropout(&mut out, 1.5, &mut rng);

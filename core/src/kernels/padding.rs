@@ -8,39 +8,12 @@
 //! * `same`: `out = ceil(in / s)`,
 //!   `pad_total = max((out - 1) * s + eff_k - in, 0)`, `pad_before = pad_total / 2`
 //!   (floor), and the extra row or column, if any, goes **after** (bottom/right).
+//! * `causal` (Conv1D): `eff_k - 1` cells before, none after; `out = ceil(in / s)`.
 //!
 //! These helpers are pure integer arithmetic, never panic, and return `None` (or 0)
 //! for arguments Keras would reject (zero sizes, strides or dilations, overflow).
 
-/// Keras padding mode of a convolution or pooling layer.
-#[cfg_attr(feature = "format", derive(serde::Serialize, serde::Deserialize))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Padding {
-    /// `padding="valid"`: windows lie entirely inside the input.
-    Valid,
-    /// `padding="same"`: `out = ceil(in / stride)`, zero (conv) or ignored (pool)
-    /// cells around the input, the odd one at the bottom/right.
-    Same,
-}
-
-impl Padding {
-    /// Parses the Keras config string (`"valid"` or `"same"`, lower case as Keras writes it).
-    pub fn from_keras_name(name: &str) -> Option<Padding> {
-        match name {
-            "valid" => Some(Padding::Valid),
-            "same" => Some(Padding::Same),
-            _ => None,
-        }
-    }
-
-    /// The Keras config string.
-    pub fn keras_name(&self) -> &'static str {
-        match self {
-            Padding::Valid => "valid",
-            Padding::Same => "same",
-        }
-    }
-}
+pub use crate::graph::config::Padding;
 
 /// Effective (dilated) kernel extent `(kernel - 1) * dilation + 1`, or `None` if
 /// `kernel` or `dilation` is 0 or the product overflows.
@@ -76,7 +49,7 @@ pub fn output_size(
     let eff = effective_kernel(kernel, dilation)?;
     let out = match padding {
         Padding::Valid => (input.checked_sub(eff)? / stride).checked_add(1)?,
-        Padding::Same => input.div_ceil(stride),
+        Padding::Same | Padding::Causal => input.div_ceil(stride),
     };
     if out == 0 {
         None
@@ -96,6 +69,7 @@ pub fn pad_total(
 ) -> usize {
     match padding {
         Padding::Valid => 0,
+        Padding::Causal => effective_kernel(kernel, dilation).map_or(0, |eff| eff - 1),
         Padding::Same => {
             let (Some(out), Some(eff)) = (
                 output_size(input, kernel, stride, dilation, padding),
@@ -128,7 +102,10 @@ pub fn pad_before(
     dilation: usize,
     padding: Padding,
 ) -> usize {
-    pad_total(input, kernel, stride, dilation, padding) / 2
+    match padding {
+        Padding::Causal => pad_total(input, kernel, stride, dilation, padding),
+        _ => pad_total(input, kernel, stride, dilation, padding) / 2,
+    }
 }
 
 /// Padding after the last row/column (bottom or right): `pad_total - pad_before`.
@@ -140,7 +117,7 @@ pub fn pad_after(
     padding: Padding,
 ) -> usize {
     let total = pad_total(input, kernel, stride, dilation, padding);
-    total - total / 2
+    total - pad_before(input, kernel, stride, dilation, padding)
 }
 
 /// True if `(out - 1) * stride + (kernel - 1) * dilation` fits in `usize`, i.e. every

@@ -104,6 +104,18 @@ impl Pool2dGeometry {
         (x < self.in_w).then_some(x)
     }
 
+    /// The window rows `ky_lo..ky_hi` that land inside the input for output row `oy`.
+    #[inline]
+    pub(crate) fn window_rows(&self, oy: usize) -> (usize, usize) {
+        super::conv2d::taps_inside(oy * self.stride_h, 1, self.pad_top, self.in_h, self.pool_h)
+    }
+
+    /// The window columns that land inside the input for output column `ox`.
+    #[inline]
+    pub(crate) fn window_cols(&self, ox: usize) -> (usize, usize) {
+        super::conv2d::taps_inside(ox * self.stride_w, 1, self.pad_left, self.in_w, self.pool_w)
+    }
+
     /// Calls `f(pixel_offset)` for each input pixel of window `(oy, ox)` in row-major
     /// window order, where `pixel_offset = (iy * in_w + ix) * channels`.
     #[inline]

@@ -59,7 +59,7 @@ impl<'w, S: Storage> Functional<'w, S> {
     /// `keras.Input(...)`: a new model input.
     pub fn input<'n>(&mut self, input: impl Into<LayerSpec<'n>>) -> Result<Tensor, Error> {
         let spec = input.into();
-        if !matches!(spec.kind, LayerKind::InputLayer(_)) {
+        if spec.kind.input_shape().is_none() {
             return Err(Error::InvalidConfig {
                 layer: for_error(spec.name.unwrap_or_default()),
                 reason: "Functional::input takes an Input",
@@ -72,7 +72,7 @@ impl<'w, S: Storage> Functional<'w, S> {
     /// Creates a layer without calling it, to call it several times (a shared layer).
     pub fn layer<'n>(&mut self, layer: impl Into<LayerSpec<'n>>) -> Result<LayerId, Error> {
         let spec = layer.into();
-        if matches!(spec.kind, LayerKind::InputLayer(_) | LayerKind::Model(_)) {
+        if spec.kind.input_shape().is_some() || spec.kind.nested_model().is_some() {
             return Err(Error::InvalidConfig {
                 layer: for_error(spec.name.unwrap_or_default()),
                 reason: "use Functional::input for inputs and Functional::call_model for models",
@@ -169,8 +169,8 @@ impl<'w, S: Storage> Functional<'w, S> {
         self.build_model(name, inputs, outputs, LayerOrder::Keras)
     }
 
-    /// The weight buffer length every model of this workspace indexes.
-    pub fn weight_len(&self) -> usize {
+    /// Bytes of the weight buffer every model of this workspace indexes.
+    pub fn weight_bytes(&self) -> usize {
         self.graph.weight_len
     }
 
@@ -215,7 +215,7 @@ impl<'w, S: Storage> Functional<'w, S> {
             let node = &g.nodes[n];
             if node.inputs.is_empty()
                 && node.view_of.is_none()
-                && matches!(g.layers[node.layer as usize].kind, LayerKind::InputLayer(_))
+                && g.layers[node.layer as usize].kind.input_shape().is_some()
                 && g.layers[node.layer as usize].parent.is_none()
             {
                 // Keras: "Graph disconnected".
@@ -263,7 +263,7 @@ impl<'w, S: Storage> Functional<'w, S> {
             let n = t.0 as usize;
             let node = &g.nodes[n];
             let source = &g.layers[node.layer as usize];
-            let is_input_layer = matches!(source.kind, LayerKind::InputLayer(_))
+            let is_input_layer = source.kind.input_shape().is_some()
                 && node.inputs.is_empty()
                 && source.parent.is_none();
             if !is_input_layer {
@@ -275,7 +275,7 @@ impl<'w, S: Storage> Functional<'w, S> {
                 };
                 clone_layer[k] = model.push_layer(Layer {
                     name: clone,
-                    kind: LayerKind::InputLayer(node.shape),
+                    kind: LayerKind::input(node.shape),
                     trainable: true,
                     parent: None,
                     weights_at: None,
@@ -339,7 +339,7 @@ impl<'w, S: Storage> Graph<'w, S> {
         let shared = match existing {
             None => None,
             Some(id)
-                if self.layers[id as usize].kind == LayerKind::Model(inner.kind)
+                if self.layers[id as usize].kind.nested_model() == Some(inner.kind)
                     && self.same_layers(id, inner) =>
             {
                 Some(id)
@@ -429,7 +429,7 @@ impl<'w, S: Storage> Graph<'w, S> {
                 found: 0,
             })?;
             for (id, layer) in inner.layers.iter().enumerate() {
-                if !matches!(layer.kind, LayerKind::InputLayer(_)) {
+                if layer.kind.input_shape().is_none() {
                     last = self.add_node(layer_map[id], &[last])?;
                 }
             }

@@ -1,7 +1,7 @@
 //! `model.get_layer(name=None, index=None)` with Keras's rules and messages.
 
 use crate::graph::{Graph, Layer, LayerId, Storage};
-use crate::summary::PyRepr;
+use crate::name::PyRepr;
 use core::fmt;
 
 /// Why `get_layer` failed; `Display` is Keras's message, word for word.

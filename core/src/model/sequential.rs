@@ -51,7 +51,7 @@ impl<'w, S: Storage> Sequential<'w, S> {
     pub fn add<'n>(&mut self, layer: impl Into<LayerSpec<'n>>) -> Result<LayerId, Error> {
         let spec = layer.into();
         spec.check()?;
-        if let LayerKind::InputLayer(shape) = spec.kind {
+        if let Some(shape) = spec.kind.input_shape() {
             if !self.graph.layers.is_empty() {
                 return Err(Error::InvalidConfig {
                     layer: for_error(&self.graph.name),
@@ -75,10 +75,7 @@ impl<'w, S: Storage> Sequential<'w, S> {
 
     /// Applies a freshly added layer to the current output, if the model is built.
     fn connect(&mut self, id: LayerId) -> Result<(), Error> {
-        let is_input = matches!(
-            self.graph.layers[id as usize].kind,
-            LayerKind::InputLayer(_)
-        );
+        let is_input = self.graph.layers[id as usize].kind.input_shape().is_some();
         let node = if is_input {
             let node = self.graph.add_node(id, &[])?;
             self.graph.set_inputs(&[node])?;
@@ -102,7 +99,7 @@ impl<'w, S: Storage> Sequential<'w, S> {
         built.layers.clear();
         built.weight_len = 0;
         built.auto_names = self.graph.auto_names.clone();
-        let input = built.add_layer(LayerSpec::new(LayerKind::InputLayer(input_shape)))?;
+        let input = built.add_layer(LayerSpec::new(LayerKind::input(input_shape)))?;
         let mut last: NodeId = built.add_node(input, &[])?;
         built.set_inputs(&[last])?;
         for layer in self.graph.layers.iter() {

@@ -41,6 +41,7 @@ use crate::error::Error;
 use crate::graph::{Fixed, Graph, LayerId, LayerKind, LayerSpec, ModelKind, Storage};
 use crate::model::functional::{Functional, LayerOrder, Tensor};
 use crate::shape::Shape;
+#[cfg(feature = "summary")]
 use crate::summary::{SummaryError, SummaryOptions};
 
 /// The body of a subclassed model: Keras's `call(inputs, training=None)`.
@@ -82,6 +83,7 @@ impl<'w, S: Storage> Subclassed<'w, S> {
     }
 
     /// `summary()` before the model has run.
+    #[cfg(feature = "summary")]
     pub fn summary<'o>(
         &self,
         options: &SummaryOptions<'o>,
@@ -95,7 +97,7 @@ impl<'w, S: Storage> Subclassed<'w, S> {
     /// traced model.
     pub fn trace(&self, body: &impl Call<S>, input_shape: Shape) -> Result<Graph<'w, S>, Error> {
         let mut workspace = self.workspace.clone();
-        let x = workspace.input(LayerSpec::new(LayerKind::InputLayer(input_shape)))?;
+        let x = workspace.input(LayerSpec::new(LayerKind::input(input_shape)))?;
         let y = body.call(&mut workspace, x, None)?;
         let mut graph =
             workspace.build_model(self.name.clone(), &[x], &[y], LayerOrder::Creation)?;

@@ -8,7 +8,9 @@
 //! arena space.
 //!
 //! The plan is for one sample: `predict` runs a batch one sample at a time, so the arena
-//! does not grow with the batch.
+//! does not grow with the batch. It counts bytes: a tensor takes its elements times its
+//! dtype's size, rounded up to [`ARENA_ALIGN`], so every tensor starts aligned for any
+//! dtype.
 
 use crate::error::Error;
 use crate::graph::storage::{self, Storage};
@@ -16,11 +18,14 @@ use crate::graph::Graph;
 use crate::name::for_error;
 use crate::shape::Shape;
 
-/// Where one tensor lives: `elements` f32 values from `offset` (in f32 units).
+/// Every tensor in the arena starts at a multiple of this many bytes.
+pub const ARENA_ALIGN: usize = 4;
+
+/// Where one tensor lives: `bytes` bytes from byte `offset` of the arena.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Placement {
     pub offset: usize,
-    pub elements: usize,
+    pub bytes: usize,
     /// True when the tensor reuses its input's memory (in place).
     pub in_place: bool,
 }
@@ -28,25 +33,23 @@ pub struct Placement {
 /// The arena layout of a graph for one sample.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan<S: Storage> {
-    /// Per node; model inputs have zero elements (they stay in the caller's buffer).
+    /// Per node; model inputs take no bytes (they stay in the caller's buffer).
     pub placements: S::List<Placement>,
-    /// Arena size in f32 values.
-    pub elements: usize,
-    /// The most values that must be live at once for this execution order: no plan for
+    /// Bytes the tensors span.
+    pub bytes: usize,
+    /// The most bytes that must be live at once for this execution order: no plan for
     /// this order can be smaller.
     pub lower_bound: usize,
 }
 
 impl<S: Storage> Plan<S> {
-    /// Arena bytes, plus room to align an arbitrary `[u8]` to f32.
+    /// Arena bytes to declare: the plan, plus room to align an arbitrary `[u8]`.
     pub fn arena_bytes(&self) -> usize {
-        self.elements
-            .saturating_mul(4)
-            .saturating_add(core::mem::align_of::<f32>() - 1)
+        arena_bytes(self.bytes)
     }
 
     pub fn lower_bound_bytes(&self) -> usize {
-        self.lower_bound.saturating_mul(4)
+        self.lower_bound
     }
 
     /// The first node with the biggest tensor in the arena, and that tensor's bytes.
@@ -55,14 +58,23 @@ impl<S: Storage> Plan<S> {
             .iter()
             .enumerate()
             .rev()
-            .max_by_key(|(_, p)| p.elements)
-            .filter(|(_, p)| p.elements > 0)
-            .map(|(node, p)| (node, p.elements.saturating_mul(4)))
+            .max_by_key(|(_, p)| p.bytes)
+            .filter(|(_, p)| p.bytes > 0)
+            .map(|(node, p)| (node, p.bytes))
     }
 }
 
+/// Bytes of arena to declare for a plan of `bytes`: room to align an arbitrary `[u8]`.
+pub fn arena_bytes(bytes: usize) -> usize {
+    bytes.saturating_add(ARENA_ALIGN - 1)
+}
+
 /// Plans the arena for `graph` whose node tensors have the per-sample `shapes`.
-pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S>, Error> {
+pub fn plan<S: Storage>(
+    graph: &Graph<'_, S>,
+    shapes: &[Shape],
+    training: Option<bool>,
+) -> Result<Plan<S>, Error> {
     let nodes = graph.nodes();
     let count = nodes.len();
     let is_model_input = |n: usize| graph.input_nodes().iter().any(|&i| i as usize == n);
@@ -82,19 +94,21 @@ pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S
     // Pass 1: which tensors share memory (views and in-place layers), and for how long
     // each shared block lives.
     let mut owner: S::List<usize> = storage::filled(count, 0, "nodes")?;
-    let mut elements: S::List<usize> = storage::filled(count, 0, "nodes")?;
+    let mut sizes: S::List<usize> = storage::filled(count, 0, "nodes")?;
     for (i, node) in nodes.iter().enumerate() {
         let layer = graph.layer(node.layer).ok_or(Error::NoSuchLayer)?;
         let shape = shapes.get(i).ok_or(Error::NoSuchLayer)?;
-        elements[i] = shape
+        sizes[i] = shape
             .sample_elements()
+            .and_then(|n| n.checked_mul(node.dtype.size()))
+            .and_then(|n| n.checked_next_multiple_of(ARENA_ALIGN))
             .ok_or_else(|| Error::UnknownDimension {
                 layer: for_error(&layer.name),
                 shape: *shape,
             })?;
         owner[i] = i;
         if is_model_input(i) {
-            elements[i] = 0;
+            sizes[i] = 0;
             continue;
         }
         let shared_with = if let Some(target) = node.view_of {
@@ -104,12 +118,7 @@ pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S
                 [input] => {
                     let input = graph.resolve(*input) as usize;
                     let input_dies_here = last_use[owner[input]] == i;
-                    // RandomCrop is the identity only at inference; in training it changes
-                    // the shape and needs its own memory.
-                    let same_values = !matches!(layer.kind, crate::LayerKind::RandomCrop { .. })
-                        || shapes.get(input) == Some(shape);
-                    (layer.kind.is_in_place()
-                        && same_values
+                    (layer.kind.is_in_place(graph.node_training(i, training))
                         && !is_model_input(input)
                         && input_dies_here)
                         .then_some(input)
@@ -122,9 +131,9 @@ pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S
             owner[i] = o;
             // The block now lives as long as this tensor.
             last_use[o] = last_use[o].max(last_use[i]);
-            if elements[o] == 0 {
+            if sizes[o] == 0 {
                 // A view of a model input: still the caller's buffer.
-                elements[i] = 0;
+                sizes[i] = 0;
             }
         }
     }
@@ -132,7 +141,7 @@ pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S
     // A block is as big as the biggest tensor sharing it.
     let mut block_size: S::List<usize> = storage::filled(count, 0, "nodes")?;
     for u in 0..count {
-        block_size[owner[u]] = block_size[owner[u]].max(elements[u]);
+        block_size[owner[u]] = block_size[owner[u]].max(sizes[u]);
     }
     let mut blocks: S::List<(usize, usize, usize)> = Default::default();
     let mut block_of: S::List<usize> = storage::filled(count, usize::MAX, "nodes")?;
@@ -146,8 +155,8 @@ pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S
     // Pass 2: place the blocks. Two orders, keep the smaller arena: creation order
     // (first fit as the graph runs) and largest first (TensorFlow Lite Micro's
     // greedy-by-size).
-    let by_creation = place::<S>(&blocks, |a, b| a.0.cmp(&b.0))?;
-    let by_size = place::<S>(&blocks, |a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)))?;
+    let by_creation = place::<S>(&blocks, by_creation)?;
+    let by_size = place::<S>(&blocks, by_size)?;
     let (offsets, arena) = if by_size.1 < by_creation.1 {
         by_size
     } else {
@@ -156,13 +165,13 @@ pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S
     if arena == usize::MAX {
         return Err(Error::Capacity {
             what: "bytes of arena",
-            capacity: usize::MAX / 4,
+            capacity: usize::MAX,
         });
     }
     let mut placements: S::List<Placement> = Default::default();
     for i in 0..count {
         let block = block_of[owner[i]];
-        let placement = if elements[i] == 0 || block == usize::MAX {
+        let placement = if sizes[i] == 0 || block == usize::MAX {
             Placement {
                 in_place: owner[i] != i,
                 ..Placement::default()
@@ -170,7 +179,7 @@ pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S
         } else {
             Placement {
                 offset: offsets[block],
-                elements: elements[i],
+                bytes: sizes[i],
                 in_place: owner[i] != i,
             }
         };
@@ -188,20 +197,40 @@ pub fn plan<S: Storage>(graph: &Graph<'_, S>, shapes: &[Shape]) -> Result<Plan<S
     }
     Ok(Plan {
         placements,
-        elements: arena,
+        bytes: arena,
         lower_bound,
     })
 }
 
-/// Places blocks `(first, last, size)` in the order `order` gives: each at the lowest
-/// offset clear of every already-placed block whose lifetime overlaps. Returns the offsets
-/// (by block index) and the arena size.
+/// A block: `(first node, last node, bytes)`.
+type Block = (usize, usize, usize);
+
+fn by_creation(a: &Block, b: &Block) -> core::cmp::Ordering {
+    a.0.cmp(&b.0)
+}
+
+fn by_size(a: &Block, b: &Block) -> core::cmp::Ordering {
+    b.2.cmp(&a.2).then(a.0.cmp(&b.0))
+}
+
+/// Places blocks in the order `order` gives: each at the lowest offset clear of every
+/// already-placed block whose lifetime overlaps. Returns the offsets (by block index) and
+/// the arena size. (A function pointer, not a closure: one copy of this code.)
+#[inline(never)]
 fn place<S: Storage>(
-    blocks: &[(usize, usize, usize)],
-    order: impl Fn(&(usize, usize, usize), &(usize, usize, usize)) -> core::cmp::Ordering,
+    blocks: &[Block],
+    order: fn(&Block, &Block) -> core::cmp::Ordering,
 ) -> Result<(S::List<usize>, usize), Error> {
     let mut sequence: S::List<usize> = storage::collect(0..blocks.len(), "nodes")?;
-    sequence.sort_unstable_by(|&a, &b| order(&blocks[a], &blocks[b]));
+    // Insertion sort: a model has tens of blocks, and the core's sort would add kilobytes
+    // of code to every firmware.
+    for i in 1..sequence.len() {
+        let mut j = i;
+        while j > 0 && order(&blocks[sequence[j - 1]], &blocks[sequence[j]]).is_gt() {
+            sequence.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut offsets: S::List<usize> = storage::filled(blocks.len(), 0, "nodes")?;
     let mut placed: S::List<bool> = storage::filled(blocks.len(), false, "nodes")?;
     let mut arena = 0usize;
@@ -235,7 +264,7 @@ pub fn plan_without_reuse<S: Storage>(
     graph: &Graph<'_, S>,
     shapes: &[Shape],
 ) -> Result<Plan<S>, Error> {
-    let reused = plan(graph, shapes)?;
+    let reused = plan(graph, shapes, Some(false))?;
     let mut placements: S::List<Placement> = Default::default();
     let mut offset = 0usize;
     for p in reused.placements.iter() {
@@ -243,16 +272,16 @@ pub fn plan_without_reuse<S: Storage>(
             &mut placements,
             Placement {
                 offset,
-                elements: p.elements,
+                bytes: p.bytes,
                 in_place: false,
             },
             "nodes",
         )?;
-        offset += p.elements;
+        offset += p.bytes;
     }
     Ok(Plan {
         placements,
-        elements: offset,
+        bytes: offset,
         lower_bound: reused.lower_bound,
     })
 }

@@ -1,16 +1,18 @@
-//! Running a graph: `predict` from caller-lent buffers.
-//!
-//! Each call works out the concrete shapes, plans the arena, checks every buffer and
-//! weight length, and only then runs the kernels, so nothing is written on bad input and
-//! nothing can panic. A batch is run one sample at a time through the same arena.
+//! Running a graph: [`prepare`](Graph::prepare) once (shapes, the arena plan, every
+//! layer's step), then [`Prepared::predict`] any number of times from caller-lent buffers.
+//! Nothing is written on bad input and nothing can panic. A batch runs one sample at a
+//! time through the same arena.
 
-mod execute;
+mod invoke;
+mod prepare;
 #[cfg(test)]
 mod tests;
 
+pub use prepare::Prepared;
+
 use crate::error::Error;
 use crate::graph::storage::{self, Storage};
-use crate::graph::Graph;
+use crate::graph::{Element, Graph};
 use crate::kernels::SmallRng;
 use crate::name::for_error;
 use crate::planner::{self, Plan};
@@ -34,10 +36,9 @@ impl<S: Storage> Graph<'_, S> {
         let Some(n) = self.nodes.get(node) else {
             return false;
         };
-        let default = matches!(
-            self.layer(n.layer).map(|l| l.kind),
-            Some(crate::LayerKind::RandomCrop { .. })
-        );
+        let default = self
+            .layer(n.layer)
+            .is_some_and(|l| l.kind.op().trains_by_default());
         let chosen = match self.kind {
             crate::ModelKind::Subclassed => n.training.or(call),
             _ => call.or(n.training),
@@ -108,37 +109,86 @@ impl<S: Storage> Graph<'_, S> {
                     layer: for_error(&layer.name),
                 });
             } else {
-                let mut inputs: S::Few<Shape> = Default::default();
-                for &input in node.inputs.iter() {
-                    let s = shapes.get(input as usize).ok_or(Error::NoSuchLayer)?;
-                    storage::push(&mut inputs, *s, "inputs of one node")?;
-                }
-                // The weights were sized for the shape the layer was built with; a run on
-                // another shape must need exactly the same weights.
-                let built = self.layer_weights(node.layer);
-                if let Some(first) = inputs.first() {
-                    let now = layer.kind.weights(first);
-                    if built
-                        .iter()
-                        .map(|w| w.shape)
-                        .ne(now.iter().map(|w| w.shape))
-                    {
-                        return Err(Error::IncompatibleInput {
-                            layer: for_error(&layer.name),
-                            found: *first,
-                            expected: "the input size the layer's weights were made for",
-                        });
-                    }
-                }
-                if self.node_training(i, training) {
-                    layer.kind.output_shape_of(&layer.name, &inputs)?
-                } else {
-                    layer.kind.inference_shape_of(&layer.name, &inputs)?
-                }
+                self.computed_shape(i, &shapes, training)?
             };
             storage::push(&mut shapes, shape, "nodes")?;
         }
         Ok(shapes)
+    }
+
+    /// The shape node `i` computes from the shapes before it. Its own function (as is
+    /// [`Self::weights_fit`]), so that its temporaries do not stack up on the caller's.
+    #[inline(never)]
+    fn computed_shape(
+        &self,
+        i: usize,
+        shapes: &[Shape],
+        training: Option<bool>,
+    ) -> Result<Shape, Error> {
+        let node = self.nodes.get(i).ok_or(Error::NoSuchLayer)?;
+        let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
+        let first = node.inputs.first().and_then(|&n| shapes.get(n as usize));
+        if let Some(first) = first {
+            if !self.weights_fit(node.layer, first) {
+                return Err(Error::IncompatibleInput {
+                    layer: for_error(&layer.name),
+                    found: *first,
+                    expected: "the input size the layer's weights were made for",
+                });
+            }
+        }
+        let shape_of = |inputs: &[Shape]| {
+            if self.node_training(i, training) {
+                layer.kind.output_shape_of(&layer.name, inputs)
+            } else {
+                layer.kind.inference_shape_of(&layer.name, inputs)
+            }
+        };
+        match (&node.inputs[..], first) {
+            // One input (most layers): its shape where it is, no copy.
+            ([_], Some(first)) => shape_of(core::slice::from_ref(first)),
+            _ => self.with_input_shapes(&node.inputs, shapes, &shape_of),
+        }
+    }
+
+    /// `f` of the shapes of `inputs`, gathered (merges: several inputs).
+    #[inline(never)]
+    fn with_input_shapes(
+        &self,
+        inputs: &[crate::graph::NodeId],
+        shapes: &[Shape],
+        f: &dyn Fn(&[Shape]) -> Result<Shape, Error>,
+    ) -> Result<Shape, Error> {
+        let mut gathered: S::Few<Shape> = Default::default();
+        for &input in inputs {
+            let s = shapes.get(input as usize).ok_or(Error::NoSuchLayer)?;
+            storage::push(&mut gathered, *s, "inputs of one node")?;
+        }
+        f(&gathered)
+    }
+
+    /// The weights were sized for the shape the layer was built with; a run on `input`
+    /// must need exactly the same weights.
+    fn weights_fit(&self, layer: crate::graph::LayerId, input: &Shape) -> bool {
+        let built = self.layer_input_shape(layer);
+        let same = |a: &Shape, b: &Shape| {
+            a.rank() == b.rank() && (1..a.rank()).all(|axis| a.dim(axis) == b.dim(axis))
+        };
+        built.is_some_and(|b| same(&b, input)) || self.same_weights(layer, input)
+    }
+
+    /// [`Self::weights_fit`] for an input of another size than the built one.
+    #[inline(never)]
+    fn same_weights(&self, layer: crate::graph::LayerId, input: &Shape) -> bool {
+        let Some(l) = self.layer(layer) else {
+            return false;
+        };
+        let built = self.layer_weights(layer);
+        let now = l.kind.weights(input);
+        built
+            .iter()
+            .map(|w| w.shape)
+            .eq(now.iter().map(|w| w.shape))
     }
 
     /// The arena plan for inputs of the given per-sample shapes (`None`: declared shapes).
@@ -153,20 +203,26 @@ impl<S: Storage> Graph<'_, S> {
         input_shapes: Option<&[Shape]>,
         training: Option<bool>,
     ) -> Result<Plan<S>, Error> {
-        if self.inputs.is_empty() {
-            return Err(match self.layers.first() {
-                Some(l) => Error::Unbuilt {
-                    layer: for_error(&l.name),
-                },
-                None => Error::BufferCount {
-                    what: "input",
-                    expected: 1,
-                    found: 0,
-                },
-            });
-        }
+        self.check_built()?;
         let shapes = self.shapes_for(input_shapes, training)?;
-        planner::plan(self, &shapes)
+        planner::plan(self, &shapes, training)
+    }
+
+    /// A model with no input cannot plan or run.
+    pub(crate) fn check_built(&self) -> Result<(), Error> {
+        if !self.inputs.is_empty() {
+            return Ok(());
+        }
+        Err(match self.layers.first() {
+            Some(l) => Error::Unbuilt {
+                layer: for_error(&l.name),
+            },
+            None => Error::BufferCount {
+                what: "input",
+                expected: 1,
+                found: 0,
+            },
+        })
     }
 
     /// Bytes of arena `predict` needs for the declared input shapes.
@@ -176,169 +232,42 @@ impl<S: Storage> Graph<'_, S> {
 
     /// Keras's `predict`: `inputs[i]` holds a whole batch for model input `i` (row-major,
     /// batch first), `outputs[j]` receives model output `j`. Returns the batch size.
-    pub fn predict(
+    pub fn predict<T: Element>(
         &self,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
+        inputs: &[&[T]],
+        outputs: &mut [&mut [T]],
         arena: &mut [u8],
     ) -> Result<usize, Error> {
         self.predict_with_shapes(None, inputs, outputs, arena)
     }
 
     /// `predict` for models with `None` axes: `input_shapes[i]` is the shape of input `i`
-    /// (its batch axis is ignored; the batch comes from the buffer length).
-    pub fn predict_with_shapes(
+    /// (its batch axis is ignored; the batch comes from the buffer length). Prepares the
+    /// model for this one run; to run it many times, [`prepare`](Self::prepare) it once.
+    pub fn predict_with_shapes<T: Element>(
         &self,
         input_shapes: Option<&[Shape]>,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
+        inputs: &[&[T]],
+        outputs: &mut [&mut [T]],
         arena: &mut [u8],
     ) -> Result<usize, Error> {
-        let plan = self.plan(input_shapes)?;
-        self.run_planned(&plan, input_shapes, inputs, outputs, arena)
+        self.prepare(input_shapes)?.predict(inputs, outputs, arena)
     }
 
     /// Keras's `model(x, training=…)`: a forward pass where Dropout (training) drops and
     /// scales, and RandomCrop (training, its default) crops one random window per batch.
     /// `rng` draws the randomness; the same seed gives the same run.
     #[allow(clippy::too_many_arguments)]
-    pub fn call(
+    pub fn call<T: Element>(
         &self,
         input_shapes: Option<&[Shape]>,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
+        inputs: &[&[T]],
+        outputs: &mut [&mut [T]],
         arena: &mut [u8],
         training: Option<bool>,
         rng: &mut SmallRng,
     ) -> Result<usize, Error> {
-        let plan = self.plan_for(input_shapes, training)?;
-        self.run(&plan, input_shapes, inputs, outputs, arena, training, rng)
-    }
-
-    /// `predict` with a given plan (tests compare the planner against a plan without reuse).
-    pub(crate) fn run_planned(
-        &self,
-        plan: &Plan<S>,
-        input_shapes: Option<&[Shape]>,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
-        arena: &mut [u8],
-    ) -> Result<usize, Error> {
-        self.run(
-            plan,
-            input_shapes,
-            inputs,
-            outputs,
-            arena,
-            Some(false),
-            &mut SmallRng::new(0),
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &self,
-        plan: &Plan<S>,
-        input_shapes: Option<&[Shape]>,
-        inputs: &[&[f32]],
-        outputs: &mut [&mut [f32]],
-        arena: &mut [u8],
-        training: Option<bool>,
-        rng: &mut SmallRng,
-    ) -> Result<usize, Error> {
-        let shapes = self.shapes_for(input_shapes, training)?;
-        let batch = self.check_buffers(&shapes, inputs, outputs)?;
-        let expected = self.weight_len;
-        if self.weights.len() != expected {
-            return Err(Error::WeightsLength {
-                expected,
-                found: self.weights.len(),
-            });
-        }
-        let given = arena.len();
-        let (_, arena, _) = bytemuck::pod_align_to_mut::<u8, f32>(arena);
-        if arena.len() < plan.elements {
-            return Err(Error::ArenaTooSmall {
-                given,
-                usable: arena.len() * 4,
-                needed: plan.elements * 4,
-                declare: plan.arena_bytes(),
-            });
-        }
-        // One draw per call: RandomCrop takes one window for the whole batch.
-        let call_seed = u64::from(rng.next_u32()) << 32 | u64::from(rng.next_u32());
-        let exec = execute::Execution::new(self, &shapes, plan, training, call_seed)?;
-        for sample in 0..batch {
-            exec.run_sample(sample, inputs, outputs, arena, rng)?;
-        }
-        Ok(batch)
-    }
-
-    /// Checks buffer counts and lengths; returns the batch size.
-    fn check_buffers(
-        &self,
-        shapes: &[Shape],
-        inputs: &[&[f32]],
-        outputs: &[&mut [f32]],
-    ) -> Result<usize, Error> {
-        if inputs.len() != self.inputs.len() {
-            return Err(Error::BufferCount {
-                what: "input",
-                expected: self.inputs.len(),
-                found: inputs.len(),
-            });
-        }
-        if outputs.len() != self.outputs.len() {
-            return Err(Error::BufferCount {
-                what: "output",
-                expected: self.outputs.len(),
-                found: outputs.len(),
-            });
-        }
-        let per_sample = |node: u16| {
-            shapes
-                .get(node as usize)
-                .and_then(Shape::sample_elements)
-                .unwrap_or(0)
-        };
-        let mut batch = None;
-        for (i, (&node, data)) in self.inputs.iter().zip(inputs).enumerate() {
-            let size = per_sample(node);
-            let shape = shapes
-                .get(node as usize)
-                .copied()
-                .unwrap_or(Shape::SCALAR)
-                .with_batch(None);
-            if size == 0 || data.len() % size != 0 {
-                return Err(Error::BufferLength {
-                    what: "input",
-                    index: i,
-                    shape,
-                    found: data.len(),
-                });
-            }
-            let b = data.len() / size;
-            match batch {
-                None => batch = Some(b),
-                Some(first) if first != b => return Err(Error::BatchMismatch { first, other: b }),
-                _ => {}
-            }
-        }
-        let batch = batch.unwrap_or(0);
-        for (i, (&node, data)) in self.outputs.iter().zip(outputs).enumerate() {
-            if data.len() != per_sample(node) * batch {
-                return Err(Error::BufferLength {
-                    what: "output",
-                    index: i,
-                    shape: shapes
-                        .get(node as usize)
-                        .copied()
-                        .unwrap_or(Shape::SCALAR)
-                        .with_batch(u32::try_from(batch).ok()),
-                    found: data.len(),
-                });
-            }
-        }
-        Ok(batch)
+        self.prepare_for(input_shapes, training)?
+            .call(inputs, outputs, arena, rng)
     }
 }

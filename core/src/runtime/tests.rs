@@ -94,9 +94,11 @@ fn run(
 ) -> Vec<f32> {
     let mut arena = std::vec![0u8; plan.arena_bytes()];
     let mut y = std::vec![f32::NAN; out_len];
+    let mut prepared = crate::runtime::Prepared::default();
     graph
-        .run_planned(plan, None, &[x], &mut [&mut y], &mut arena)
+        .prepare_in(&mut prepared, None, Some(false), Some(plan))
         .unwrap();
+    prepared.predict(&[x], &mut [&mut y], &mut arena).unwrap();
     y
 }
 
@@ -104,8 +106,8 @@ fn check(graph: &Graph<'_, Fixed<24>>, x: &[f32]) -> Result<(), TestCaseError> {
     let shapes = graph.sample_shapes(None).unwrap();
     let plan = graph.plan(None).unwrap();
     let naive = plan_without_reuse(graph, &shapes).unwrap();
-    prop_assert!(plan.elements >= plan.lower_bound);
-    prop_assert!(plan.elements <= naive.elements);
+    prop_assert!(plan.bytes >= plan.lower_bound);
+    prop_assert!(plan.bytes <= naive.bytes);
 
     // Liveness from the graph: memory shared in place forms one group.
     let nodes = graph.nodes();
@@ -127,7 +129,7 @@ fn check(graph: &Graph<'_, Fixed<24>>, x: &[f32]) -> Result<(), TestCaseError> {
         let last = members.iter().map(|&i| end[i]).max().unwrap();
         let size = members
             .iter()
-            .map(|&i| plan.placements[i].elements)
+            .map(|&i| plan.placements[i].bytes)
             .max()
             .unwrap();
         (g, last, plan.placements[g].offset, size)
@@ -194,8 +196,8 @@ fn a_chain_of_activations_runs_in_place() {
     model.add(Dense::new(2)).unwrap();
     let plan = model.plan(None).unwrap();
     // Dense(6) and the two in-place layers share 6 values; Dense(2) needs 2 more.
-    assert_eq!(plan.elements, 8);
-    assert_eq!(plan.lower_bound, 8);
+    assert_eq!(plan.bytes, 8 * 4);
+    assert_eq!(plan.lower_bound, 8 * 4);
     assert!(plan.placements[2].in_place && plan.placements[3].in_place);
 }
 

@@ -11,7 +11,7 @@ mod table;
 mod text;
 
 use crate::graph::storage::{self, List, Storage, Text};
-use crate::graph::{Graph, LayerId, LayerKind, ModelKind};
+use crate::graph::{Graph, LayerId, ModelKind};
 use crate::shape::Shape;
 use core::fmt::{self, Display, Write};
 use table::{Fmt, Rule, Table};
@@ -129,32 +129,7 @@ impl Display for SummaryError<'_> {
 
 impl core::error::Error for SummaryError<'_> {}
 
-/// A string as Python's `repr` prints it (single quotes unless the text has one).
-pub struct PyRepr<'a>(pub &'a str);
-
-impl Display for PyRepr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let quote = if self.0.contains('\'') && !self.0.contains('"') {
-            '"'
-        } else {
-            '\''
-        };
-        f.write_char(quote)?;
-        for c in self.0.chars() {
-            match c {
-                '\\' => f.write_str("\\\\")?,
-                '\n' => f.write_str("\\n")?,
-                '\t' => f.write_str("\\t")?,
-                c if c == quote => {
-                    f.write_char('\\')?;
-                    f.write_char(c)?;
-                }
-                c => f.write_char(c)?,
-            }
-        }
-        f.write_char(quote)
-    }
-}
+pub use crate::name::PyRepr;
 
 fn cell<C: Text>(args: fmt::Arguments<'_>) -> Result<C, SummaryError<'static>> {
     let mut c = C::default();
@@ -406,9 +381,7 @@ impl<S: Storage> Graph<'_, S> {
                 for line in 0..height {
                     print_fn(&table.row_line(&cells, line, height, false));
                 }
-                if options.expand_nested
-                    && matches!(self.layers[id as usize].kind, LayerKind::Model(_))
-                {
+                if options.expand_nested && self.layers[id as usize].kind.nested_model().is_some() {
                     let children: S::List<LayerId> =
                         storage::collect(self.nested_layers(id), "layers").unwrap_or_default();
                     for &child in children.iter().rev() {

@@ -89,7 +89,8 @@ pub fn print_values(board: &mut dyn Board, name: &str, values: &[f32]) {
     }
 }
 
-/// `predict` on one sample between the board's measurement markers.
+/// Prepares the model and runs `predict`, each between the board's measurement markers:
+/// the instruction counter's region 1 is `prepare`, region 2 one `predict`.
 pub fn measured_predict<S: kiln::Storage>(
     board: &mut dyn Board,
     model: &Graph<'_, S>,
@@ -98,7 +99,11 @@ pub fn measured_predict<S: kiln::Storage>(
     arena: &mut [u8],
 ) -> Result<usize, Error> {
     board.begin_measure();
-    let result = model.predict(inputs, outputs, arena);
+    let prepared = model.prepare(None);
+    board.end_measure();
+    let prepared = prepared?;
+    board.begin_measure();
+    let result = prepared.predict(inputs, outputs, arena);
     board.end_measure();
     result
 }

@@ -21,10 +21,15 @@
 //! * OUTPUT: every model output, one after the other, raw little-endian f32; `-` writes no
 //!   file and prints every value instead.
 //!
-//! It prints the summary, the arena plan, and each output's first values with their bits,
-//! and brackets `predict` with `kiln_marker_start` / `kiln_marker_end` for the
-//! instruction-count plugin. Exit code: 0 ok, 1 kiln refused the blob or the inputs, 2 a
+//! It prints the summary (feature `summary`), the arena plan, and each output's first values
+//! with their bits; brackets `prepare` and then one `predict` with `kiln_marker_start` /
+//! `kiln_marker_end` for the instruction-count plugin (regions 1 and 2), and prints the
+//! stack both used together. Exit code: 0 ok, 1 kiln refused the blob or the inputs, 2 a
 //! host file could not be read or written, or does not fit.
+//!
+//! Built with only the kiln features a model needs (`kiln run` does), it links only that
+//! model's ops. Feature `baseline` leaves every kiln call out (the outputs are then zeros):
+//! the difference of the two `.text` sizes is kiln's code for the model.
 #![no_std]
 #![no_main]
 
@@ -32,25 +37,34 @@ use core::fmt;
 use cortex_m_rt::entry;
 use kiln_firmware_examples::semihosting::{self as sh, IoError};
 use kiln_firmware_examples::{
-    exit, kiln_marker_end, kiln_marker_start, println, stack_high_water, stack_overflowed, BOARD,
-    CPU,
+    exit, kiln_marker_end, kiln_marker_start, println, stack_high_water, stack_mark,
+    stack_overflowed, stack_used_since, BOARD, CPU,
 };
 
-/// Layer/node capacity of the loaded graph, and RAM for the outputs and the arena.
+/// RAM for the outputs and the arena.
 #[cfg(kiln_board = "mps2-an386")]
-mod capacity {
-    // `kiln::format::load::<kiln::Fixed<64>>` takes about 66 KiB of stack; RAM is 4 MiB.
-    pub const MAX_LAYERS: usize = 64;
-    pub const WORK_BYTES: usize = 3 * 1024 * 1024;
-}
+const WORK_BYTES: usize = 3 * 1024 * 1024;
 #[cfg(kiln_board = "lm3s6965evb")]
-mod capacity {
-    // `kiln::format::load::<kiln::Fixed<N>>` needs about 7.7 KiB + 0.9 KiB × N of stack on this
-    // Cortex-M3 (measured: N = 16 -> 22 KiB): N = 16 leaves 32 KiB for the work RAM.
-    pub const MAX_LAYERS: usize = 16;
-    pub const WORK_BYTES: usize = 32 * 1024;
+const WORK_BYTES: usize = 32 * 1024;
+
+/// Layer/node capacity of the loaded graph: `KILN_RUNNER_MAX_LAYERS` when the runner is
+/// built (`kiln run` gives the model's own), else 128 on the mps2-an386 (4 MiB of RAM) and
+/// 16 on the lm3s6965evb (64 KiB).
+#[cfg(not(feature = "baseline"))]
+const MAX_LAYERS: usize = parse_usize(env!("KILN_RUNNER_MAX_LAYERS"));
+
+#[cfg(not(feature = "baseline"))]
+const fn parse_usize(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut value = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(bytes[i].is_ascii_digit(), "KILN_RUNNER_MAX_LAYERS is a number");
+        value = value * 10 + (bytes[i] - b'0') as usize;
+        i += 1;
+    }
+    value
 }
-use capacity::{MAX_LAYERS, WORK_BYTES};
 
 /// Model inputs/outputs the runner handles.
 const MAX_IO: usize = 8;
@@ -66,6 +80,7 @@ extern "C" {
 enum Failure {
     Usage(&'static str),
     Io(&'static str, IoError),
+    #[cfg_attr(feature = "baseline", allow(dead_code))]
     Kiln(kiln::Error),
     Too(&'static str, usize, usize),
 }
@@ -89,20 +104,22 @@ impl fmt::Display for Failure {
     }
 }
 
-/// "3x12x10x3" (the batch first; `x` or `,` between dimensions) as a shape.
-fn parse_shape(text: &str) -> Result<kiln::Shape, Failure> {
-    let mut dims: heapless::Vec<Option<u32>, 8> = heapless::Vec::new();
+/// "3x12x10x3" (the batch first; `x` or `,` between dimensions) as its dimensions.
+fn parse_shape(text: &str) -> Result<Dims, Failure> {
+    let mut dims = Dims::new();
     for d in text.split(['x', ',']) {
         let n = d
             .trim()
             .parse::<u32>()
             .map_err(|_| Failure::Usage("a shape is dimensions joined by x, e.g. 1x28x28x1"))?;
-        dims.push(Some(n))
+        dims.push(n)
             .map_err(|_| Failure::Usage("a shape has too many dimensions"))?;
     }
-    kiln::Shape::new(&dims)
-        .map_err(|_| Failure::Usage("a shape has too many dimensions or an axis too large"))
+    Ok(dims)
 }
+
+/// The dimensions of an input given on the command line, batch first.
+type Dims = heapless::Vec<u32, 8>;
 
 /// The free flash, where the blob is written.
 fn blob_region() -> &'static mut [u8] {
@@ -124,7 +141,7 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     let blob_path = words.next().unwrap_or("model.kiln");
     let output_path = words.next().unwrap_or("output.bin");
     let mut input_paths: heapless::Vec<&str, MAX_IO> = heapless::Vec::new();
-    let mut given_shapes: heapless::Vec<kiln::Shape, MAX_IO> = heapless::Vec::new();
+    let mut given_shapes: heapless::Vec<Dims, MAX_IO> = heapless::Vec::new();
     for w in words {
         // PATH, or PATH:B×D1×…: the input's shape, for models with `None` axes.
         let (path, dims) = match w.split_once(':') {
@@ -134,14 +151,14 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         input_paths
             .push(path)
             .map_err(|_| Failure::Usage("too many inputs"))?;
-        if let Some(shape) = dims {
-            let _ = given_shapes.push(shape);
+        if let Some(dims) = dims {
+            let _ = given_shapes.push(dims);
         }
     }
     if input_paths.is_empty() {
         let _ = input_paths.push("input.bin");
     }
-    let input_shapes: Option<&[kiln::Shape]> = match given_shapes.len() {
+    let input_shapes: Option<&[Dims]> = match given_shapes.len() {
         0 => None,
         n if n == input_paths.len() => Some(&given_shapes),
         _ => return Err(Failure::Usage("give a shape for every input or for none")),
@@ -160,41 +177,25 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         "kiln-runner: blob {blob_path}: {blob_len} bytes in flash at {:#010x} ({capacity} bytes free)",
         blob.as_ptr() as usize
     );
-    let model = kiln::format::load::<kiln::Fixed<MAX_LAYERS>>(blob)?;
-    model
-        .summary(
-            &kiln::SummaryOptions {
-                terminal_columns: usize::MAX,
-                ..Default::default()
-            },
-            &mut |line| println!("{line}"),
-        )
-        .map_err(kiln::Error::from)?;
-
-    // Per-sample sizes.
-    let shapes = model.sample_shapes(input_shapes)?;
-    let elements = |node: u16| {
-        shapes
-            .get(node as usize)
-            .and_then(kiln::Shape::sample_elements)
-            .unwrap_or(0)
-    };
-    if input_paths.len() != model.input_nodes().len() {
+    let mark = stack_mark();
+    let model = engine::Model::load(blob, input_shapes)?;
+    let load_stack = stack_used_since(mark);
+    if input_paths.len() != model.inputs() {
         println!(
             "kiln-runner: the model has {} inputs, {} files given",
-            model.input_nodes().len(),
+            model.inputs(),
             input_paths.len()
         );
         return Err(Failure::Usage("one input file per model input"));
     }
-    if model.output_nodes().len() > MAX_IO {
-        return Err(Failure::Too("outputs", model.output_nodes().len(), MAX_IO));
+    if model.outputs() > MAX_IO {
+        return Err(Failure::Too("outputs", model.outputs(), MAX_IO));
     }
 
     // Inputs, read into flash after the blob.
     let mut inputs: heapless::Vec<&[f32], MAX_IO> = heapless::Vec::new();
     let mut batch = 0;
-    for (i, (&path, &node)) in input_paths.iter().zip(model.input_nodes()).enumerate() {
+    for (i, &path) in input_paths.iter().enumerate() {
         let room = flash_rest.len();
         let len = sh::read_file(path, flash_rest).map_err(|e| Failure::Io("input", e))?;
         let (bytes, tail) = core::mem::take(&mut flash_rest).split_at_mut(len);
@@ -202,7 +203,7 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         flash_rest = &mut tail[skip..];
         let data: &[f32] = bytemuck::try_cast_slice(&*bytes)
             .map_err(|_| Failure::Usage("an input file's length is not a multiple of 4"))?;
-        let per_sample = elements(node);
+        let per_sample = model.input_elements(i);
         if i == 0 && per_sample > 0 {
             batch = data.len() / per_sample;
         }
@@ -216,8 +217,8 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
 
     // Outputs next (one after the other, so they are written in one go), then the arena.
     let mut sizes: heapless::Vec<usize, MAX_IO> = heapless::Vec::new();
-    for &node in model.output_nodes() {
-        let _ = sizes.push(elements(node) * batch);
+    for j in 0..model.outputs() {
+        let _ = sizes.push(model.output_elements(j) * batch);
     }
     let total_out: usize = sizes.iter().sum();
     if total_out > rest.len() {
@@ -236,26 +237,27 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         let _ = outputs.push(out);
     }
     let arena: &mut [u8] = bytemuck::cast_slice_mut(rest);
-    let plan = model.plan(input_shapes)?;
+    let (planned, lower_bound) = model.plan()?;
     println!(
-        "kiln-runner: arena {} bytes planned, lower bound {} bytes, {} bytes free",
-        plan.arena_bytes(),
-        plan.lower_bound_bytes(),
+        "kiln-runner: arena {planned} bytes planned, lower bound {lower_bound} bytes, {} bytes free",
         arena.len()
     );
 
-    kiln_marker_start();
-    let result = model.predict_with_shapes(input_shapes, &inputs, &mut outputs, arena);
-    kiln_marker_end();
-    let batch = result?;
+    // Region 1 of the instruction count: prepare; region 2: one predict.
+    let (batch, prepare_stack, predict_stack) =
+        model.prepare_and_predict(&inputs, &mut outputs, arena)?;
     println!("kiln-runner: predict ran a batch of {batch}");
+    println!(
+        "kiln-runner: stack: load {load_stack}, prepare {prepare_stack}, predict {predict_stack} bytes"
+    );
+    println!(
+        "kiln-runner: prepare and predict used {} bytes of stack",
+        prepare_stack.max(predict_stack)
+    );
 
     let show_all = output_path == "-";
-    for (j, (out, &node)) in outputs.iter().zip(model.output_nodes()).enumerate() {
-        let shape = shapes
-            .get(node as usize)
-            .map(|s| s.with_batch(u32::try_from(batch).ok()));
-        match shape {
+    for (j, out) in outputs.iter().enumerate() {
+        match model.output_shape(j, batch) {
             Some(shape) => println!(
                 "kiln-runner: output {j}: shape {shape}, {} values",
                 out.len()
@@ -284,6 +286,179 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// What the runner asks of kiln, in one place: the model loaded from its blob, and the
+/// measured `prepare` and `predict`.
+#[cfg(not(feature = "baseline"))]
+mod engine {
+    use super::println;
+    use super::{kiln_marker_end, kiln_marker_start, Dims, Failure, MAX_IO, MAX_LAYERS};
+    use super::{stack_mark, stack_used_since};
+    use kiln::{Fixed, Graph, Shape};
+
+    pub struct Model {
+        graph: Graph<'static, Fixed<MAX_LAYERS>>,
+        shapes: Option<heapless::Vec<Shape, MAX_IO>>,
+        sample: heapless::Vec<Shape, MAX_LAYERS>,
+    }
+
+    impl Model {
+        pub fn load(blob: &'static [u8], given: Option<&[Dims]>) -> Result<Model, Failure> {
+            let graph = kiln::format::load::<Fixed<MAX_LAYERS>>(blob)?;
+            #[cfg(feature = "summary")]
+            graph
+                .summary(
+                    &kiln::SummaryOptions {
+                        terminal_columns: usize::MAX,
+                        ..Default::default()
+                    },
+                    &mut |line| println!("{line}"),
+                )
+                .map_err(kiln::Error::from)?;
+            let shapes = match given {
+                None => None,
+                Some(given) => {
+                    let mut shapes = heapless::Vec::new();
+                    for dims in given {
+                        let dims: heapless::Vec<Option<u32>, 8> =
+                            dims.iter().map(|&d| Some(d)).collect();
+                        let shape = Shape::new(&dims).map_err(|_| {
+                            Failure::Usage("a shape has too many dimensions or an axis too large")
+                        })?;
+                        let _ = shapes.push(shape);
+                    }
+                    Some(shapes)
+                }
+            };
+            let sample = graph.sample_shapes(shapes.as_deref())?;
+            Ok(Model {
+                graph,
+                shapes,
+                sample,
+            })
+        }
+
+        pub fn inputs(&self) -> usize {
+            self.graph.input_nodes().len()
+        }
+
+        pub fn outputs(&self) -> usize {
+            self.graph.output_nodes().len()
+        }
+
+        fn elements(&self, node: u16) -> usize {
+            self.sample
+                .get(node as usize)
+                .and_then(Shape::sample_elements)
+                .unwrap_or(0)
+        }
+
+        pub fn input_elements(&self, i: usize) -> usize {
+            self.graph
+                .input_nodes()
+                .get(i)
+                .map_or(0, |&n| self.elements(n))
+        }
+
+        pub fn output_elements(&self, j: usize) -> usize {
+            self.graph
+                .output_nodes()
+                .get(j)
+                .map_or(0, |&n| self.elements(n))
+        }
+
+        pub fn output_shape(&self, j: usize, batch: usize) -> Option<Shape> {
+            let node = *self.graph.output_nodes().get(j)?;
+            let shape = self.sample.get(node as usize)?;
+            Some(shape.with_batch(u32::try_from(batch).ok()))
+        }
+
+        /// `(arena bytes, lower bound)` of the plan.
+        pub fn plan(&self) -> Result<(usize, usize), Failure> {
+            let plan = self.graph.plan(self.shapes.as_deref())?;
+            Ok((plan.arena_bytes(), plan.lower_bound_bytes()))
+        }
+
+        /// Prepares the model (measured region 1), then runs one predict (region 2);
+        /// returns the batch and the stack each took.
+        #[inline(never)]
+        pub fn prepare_and_predict(
+            &self,
+            inputs: &[&[f32]],
+            outputs: &mut [&mut [f32]],
+            arena: &mut [u8],
+        ) -> Result<(usize, usize, usize), Failure> {
+            // The prepared model lives in this frame, as it would in a firmware's `main`.
+            let mut prepared = kiln::runtime::Prepared::default();
+            let mark = stack_mark();
+            kiln_marker_start();
+            let done = self.graph.prepare_into(&mut prepared, self.shapes.as_deref());
+            kiln_marker_end();
+            let prepare_stack = stack_used_since(mark);
+            done?;
+            println!(
+                "kiln-runner: the prepared model takes {} bytes (kept by the caller, like the arena)",
+                core::mem::size_of_val(&prepared)
+            );
+            let mark = stack_mark();
+            kiln_marker_start();
+            let result = prepared.predict(inputs, outputs, arena);
+            kiln_marker_end();
+            let predict_stack = stack_used_since(mark);
+            Ok((result?, prepare_stack, predict_stack))
+        }
+    }
+}
+
+/// The runner with no kiln call: sizes from the inputs themselves, zero outputs.
+#[cfg(feature = "baseline")]
+mod engine {
+    use super::{kiln_marker_end, kiln_marker_start, Dims, Failure};
+    use core::hint::black_box;
+
+    pub struct Model {
+        blob_len: usize,
+    }
+
+    impl Model {
+        pub fn load(blob: &'static [u8], _: Option<&[Dims]>) -> Result<Model, Failure> {
+            Ok(Model {
+                blob_len: black_box(blob.len()),
+            })
+        }
+        pub fn inputs(&self) -> usize {
+            black_box(1)
+        }
+        pub fn outputs(&self) -> usize {
+            black_box(1)
+        }
+        pub fn input_elements(&self, _: usize) -> usize {
+            black_box(self.blob_len)
+        }
+        pub fn output_elements(&self, _: usize) -> usize {
+            black_box(4)
+        }
+        pub fn output_shape(&self, _: usize, _: usize) -> Option<&'static str> {
+            black_box(None)
+        }
+        pub fn plan(&self) -> Result<(usize, usize), Failure> {
+            Ok((black_box(0), black_box(0)))
+        }
+        pub fn prepare_and_predict(
+            &self,
+            _: &[&[f32]],
+            outputs: &mut [&mut [f32]],
+            arena: &mut [u8],
+        ) -> Result<(usize, usize, usize), Failure> {
+            kiln_marker_start();
+            kiln_marker_end();
+            kiln_marker_start();
+            black_box((outputs, arena));
+            kiln_marker_end();
+            Ok((black_box(1), black_box(0), black_box(0)))
+        }
+    }
 }
 
 #[entry]

@@ -14,14 +14,21 @@ fn main() -> ! {
     // cortex-m-rt gives `main` the only reference to its `static mut`s.
     static mut ARENA: [u8; model::ARENA_BYTES] = [0; model::ARENA_BYTES];
 
-    // Checks the blob in flash once; its weights stay there.
+    // At boot: check the blob in flash (its weights stay there), then prepare the model
+    // once: shapes, the arena plan and every layer's parameters, into `prepared`.
     let model = match kiln::format::load::<model::Storage>(&model::BLOB.0) {
         Ok(model) => model,
         Err(e) => fail(e),
     };
+    let mut prepared = kiln::runtime::Prepared::default();
+    if let Err(e) = model.prepare_into(&mut prepared, None) {
+        fail(e);
+    }
+
+    // Then run it as often as needed: each predict only computes.
     let input = [0.5f32; model::INPUT_ELEMENTS[0]];
     let mut output = [0.0f32; model::OUTPUT_ELEMENTS[0]];
-    if let Err(e) = model.predict(&[&input], &mut [&mut output], ARENA) {
+    if let Err(e) = prepared.predict(&[&input], &mut [&mut output], ARENA) {
         fail(e);
     }
     hprintln!("{:?}", output);

@@ -42,7 +42,7 @@ pub fn import_config(data: &[u8]) -> bool {
     let Ok(model) = import(&config, None) else {
         return false;
     };
-    let weights = vec![0.0; model.structure().weight_len().min(MAX_VALUES + 1)];
+    let weights = vec![0.0; model.structure().weight_bytes().div_ceil(4).min(MAX_VALUES + 1)];
     exercise(&HostGraph::new(model.structure().clone(), weights));
     true
 }
@@ -146,7 +146,7 @@ fn exercise(model: &HostGraph) {
             let _ = line.to_string();
         });
     }
-    if !model.has_weights() || graph.weight_len() > MAX_VALUES {
+    if !model.has_weights() || graph.weight_bytes() / 4 > MAX_VALUES {
         return;
     }
     let Ok(plan) = graph.plan(None) else {

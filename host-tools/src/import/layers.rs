@@ -2,10 +2,14 @@
 //! honour refused with the layer's name.
 
 use super::{ImportError, SUPPORTED_LAYERS};
-use kiln::graph::layer::{
-    BatchNormalization, Conv2D, Dense, DepthwiseConv2D, Pool2D, ReLU, Reshape,
-};
 use kiln::graph::{LayerKind, LayerSpec};
+use kiln::ops::{
+    Activation as ActivationLayer, AveragePooling1D, AveragePooling2D, BatchNormalization,
+    Concatenate, Conv1D, Conv2D, Cropping2D, Dense, DepthwiseConv2D, Dropout, Flatten,
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+    InputLayer, LeakyReLU, MaxPooling1D, MaxPooling2D, Pool1D, Pool2D, RandomCrop, ReLU, Reshape,
+    SeparableConv2D, Softmax, UpSampling2D, ZeroPadding2D,
+};
 use kiln::{Activation, Padding, Shape};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -97,6 +101,49 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A 1-D size: `3` or `[3]` → `3`.
+    fn single_or(&self, field: &str, default: Option<u16>) -> Result<u16, ImportError> {
+        let bad = |v: &Value| self.err(field, format!("expected an integer, found {v}"));
+        let small = |v: &Value| v.as_u64().and_then(|n| u16::try_from(n).ok());
+        match self.get(field) {
+            None => default.ok_or_else(|| self.err(field, "missing")),
+            Some(Value::Array(items)) if items.len() == 1 => {
+                small(&items[0]).ok_or_else(|| bad(&Value::Array(items.clone())))
+            }
+            Some(v) => small(v).ok_or_else(|| bad(v)),
+        }
+    }
+
+    /// ZeroPadding2D's `padding` / Cropping2D's `cropping`: `1`, `[rows, cols]` or
+    /// `[[top, bottom], [left, right]]` → `[[top, bottom], [left, right]]`.
+    fn margins(&self, field: &str) -> Result<[[u16; 2]; 2], ImportError> {
+        let bad = |v: &Value| {
+            self.err(
+                field,
+                format!("expected an integer, a pair or a pair of pairs of integers, found {v}"),
+            )
+        };
+        let small = |v: &Value| v.as_u64().and_then(|n| u16::try_from(n).ok());
+        let pair = |v: &Value| -> Option<[u16; 2]> {
+            match v {
+                Value::Array(items) if items.len() == 2 => {
+                    Some([small(&items[0])?, small(&items[1])?])
+                }
+                other => small(other).map(|n| [n, n]),
+            }
+        };
+        let value = self.get(field).ok_or_else(|| self.err(field, "missing"))?;
+        match value {
+            Value::Array(items) if items.len() == 2 => Ok([
+                pair(&items[0]).ok_or_else(|| bad(value))?,
+                pair(&items[1]).ok_or_else(|| bad(value))?,
+            ]),
+            other => small(other)
+                .map(|n| [[n, n], [n, n]])
+                .ok_or_else(|| bad(value)),
+        }
+    }
+
     fn padding(&self) -> Result<Padding, ImportError> {
         let name = self
             .get("padding")
@@ -105,7 +152,7 @@ impl<'a> Fields<'a> {
         Padding::from_keras_name(&name.to_ascii_lowercase()).ok_or_else(|| {
             self.err(
                 "padding",
-                format!("'{name}' is not supported (use 'valid' or 'same')"),
+                format!("'{name}' is not supported (use 'valid', 'same' or, for Conv1D, 'causal')"),
             )
         })
     }
@@ -195,7 +242,10 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                     .get("batch_shape")
                     .or_else(|| f.get("batch_input_shape"))
                     .ok_or_else(|| f.err("batch_shape", "missing"))?;
-                LayerKind::InputLayer(shape_from_json(shape, &name, "batch_shape")?)
+                LayerKind::InputLayer(InputLayer {
+                    shape: shape_from_json(shape, &name, "batch_shape")?,
+                    dtype: kiln::graph::DType::F32,
+                })
             }
             "Dense" => LayerKind::Dense(Dense {
                 units: f.u32_or("units", 0)?,
@@ -238,23 +288,95 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                     padding: f.padding()?,
                 };
                 if class == "MaxPooling2D" {
-                    LayerKind::MaxPooling2D(pool)
+                    LayerKind::MaxPooling2D(MaxPooling2D(pool))
                 } else {
-                    LayerKind::AveragePooling2D(pool)
+                    LayerKind::AveragePooling2D(AveragePooling2D(pool))
                 }
             }
             "GlobalAveragePooling2D" | "GlobalMaxPooling2D" => {
                 f.channels_last()?;
                 let keepdims = f.bool_or("keepdims", false)?;
                 if class == "GlobalAveragePooling2D" {
-                    LayerKind::GlobalAveragePooling2D { keepdims }
+                    LayerKind::GlobalAveragePooling2D(GlobalAveragePooling2D { keepdims })
                 } else {
-                    LayerKind::GlobalMaxPooling2D { keepdims }
+                    LayerKind::GlobalMaxPooling2D(GlobalMaxPooling2D { keepdims })
                 }
+            }
+            "Conv1D" => {
+                f.channels_last()?;
+                if f.u32_or("groups", 1)? != 1 {
+                    return Err(f.err("groups", "only groups=1 is supported"));
+                }
+                LayerKind::Conv1D(Conv1D {
+                    filters: f.u32_or("filters", 0)?,
+                    kernel_size: f.single_or("kernel_size", None)?,
+                    strides: f.single_or("strides", Some(1))?,
+                    dilation_rate: f.single_or("dilation_rate", Some(1))?,
+                    padding: f.padding()?,
+                    activation: f.activation("activation")?,
+                    use_bias: f.bool_or("use_bias", true)?,
+                })
+            }
+            "SeparableConv2D" => {
+                f.channels_last()?;
+                LayerKind::SeparableConv2D(SeparableConv2D {
+                    filters: f.u32_or("filters", 0)?,
+                    kernel_size: f.pair_or("kernel_size", None)?,
+                    strides: f.pair_or("strides", Some([1, 1]))?,
+                    dilation_rate: f.pair_or("dilation_rate", Some([1, 1]))?,
+                    padding: f.padding()?,
+                    depth_multiplier: f.u32_or("depth_multiplier", 1)?,
+                    activation: f.activation("activation")?,
+                    use_bias: f.bool_or("use_bias", true)?,
+                })
+            }
+            "MaxPooling1D" | "AveragePooling1D" => {
+                f.channels_last()?;
+                let pool_size = f.single_or("pool_size", Some(2))?;
+                let pool = Pool1D {
+                    pool_size,
+                    strides: f.single_or("strides", Some(pool_size))?,
+                    padding: f.padding()?,
+                };
+                if class == "MaxPooling1D" {
+                    LayerKind::MaxPooling1D(MaxPooling1D(pool))
+                } else {
+                    LayerKind::AveragePooling1D(AveragePooling1D(pool))
+                }
+            }
+            "GlobalAveragePooling1D" | "GlobalMaxPooling1D" => {
+                f.channels_last()?;
+                let keepdims = f.bool_or("keepdims", false)?;
+                if class == "GlobalAveragePooling1D" {
+                    LayerKind::GlobalAveragePooling1D(GlobalAveragePooling1D { keepdims })
+                } else {
+                    LayerKind::GlobalMaxPooling1D(GlobalMaxPooling1D { keepdims })
+                }
+            }
+            "ZeroPadding2D" => {
+                f.channels_last()?;
+                LayerKind::ZeroPadding2D(ZeroPadding2D::new(f.margins("padding")?))
+            }
+            "Cropping2D" => {
+                f.channels_last()?;
+                LayerKind::Cropping2D(Cropping2D::new(f.margins("cropping")?))
+            }
+            "UpSampling2D" => {
+                f.channels_last()?;
+                match f.get("interpolation").and_then(Value::as_str) {
+                    None | Some("nearest") => {}
+                    Some(other) => {
+                        return Err(f.err(
+                            "interpolation",
+                            format!("'{other}' is not supported (kiln upsamples 'nearest')"),
+                        ))
+                    }
+                }
+                LayerKind::UpSampling2D(UpSampling2D::new(f.pair_or("size", Some([2, 2]))?))
             }
             "Flatten" => {
                 f.channels_last()?;
-                LayerKind::Flatten
+                LayerKind::Flatten(Flatten)
             }
             "Reshape" => {
                 let target = f
@@ -273,10 +395,10 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                     )
                 })?)
             }
-            "Dropout" => LayerKind::Dropout {
+            "Dropout" => LayerKind::Dropout(Dropout {
                 rate: f.f32_or("rate", 0.0)?,
-            },
-            "Activation" => LayerKind::Activation(f.activation("activation")?),
+            }),
+            "Activation" => LayerKind::Activation(ActivationLayer(f.activation("activation")?)),
             "ReLU" => LayerKind::ReLU(ReLU {
                 max_value: match f.get("max_value") {
                     None => None,
@@ -292,9 +414,9 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                     Some(_) => f.f32_or("negative_slope", 0.3)?,
                     None => f.f32_or("alpha", 0.3)?,
                 };
-                LayerKind::LeakyReLU {
+                LayerKind::LeakyReLU(LeakyReLU {
                     negative_slope: slope,
-                }
+                })
             }
             "Softmax" => {
                 match f.get("axis") {
@@ -304,10 +426,10 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                         return Err(f.err("axis", format!("only axis=-1 is supported, found {v}")))
                     }
                 }
-                LayerKind::Softmax
+                LayerKind::Softmax(Softmax)
             }
             "Add" | "Subtract" | "Multiply" | "Average" | "Maximum" | "Minimum" => {
-                use kiln::kernels::merge::MergeOp;
+                use kiln::MergeOp;
                 LayerKind::Merge(match class {
                     "Add" => MergeOp::Add,
                     "Subtract" => MergeOp::Subtract,
@@ -327,11 +449,11 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                             f.err("axis", format!("expected an integer axis, found {v}"))
                         })?,
                 };
-                LayerKind::Concatenate { axis }
+                LayerKind::Concatenate(Concatenate { axis })
             }
             "RandomCrop" => {
                 f.channels_last()?;
-                LayerKind::RandomCrop {
+                LayerKind::RandomCrop(RandomCrop {
                     height: f.u32_or("height", 0)?,
                     width: f.u32_or("width", 0)?,
                     seed: match f.get("seed") {
@@ -342,7 +464,7 @@ pub(super) fn layer_spec(layer: &Value, index: usize) -> Result<LayerSpec<'_>, I
                             )?)
                         }
                     },
-                }
+                })
             }
             "BatchNormalization" => {
                 match f.get("axis") {

@@ -62,7 +62,7 @@ fn error_name(layer: &str) -> kiln::name::Name {
 }
 
 /// The layer classes kiln imports.
-pub const SUPPORTED_LAYERS: &str = "InputLayer, Dense, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, Activation, ReLU, LeakyReLU, Softmax, BatchNormalization, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, RandomCrop, Sequential, Functional";
+pub const SUPPORTED_LAYERS: &str = "InputLayer, Dense, Conv1D, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, ZeroPadding2D, Cropping2D, UpSampling2D, Flatten, Reshape, Dropout, Activation, ReLU, LeakyReLU, Softmax, BatchNormalization, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, RandomCrop, Sequential, Functional";
 
 mod layers;
 mod models;
@@ -70,3 +70,34 @@ mod weights;
 
 pub use models::import;
 pub use weights::WeightSource;
+
+#[cfg(test)]
+mod tests {
+    use kiln::format::AlignedBlob;
+
+    /// The golden blobs hold every layer kind kiln has: each must be named in the list the
+    /// importer's "unsupported layer" error gives.
+    #[test]
+    fn the_supported_list_names_every_layer_kind_of_the_golden_blobs() {
+        static A: &AlignedBlob<
+            [u8; include_bytes!("../../../core/src/format/golden_v2.kiln").len()],
+        > = &AlignedBlob(*include_bytes!("../../../core/src/format/golden_v2.kiln"));
+        static B: &AlignedBlob<
+            [u8; include_bytes!("../../../core/src/format/golden_v2_b.kiln").len()],
+        > = &AlignedBlob(*include_bytes!("../../../core/src/format/golden_v2_b.kiln"));
+        let listed: Vec<&str> = super::SUPPORTED_LAYERS.split(", ").collect();
+        let mut seen = 0;
+        for blob in [&A.0[..], &B.0[..]] {
+            let graph = kiln::format::load::<kiln::Heap>(blob).expect("a golden blob loads");
+            for layer in graph.all_layers() {
+                let class = layer.kind.op().class_name();
+                assert!(
+                    listed.contains(&class),
+                    "{class} is missing from SUPPORTED_LAYERS"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 25, "the golden blobs hold {seen} layers");
+    }
+}

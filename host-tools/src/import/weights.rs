@@ -40,8 +40,10 @@ pub(super) fn read_weights(
     let mut flat = vec![0.0f32; 0];
     let top: Vec<u16> = graph.visible_layers().collect();
     read_container(graph, source, "", &top, &mut flat)?;
-    if flat.len() < graph.weight_len() {
-        flat.resize(graph.weight_len(), 0.0);
+    // A float model's weights are f32 from end to end (the importer makes no other).
+    let values = graph.weight_bytes() / 4;
+    if flat.len() < values {
+        flat.resize(values, 0.0);
     }
     Ok(flat)
 }
@@ -102,7 +104,8 @@ fn read_container(
                 expected: specs.len(),
             });
         }
-        let mut at = graph.weight_offset(id).unwrap_or(0);
+        // Byte offsets over 4: the model is f32 throughout.
+        let mut at = graph.weight_offset(id).unwrap_or(0) / 4;
         for (index, (var, spec)) in vars.iter().zip(specs.iter()).enumerate() {
             let expected: Vec<usize> = spec
                 .shape

@@ -90,6 +90,68 @@ pub enum RunError {
     Qemu(String),
 }
 
+/// What the runner firmware is built with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunnerBuild {
+    /// kiln's cargo features (the model's op families, `kiln::ops::features`); `None`:
+    /// every op family (one runner for every model, for batch runs).
+    pub features: Option<Vec<&'static str>>,
+    /// The graph capacity `N` of `kiln::Fixed<N>`; `None`: the board's default (128 on the
+    /// m4, 16 on the m3).
+    pub max_layers: Option<usize>,
+    /// More kiln features (`fast-math`).
+    pub extra: Vec<String>,
+}
+
+impl RunnerBuild {
+    /// The runner for `graph`: its op families and its capacity, as its own firmware
+    /// would be built from `kiln export --rust`.
+    pub fn for_model<S: kiln::Storage>(graph: &kiln::Graph<'_, S>) -> RunnerBuild {
+        RunnerBuild {
+            features: Some(kiln::ops::features(graph).to_vec()),
+            max_layers: Some(graph.all_layers().len().max(graph.nodes().len()).max(1)),
+            extra: Vec::new(),
+        }
+    }
+
+    /// One runner for any model: every op family, the board's default capacity.
+    pub fn all_ops() -> RunnerBuild {
+        RunnerBuild {
+            features: None,
+            max_layers: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The cargo `--features` value.
+    fn cargo_features(&self) -> String {
+        let families: Vec<&str> = match &self.features {
+            None => vec!["all-ops"],
+            Some(f) => f.clone(),
+        };
+        let all = families
+            .into_iter()
+            .chain(self.extra.iter().map(String::as_str));
+        all.map(|f| format!("kiln/{f}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// A name for the cached firmware.
+    fn key(&self, board: Board) -> String {
+        let features = match &self.features {
+            None => "all-ops".to_string(),
+            Some(f) if f.is_empty() => "none".to_string(),
+            Some(f) => f.join("+"),
+        };
+        let n = self
+            .max_layers
+            .map_or("default".to_string(), |n| n.to_string());
+        let extra: String = self.extra.iter().map(|f| format!("+{f}")).collect();
+        format!("{}-{features}{extra}-n{n}", board.name())
+    }
+}
+
 /// One model input for the runner: raw little-endian f32 values and the shape (batch
 /// first) they have.
 pub struct RunInput {
@@ -105,29 +167,49 @@ pub struct RunReport {
     /// Everything the firmware printed.
     pub log: String,
     pub outputs: Vec<RunOutput>,
-    /// Guest instructions between the firmware's markers (one `predict`).
+    /// Guest instructions of `prepare` (the runner's first marked region).
+    pub prepare_instructions: u64,
+    /// Guest instructions of one `predict` (the second).
     pub predict_instructions: u64,
     /// Bytes of flash the runner program takes (`.vector_table`, `.text`, `.rodata`,
     /// `.data`), the blob not included.
     pub runner_flash: u64,
+    /// kiln's code for this model: the runner's `.text` minus the `.text` of the same
+    /// runner built with no kiln call (feature `baseline`).
+    pub engine_text: u64,
+    /// The stack `prepare` and `predict` used together, as the runner measured it.
+    pub engine_stack: u64,
 }
 
-/// Runs `blob` on `board` with `inputs`.
-pub fn run(board: Board, blob: &[u8], inputs: &[RunInput]) -> Result<RunReport, RunError> {
+/// Runs `blob` on `board` with `inputs`, on a runner built as `build` says.
+pub fn run(
+    board: Board,
+    build: &RunnerBuild,
+    blob: &[u8],
+    inputs: &[RunInput],
+) -> Result<RunReport, RunError> {
     let qemu = qemu_version()?;
     check_target(board)?;
     let cache = cache_dir()?;
     let kit = kit::unpack(&cache)?;
-    let elf = build_runner(&kit, &cache, board)?;
+    let elf = build_runner(&kit, &cache, board, Some(build))?;
+    let baseline = build_runner(&kit, &cache, board, None)?;
     let plugin = build_plugin(&kit, &cache, plugin_api(qemu)?)?;
-    let symbols = std::fs::read(&elf)
-        .map_err(|e| RunError::Setup(format!("{}: cannot read: {e}", elf.display())))?;
-    let (start, end, runner_flash) = markers_and_flash(&symbols).ok_or_else(|| {
+    let read = |elf: &Path| {
+        std::fs::read(elf)
+            .map_err(|e| RunError::Setup(format!("{}: cannot read: {e}", elf.display())))
+    };
+    let symbols = read(&elf)?;
+    let no_symbols = |elf: &Path| {
         RunError::Setup(format!(
             "{}: no kiln_marker_start/kiln_marker_end symbols",
             elf.display()
         ))
-    })?;
+    };
+    let sizes = markers_and_sizes(&symbols).ok_or_else(|| no_symbols(&elf))?;
+    let base = markers_and_sizes(&read(&baseline)?).ok_or_else(|| no_symbols(&baseline))?;
+    let (start, end, runner_flash) = (sizes.start, sizes.end, sizes.flash);
+    let engine_text = sizes.text.saturating_sub(base.text);
 
     let work = tempdir(&cache)?;
     let write = |name: &str, bytes: &[u8]| {
@@ -186,21 +268,41 @@ pub fn run(board: Board, blob: &[u8], inputs: &[RunInput]) -> Result<RunReport, 
         )));
     }
     let counted = std::fs::read_to_string(&count_file).unwrap_or_default();
-    let predict_instructions = counted
+    let region = |n: u32| -> Result<u64, RunError> {
+        let prefix = format!("kiln-insn-count: region {n}: ");
+        counted
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&prefix)?
+                    .strip_suffix(" instructions")?
+                    .parse()
+                    .ok()
+            })
+            .ok_or_else(|| {
+                RunError::Qemu(format!(
+                    "the instruction-count plugin counted no region {n}"
+                ))
+            })
+    };
+    let (prepare_instructions, predict_instructions) = (region(1)?, region(2)?);
+    let outputs = read_outputs(&log, &work.0.join("y.bin"))?;
+    let engine_stack = log
         .lines()
         .find_map(|l| {
-            l.strip_prefix("kiln-insn-count: region 1: ")?
-                .strip_suffix(" instructions")?
+            l.strip_prefix("kiln-runner: prepare and predict used ")?
+                .strip_suffix(" bytes of stack")?
                 .parse()
                 .ok()
         })
-        .ok_or_else(|| RunError::Qemu("the instruction-count plugin counted nothing".into()))?;
-    let outputs = read_outputs(&log, &work.0.join("y.bin"))?;
+        .ok_or_else(|| RunError::Qemu("the runner did not report its stack".into()))?;
     Ok(RunReport {
         log,
         outputs,
+        prepare_instructions,
         predict_instructions,
         runner_flash,
+        engine_text,
+        engine_stack,
     })
 }
 
@@ -311,28 +413,62 @@ fn check_target(board: Board) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Builds the runner firmware for `board`; cargo skips what is up to date.
-fn build_runner(kit: &Path, cache: &Path, board: Board) -> Result<PathBuf, RunError> {
+/// The runner firmware for `board` built as `build` says (`None`: the baseline, with no
+/// kiln call), from the cache when this kit already built it.
+fn build_runner(
+    kit: &Path,
+    cache: &Path,
+    board: Board,
+    build: Option<&RunnerBuild>,
+) -> Result<PathBuf, RunError> {
+    let key = match build {
+        Some(build) => build.key(board),
+        None => format!("{}-baseline", board.name()),
+    };
+    let kit_name = kit
+        .file_name()
+        .map_or("kit".into(), |n| n.to_string_lossy());
+    let cached = cache.join("runners").join(format!("{kit_name}-{key}.elf"));
+    if cached.exists() {
+        return Ok(cached);
+    }
+    let features = build.map_or("baseline".to_string(), RunnerBuild::cargo_features);
+    let mut args = vec![
+        "build",
+        "--release",
+        "--bin",
+        "runner",
+        "--no-default-features",
+        "--target",
+        board.target(),
+    ];
+    if !features.is_empty() {
+        args.extend(["--features", &features]);
+    }
+    let max_layers = build.and_then(|b| b.max_layers).map(|n| n.to_string());
     let target_dir = cache.join("target");
     cargo(
         "the runner firmware",
         kit.join("firmware-examples"),
-        &[
-            "build",
-            "--release",
-            "--bin",
-            "runner",
-            "--no-default-features",
-            "--target",
-            board.target(),
-        ],
+        &args,
         &target_dir,
         cache,
+        max_layers.as_deref(),
     )?;
-    Ok(target_dir
+    let built = target_dir
         .join(board.target())
         .join("release")
-        .join("runner"))
+        .join("runner");
+    let io = |e: std::io::Error, path: &Path| {
+        RunError::Setup(format!("{}: cannot write: {e}", path.display()))
+    };
+    let dir = cache.join("runners");
+    std::fs::create_dir_all(&dir).map_err(|e| io(e, &dir))?;
+    // Copied beside, then renamed: a run that stops half-way leaves no half file.
+    let partial = dir.join(format!("{key}.partial-{}", std::process::id()));
+    std::fs::copy(&built, &partial).map_err(|e| io(e, &partial))?;
+    std::fs::rename(&partial, &cached).map_err(|e| io(e, &cached))?;
+    Ok(cached)
 }
 
 /// Builds the instruction-count plugin for the plugin API `api`.
@@ -350,6 +486,7 @@ fn build_plugin(kit: &Path, cache: &Path, api: &str) -> Result<PathBuf, RunError
         ],
         &target_dir,
         cache,
+        None,
     )?;
     let host = host_triple()?;
     let name = format!(
@@ -380,9 +517,15 @@ fn cargo(
     args: &[&str],
     target_dir: &Path,
     cache: &Path,
+    max_layers: Option<&str>,
 ) -> Result<(), RunError> {
     let log = cache.join("build.log");
-    let out = Command::new("cargo")
+    let mut command = Command::new("cargo");
+    match max_layers {
+        Some(n) => command.env("KILN_RUNNER_MAX_LAYERS", n),
+        None => command.env_remove("KILN_RUNNER_MAX_LAYERS"),
+    };
+    let out = command
         .current_dir(&dir)
         .args(args)
         .env("CARGO_TARGET_DIR", target_dir)
@@ -409,8 +552,16 @@ fn cargo(
     })
 }
 
-/// The addresses of the two marker functions and the program's flash bytes.
-fn markers_and_flash(elf: &[u8]) -> Option<(u64, u64, u64)> {
+/// What the runner's ELF tells: where the markers are, and its sizes.
+struct ElfFacts {
+    start: u64,
+    end: u64,
+    /// `.vector_table`, `.text`, `.rodata` and `.data`: what is flashed.
+    flash: u64,
+    text: u64,
+}
+
+fn markers_and_sizes(elf: &[u8]) -> Option<ElfFacts> {
     use object::{Object, ObjectSection, ObjectSymbol};
     let file = object::File::parse(elf).ok()?;
     let address = |name: &str| {
@@ -419,21 +570,18 @@ fn markers_and_flash(elf: &[u8]) -> Option<(u64, u64, u64)> {
             // Thumb: the symbol's low bit marks the instruction set, not the address.
             .map(|s| s.address() & !1)
     };
-    let flash = file
-        .sections()
-        .filter(|s| {
-            matches!(
-                s.name(),
-                Ok(".vector_table" | ".text" | ".rodata" | ".data")
-            )
-        })
-        .map(|s| s.size())
-        .sum();
-    Some((
-        address("kiln_marker_start")?,
-        address("kiln_marker_end")?,
-        flash,
-    ))
+    let size = |names: &[&str]| -> u64 {
+        file.sections()
+            .filter(|s| s.name().is_ok_and(|n| names.contains(&n)))
+            .map(|s| s.size())
+            .sum()
+    };
+    Some(ElfFacts {
+        start: address("kiln_marker_start")?,
+        end: address("kiln_marker_end")?,
+        flash: size(&[".vector_table", ".text", ".rodata", ".data"]),
+        text: size(&[".text"]),
+    })
 }
 
 /// A directory removed when dropped.

@@ -35,7 +35,7 @@ pub fn run(model: &Path, output: &Path, rust: Option<&Path>, out: &mut Out) -> R
         None => None,
     };
     std::fs::write(output, &blob).with_context(|| format!("{}: cannot write", output.display()))?;
-    let weights = host.weights().len() * 4;
+    let weights = host.weights().len();
     out.line(format_args!(
         "wrote {}: {} bytes ({} of graph, {} of weights)",
         output.display(),
@@ -51,6 +51,12 @@ pub fn run(model: &Path, output: &Path, rust: Option<&Path>, out: &mut Out) -> R
         ))?,
         Err(e) => out.line(format_args!("arena: depends on the input shape ({e})"))?,
     }
+    let features = kiln::ops::features(host.structure());
+    out.line(format_args!(
+        "kiln features: {} (firmware: kiln = {{ default-features = false, features = [\"format\"{}] }})",
+        if features.is_empty() { "none".to_string() } else { features.join(", ") },
+        features.iter().map(|f| format!(", \"{f}\"")).collect::<String>()
+    ))?;
     if let Some(problem) = kiln::format::fixed_problem(host.structure()) {
         out.line(format_args!(
             "note: {problem}: on a device, load this blob into kiln::Heap (feature alloc), not kiln::Fixed"

@@ -43,7 +43,7 @@ pub fn run(model: &Path, out: &mut Out) -> Result<()> {
             graph.layer_param_count(id).unwrap_or(0)
         ))?;
     }
-    let weights = host.weights().len() * 4;
+    let weights = host.weights().len();
     out.line(format_args!(
         "flash: {} bytes = {} of weights + {} of graph and header",
         bytes.len(),
@@ -52,12 +52,20 @@ pub fn run(model: &Path, out: &mut Out) -> Result<()> {
     ))?;
     match graph.plan(None) {
         Ok(plan) => out.line(format_args!(
-            "arena: {} bytes, lower bound {} bytes ({} f32 values live at once at most)",
+            "arena: {} bytes, lower bound {} bytes live at once",
             plan.arena_bytes(),
             plan.lower_bound_bytes(),
-            plan.lower_bound
         ))?,
         Err(e) => out.line(format_args!("arena: depends on the input shape ({e})"))?,
     }
+    let features = kiln::ops::features(graph);
+    out.line(format_args!(
+        "kiln features: {}",
+        if features.is_empty() {
+            "none".to_string()
+        } else {
+            features.join(", ")
+        }
+    ))?;
     Ok(())
 }

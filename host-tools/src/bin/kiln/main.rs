@@ -66,8 +66,10 @@ enum Command {
         #[arg(long)]
         rust: Option<PathBuf>,
     },
-    /// Run the model on an emulated Cortex-M under QEMU (generic runner firmware), print
-    /// the outputs, the arena and flash used and the instructions predict executed.
+    /// Run the model on an emulated Cortex-M under QEMU (generic runner firmware, built
+    /// with only the model's op families and capacity), print the outputs, the arena and
+    /// flash used, the instructions prepare and predict executed, and kiln's code and
+    /// stack for the model.
     Run {
         /// `m4` (mps2-an386, Cortex-M4F) or `m3` (lm3s6965evb, Cortex-M3, soft float).
         #[arg(long, value_name = "BOARD")]
@@ -80,6 +82,15 @@ enum Command {
         /// One .npy per model output, in model.outputs order.
         #[arg(long)]
         output: Vec<PathBuf>,
+        /// Build the runner with every op family and the board's default capacity: one
+        /// firmware serves every model (for batch runs; the engine figures are then not
+        /// the model's own).
+        #[arg(long)]
+        all_ops: bool,
+        /// More cargo features of kiln for the runner, comma-separated (`fast-math`:
+        /// micromath's approximations for exp, log and tanh).
+        #[arg(long, value_name = "FEATURES", value_delimiter = ',')]
+        kiln_features: Vec<String>,
     },
     /// Check a .kiln blob and show what is in it: layers, flash and arena bytes, checksum.
     Inspect {
@@ -163,7 +174,9 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             model,
             input,
             output,
-        } => run::run(&qemu, &model, &input, &output, out),
+            all_ops,
+            kiln_features,
+        } => run::run(&qemu, &model, &input, &output, all_ops, &kiln_features, out),
     }
 }
 

@@ -4,7 +4,7 @@ use crate::output::Out;
 use anyhow::{bail, Context, Result};
 use kiln_host::formats::npy;
 use kiln_host::load::load_model;
-use kiln_host::qemu::{self, Board, RunInput};
+use kiln_host::qemu::{self, Board, RunInput, RunnerBuild};
 use std::path::{Path, PathBuf};
 
 pub fn run(
@@ -12,8 +12,17 @@ pub fn run(
     model: &Path,
     input: &[PathBuf],
     output: &[PathBuf],
+    all_ops: bool,
+    kiln_features: &[String],
     out: &mut Out,
 ) -> Result<()> {
+    const EXTRA: &[&str] = &["fast-math"];
+    if let Some(f) = kiln_features.iter().find(|f| !EXTRA.contains(&f.as_str())) {
+        bail!(
+            "--kiln-features takes {}, not {f:?} (the op families follow from the model)",
+            EXTRA.join(", ")
+        );
+    }
     let Some(board) = Board::parse(board) else {
         bail!("--qemu takes m4 (mps2-an386, Cortex-M4F) or m3 (lm3s6965evb, Cortex-M3), not {board:?}");
     };
@@ -65,9 +74,20 @@ pub fn run(
         })
         .collect();
 
-    let report = qemu::run(board, &blob, &run_inputs)
+    let mut build = if all_ops {
+        RunnerBuild::all_ops()
+    } else {
+        RunnerBuild::for_model(&graph)
+    };
+    build.extra = kiln_features.to_vec();
+    let report = qemu::run(board, &build, &blob, &run_inputs)
         .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?;
     out.text(&report.log)?;
+    out.line(format_args!(
+        "kiln run: prepare executed {} instructions on {}",
+        report.prepare_instructions,
+        board.name()
+    ))?;
     out.line(format_args!(
         "kiln run: predict executed {} instructions on {} ({}); runner flash {} bytes + blob {} bytes",
         report.predict_instructions,
@@ -75,6 +95,10 @@ pub fn run(
         board.machine(),
         report.runner_flash,
         blob.len()
+    ))?;
+    out.line(format_args!(
+        "kiln run: engine .text {} bytes, engine stack {} bytes",
+        report.engine_text, report.engine_stack
     ))?;
     if !output.is_empty() && report.outputs.len() != output.len() {
         bail!(

@@ -1,0 +1,136 @@
+//! `keras.layers.BatchNormalization` at inference, on the last axis.
+
+use super::{dim, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::{weight, WeightSpecs};
+use crate::kernels;
+use crate::shape::Shape;
+
+/// `keras.layers.BatchNormalization()`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormalization {
+    pub epsilon: f32,
+    pub momentum: f32,
+    pub center: bool,
+    pub scale: bool,
+}
+
+#[cfg(feature = "format")]
+crate::wire_fields!(BatchNormalization {
+    epsilon,
+    momentum,
+    center,
+    scale
+});
+
+impl BatchNormalization {
+    /// `BatchNormalization()`: epsilon 1e-3, momentum 0.99, center and scale.
+    pub fn new() -> Self {
+        BatchNormalization {
+            epsilon: 1e-3,
+            momentum: 0.99,
+            center: true,
+            scale: true,
+        }
+    }
+    pub fn epsilon(self, epsilon: f32) -> Self {
+        BatchNormalization { epsilon, ..self }
+    }
+    pub fn center(self, center: bool) -> Self {
+        BatchNormalization { center, ..self }
+    }
+    pub fn scale(self, scale: bool) -> Self {
+        BatchNormalization { scale, ..self }
+    }
+}
+
+impl Default for BatchNormalization {
+    fn default() -> Self {
+        BatchNormalization::new()
+    }
+}
+
+/// A prepared BatchNormalization step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Params<'w> {
+    channels: usize,
+    gamma: Option<&'w [f32]>,
+    beta: Option<&'w [f32]>,
+    mean: &'w [f32],
+    variance: &'w [f32],
+    epsilon: f32,
+}
+
+impl Op for BatchNormalization {
+    fn class_name(&self) -> &'static str {
+        "BatchNormalization"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "batch_normalization"
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        if self.epsilon > 0.0 {
+            Ok(())
+        } else {
+            Err("epsilon must be > 0")
+        }
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        let input = one(inputs)?;
+        if input.rank() < 2 || input.last().is_none() {
+            return Err(Mismatch::new(input, "rank >= 2 with a known last axis"));
+        }
+        Ok(input)
+    }
+
+    fn weights(&self, input: &Shape) -> WeightSpecs {
+        let channels = input.last().unwrap_or(0);
+        let mut specs = WeightSpecs::new();
+        if self.scale {
+            weight(&mut specs, "gamma", &[channels], true);
+        }
+        if self.center {
+            weight(&mut specs, "beta", &[channels], true);
+        }
+        weight(&mut specs, "moving_mean", &[channels], false);
+        weight(&mut specs, "moving_variance", &[channels], false);
+        specs
+    }
+
+    fn has_build(&self) -> bool {
+        true
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        let input = cx.input();
+        let mut next = 0;
+        let mut take = || {
+            next += 1;
+            cx.weight(next - 1)
+        };
+        let gamma = self.scale.then(&mut take).transpose()?;
+        let beta = self.center.then(&mut take).transpose()?;
+        Ok(Step {
+            run: Run::Compute(run),
+            args: StepArgs::BatchNormalization(self::Params {
+                channels: dim(&input, input.rank().saturating_sub(1))?,
+                gamma,
+                beta,
+                mean: take()?,
+                variance: take()?,
+                epsilon: self.epsilon,
+            }),
+        })
+    }
+}
+
+fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
+    let (StepArgs::BatchNormalization(p), [input]) = (args, inputs) else {
+        return;
+    };
+    kernels::batch_norm(
+        input, p.channels, p.gamma, p.beta, p.mean, p.variance, p.epsilon, output,
+    );
+}

@@ -1,0 +1,81 @@
+//! `keras.layers.Concatenate(axis=-1)`.
+
+use super::{dim, Arity, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::infer::concatenate_shape;
+use crate::kernels;
+use crate::shape::Shape;
+
+/// `keras.layers.Concatenate(axis=-1)`; a negative axis counts from the end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Concatenate {
+    pub axis: i8,
+}
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Concatenate { axis });
+
+impl Concatenate {
+    pub fn new() -> Self {
+        Concatenate { axis: -1 }
+    }
+    pub fn axis(self, axis: i8) -> Self {
+        Concatenate { axis }
+    }
+}
+
+impl Default for Concatenate {
+    fn default() -> Self {
+        Concatenate::new()
+    }
+}
+
+/// A prepared Concatenate step: the product of the axes before the concatenation axis
+/// (batch excluded). Each input is `outer` runs of its own length over `outer`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Params {
+    outer: usize,
+}
+
+impl Op for Concatenate {
+    fn class_name(&self) -> &'static str {
+        "Concatenate"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "concatenate"
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Many
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        concatenate_shape(self.axis, inputs).ok_or(Mismatch::new(
+            inputs.first().copied().unwrap_or(Shape::SCALAR),
+            "at least 2 inputs of one rank, equal on every axis but the concatenation axis",
+        ))
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        let rank = cx.output.rank() as i32;
+        let axis = if self.axis < 0 {
+            rank + self.axis as i32
+        } else {
+            self.axis as i32
+        } as usize;
+        let mut outer = 1usize;
+        for a in 1..axis {
+            outer *= dim(&cx.output, a)?;
+        }
+        Ok(Step {
+            run: Run::Compute(run),
+            args: StepArgs::Concatenate(self::Params { outer }),
+        })
+    }
+}
+
+fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
+    if let StepArgs::Concatenate(p) = args {
+        kernels::concatenate(inputs, p.outer, output);
+    }
+}

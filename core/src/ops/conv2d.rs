@@ -1,0 +1,157 @@
+//! `keras.layers.Conv2D` (channels_last, groups 1).
+
+use super::conv::{check_window, geometry, Params};
+use super::pool2d::Pair;
+use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::config::{Activation, Padding};
+use crate::graph::infer::{image_axes, image_shape, window_out};
+use crate::graph::{weight, WeightSpecs};
+use crate::shape::{Shape, MAX_DIM};
+
+/// `keras.layers.Conv2D(filters, kernel_size)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conv2D {
+    pub filters: u32,
+    pub kernel_size: Pair,
+    pub strides: Pair,
+    pub dilation_rate: Pair,
+    pub padding: Padding,
+    pub activation: Activation,
+    pub use_bias: bool,
+}
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Conv2D {
+    filters,
+    kernel_size,
+    strides,
+    dilation_rate,
+    padding,
+    activation,
+    use_bias
+});
+
+impl Conv2D {
+    /// `Conv2D(filters, kernel_size)`: strides 1, 'valid', linear, with bias.
+    pub fn new(filters: u32, kernel_size: Pair) -> Self {
+        Conv2D {
+            filters,
+            kernel_size,
+            strides: [1, 1],
+            dilation_rate: [1, 1],
+            padding: Padding::Valid,
+            activation: Activation::Linear,
+            use_bias: true,
+        }
+    }
+    pub fn strides(self, strides: Pair) -> Self {
+        Conv2D { strides, ..self }
+    }
+    pub fn dilation_rate(self, dilation_rate: Pair) -> Self {
+        Conv2D {
+            dilation_rate,
+            ..self
+        }
+    }
+    pub fn padding(self, padding: Padding) -> Self {
+        Conv2D { padding, ..self }
+    }
+    pub fn activation(self, activation: Activation) -> Self {
+        Conv2D { activation, ..self }
+    }
+    pub fn use_bias(self, use_bias: bool) -> Self {
+        Conv2D { use_bias, ..self }
+    }
+}
+
+impl Op for Conv2D {
+    fn class_name(&self) -> &'static str {
+        "Conv2D"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "conv2d"
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        match self.filters {
+            0 => return Err("filters must be at least 1"),
+            f if f > MAX_DIM => return Err("filters must be at most 4294967294"),
+            _ => {}
+        }
+        check_window(self.kernel_size, self.strides, self.dilation_rate, self.padding)
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        let input = one(inputs)?;
+        let (h, w, _) = image_axes(&input).ok_or(Mismatch::new(
+            input,
+            "rank 4 (batch, height, width, channels) with known channels",
+        ))?;
+        let (oh, ow) = window_out(
+            (h, w),
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+        );
+        image_shape(&input, oh, ow, Some(self.filters)).ok_or(Mismatch::new(
+            input,
+            "height and width at least the (dilated) kernel size",
+        ))
+    }
+
+    fn weights(&self, input: &Shape) -> WeightSpecs {
+        let channels = input.last().unwrap_or(0);
+        let [kh, kw] = self.kernel_size;
+        let mut specs = WeightSpecs::new();
+        weight(
+            &mut specs,
+            "kernel",
+            &[kh as u32, kw as u32, channels, self.filters],
+            true,
+        );
+        if self.use_bias {
+            weight(&mut specs, "bias", &[self.filters], true);
+        }
+        specs
+    }
+
+    fn has_build(&self) -> bool {
+        true
+    }
+
+    fn math(&self) -> Option<&'static str> {
+        self.activation.math()
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        let geometry = geometry(
+            image(&cx.input())?,
+            self.filters as usize,
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+        )
+        .ok_or(Mismatch::new(
+            cx.input(),
+            "a shape whose sizes fit in memory",
+        ))?;
+        Ok(Step {
+            run: Run::Compute(run),
+            args: StepArgs::Conv2D(self::Params {
+                geometry,
+                kernel: cx.weight(0)?,
+                bias: self.use_bias.then(|| cx.weight(1)).transpose()?,
+                activation: self.activation,
+            }),
+        })
+    }
+}
+
+fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
+    if let (StepArgs::Conv2D(p), [input]) = (args, inputs) {
+        p.compute(input, output);
+    }
+}

@@ -1,0 +1,115 @@
+//! `keras.layers.Dense`: `activation(x · kernel + bias)` on the last axis.
+
+use super::{dim, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::config::Activation;
+use crate::graph::{weight, WeightSpecs};
+use crate::kernels;
+use crate::shape::{Shape, MAX_DIM};
+
+/// `keras.layers.Dense(units)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dense {
+    pub units: u32,
+    pub activation: Activation,
+    pub use_bias: bool,
+}
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Dense {
+    units,
+    activation,
+    use_bias
+});
+
+impl Dense {
+    /// `Dense(units)`: linear, with bias.
+    pub fn new(units: u32) -> Self {
+        Dense {
+            units,
+            activation: Activation::Linear,
+            use_bias: true,
+        }
+    }
+    pub fn activation(self, activation: Activation) -> Self {
+        Dense { activation, ..self }
+    }
+    pub fn use_bias(self, use_bias: bool) -> Self {
+        Dense { use_bias, ..self }
+    }
+}
+
+/// A prepared Dense step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Params<'w> {
+    in_features: usize,
+    kernel: &'w [f32],
+    bias: Option<&'w [f32]>,
+    activation: Activation,
+}
+
+impl Op for Dense {
+    fn class_name(&self) -> &'static str {
+        "Dense"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "dense"
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        match self.units {
+            0 => Err("units must be at least 1"),
+            u if u > MAX_DIM => Err("units must be at most 4294967294"),
+            _ => Ok(()),
+        }
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        let input = one(inputs)?;
+        if input.rank() < 2 || input.last().is_none() {
+            return Err(Mismatch::new(input, "rank >= 2 with a known last axis"));
+        }
+        input
+            .with_dim(input.rank() - 1, Some(self.units))
+            .map_err(|_| Mismatch::new(input, "units that fit an axis"))
+    }
+
+    fn weights(&self, input: &Shape) -> WeightSpecs {
+        let channels = input.last().unwrap_or(0);
+        let mut specs = WeightSpecs::new();
+        weight(&mut specs, "kernel", &[channels, self.units], true);
+        if self.use_bias {
+            weight(&mut specs, "bias", &[self.units], true);
+        }
+        specs
+    }
+
+    fn has_build(&self) -> bool {
+        true
+    }
+
+    fn math(&self) -> Option<&'static str> {
+        self.activation.math()
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        let input = cx.input();
+        let in_features = dim(&input, input.rank().saturating_sub(1))?;
+        Ok(Step {
+            run: Run::Compute(run),
+            args: StepArgs::Dense(self::Params {
+                in_features,
+                kernel: cx.weight(0)?,
+                bias: self.use_bias.then(|| cx.weight(1)).transpose()?,
+                activation: self.activation,
+            }),
+        })
+    }
+}
+
+fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
+    let (StepArgs::Dense(p), [input]) = (args, inputs) else {
+        return;
+    };
+    kernels::fast::dense(input, p.in_features, p.kernel, p.bias, output, p.activation);
+}

@@ -1,0 +1,202 @@
+//! `keras.layers.DepthwiseConv2D`: one filter (or `depth_multiplier` of them) per channel.
+
+use super::conv::{check_window, geometry};
+use super::pool2d::Pair;
+use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::config::{Activation, Padding};
+use crate::graph::infer::{image_axes, image_shape, window_out};
+use crate::graph::{weight, WeightSpecs};
+use crate::kernels::{self, Conv2dGeometry};
+use crate::shape::{Shape, MAX_DIM};
+
+/// `keras.layers.DepthwiseConv2D(kernel_size)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DepthwiseConv2D {
+    pub kernel_size: Pair,
+    pub strides: Pair,
+    pub dilation_rate: Pair,
+    pub padding: Padding,
+    pub depth_multiplier: u32,
+    pub activation: Activation,
+    pub use_bias: bool,
+}
+
+#[cfg(feature = "format")]
+crate::wire_fields!(DepthwiseConv2D {
+    kernel_size,
+    strides,
+    dilation_rate,
+    padding,
+    depth_multiplier,
+    activation,
+    use_bias
+});
+
+impl DepthwiseConv2D {
+    /// `DepthwiseConv2D(kernel_size)`: depth_multiplier 1, strides 1, 'valid'.
+    pub fn new(kernel_size: Pair) -> Self {
+        DepthwiseConv2D {
+            kernel_size,
+            strides: [1, 1],
+            dilation_rate: [1, 1],
+            padding: Padding::Valid,
+            depth_multiplier: 1,
+            activation: Activation::Linear,
+            use_bias: true,
+        }
+    }
+    pub fn strides(self, strides: Pair) -> Self {
+        DepthwiseConv2D { strides, ..self }
+    }
+    pub fn dilation_rate(self, dilation_rate: Pair) -> Self {
+        DepthwiseConv2D {
+            dilation_rate,
+            ..self
+        }
+    }
+    pub fn padding(self, padding: Padding) -> Self {
+        DepthwiseConv2D { padding, ..self }
+    }
+    pub fn depth_multiplier(self, depth_multiplier: u32) -> Self {
+        DepthwiseConv2D {
+            depth_multiplier,
+            ..self
+        }
+    }
+    pub fn activation(self, activation: Activation) -> Self {
+        DepthwiseConv2D { activation, ..self }
+    }
+    pub fn use_bias(self, use_bias: bool) -> Self {
+        DepthwiseConv2D { use_bias, ..self }
+    }
+}
+
+/// A prepared DepthwiseConv2D step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Params<'w> {
+    geometry: Conv2dGeometry,
+    depth_multiplier: usize,
+    kernel: &'w [f32],
+    bias: Option<&'w [f32]>,
+    activation: Activation,
+}
+
+impl Op for DepthwiseConv2D {
+    fn class_name(&self) -> &'static str {
+        "DepthwiseConv2D"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "depthwise_conv2d"
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        match self.depth_multiplier {
+            0 => {
+                return Err(
+                    "kernel_size, strides, dilation_rate and depth_multiplier must be at least 1",
+                )
+            }
+            m if m > MAX_DIM => return Err("depth_multiplier must be at most 4294967294"),
+            _ => {}
+        }
+        check_window(self.kernel_size, self.strides, self.dilation_rate, self.padding)
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        let input = one(inputs)?;
+        let (h, w, ch) = image_axes(&input).ok_or(Mismatch::new(
+            input,
+            "rank 4 (batch, height, width, channels) with known channels",
+        ))?;
+        let (oh, ow) = window_out(
+            (h, w),
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+        );
+        let out_c = ch
+            .checked_mul(self.depth_multiplier)
+            .filter(|&n| n <= MAX_DIM)
+            .ok_or(Mismatch::new(
+                input,
+                "an input whose output has every axis below 2^32",
+            ))?;
+        image_shape(&input, oh, ow, Some(out_c)).ok_or(Mismatch::new(
+            input,
+            "height and width at least the (dilated) kernel size",
+        ))
+    }
+
+    fn weights(&self, input: &Shape) -> WeightSpecs {
+        let channels = input.last().unwrap_or(0);
+        let [kh, kw] = self.kernel_size;
+        let mut specs = WeightSpecs::new();
+        weight(
+            &mut specs,
+            "kernel",
+            &[kh as u32, kw as u32, channels, self.depth_multiplier],
+            true,
+        );
+        if self.use_bias {
+            weight(
+                &mut specs,
+                "bias",
+                &[channels.saturating_mul(self.depth_multiplier)],
+                true,
+            );
+        }
+        specs
+    }
+
+    fn has_build(&self) -> bool {
+        true
+    }
+
+    fn math(&self) -> Option<&'static str> {
+        self.activation.math()
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        let (h, w, ch) = image(&cx.input())?;
+        let multiplier = self.depth_multiplier as usize;
+        let geometry = geometry(
+            (h, w, ch),
+            ch * multiplier,
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+        )
+        .ok_or(Mismatch::new(
+            cx.input(),
+            "a shape whose sizes fit in memory",
+        ))?;
+        Ok(Step {
+            run: Run::Compute(run),
+            args: StepArgs::DepthwiseConv2D(self::Params {
+                geometry,
+                depth_multiplier: multiplier,
+                kernel: cx.weight(0)?,
+                bias: self.use_bias.then(|| cx.weight(1)).transpose()?,
+                activation: self.activation,
+            }),
+        })
+    }
+}
+
+fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
+    let (StepArgs::DepthwiseConv2D(p), [input]) = (args, inputs) else {
+        return;
+    };
+    kernels::fast::depthwise_conv2d(
+        &p.geometry,
+        p.depth_multiplier,
+        input,
+        p.kernel,
+        p.bias,
+        output,
+        p.activation,
+    );
+}

@@ -1,0 +1,73 @@
+//! `keras.layers.Dropout(rate)`: the identity at inference; in training, zeroes each value
+//! with probability `rate` and scales the rest by `1 / (1 - rate)`.
+
+use super::{one, Cx, Mismatch, Op, Step};
+#[cfg(feature = "training")]
+use super::{Rand, Run, StepArgs};
+#[cfg(feature = "training")]
+use crate::kernels;
+use crate::shape::Shape;
+
+/// `keras.layers.Dropout(rate)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dropout {
+    pub rate: f32,
+}
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Dropout { rate });
+
+impl Dropout {
+    pub fn new(rate: f32) -> Self {
+        Dropout { rate }
+    }
+}
+
+impl Op for Dropout {
+    fn class_name(&self) -> &'static str {
+        "Dropout"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "dropout"
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        if (0.0..1.0).contains(&self.rate) {
+            Ok(())
+        } else {
+            Err("rate must be in [0, 1)")
+        }
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        one(inputs)
+    }
+
+    fn in_place(&self, _training: bool) -> bool {
+        true
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        if !cx.training {
+            return Ok(Step::COPY);
+        }
+        #[cfg(feature = "training")]
+        return Ok(Step {
+            run: Run::InPlace(run),
+            args: StepArgs::Dropout(self.rate),
+        });
+        #[cfg(not(feature = "training"))]
+        Err(Mismatch::new(
+            cx.input(),
+            "a call at inference (this build of kiln left out feature \"training\")",
+        ))
+    }
+}
+
+#[cfg(feature = "training")]
+fn run(args: &StepArgs<'_>, data: &mut [f32], rand: &mut Rand<'_>) {
+    if let StepArgs::Dropout(rate) = args {
+        kernels::dropout(data, *rate, rand.rng);
+    }
+}

@@ -1,0 +1,46 @@
+//! `keras.layers.Flatten()`: every axis after the batch into one.
+
+use super::{Cx, Mismatch, Op, Step};
+use crate::shape::Shape;
+
+/// `keras.layers.Flatten()`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Flatten;
+
+#[cfg(feature = "format")]
+crate::wire_fields!(Flatten {});
+
+impl Op for Flatten {
+    fn class_name(&self) -> &'static str {
+        "Flatten"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "flatten"
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        let input = super::one(inputs)?;
+        let too_big = Mismatch::new(input, "an input whose output has every axis below 2^32");
+        if input.rank() < 1 {
+            return Err(Mismatch::new(input, "rank >= 1"));
+        }
+        let rest = if input.rank() == 1 {
+            Some(1)
+        } else {
+            input
+                .sample_elements()
+                .map(|n| u32::try_from(n).map_err(|_| too_big))
+                .transpose()?
+        };
+        Shape::new(&[input.dim(0), rest]).map_err(|_| too_big)
+    }
+
+    fn in_place(&self, _training: bool) -> bool {
+        true
+    }
+
+    fn prepare<'w>(&self, _: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        Ok(Step::COPY)
+    }
+}

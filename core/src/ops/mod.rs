@@ -1,0 +1,568 @@
+//! The layers kiln runs, one file each. A file holds everything about its layer: the
+//! configuration users build (`Dense::new(32)`), its Keras class name and automatic-name
+//! prefix, the checks on its configuration, shape inference, the weights it creates, and
+//! [`Op::prepare`], which resolves its step of a run once, with the function that runs it.
+//!
+//! The registry at the bottom is the one place that lists them: adding a layer is a new
+//! file, one line there, and one mapping in the host's importer.
+//!
+//! Each layer (or small family of layers) is a cargo feature of this crate, all on by
+//! default (`all-ops`), so that a firmware links only the code its model runs; `kiln export
+//! --rust` lists the ones a model needs. `conv`, `pool` and `spatial` turn on a family at
+//! once.
+//!
+//! | feature | layers |
+//! |---|---|
+//! | (always) | `InputLayer`, `Flatten`, `Dropout` (at inference), nested models |
+//! | `dense` | `Dense` |
+//! | `conv1d`, `conv2d`, `depthwise-conv2d`, `separable-conv2d` (`conv`) | `Conv1D`, `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` |
+//! | `max-pooling`, `average-pooling`, `global-pooling` (`pool`) | `MaxPooling1D`/`2D`; `AveragePooling1D`/`2D`; `GlobalAveragePooling1D`/`2D`, `GlobalMaxPooling1D`/`2D` |
+//! | `normalization` | `BatchNormalization` |
+//! | `activations` | `Activation`, `ReLU`, `LeakyReLU`, `Softmax` |
+//! | `merge`, `concatenate` | `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`; `Concatenate` |
+//! | `reshape`, `zero-padding2d`, `cropping2d`, `up-sampling2d` (`spatial`) | `Reshape`, `ZeroPadding2D`, `Cropping2D`, `UpSampling2D` |
+//! | `random-crop` | `RandomCrop` |
+//! | `math` | the activations that need `exp`, `log`, `tanh` or `erf` (sigmoid, tanh, softmax, gelu, …), fused or as layers |
+//! | `training` | calls in training mode: Dropout's random drop |
+//!
+//! A blob that needs a family this build left out does not load:
+//! [`BlobError::LeftOut`](crate::format::BlobError::LeftOut) names the layer and the feature.
+
+// Always built: what every model has or costs nothing to run.
+mod dropout;
+mod flatten;
+mod input_layer;
+mod model;
+mod pool2d;
+
+pub use dropout::Dropout;
+pub use flatten::Flatten;
+pub use input_layer::InputLayer;
+pub use pool2d::{Pair, Pool2D};
+
+/// Declares each layer's module behind its cargo feature, and [`kinds`]: the layer types
+/// of this build, which [`crate::layers`] re-exports.
+macro_rules! layers {
+    ($($feature:literal: $($module:ident => $($layer:ident),+;)+)*) => {
+        $($(
+            #[cfg(feature = $feature)]
+            mod $module;
+        )+)*
+
+        /// The layer types this build has (each behind its feature).
+        pub mod kinds {
+            $($(
+                #[cfg(feature = $feature)]
+                pub use super::$module::{$($layer),+};
+            )+)*
+        }
+        #[allow(unused_imports)] // (empty in a build with no layer feature)
+        pub use kinds::*;
+    };
+}
+
+layers! {
+    "dense": dense => Dense;
+    "reshape": reshape => Reshape;
+    "zero-padding2d": zero_padding2d => ZeroPadding2D;
+    "cropping2d": cropping2d => Cropping2D;
+    "up-sampling2d": up_sampling2d => UpSampling2D;
+    "conv1d": conv1d => Conv1D;
+    "conv2d": conv2d => Conv2D;
+    "depthwise-conv2d": depthwise_conv2d => DepthwiseConv2D;
+    "separable-conv2d": separable_conv2d => SeparableConv2D;
+    "max-pooling":
+        max_pooling1d => MaxPooling1D;
+        max_pooling2d => MaxPooling2D;
+    "average-pooling":
+        average_pooling1d => AveragePooling1D;
+        average_pooling2d => AveragePooling2D;
+    "global-pooling":
+        global_pooling1d => GlobalAveragePooling1D, GlobalMaxPooling1D;
+        global_pooling2d => GlobalAveragePooling2D, GlobalMaxPooling2D;
+    "normalization": batch_normalization => BatchNormalization;
+    "activations":
+        activation => Activation;
+        leaky_relu => LeakyReLU;
+        relu => ReLU;
+        softmax => Softmax;
+    "random-crop": random_crop => RandomCrop;
+    "concatenate": concatenate => Concatenate;
+    "merge": merge => Add, Average, Maximum, Minimum, Multiply, Subtract;
+}
+#[cfg(any(
+    feature = "conv1d",
+    feature = "conv2d",
+    feature = "depthwise-conv2d",
+    feature = "separable-conv2d"
+))]
+mod conv;
+#[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
+mod pool1d;
+#[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
+pub use pool1d::Pool1D;
+
+use crate::graph::{DType, ModelKind, NodeId, WeightSpec, WeightSpecs};
+use crate::kernels::SmallRng;
+use crate::shape::Shape;
+
+/// Everything kiln knows about one kind of layer.
+pub trait Op {
+    /// Keras's class name, as `summary()` prints it.
+    fn class_name(&self) -> &'static str;
+
+    /// The prefix of Keras's automatic names (`ReLU` → `re_lu`).
+    fn auto_name_prefix(&self) -> &'static str;
+
+    /// How many tensors a call takes.
+    fn arity(&self) -> Arity {
+        Arity::One
+    }
+
+    /// Checks what can be checked without an input shape (zero sizes, bad rates).
+    fn validate(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    /// The output shape for the shapes of the tensors the layer is called on (as many as
+    /// [`Op::arity`] allows), with Keras's rules; works on symbolic shapes (`None` axes)
+    /// and on the concrete ones of a run alike.
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch>;
+
+    /// The dtype of the output for inputs of dtypes `inputs`: the first input's, unless the
+    /// op converts (an InputLayer gives its own).
+    fn output_dtype(&self, inputs: &[DType]) -> DType {
+        inputs.first().copied().unwrap_or_default()
+    }
+
+    /// The transcendental function (exp, log, tanh, erf: feature `math`) this
+    /// configuration computes, by its Keras name, if it computes one.
+    fn math(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// True when the op has a kernel for tensors of `dtype` (every op runs float32).
+    fn runs(&self, dtype: DType) -> bool {
+        dtype == DType::F32
+    }
+
+    /// The shape a run at inference produces, where it differs from the declared one
+    /// (RandomCrop returns its input).
+    fn inference_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        self.output_shape(inputs)
+    }
+
+    /// The weight variables the layer creates for an input of shape `input`, in Keras's
+    /// order (kernel, bias; gamma, beta, moving_mean, moving_variance).
+    fn weights(&self, _input: &Shape) -> WeightSpecs {
+        WeightSpecs::new()
+    }
+
+    /// True for layers that create state when built (Keras overrides `build`): before
+    /// that, `summary` shows them as `0 (unbuilt)` rather than `0`.
+    fn has_build(&self) -> bool {
+        false
+    }
+
+    /// True when the output is the input with each value changed on its own (or, for
+    /// Flatten/Reshape, the same values): the planner may give it its input's memory. Its
+    /// step is then [`Step::COPY`] or runs in place.
+    fn in_place(&self, _training: bool) -> bool {
+        false
+    }
+
+    /// Keras's `training` default when a call says nothing (`True` for RandomCrop).
+    fn trains_by_default(&self) -> bool {
+        false
+    }
+
+    /// Resolves the layer's step of a run for the concrete shapes and weights in `cx`:
+    /// everything the step needs is worked out here, once.
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch>;
+}
+
+/// How many tensors one call of a layer takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arity {
+    /// None: an InputLayer starts the model.
+    None,
+    One,
+    /// Two or more (merges, Concatenate).
+    Many,
+    /// Exactly two (Subtract).
+    Two,
+}
+
+/// A shape a layer cannot take, and what it expected instead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mismatch {
+    pub found: Shape,
+    pub expected: &'static str,
+}
+
+impl Mismatch {
+    pub(crate) fn new(found: Shape, expected: &'static str) -> Self {
+        Mismatch { found, expected }
+    }
+}
+
+/// A layer kind or activation this build of kiln left out, and the cargo feature that
+/// brings it in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The layer's class name or the activation's Keras name.
+    pub what: &'static str,
+    pub feature: &'static str,
+}
+
+/// The most features [`features`] can name.
+pub const MAX_FEATURES: usize = 32;
+const _: () = assert!(OP_FEATURES.len() < MAX_FEATURES);
+
+/// The cargo features of kiln a model needs, in the registry's order: its layers' op
+/// features, then `math` when one computes a transcendental function.
+pub fn features<S: crate::Storage>(
+    graph: &crate::Graph<'_, S>,
+) -> heapless::Vec<&'static str, MAX_FEATURES> {
+    let uses = |feature: &str| {
+        graph
+            .all_layers()
+            .iter()
+            .any(|layer| layer.kind.feature() == Some(feature))
+    };
+    let mut needed = heapless::Vec::new();
+    for &feature in OP_FEATURES {
+        if !needed.contains(&feature) && uses(feature) {
+            // Cannot fail: OP_FEATURES is shorter than the capacity (checked above).
+            let _ = needed.push(feature);
+        }
+    }
+    if graph
+        .all_layers()
+        .iter()
+        .any(|layer| layer.kind.op().math().is_some())
+    {
+        let _ = needed.push("math");
+    }
+    needed
+}
+
+/// The one input of a single-input layer.
+pub(crate) fn one(inputs: &[Shape]) -> Result<Shape, Mismatch> {
+    match inputs {
+        [input] => Ok(*input),
+        _ => Err(Mismatch::new(
+            inputs.first().copied().unwrap_or(Shape::SCALAR),
+            "exactly one input tensor",
+        )),
+    }
+}
+
+/// A known axis of a concrete shape.
+pub(crate) fn dim(shape: &Shape, axis: usize) -> Result<usize, Mismatch> {
+    shape
+        .dim(axis)
+        .map(|d| d as usize)
+        .ok_or(Mismatch::new(*shape, "every axis known when it runs"))
+}
+
+/// `(height, width, channels)` of a concrete rank-4 sample shape.
+#[cfg_attr(not(feature = "all-ops"), allow(dead_code))]
+pub(crate) fn image(shape: &Shape) -> Result<(usize, usize, usize), Mismatch> {
+    Ok((dim(shape, 1)?, dim(shape, 2)?, dim(shape, 3)?))
+}
+
+/// What [`Op::prepare`] works from: one call of the layer in a run.
+pub struct Cx<'a, 'w> {
+    /// Every node's shape in this run, batch axis 1 (a run goes one sample at a time).
+    pub shapes: &'a [Shape],
+    /// The nodes the layer is called on ([`Cx::input_shape`] gives their shapes).
+    pub inputs: &'a [NodeId],
+    /// The output's shape, batch axis 1.
+    pub output: Shape,
+    /// The layer's weight variables in Keras's order.
+    pub weights: Weights<'a, 'w>,
+    /// Whether this call runs in training mode.
+    pub training: bool,
+    /// The node's index (seeds the node's randomness).
+    pub node: usize,
+}
+
+impl<'w> Cx<'_, 'w> {
+    /// The first input's shape.
+    pub fn input(&self) -> Shape {
+        self.input_shape(0)
+    }
+
+    /// Input `k`'s shape.
+    pub fn input_shape(&self, k: usize) -> Shape {
+        self.inputs
+            .get(k)
+            .and_then(|&n| self.shapes.get(n as usize))
+            .copied()
+            .unwrap_or(Shape::SCALAR)
+    }
+
+    /// Float32 weight variable `i`.
+    pub fn weight(&self, i: usize) -> Result<&'w [f32], Mismatch> {
+        self.weights
+            .get(i)
+            .filter(|(dtype, _)| *dtype == DType::F32)
+            .and_then(|(_, bytes)| bytemuck::try_cast_slice(bytes).ok())
+            .ok_or(Mismatch::new(
+                self.input(),
+                "the float32 weights the layer was built with",
+            ))
+    }
+}
+
+/// A layer's weight variables: their specs, and the buffer they are in from `start`.
+#[derive(Clone, Copy, Debug)]
+pub struct Weights<'a, 'w> {
+    pub specs: &'a [WeightSpec],
+    pub buffer: &'w [u8],
+    pub start: usize,
+}
+
+impl<'w> Weights<'_, 'w> {
+    /// Variable `i`: its dtype and bytes (`None` past the variables or the buffer).
+    pub fn get(&self, i: usize) -> Option<(DType, &'w [u8])> {
+        let spec = self.specs.get(i)?;
+        let range = crate::graph::layout(self.specs, self.start).nth(i)?;
+        Some((spec.dtype, self.buffer.get(range)?))
+    }
+}
+
+/// What one step of a run does, and with what.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step<'w> {
+    pub(crate) run: Run,
+    pub(crate) args: StepArgs<'w>,
+}
+
+impl Step<'_> {
+    /// A step with nothing to compute.
+    pub const NOTHING: Step<'static> = Step {
+        run: Run::Nothing,
+        args: StepArgs::None,
+    };
+
+    /// The output holds the input's values (Flatten, Reshape, Dropout at inference).
+    pub const COPY: Step<'static> = Step {
+        run: Run::Copy,
+        args: StepArgs::None,
+    };
+}
+
+/// How a step runs.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "all-ops"), allow(dead_code))]
+pub(crate) enum Run {
+    /// An input, or a view of another tensor.
+    Nothing,
+    /// The output is the input's values.
+    Copy,
+    /// Computes the output from the inputs.
+    Compute(fn(&StepArgs<'_>, &[&[f32]], &mut [f32], &mut Rand<'_>)),
+    /// Changes each value on its own, in the output's memory (which may be the input's).
+    InPlace(fn(&StepArgs<'_>, &mut [f32], &mut Rand<'_>)),
+}
+
+/// The same way of running: the same kind, and the same function.
+impl PartialEq for Run {
+    fn eq(&self, other: &Run) -> bool {
+        match (self, other) {
+            (Run::Nothing, Run::Nothing) | (Run::Copy, Run::Copy) => true,
+            (Run::Compute(a), Run::Compute(b)) => core::ptr::fn_addr_eq(*a, *b),
+            (Run::InPlace(a), Run::InPlace(b)) => core::ptr::fn_addr_eq(*a, *b),
+            _ => false,
+        }
+    }
+}
+
+/// The randomness of a call in training mode.
+pub struct Rand<'r> {
+    pub rng: &'r mut SmallRng,
+    /// Drawn once per call: a RandomCrop takes one window for the whole batch.
+    pub call_seed: u64,
+}
+
+/// Declares every layer kind, the one [`Op`] resolver, and the parameters steps carry.
+macro_rules! registry {
+    (@feature) => { None };
+    (@feature $feature:literal) => { Some($feature) };
+    ($( $(#[$doc:meta])* $name:ident = $tag:literal $(in $feature:literal)?
+        ($config:ty => $params:ty), )*) => {
+        /// Every layer kind kiln runs (those of the op families this build has). The
+        /// variant names are Keras's class names (but `Merge`, one variant for `Add`,
+        /// `Subtract`, …, and `Model`, a nested model).
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum LayerKind {
+            $( $(#[$doc])* $(#[cfg(feature = $feature)])? $name($config), )*
+        }
+
+        /// The op features of the layer kinds this build has, in registry order (a
+        /// feature once per kind it covers).
+        const OP_FEATURES: &[&str] = &[ $( $(#[cfg(feature = $feature)] $feature,)? )* ];
+
+        impl LayerKind {
+            /// The layer's behaviour: the one place a layer kind is resolved.
+            pub fn op(&self) -> &dyn Op {
+                match self {
+                    $( $(#[cfg(feature = $feature)])? LayerKind::$name(op) => op, )*
+                }
+            }
+
+            /// The cargo feature of the layer's op family (`None`: always built).
+            pub fn feature(&self) -> Option<&'static str> {
+                match self {
+                    $( $(#[cfg(feature = $feature)])? LayerKind::$name(_) => {
+                        registry!(@feature $($feature)?)
+                    } )*
+                }
+            }
+        }
+
+        $(
+            $(#[cfg(feature = $feature)])?
+            impl From<$config> for LayerKind {
+                fn from(config: $config) -> LayerKind {
+                    LayerKind::$name(config)
+                }
+            }
+
+            $(#[cfg(feature = $feature)])?
+            impl<'n> From<$config> for crate::graph::LayerSpec<'n> {
+                fn from(config: $config) -> Self {
+                    crate::graph::LayerSpec::new(LayerKind::$name(config))
+                }
+            }
+        )*
+
+        /// A layer kind in a blob: its pinned tag, then its configuration's fields.
+        #[cfg(feature = "format")]
+        impl crate::format::wire::Wire for LayerKind {
+            fn encode(&self, w: &mut crate::format::wire::Writer<'_>) {
+                match self {
+                    $( $(#[cfg(feature = $feature)])? LayerKind::$name(config) => {
+                        w.varint($tag);
+                        config.encode(w);
+                    } )*
+                }
+            }
+            fn decode(
+                r: &mut crate::format::wire::Reader<'_>,
+            ) -> Result<Self, crate::format::BlobError> {
+                match r.varint()? {
+                    $(
+                        $(#[cfg(feature = $feature)])?
+                        $tag => Ok(LayerKind::$name(<$config>::decode(r)?)),
+                        $(
+                            #[cfg(not(feature = $feature))]
+                            $tag => Err(crate::format::BlobError::LeftOut(LeftOut {
+                                what: stringify!($name),
+                                feature: $feature,
+                            })),
+                        )?
+                    )*
+                    tag => Err(crate::format::BlobError::UnknownLayer { tag }),
+                }
+            }
+        }
+
+        /// What a prepared step works with, by layer (each layer's own `Params`; `()`
+        /// for a layer whose step needs nothing).
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[allow(dead_code)]
+        pub(crate) enum StepArgs<'w> {
+            None,
+            /// Keeps the weights' lifetime when no built op borrows weights.
+            Borrows(core::marker::PhantomData<&'w [u8]>),
+            $( $(#[cfg(feature = $feature)])? $name($params), )*
+        }
+    };
+}
+
+// Each line: the variant (Keras's class name), its tag in a blob (pinned: never reused or
+// renumbered), the cargo feature of its op family (none: always built), its configuration,
+// and what its prepared step carries (`()`: nothing).
+registry! {
+    /// `keras.Input`: the full shape, batch axis first (`(None, 37)`), and the dtype.
+    InputLayer = 0 (InputLayer => ()),
+    Dense = 1 in "dense" (Dense => dense::Params<'w>),
+    Conv2D = 2 in "conv2d" (Conv2D => conv::Params<'w>),
+    DepthwiseConv2D = 3 in "depthwise-conv2d" (DepthwiseConv2D => depthwise_conv2d::Params<'w>),
+    MaxPooling2D = 4 in "max-pooling" (MaxPooling2D => crate::kernels::Pool2dGeometry),
+    AveragePooling2D = 5 in "average-pooling" (AveragePooling2D => crate::kernels::Pool2dGeometry),
+    GlobalAveragePooling2D = 6 in "global-pooling" (GlobalAveragePooling2D => pool2d::GlobalParams),
+    GlobalMaxPooling2D = 7 in "global-pooling" (GlobalMaxPooling2D => pool2d::GlobalParams),
+    Flatten = 8 (Flatten => ()),
+    Reshape = 9 in "reshape" (Reshape => ()),
+    /// Identity at inference.
+    Dropout = 10 (Dropout => f32),
+    Activation = 11 in "activations" (Activation => activation::Params),
+    ReLU = 12 in "activations" (ReLU => ReLU),
+    LeakyReLU = 13 in "activations" (LeakyReLU => f32),
+    /// Softmax over the last axis.
+    Softmax = 14 in "activations" (Softmax => usize),
+    BatchNormalization = 15 in "normalization"
+        (BatchNormalization => batch_normalization::Params<'w>),
+    /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`: inputs of one shape.
+    Merge = 16 in "merge" (crate::graph::config::MergeOp => crate::graph::config::MergeOp),
+    Concatenate = 17 in "concatenate" (Concatenate => concatenate::Params),
+    /// The identity at inference (Keras 3 behaviour); a random crop in training.
+    RandomCrop = 18 in "random-crop" (RandomCrop => random_crop::Params),
+    /// A model used as a layer; its layers have this one as `parent`.
+    Model = 19 (ModelKind => ()),
+    ZeroPadding2D = 20 in "zero-padding2d" (ZeroPadding2D => zero_padding2d::Params),
+    Cropping2D = 21 in "cropping2d" (Cropping2D => cropping2d::Params),
+    /// Nearest-neighbour only.
+    UpSampling2D = 22 in "up-sampling2d" (UpSampling2D => up_sampling2d::Params),
+    Conv1D = 23 in "conv1d" (Conv1D => conv::Params<'w>),
+    MaxPooling1D = 24 in "max-pooling" (MaxPooling1D => crate::kernels::Pool2dGeometry),
+    AveragePooling1D = 25 in "average-pooling" (AveragePooling1D => crate::kernels::Pool2dGeometry),
+    GlobalAveragePooling1D = 26 in "global-pooling" (GlobalAveragePooling1D => pool2d::GlobalParams),
+    GlobalMaxPooling1D = 27 in "global-pooling" (GlobalMaxPooling1D => pool2d::GlobalParams),
+    SeparableConv2D = 28 in "separable-conv2d" (SeparableConv2D => separable_conv2d::Params<'w>),
+}
+
+#[cfg(all(test, feature = "all-ops"))]
+mod tests {
+    use crate::graph::config::Activation;
+    use crate::layers::{Conv2D, Dense, GlobalAveragePooling2D, Input, MaxPooling2D, ReLU};
+    use crate::{Fixed, Sequential};
+
+    #[test]
+    fn features_name_each_op_feature_once_in_registry_order_then_math() {
+        let mut model = Sequential::<Fixed<8>>::new();
+        model.add(Input::new(&[8, 8, 1])).unwrap();
+        model.add(Conv2D::new(2, [3, 3])).unwrap();
+        model.add(ReLU::new()).unwrap();
+        model.add(MaxPooling2D::new([2, 2])).unwrap();
+        model.add(Conv2D::new(2, [1, 1])).unwrap();
+        model.add(GlobalAveragePooling2D::new()).unwrap();
+        model
+            .add(Dense::new(3).activation(Activation::Softmax))
+            .unwrap();
+        let features = super::features(&model);
+        assert_eq!(
+            features.as_slice(),
+            [
+                "dense",
+                "conv2d",
+                "max-pooling",
+                "global-pooling",
+                "activations",
+                "math"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_model_of_always_built_layers_needs_no_feature() {
+        let mut model = Sequential::<Fixed<4>>::new();
+        model.add(Input::new(&[2, 3])).unwrap();
+        model.add(crate::layers::Flatten).unwrap();
+        assert!(super::features(&model).is_empty());
+    }
+}

@@ -1,0 +1,194 @@
+//! `keras.layers.SeparableConv2D`: a depthwise convolution (no bias) into a 1×1
+//! convolution, then the bias and the activation.
+
+use super::conv::{check_window, geometry};
+use super::pool2d::Pair;
+use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::config::{Activation, Padding};
+use crate::graph::infer::{image_axes, image_shape, window_out};
+use crate::graph::{weight, WeightSpecs};
+use crate::kernels::{self, Conv2dGeometry};
+use crate::shape::{Shape, MAX_DIM};
+
+/// `keras.layers.SeparableConv2D(filters, kernel_size)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeparableConv2D {
+    pub filters: u32,
+    pub kernel_size: Pair,
+    pub strides: Pair,
+    pub dilation_rate: Pair,
+    pub padding: Padding,
+    pub depth_multiplier: u32,
+    pub activation: Activation,
+    pub use_bias: bool,
+}
+
+#[cfg(feature = "format")]
+crate::wire_fields!(SeparableConv2D {
+    filters,
+    kernel_size,
+    strides,
+    dilation_rate,
+    padding,
+    depth_multiplier,
+    activation,
+    use_bias
+});
+
+impl SeparableConv2D {
+    /// `SeparableConv2D(filters, kernel_size)`: strides 1, 'valid', multiplier 1, linear,
+    /// with bias.
+    pub fn new(filters: u32, kernel_size: Pair) -> Self {
+        SeparableConv2D {
+            filters,
+            kernel_size,
+            strides: [1, 1],
+            dilation_rate: [1, 1],
+            padding: Padding::Valid,
+            depth_multiplier: 1,
+            activation: Activation::Linear,
+            use_bias: true,
+        }
+    }
+    pub fn strides(self, strides: Pair) -> Self {
+        SeparableConv2D { strides, ..self }
+    }
+    pub fn dilation_rate(self, dilation_rate: Pair) -> Self {
+        SeparableConv2D {
+            dilation_rate,
+            ..self
+        }
+    }
+    pub fn padding(self, padding: Padding) -> Self {
+        SeparableConv2D { padding, ..self }
+    }
+    pub fn depth_multiplier(self, depth_multiplier: u32) -> Self {
+        SeparableConv2D {
+            depth_multiplier,
+            ..self
+        }
+    }
+    pub fn activation(self, activation: Activation) -> Self {
+        SeparableConv2D { activation, ..self }
+    }
+    pub fn use_bias(self, use_bias: bool) -> Self {
+        SeparableConv2D { use_bias, ..self }
+    }
+}
+
+/// A prepared SeparableConv2D step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Params<'w> {
+    /// The depthwise step's geometry (`out_c` = channels × multiplier).
+    geometry: Conv2dGeometry,
+    depth_multiplier: usize,
+    filters: usize,
+    depthwise: &'w [f32],
+    pointwise: &'w [f32],
+    bias: Option<&'w [f32]>,
+    activation: Activation,
+}
+
+impl Op for SeparableConv2D {
+    fn class_name(&self) -> &'static str {
+        "SeparableConv2D"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "separable_conv2d"
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        if self.filters == 0 || self.depth_multiplier == 0 {
+            return Err("filters and depth_multiplier must be at least 1");
+        }
+        if self.filters > MAX_DIM || self.depth_multiplier > MAX_DIM {
+            return Err("filters and depth_multiplier must be at most 4294967294");
+        }
+        check_window(self.kernel_size, self.strides, self.dilation_rate, self.padding)
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        let input = one(inputs)?;
+        let (h, w, _) = image_axes(&input).ok_or(Mismatch::new(
+            input,
+            "rank 4 (batch, height, width, channels) with known channels",
+        ))?;
+        let (oh, ow) = window_out(
+            (h, w),
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+        );
+        image_shape(&input, oh, ow, Some(self.filters)).ok_or(Mismatch::new(
+            input,
+            "height and width at least the (dilated) kernel size",
+        ))
+    }
+
+    fn weights(&self, input: &Shape) -> WeightSpecs {
+        let channels = input.last().unwrap_or(0);
+        let [kh, kw] = self.kernel_size.map(u32::from);
+        let mid = channels.saturating_mul(self.depth_multiplier);
+        let mut specs = WeightSpecs::new();
+        let kernel = [kh, kw, channels, self.depth_multiplier];
+        weight(&mut specs, "depthwise_kernel", &kernel, true);
+        weight(&mut specs, "pointwise_kernel", &[1, 1, mid, self.filters], true);
+        if self.use_bias {
+            weight(&mut specs, "bias", &[self.filters], true);
+        }
+        specs
+    }
+
+    fn has_build(&self) -> bool {
+        true
+    }
+
+    fn math(&self) -> Option<&'static str> {
+        self.activation.math()
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        let (h, w, ch) = image(&cx.input())?;
+        let multiplier = self.depth_multiplier as usize;
+        let geometry = geometry(
+            (h, w, ch),
+            ch * multiplier,
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+        )
+        .ok_or(Mismatch::new(cx.input(), "a shape whose sizes fit in memory"))?;
+        Ok(Step {
+            run: Run::Compute(run),
+            args: StepArgs::SeparableConv2D(self::Params {
+                geometry,
+                depth_multiplier: multiplier,
+                filters: self.filters as usize,
+                depthwise: cx.weight(0)?,
+                pointwise: cx.weight(1)?,
+                bias: self.use_bias.then(|| cx.weight(2)).transpose()?,
+                activation: self.activation,
+            }),
+        })
+    }
+}
+
+fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
+    let (StepArgs::SeparableConv2D(p), [input]) = (args, inputs) else {
+        return;
+    };
+    kernels::separable_conv2d::separable_conv2d(
+        &p.geometry,
+        p.depth_multiplier,
+        input,
+        p.depthwise,
+        p.pointwise,
+        p.bias,
+        p.filters,
+        output,
+    );
+    p.activation.apply(output, p.filters);
+}

@@ -1,0 +1,84 @@
+//! `keras.layers.UpSampling2D(size, interpolation="nearest")`: each pixel repeated.
+
+use super::pool2d::Pair;
+use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::infer::image_axes;
+use crate::kernels::spatial;
+use crate::shape::{Dim, Shape};
+
+/// `keras.layers.UpSampling2D(size)`, nearest-neighbour (Keras's default; `bilinear` is
+/// not supported).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UpSampling2D {
+    pub size: Pair,
+}
+
+#[cfg(feature = "format")]
+crate::wire_fields!(UpSampling2D { size });
+
+impl UpSampling2D {
+    /// `UpSampling2D(size=(rows, cols))`.
+    pub fn new(size: Pair) -> Self {
+        UpSampling2D { size }
+    }
+}
+
+/// A prepared step: the input image and the factors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Params {
+    image: (usize, usize, usize),
+    size: (usize, usize),
+}
+
+fn scaled(axis: Dim, factor: u16) -> Option<Dim> {
+    match axis {
+        None => Some(None),
+        Some(n) => Some(Some(n.checked_mul(u32::from(factor))?)),
+    }
+}
+
+impl Op for UpSampling2D {
+    fn class_name(&self) -> &'static str {
+        "UpSampling2D"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "up_sampling2d"
+    }
+
+    fn validate(&self) -> Result<(), &'static str> {
+        match self.size {
+            [0, _] | [_, 0] => Err("size must be at least 1"),
+            _ => Ok(()),
+        }
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        let input = one(inputs)?;
+        let (h, w, c) = image_axes(&input).ok_or(Mismatch::new(
+            input,
+            "rank 4 (batch, height, width, channels) with known channels",
+        ))?;
+        let too_big = Mismatch::new(input, "a size below 2^32 once upsampled");
+        let h = scaled(h, self.size[0]).ok_or(too_big)?;
+        let w = scaled(w, self.size[1]).ok_or(too_big)?;
+        Shape::new(&[input.dim(0), h, w, Some(c)]).map_err(|_| too_big)
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        let [sh, sw] = self.size;
+        Ok(Step {
+            run: Run::Compute(run),
+            args: StepArgs::UpSampling2D(Params {
+                image: image(&cx.input())?,
+                size: (usize::from(sh), usize::from(sw)),
+            }),
+        })
+    }
+}
+
+fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
+    if let (StepArgs::UpSampling2D(p), [input]) = (args, inputs) {
+        spatial::upsampling2d_nearest(input, p.image, p.size, output);
+    }
+}

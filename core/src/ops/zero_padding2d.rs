@@ -1,0 +1,76 @@
+//! `keras.layers.ZeroPadding2D(padding)`: rows and columns of zeros around an image.
+
+use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::infer::image_axes;
+use crate::kernels::spatial::{self, margins, Margins};
+use crate::shape::{Dim, Shape};
+
+/// `keras.layers.ZeroPadding2D`: `padding = [[top, bottom], [left, right]]`, as Keras
+/// stores it (`ZeroPadding2D(1)` is `[[1, 1], [1, 1]]`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ZeroPadding2D {
+    pub padding: [[u16; 2]; 2],
+}
+
+#[cfg(feature = "format")]
+crate::wire_fields!(ZeroPadding2D { padding });
+
+impl ZeroPadding2D {
+    /// `ZeroPadding2D(((top, bottom), (left, right)))`.
+    pub fn new(padding: [[u16; 2]; 2]) -> Self {
+        ZeroPadding2D { padding }
+    }
+}
+
+/// A prepared step: the input image and the margins.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Params {
+    image: (usize, usize, usize),
+    margins: Margins,
+}
+
+/// `axis + before + after`, unknown when the axis is.
+fn grown(axis: Dim, [before, after]: [u16; 2]) -> Option<Dim> {
+    match axis {
+        None => Some(None),
+        Some(n) => Some(Some(n.checked_add(u32::from(before) + u32::from(after))?)),
+    }
+}
+
+impl Op for ZeroPadding2D {
+    fn class_name(&self) -> &'static str {
+        "ZeroPadding2D"
+    }
+
+    fn auto_name_prefix(&self) -> &'static str {
+        "zero_padding2d"
+    }
+
+    fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
+        let input = one(inputs)?;
+        let (h, w, c) = image_axes(&input).ok_or(Mismatch::new(
+            input,
+            "rank 4 (batch, height, width, channels) with known channels",
+        ))?;
+        let too_big = Mismatch::new(input, "a padded size below 2^32");
+        let h = grown(h, self.padding[0]).ok_or(too_big)?;
+        let w = grown(w, self.padding[1]).ok_or(too_big)?;
+        Shape::new(&[input.dim(0), h, w, Some(c)]).map_err(|_| too_big)
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        Ok(Step {
+            run: Run::Compute(run),
+            args: StepArgs::ZeroPadding2D(Params {
+                image: image(&cx.input())?,
+                margins: margins(self.padding),
+            }),
+        })
+    }
+}
+
+fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
+    if let (StepArgs::ZeroPadding2D(p), [input]) = (args, inputs) {
+        spatial::zero_padding2d(input, p.image, p.margins, output);
+    }
+}
