@@ -41,7 +41,7 @@ row() { # NAME MODEL MACS BOARD INPUT...
     local per="–"; [ "$macs" != "–" ] && per=$(awk -v p="$pred" -v m="$macs" 'BEGIN { printf "%.2f", p / m }')
     echo "| $name | $board | $macs | $prep | $pred | $per | $text | $stack | $prepared |"
 }
-for m in mlp cnn dense1; do
+for m in mlp cnn dense1 kws; do
     macs=$(sed -n "/\"dir\": \"$m\"/,/}/s/.*\"macs\": \([0-9]*\).*/\1/p" tests/fixtures/bench/manifest.json | head -1)
     for board in m4 m3; do
         row "bench/$m" "tests/fixtures/bench/$m/model.keras" "${macs:-–}" "$board" "tests/fixtures/bench/$m/x.npy"

@@ -6,7 +6,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 VENV="$HERE/.venv" OUT="$HERE/out" FIXTURES="$ROOT/tests/fixtures/bench"
-MODELS=(mlp cnn dense1)
+MODELS=(mlp cnn dense1 kws)
 
 if [[ "${1:-}" == "--setup" ]]; then rm -rf "$VENV"; fi
 if [[ ! -x "$VENV/bin/python" ]]; then

@@ -1,5 +1,5 @@
 //! One `predict` of one sample on the host, one thread: the models of
-//! `tests/fixtures/bench` (MLP, CNN, a one-multiply Dense), prepared once.
+//! `tests/fixtures/bench` (MLP, CNN, a one-multiply Dense, the KWS DS-CNN), prepared once.
 //!
 //! `cargo bench -p kiln-host --bench predict` (`bench/host.sh` runs it beside LiteRT).
 
@@ -11,7 +11,7 @@ use std::path::Path;
 
 fn predict(c: &mut Criterion) {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bench");
-    for name in ["mlp", "cnn", "dense1"] {
+    for name in ["mlp", "cnn", "dense1", "kws"] {
         let dir = fixtures.join(name);
         let model = load_model(dir.join("model.keras")).expect("a bench fixture");
         let graph = model.graph().expect("weights");

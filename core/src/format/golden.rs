@@ -204,7 +204,8 @@ fn check_golden(model: Graph<'static, Golden>, golden: &[u8], path: &str) {
     assert!(
         written == golden,
         "the blob format changed ({} bytes written, {} golden in {path}; first difference at \
-         byte {:?}): bump format::VERSION, then regenerate with KILN_BLESS=1",
+         byte {:?}): bump format::VERSION, then regenerate with KILN_BLESS=1 (only bytes \
+         20..24 differ: the planner changed the arena the header records; regenerate)",
         written.len(),
         golden.len(),
         written.iter().zip(golden).position(|(a, b)| a != b)

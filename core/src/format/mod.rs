@@ -78,7 +78,9 @@ pub enum BlobError {
     Misaligned,
     /// The buffer given to [`write`](fn@write) is too small.
     BufferTooSmall { needed: usize },
-    /// The arena recorded in the header does not match the plan of the decoded graph.
+    /// The decoded graph needs more arena than the header records (the firmware's
+    /// `ARENA_BYTES` would be too small). A blob recording more is accepted: a later kiln
+    /// may plan tighter than the one that wrote it.
     Arena { stored: u32, planned: usize },
     /// [`write`](fn@write): a size does not fit the 32-bit field the format records it in.
     TooLarge { what: &'static str, size: usize },
@@ -103,7 +105,7 @@ impl core::fmt::Display for BlobError {
             BlobError::Invalid { what, at } => write!(f, "the blob's graph is invalid at item {at}: {what}"),
             BlobError::Misaligned => f.write_str("the blob's weights are not 4-byte aligned in memory (wrap it in kiln::format::AlignedBlob)"),
             BlobError::BufferTooSmall { needed } => write!(f, "the output buffer is too small: the blob needs at least {needed} bytes"),
-            BlobError::Arena { stored, planned } => write!(f, "the blob records an arena of {stored} bytes but its graph plans {planned}"),
+            BlobError::Arena { stored, planned } => write!(f, "the blob records an arena of {stored} bytes but its graph needs {planned}: export the model again"),
             BlobError::TooLarge { what, size } => write!(f, "{what} is {size} bytes, more than a blob records (at most 4,294,967,295)"),
         }
     }
@@ -285,7 +287,7 @@ pub fn load<'a, S: Storage>(bytes: &'a [u8]) -> Result<Graph<'a, S>, Error> {
     }
     graph.set_weight_bytes(weights)?;
     let planned = graph.plan(None).map(|p| p.arena_bytes()).unwrap_or(0);
-    if planned as u64 != u64::from(arena) {
+    if planned as u64 > u64::from(arena) {
         return Err(blob(BlobError::Arena {
             stored: arena,
             planned,

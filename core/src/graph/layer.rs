@@ -57,7 +57,11 @@ pub(crate) fn weight(specs: &mut WeightSpecs, name: &'static str, dims: &[u32], 
     });
 }
 
-fn incompatible(layer: &str, m: Mismatch) -> Error {
+/// `Error::IncompatibleInput` for layer `layer`. Cold and out of line: the error and the
+/// copy of the name are built in this frame, not in every caller's.
+#[cold]
+#[inline(never)]
+pub(crate) fn incompatible(layer: &str, m: Mismatch) -> Error {
     Error::IncompatibleInput {
         layer: for_error(layer),
         found: m.found,

@@ -101,6 +101,10 @@ mod release_contract_tests {
             1e-3,
             &mut out,
         );
+        let mut data = [1.0f32; 4];
+        fast::batch_norm_in_place(&mut data, 3, None, None, &[0.0; 3], &[1.0; 3], 1e-3);
+        fast::batch_norm_in_place(&mut data, 0, None, None, &[], &[], 1e-3);
+        assert_eq!(data, [1.0; 4]);
         merge(MergeOp::Add, &[], &mut out);
         merge(MergeOp::Subtract, &[&[1.0; 4]], &mut out);
         merge(MergeOp::Add, &[&[1.0; 4], &[1.0; 3]], &mut out);

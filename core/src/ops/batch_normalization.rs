@@ -103,6 +103,10 @@ impl Op for BatchNormalization {
         true
     }
 
+    fn in_place(&self, _training: bool) -> bool {
+        true
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let input = cx.input();
         let mut next = 0;
@@ -113,7 +117,7 @@ impl Op for BatchNormalization {
         let gamma = self.scale.then(&mut take).transpose()?;
         let beta = self.center.then(&mut take).transpose()?;
         Ok(Step {
-            run: Run::Compute(run),
+            run: Run::InPlace(run),
             args: StepArgs::BatchNormalization(self::Params {
                 channels: dim(&input, input.rank().saturating_sub(1))?,
                 gamma,
@@ -126,11 +130,10 @@ impl Op for BatchNormalization {
     }
 }
 
-fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
-    let (StepArgs::BatchNormalization(p), [input]) = (args, inputs) else {
-        return;
-    };
-    kernels::batch_norm(
-        input, p.channels, p.gamma, p.beta, p.mean, p.variance, p.epsilon, output,
-    );
+fn run(args: &StepArgs<'_>, data: &mut [f32], _: &mut Rand<'_>) {
+    if let StepArgs::BatchNormalization(p) = args {
+        kernels::fast::batch_norm_in_place(
+            data, p.channels, p.gamma, p.beta, p.mean, p.variance, p.epsilon,
+        );
+    }
 }

@@ -66,54 +66,66 @@ impl<S: Storage> Graph<'_, S> {
             let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
             let position = self.inputs.iter().position(|&n| n as usize == i);
             let shape = if let Some(position) = position {
-                let declared = node.shape;
-                let shape =
-                    match input_shapes.and_then(|s| s.get(position)) {
-                        Some(given) => {
-                            // As Keras's predict: the batch and the inner (spatial) axes may
-                            // differ from the declared shape; the last (features/channels)
-                            // must match. Layers whose weights depend on a size are checked
-                            // below, so a wrong size is an error, never a misread.
-                            let last = declared.rank().saturating_sub(1);
-                            let compatible =
-                                given.rank() == declared.rank()
-                                    && given.dims().iter().zip(declared.dims()).enumerate().all(
-                                        |(axis, (g, d))| axis != last || d.is_none() || *g == d,
-                                    );
-                            if !compatible {
-                                return Err(Error::InputShape {
-                                    index: position,
-                                    expected: declared,
-                                    found: *given,
-                                });
-                            }
-                            *given
-                        }
-                        None => declared,
-                    };
-                let shape = shape.with_batch(Some(1));
-                if !shape.is_sample_known() {
-                    return Err(Error::UnknownDimension {
-                        layer: for_error(&layer.name),
-                        shape,
-                    });
-                }
-                shape
+                let given = input_shapes.and_then(|s| s.get(position));
+                Self::input_shape(position, node.shape, given, &layer.name)?
             } else if let Some(target) = node.view_of {
                 shapes
                     .get(target as usize)
                     .copied()
                     .ok_or(Error::NoSuchLayer)?
             } else if node.inputs.is_empty() {
-                return Err(Error::Unbuilt {
-                    layer: for_error(&layer.name),
-                });
+                return Err(unbuilt(&layer.name));
             } else {
                 self.computed_shape(i, &shapes, training)?
             };
             storage::push(&mut shapes, shape, "nodes")?;
         }
         Ok(shapes)
+    }
+
+    /// The per-sample shape of model input `index`, declared `declared`, for a run given
+    /// `given`. Its own function, so that its error temporaries are not on the stack while
+    /// the layers' shapes are worked out.
+    #[inline(never)]
+    fn input_shape(
+        index: usize,
+        declared: Shape,
+        given: Option<&Shape>,
+        name: &str,
+    ) -> Result<Shape, Error> {
+        let shape = match given {
+            Some(given) => {
+                // As Keras's predict: the batch and the inner (spatial) axes may differ
+                // from the declared shape; the last (features/channels) must match. Layers
+                // whose weights depend on a size are checked later, so a wrong size is an
+                // error, never a misread.
+                let last = declared.rank().saturating_sub(1);
+                let compatible = given.rank() == declared.rank()
+                    && given
+                        .dims()
+                        .iter()
+                        .zip(declared.dims())
+                        .enumerate()
+                        .all(|(axis, (g, d))| axis != last || d.is_none() || *g == d);
+                if !compatible {
+                    return Err(Error::InputShape {
+                        index,
+                        expected: declared,
+                        found: *given,
+                    });
+                }
+                *given
+            }
+            None => declared,
+        };
+        let shape = shape.with_batch(Some(1));
+        if !shape.is_sample_known() {
+            return Err(Error::UnknownDimension {
+                layer: for_error(name),
+                shape,
+            });
+        }
+        Ok(shape)
     }
 
     /// The shape node `i` computes from the shapes before it. Its own function (as is
@@ -130,11 +142,13 @@ impl<S: Storage> Graph<'_, S> {
         let first = node.inputs.first().and_then(|&n| shapes.get(n as usize));
         if let Some(first) = first {
             if !self.weights_fit(node.layer, first) {
-                return Err(Error::IncompatibleInput {
-                    layer: for_error(&layer.name),
-                    found: *first,
-                    expected: "the input size the layer's weights were made for",
-                });
+                return Err(crate::graph::layer::incompatible(
+                    &layer.name,
+                    crate::ops::Mismatch::new(
+                        *first,
+                        "the input size the layer's weights were made for",
+                    ),
+                ));
             }
         }
         let shape_of = |inputs: &[Shape]| {
@@ -269,5 +283,14 @@ impl<S: Storage> Graph<'_, S> {
     ) -> Result<usize, Error> {
         self.prepare_for(input_shapes, training)?
             .call(inputs, outputs, arena, rng)
+    }
+}
+
+/// `Error::Unbuilt` for layer `name`, built out of line (see `graph::layer::incompatible`).
+#[cold]
+#[inline(never)]
+fn unbuilt(name: &str) -> Error {
+    Error::Unbuilt {
+        layer: for_error(name),
     }
 }

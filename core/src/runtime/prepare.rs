@@ -266,11 +266,8 @@ impl<'w, S: Storage> Graph<'w, S> {
             training: self.node_training(i, training),
             node: i,
         };
-        op.prepare(&cx).map_err(|m| Error::IncompatibleInput {
-            layer: for_error(&layer.name),
-            found: m.found,
-            expected: m.expected,
-        })
+        op.prepare(&cx)
+            .map_err(|m| crate::graph::layer::incompatible(&layer.name, m))
     }
 
     /// Appends node `i`'s step, with where its inputs and output are, to `out`.

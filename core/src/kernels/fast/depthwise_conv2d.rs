@@ -36,6 +36,42 @@ pub fn depthwise_conv2d(
     if !ok || out_c == 0 {
         return;
     }
+    // Hosts, one filter per channel: each output pixel is one vector that every tap adds
+    // its input pixel times its weights to, in tap order (LLVM vectorizes across the
+    // channels). Each output still adds its taps in order: the same bits.
+    #[cfg(not(target_arch = "arm"))]
+    if dm == 1 {
+        let mut pixels = output.chunks_exact_mut(out_c);
+        for oy in 0..g.out_h {
+            let (ky_lo, ky_hi) = g.kernel_rows(oy);
+            for ox in 0..g.out_w {
+                let Some(pixel) = pixels.next() else { return };
+                let (kx_lo, kx_hi) = g.kernel_cols(ox);
+                match bias {
+                    Some(b) => pixel.copy_from_slice(b),
+                    None => pixel.fill(0.0),
+                }
+                for ky in ky_lo..ky_hi {
+                    for kx in kx_lo..kx_hi {
+                        let iy = oy * g.stride_h + ky * g.dilation_h - g.pad_top;
+                        let ix = ox * g.stride_w + kx * g.dilation_w - g.pad_left;
+                        let (at, w_at) =
+                            ((iy * g.in_w + ix) * in_c, (ky * g.kernel_w + kx) * out_c);
+                        if let (Some(xs), Some(ws)) =
+                            (input.get(at..at + in_c), kernel.get(w_at..w_at + out_c))
+                        {
+                            for ((sum, &x), &w) in pixel.iter_mut().zip(xs).zip(ws) {
+                                *sum += x * w;
+                            }
+                        }
+                    }
+                }
+                super::store_in_place(pixel, activation);
+            }
+        }
+        finish(output, activation, out_c);
+        return;
+    }
     let mut pixels = output.chunks_exact_mut(out_c);
     for oy in 0..g.out_h {
         let (ky_lo, ky_hi) = g.kernel_rows(oy);

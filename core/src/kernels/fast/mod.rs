@@ -5,12 +5,16 @@
 //! channels. Each is tested bit for bit
 //! against its reference kernel on random shapes and values.
 
+#[cfg(feature = "normalization")]
+mod batch_norm;
 pub mod block;
 mod conv2d;
 mod dense;
 mod depthwise_conv2d;
 mod pool2d;
 
+#[cfg(feature = "normalization")]
+pub use batch_norm::batch_norm_in_place;
 pub use conv2d::conv2d;
 pub use dense::dense;
 pub use depthwise_conv2d::depthwise_conv2d;
