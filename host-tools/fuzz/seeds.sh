@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes the seed corpora of the host fuzz targets from the repository's fixtures:
-#   import_config    every fixture's model.json
+#   import_config    every fixture's model.json (the layers suite's too)
 #   import_weights   a config-choice byte, then that fixture's model.weights.h5
 #   npy              the fixtures' inputs and outputs and the .npy test files
 #   summary_options  a few option sets (see src/harness.rs for the layout)
@@ -14,7 +14,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:-$root/host-tools/fuzz/corpus}"
 fixtures="$root/tests/fixtures"
 mkdir -p "$out"/{import_config,import_weights,npy,summary_options}
-for f in "$fixtures"/sequential/*/model.json "$fixtures"/functional/*/model.json; do
+for f in "$fixtures"/sequential/*/model.json "$fixtures"/functional/*/model.json "$fixtures"/layers/*/model.json; do
     name="$(basename "$(dirname "$(dirname "$f")")")-$(basename "$(dirname "$f")")"
     cp "$f" "$out/import_config/$name"
 done

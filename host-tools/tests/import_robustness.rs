@@ -155,3 +155,29 @@ fn mutated_configs_never_panic() {
         panics.join("\n")
     );
 }
+
+/// Found by fuzzing `import_config`: a Sequential whose first layer is named like the
+/// InputLayer its build adds. Keras refuses it with this message; kiln used to import it
+/// and write a blob it then refused to load.
+#[test]
+fn a_layer_named_like_the_automatic_input_layer_is_refused_as_keras_does() {
+    let config = json!({
+        "class_name": "Sequential",
+        "config": {
+            "name": "sequential",
+            "layers": [{
+                "class_name": "Activation",
+                "config": {"name": "input_layer", "activation": "relu"}
+            }],
+            "build_input_shape": [null, 3]
+        }
+    });
+    let Err(err) = import(&config, None) else {
+        panic!("imported a model Keras refuses");
+    };
+    assert!(
+        err.to_string()
+            .contains("The name \"input_layer\" is used 2 times in the model."),
+        "{err}"
+    );
+}

@@ -103,6 +103,15 @@ impl<'w, S: Storage> Sequential<'w, S> {
         let mut last: NodeId = built.add_node(input, &[])?;
         built.set_inputs(&[last])?;
         for layer in self.graph.layers.iter() {
+            // The new InputLayer's automatic name may be one a layer was given (Keras's
+            // Functional refuses the model then, as here).
+            let top = |l: &Layer<S>| l.parent.is_none();
+            if top(layer) && built.layers.iter().any(|l| top(l) && l.name == layer.name) {
+                return Err(Error::DuplicateName {
+                    name: for_error(&layer.name),
+                    count: 2,
+                });
+            }
             let id = built.push_layer(Layer {
                 weights_at: None,
                 ..layer.clone()

@@ -26,6 +26,23 @@ fn duplicate_names_use_keras_message() {
 }
 
 #[test]
+fn build_refuses_an_input_layer_named_like_a_layer() {
+    // Keras: Sequential([Activation("relu", name="input_layer")]).build((None, 3)) raises
+    // in the Functional it builds: the InputLayer is automatically named "input_layer".
+    let mut model = crate::Sequential::<Fixed<4>>::new();
+    model
+        .add(crate::layers::Activation::new(crate::Activation::Relu).name("input_layer"))
+        .unwrap();
+    let err = model
+        .build(crate::Shape::new(&[None, Some(3)]).unwrap())
+        .unwrap_err();
+    assert_eq!(
+        format!("{err}"),
+        "The name \"input_layer\" is used 2 times in the model. All operation names should be unique."
+    );
+}
+
+#[test]
 fn merges_check_their_inputs() {
     let mut ws = Functional::<Fixed<8>>::new();
     let a = ws.input(Input::new(&[4])).unwrap();

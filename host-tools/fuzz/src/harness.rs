@@ -42,7 +42,14 @@ pub fn import_config(data: &[u8]) -> bool {
     let Ok(model) = import(&config, None) else {
         return false;
     };
-    let weights = vec![0.0; model.structure().weight_bytes().div_ceil(4).min(MAX_VALUES + 1)];
+    let weights = vec![
+        0.0;
+        model
+            .structure()
+            .weight_bytes()
+            .div_ceil(4)
+            .min(MAX_VALUES + 1)
+    ];
     exercise(&HostGraph::new(model.structure().clone(), weights));
     true
 }
