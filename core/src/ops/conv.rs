@@ -3,8 +3,22 @@
 //! convolution.
 
 use super::pool2d::Pair;
+use super::Mismatch;
 use crate::graph::config::Padding;
+#[cfg(any(
+    feature = "conv2d",
+    feature = "depthwise-conv2d",
+    feature = "separable-conv2d"
+))]
+use crate::graph::infer::{image_shape, window_out};
 use crate::kernels::Conv2dGeometry;
+#[cfg(any(
+    feature = "conv2d",
+    feature = "depthwise-conv2d",
+    feature = "separable-conv2d"
+))]
+use crate::shape::Dim;
+use crate::shape::Shape;
 
 /// A prepared Conv2D step (Conv1D's too: a row of one pixel's height).
 #[cfg(any(feature = "conv1d", feature = "conv2d"))]
@@ -50,15 +64,17 @@ pub(crate) fn check_window(
     Ok(())
 }
 
-/// The geometry Conv2D and DepthwiseConv2D compute with.
+/// The geometry a convolution of `input` (height, width, channels) into `out_c`
+/// channels computes with; `shape` is the input's, for the error.
 pub(crate) fn geometry(
+    shape: Shape,
     input: (usize, usize, usize),
     out_c: usize,
     [kh, kw]: Pair,
     [sh, sw]: Pair,
     [dh, dw]: Pair,
     padding: Padding,
-) -> Option<Conv2dGeometry> {
+) -> Result<Conv2dGeometry, Mismatch> {
     Conv2dGeometry::new(
         input,
         out_c,
@@ -67,4 +83,28 @@ pub(crate) fn geometry(
         (dh as usize, dw as usize),
         padding,
     )
+    .ok_or(Mismatch::new(shape, "a shape whose sizes fit in memory"))
+}
+
+/// The output shape of a 2-D convolution window over `input`, whose height and width are
+/// `h` and `w`, into `out_c` channels (Keras's rules, 'same' included).
+#[cfg(any(
+    feature = "conv2d",
+    feature = "depthwise-conv2d",
+    feature = "separable-conv2d"
+))]
+pub(crate) fn window_shape(
+    input: &Shape,
+    (h, w): (Dim, Dim),
+    out_c: u32,
+    kernel_size: Pair,
+    strides: Pair,
+    dilation_rate: Pair,
+    padding: Padding,
+) -> Result<Shape, Mismatch> {
+    let (oh, ow) = window_out((h, w), kernel_size, strides, dilation_rate, padding);
+    image_shape(input, oh, ow, Some(out_c)).ok_or(Mismatch::new(
+        *input,
+        "height and width at least the (dilated) kernel size",
+    ))
 }

@@ -131,14 +131,14 @@ impl Op for Conv1D {
         let (steps, channels) = (dim(&input, 1)?, dim(&input, 2)?);
         // A row one pixel high: the kernel (k, cin, filters) is Conv2D's (1, k, cin, filters).
         let geometry = geometry(
+            input,
             (1, steps, channels),
             self.filters as usize,
             [1, self.kernel_size],
             [1, self.strides],
             [1, self.dilation_rate],
             self.padding,
-        )
-        .ok_or(Mismatch::new(input, "a shape whose sizes fit in memory"))?;
+        )?;
         Ok(Step {
             run: Run::Compute(run),
             args: StepArgs::Conv1D(Params {

@@ -1,10 +1,9 @@
 //! `keras.layers.Conv2D` (channels_last, groups 1).
 
-use super::conv::{check_window, geometry, Params};
+use super::conv::{check_window, geometry, window_shape, Params};
 use super::pool2d::Pair;
-use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use super::{image, image_input, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::{Activation, Padding};
-use crate::graph::infer::{image_axes, image_shape, window_out};
 use crate::graph::{weight, WeightSpecs};
 use crate::shape::{Shape, MAX_DIM};
 
@@ -84,21 +83,16 @@ impl Op for Conv2D {
 
     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
         let input = one(inputs)?;
-        let (h, w, _) = image_axes(&input).ok_or(Mismatch::new(
-            input,
-            "rank 4 (batch, height, width, channels) with known channels",
-        ))?;
-        let (oh, ow) = window_out(
+        let (h, w, _) = image_input(&input)?;
+        window_shape(
+            &input,
             (h, w),
+            self.filters,
             self.kernel_size,
             self.strides,
             self.dilation_rate,
             self.padding,
-        );
-        image_shape(&input, oh, ow, Some(self.filters)).ok_or(Mismatch::new(
-            input,
-            "height and width at least the (dilated) kernel size",
-        ))
+        )
     }
 
     fn weights(&self, input: &Shape) -> WeightSpecs {
@@ -127,17 +121,14 @@ impl Op for Conv2D {
 
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let geometry = geometry(
+            cx.input(),
             image(&cx.input())?,
             self.filters as usize,
             self.kernel_size,
             self.strides,
             self.dilation_rate,
             self.padding,
-        )
-        .ok_or(Mismatch::new(
-            cx.input(),
-            "a shape whose sizes fit in memory",
-        ))?;
+        )?;
         Ok(Step {
             run: Run::Compute(run),
             args: StepArgs::Conv2D(self::Params {

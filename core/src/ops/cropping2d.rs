@@ -1,7 +1,6 @@
 //! `keras.layers.Cropping2D(cropping)`: rows and columns cut off an image's edges.
 
-use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
-use crate::graph::infer::image_axes;
+use super::{image, image_input, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::kernels::spatial::{self, margins, Margins};
 use crate::shape::{Dim, Shape};
 
@@ -51,10 +50,7 @@ impl Op for Cropping2D {
 
     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
         let input = one(inputs)?;
-        let (h, w, c) = image_axes(&input).ok_or(Mismatch::new(
-            input,
-            "rank 4 (batch, height, width, channels) with known channels",
-        ))?;
+        let (h, w, c) = image_input(&input)?;
         let too_small = Mismatch::new(input, "height and width larger than the cropping");
         let h = shrunk(h, self.cropping[0]).ok_or(too_small)?;
         let w = shrunk(w, self.cropping[1]).ok_or(too_small)?;

@@ -1,10 +1,9 @@
 //! `keras.layers.DepthwiseConv2D`: one filter (or `depth_multiplier` of them) per channel.
 
-use super::conv::{check_window, geometry};
+use super::conv::{check_window, geometry, window_shape};
 use super::pool2d::Pair;
-use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use super::{image, image_input, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::{Activation, Padding};
-use crate::graph::infer::{image_axes, image_shape, window_out};
 use crate::graph::{weight, WeightSpecs};
 use crate::kernels::{self, Conv2dGeometry};
 use crate::shape::{Shape, MAX_DIM};
@@ -105,17 +104,7 @@ impl Op for DepthwiseConv2D {
 
     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
         let input = one(inputs)?;
-        let (h, w, ch) = image_axes(&input).ok_or(Mismatch::new(
-            input,
-            "rank 4 (batch, height, width, channels) with known channels",
-        ))?;
-        let (oh, ow) = window_out(
-            (h, w),
-            self.kernel_size,
-            self.strides,
-            self.dilation_rate,
-            self.padding,
-        );
+        let (h, w, ch) = image_input(&input)?;
         let out_c = ch
             .checked_mul(self.depth_multiplier)
             .filter(|&n| n <= MAX_DIM)
@@ -123,10 +112,15 @@ impl Op for DepthwiseConv2D {
                 input,
                 "an input whose output has every axis below 2^32",
             ))?;
-        image_shape(&input, oh, ow, Some(out_c)).ok_or(Mismatch::new(
-            input,
-            "height and width at least the (dilated) kernel size",
-        ))
+        window_shape(
+            &input,
+            (h, w),
+            out_c,
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+        )
     }
 
     fn weights(&self, input: &Shape) -> WeightSpecs {
@@ -162,17 +156,14 @@ impl Op for DepthwiseConv2D {
         let (h, w, ch) = image(&cx.input())?;
         let multiplier = self.depth_multiplier as usize;
         let geometry = geometry(
+            cx.input(),
             (h, w, ch),
             ch * multiplier,
             self.kernel_size,
             self.strides,
             self.dilation_rate,
             self.padding,
-        )
-        .ok_or(Mismatch::new(
-            cx.input(),
-            "a shape whose sizes fit in memory",
-        ))?;
+        )?;
         Ok(Step {
             run: Run::Compute(run),
             args: StepArgs::DepthwiseConv2D(self::Params {

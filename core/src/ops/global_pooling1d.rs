@@ -2,7 +2,7 @@
 //! over the steps (the 2-D kernels over `steps` positions).
 
 use super::pool2d::GlobalParams as Params;
-use super::{dim, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use super::{dim, one, Cx, Mismatch};
 use crate::kernels;
 use crate::shape::{Dim, Shape};
 
@@ -30,61 +30,13 @@ fn params(cx: &Cx<'_, '_>) -> Result<Params, Mismatch> {
     })
 }
 
-macro_rules! global_pool {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kernel:path) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq)]
-        pub struct $name {
-            pub keepdims: bool,
-        }
-
-        #[cfg(feature = "format")]
-        crate::wire_fields!($name { keepdims });
-
-        impl $name {
-            pub fn new() -> Self {
-                $name { keepdims: false }
-            }
-            pub fn keepdims(self, keepdims: bool) -> Self {
-                $name { keepdims }
-            }
-        }
-
-        impl Op for $name {
-            fn class_name(&self) -> &'static str {
-                stringify!($name)
-            }
-
-            fn auto_name_prefix(&self) -> &'static str {
-                $prefix
-            }
-
-            fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
-                output_shape(self.keepdims, inputs)
-            }
-
-            fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
-                fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
-                    if let (StepArgs::$name(p), [input]) = (args, inputs) {
-                        $kernel(input, p.spatial, p.channels, output);
-                    }
-                }
-                Ok(Step {
-                    run: Run::Compute(run),
-                    args: StepArgs::$name(params(cx)?),
-                })
-            }
-        }
-    };
-}
-
-global_pool!(
+super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalAveragePooling1D()`.
     GlobalAveragePooling1D,
     "global_average_pooling1d",
     kernels::fast::global_average_pool
 );
-global_pool!(
+super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalMaxPooling1D()`.
     GlobalMaxPooling1D,
     "global_max_pooling1d",

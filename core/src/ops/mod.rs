@@ -272,6 +272,18 @@ pub(crate) fn image(shape: &Shape) -> Result<(usize, usize, usize), Mismatch> {
     Ok((dim(shape, 1)?, dim(shape, 2)?, dim(shape, 3)?))
 }
 
+/// Height, width and channels of an image input to shape inference (height and width may
+/// be unknown, the channels must be known).
+#[allow(dead_code)] // (unused in a build with no image layer)
+pub(crate) fn image_input(
+    input: &Shape,
+) -> Result<(crate::shape::Dim, crate::shape::Dim, u32), Mismatch> {
+    crate::graph::infer::image_axes(input).ok_or(Mismatch::new(
+        *input,
+        "rank 4 (batch, height, width, channels) with known channels",
+    ))
+}
+
 /// What [`Op::prepare`] works from: one call of the layer in a run.
 pub struct Cx<'a, 'w> {
     /// Every node's shape in this run, batch axis 1 (a run goes one sample at a time).

@@ -1,11 +1,10 @@
 //! `keras.layers.SeparableConv2D`: a depthwise convolution (no bias) into a 1×1
 //! convolution, then the bias and the activation.
 
-use super::conv::{check_window, geometry};
+use super::conv::{check_window, geometry, window_shape};
 use super::pool2d::Pair;
-use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use super::{image, image_input, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::{Activation, Padding};
-use crate::graph::infer::{image_axes, image_shape, window_out};
 use crate::graph::{weight, WeightSpecs};
 use crate::kernels::{self, Conv2dGeometry};
 use crate::shape::{Shape, MAX_DIM};
@@ -110,21 +109,16 @@ impl Op for SeparableConv2D {
 
     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
         let input = one(inputs)?;
-        let (h, w, _) = image_axes(&input).ok_or(Mismatch::new(
-            input,
-            "rank 4 (batch, height, width, channels) with known channels",
-        ))?;
-        let (oh, ow) = window_out(
+        let (h, w, _) = image_input(&input)?;
+        window_shape(
+            &input,
             (h, w),
+            self.filters,
             self.kernel_size,
             self.strides,
             self.dilation_rate,
             self.padding,
-        );
-        image_shape(&input, oh, ow, Some(self.filters)).ok_or(Mismatch::new(
-            input,
-            "height and width at least the (dilated) kernel size",
-        ))
+        )
     }
 
     fn weights(&self, input: &Shape) -> WeightSpecs {
@@ -153,14 +147,14 @@ impl Op for SeparableConv2D {
         let (h, w, ch) = image(&cx.input())?;
         let multiplier = self.depth_multiplier as usize;
         let geometry = geometry(
+            cx.input(),
             (h, w, ch),
             ch * multiplier,
             self.kernel_size,
             self.strides,
             self.dilation_rate,
             self.padding,
-        )
-        .ok_or(Mismatch::new(cx.input(), "a shape whose sizes fit in memory"))?;
+        )?;
         Ok(Step {
             run: Run::Compute(run),
             args: StepArgs::SeparableConv2D(self::Params {

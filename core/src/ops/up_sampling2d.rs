@@ -1,8 +1,7 @@
 //! `keras.layers.UpSampling2D(size, interpolation="nearest")`: each pixel repeated.
 
 use super::pool2d::Pair;
-use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
-use crate::graph::infer::image_axes;
+use super::{image, image_input, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::kernels::spatial;
 use crate::shape::{Dim, Shape};
 
@@ -55,10 +54,7 @@ impl Op for UpSampling2D {
 
     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
         let input = one(inputs)?;
-        let (h, w, c) = image_axes(&input).ok_or(Mismatch::new(
-            input,
-            "rank 4 (batch, height, width, channels) with known channels",
-        ))?;
+        let (h, w, c) = image_input(&input)?;
         let too_big = Mismatch::new(input, "a size below 2^32 once upsampled");
         let h = scaled(h, self.size[0]).ok_or(too_big)?;
         let w = scaled(w, self.size[1]).ok_or(too_big)?;

@@ -1,7 +1,6 @@
 //! `keras.layers.ZeroPadding2D(padding)`: rows and columns of zeros around an image.
 
-use super::{image, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
-use crate::graph::infer::image_axes;
+use super::{image, image_input, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::kernels::spatial::{self, margins, Margins};
 use crate::shape::{Dim, Shape};
 
@@ -48,10 +47,7 @@ impl Op for ZeroPadding2D {
 
     fn output_shape(&self, inputs: &[Shape]) -> Result<Shape, Mismatch> {
         let input = one(inputs)?;
-        let (h, w, c) = image_axes(&input).ok_or(Mismatch::new(
-            input,
-            "rank 4 (batch, height, width, channels) with known channels",
-        ))?;
+        let (h, w, c) = image_input(&input)?;
         let too_big = Mismatch::new(input, "a padded size below 2^32");
         let h = grown(h, self.padding[0]).ok_or(too_big)?;
         let w = grown(w, self.padding[1]).ok_or(too_big)?;
