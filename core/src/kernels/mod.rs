@@ -31,6 +31,7 @@ pub mod dropout;
 pub mod fast;
 pub(crate) mod float;
 pub mod global_pool;
+pub mod int8;
 pub mod math;
 pub mod max_pool2d;
 pub mod merge;
