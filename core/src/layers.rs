@@ -20,7 +20,7 @@ pub use crate::graph::{LayerBuilder, LayerSpec};
 pub use crate::ops::kinds::*;
 #[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
 pub use crate::ops::Pool1D;
-pub use crate::ops::{Dropout, Flatten, Pair, Pool2D};
+pub use crate::ops::{Dequantize, Dropout, Flatten, Pair, Pool2D, Quantize};
 use crate::shape::{Shape, ShapeError};
 
 impl<'n> From<LayerKind> for LayerSpec<'n> {
@@ -35,6 +35,7 @@ impl<'n> From<LayerKind> for LayerSpec<'n> {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Input {
     shape: Result<Shape, ShapeError>,
+    dtype: crate::graph::DType,
 }
 
 impl Input {
@@ -44,7 +45,10 @@ impl Input {
         for &d in dims {
             shape = shape.and_then(|s| s.push(Some(d)));
         }
-        Input { shape }
+        Input {
+            shape,
+            dtype: crate::graph::DType::F32,
+        }
     }
 
     /// `Input(shape=dims)` where axes may be `None`, as in `Input(shape=(None, None, 3))`.
@@ -53,14 +57,24 @@ impl Input {
         for &d in dims {
             shape = shape.and_then(|s| s.push(d));
         }
-        Input { shape }
+        Input {
+            shape,
+            dtype: crate::graph::DType::F32,
+        }
     }
 
     /// Keras's `batch_size=`.
     pub fn batch_size(self, batch: u32) -> Self {
         Input {
             shape: self.shape.and_then(|s| s.with_dim(0, Some(batch))),
+            ..self
         }
+    }
+
+    /// Keras's `dtype=`: `float32` (the default), or `int8` for an int8 model's input
+    /// (its scale and zero point are set with [`Graph::set_quant`](crate::Graph::set_quant)).
+    pub fn dtype(self, dtype: crate::graph::DType) -> Self {
+        Input { dtype, ..self }
     }
 
     /// The full shape, batch axis first (`(None, 28, 28, 1)`).
@@ -72,7 +86,10 @@ impl Input {
 impl<'n> From<Input> for LayerSpec<'n> {
     fn from(input: Input) -> LayerSpec<'n> {
         match input.shape {
-            Ok(shape) => LayerSpec::new(LayerKind::input(shape)),
+            Ok(shape) => LayerSpec::new(LayerKind::InputLayer(crate::ops::InputLayer {
+                shape,
+                dtype: input.dtype,
+            })),
             Err(error) => LayerSpec {
                 invalid: Some(error),
                 ..LayerSpec::new(LayerKind::input(Shape::SCALAR))

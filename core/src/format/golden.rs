@@ -5,7 +5,7 @@
 //!
 //! A new layer kind goes into a new golden model (the old blobs stay as they were written:
 //! they pin the old kinds): `golden_v2.kiln` has the first 20 kinds, `golden_v2_b.kiln`
-//! the ones added with the 1-D and spatial layers.
+//! the ones added with the 1-D and spatial layers, `golden_v2_c.kiln` the int8 ones.
 
 extern crate std;
 
@@ -21,6 +21,8 @@ const GOLDEN: &[u8] = include_bytes!("golden_v2.kiln");
 const GOLDEN_PATH: &str = "src/format/golden_v2.kiln";
 const GOLDEN_B: &[u8] = include_bytes!("golden_v2_b.kiln");
 const GOLDEN_B_PATH: &str = "src/format/golden_v2_b.kiln";
+const GOLDEN_C: &[u8] = include_bytes!("golden_v2_c.kiln");
+const GOLDEN_C_PATH: &str = "src/format/golden_v2_c.kiln";
 
 type Golden = Fixed<64>;
 
@@ -138,6 +140,60 @@ fn model_b() -> Graph<'static, Golden> {
     model
 }
 
+/// The int8 kinds and int8 variables: a float32 input quantized, an int8 Conv2D (per
+/// channel) and Dense (per tensor) with their `requant`, then dequantized.
+fn model_c() -> Graph<'static, Golden> {
+    use crate::kernels::int8::fully_connected::multipliers;
+    use crate::ops::int8::{self, Header, Requant};
+    let mut ws = Functional::<Golden>::new();
+    let x = ws.input(Input::new(&[2, 2, 2]).name("image")).unwrap();
+    let q = ws.call(Quantize, &[x]).unwrap();
+    let conv = Conv2D::new(2, [1, 1]).activation(Function::Relu);
+    let c = ws.call(conv, &[q]).unwrap();
+    let f = ws.call(Flatten, &[c]).unwrap();
+    let d = ws.call(Dense::new(3), &[f]).unwrap();
+    let y = ws.call(Dequantize, &[d]).unwrap();
+    let activation = |scale, zero_point| Quant::PerTensor { scale, zero_point };
+    for (t, quant) in [
+        (q, activation(0.05, -3)),
+        (c, activation(0.04, -128)),
+        (f, activation(0.04, -128)),
+        (d, activation(0.1, 5)),
+    ] {
+        ws.set_quant(t, quant).unwrap();
+    }
+    let mut model = ws.model(&[x], &[y]).unwrap();
+    let mut bytes = vec![0u8; model.weight_bytes()];
+    let mut put = |layer: u16, name: &str, data: &[u8]| {
+        let range = model.weight_range(layer, name).unwrap();
+        bytes[range].copy_from_slice(data);
+    };
+    let requant = |flags, activation, scale, zero, scales: &[f32], input_scale: f32| {
+        let reference = Requant::Float64;
+        let header = Header::new(reference, flags, activation, scale, zero).unwrap();
+        let mut pairs = vec![0i32; 2 * scales.len()];
+        assert!(multipliers(input_scale, scales, scale, reference, &mut pairs));
+        let mut words = vec![0i32; int8::HEADER_WORDS + 2 * scales.len()];
+        assert!(int8::write_channel_requant(&mut words, header, scales.len(), &pairs));
+        words
+    };
+    let layer = |name| model.all_layers().iter().position(|l| l.name == name).unwrap() as u16;
+    let (conv_layer, dense_layer) = (layer("conv2d"), layer("dense"));
+    put(conv_layer, "kernel", bytemuck::cast_slice(&[3i8, -7, 127, -127]));
+    put(conv_layer, "bias", bytemuck::cast_slice(&[100i32, -40]));
+    let conv_scales = [0.01f32, 0.02];
+    put(conv_layer, "requant", bytemuck::cast_slice(&requant(0, Function::Relu, 0.04, -128, &conv_scales, 0.05)));
+    put(conv_layer, "kernel_scale", bytemuck::cast_slice(&conv_scales));
+    let kernel: Vec<i8> = (0..24).map(|i| (i * 11 % 23) as i8 - 11).collect();
+    put(dense_layer, "kernel", bytemuck::cast_slice(&kernel));
+    put(dense_layer, "bias", bytemuck::cast_slice(&[7i32, 0, -9]));
+    let dense_scales = [0.03f32; 3];
+    put(dense_layer, "requant", bytemuck::cast_slice(&requant(int8::PER_TENSOR, Function::Linear, 0.1, 5, &dense_scales, 0.04)));
+    put(dense_layer, "kernel_scale", bytemuck::cast_slice(&dense_scales));
+    model.set_weight_bytes(Vec::leak(bytes)).unwrap();
+    model
+}
+
 /// The layer kind's registry position; exhaustive, so a new layer kind must come here
 /// (and into a golden model).
 fn kind_index(kind: &LayerKind) -> usize {
@@ -171,10 +227,12 @@ fn kind_index(kind: &LayerKind) -> usize {
         LayerKind::GlobalAveragePooling1D(_) => 26,
         LayerKind::GlobalMaxPooling1D(_) => 27,
         LayerKind::SeparableConv2D(_) => 28,
+        LayerKind::Quantize(_) => 29,
+        LayerKind::Dequantize(_) => 30,
     }
 }
 
-const KINDS: usize = 29;
+const KINDS: usize = 31;
 
 fn blob(graph: &Graph<'_, Golden>) -> Vec<u8> {
     let mut out = vec![0u8; 1 << 16];
@@ -186,7 +244,7 @@ fn blob(graph: &Graph<'_, Golden>) -> Vec<u8> {
 #[test]
 fn the_golden_models_have_every_layer_kind() {
     let mut seen = [false; KINDS];
-    for model in [model(), model_b()] {
+    for model in [model(), model_b(), model_c()] {
         for layer in model.all_layers() {
             seen[kind_index(&layer.kind)] = true;
         }
@@ -216,6 +274,7 @@ fn check_golden(model: Graph<'static, Golden>, golden: &[u8], path: &str) {
 fn blobs_are_written_as_the_golden_blobs() {
     check_golden(model(), GOLDEN, GOLDEN_PATH);
     check_golden(model_b(), GOLDEN_B, GOLDEN_B_PATH);
+    check_golden(model_c(), GOLDEN_C, GOLDEN_C_PATH);
 }
 
 /// Loads a golden blob and checks it is `model`, predicting the same bits.
@@ -241,6 +300,7 @@ fn loads_as(golden: &[u8], model: Graph<'static, Golden>, inputs: usize, outputs
 fn the_golden_blobs_load_as_their_models_and_predict_the_same_bits() {
     loads_as(GOLDEN, model(), 128, 6);
     loads_as(GOLDEN_B, model_b(), 6 * 7 * 2, 4);
+    loads_as(GOLDEN_C, model_c(), 8, 3);
 }
 
 /// The tags of the enums inside configurations and tensors, pinned byte by byte.

@@ -22,6 +22,9 @@ pub struct WeightSpec {
     pub trainable: bool,
     pub dtype: DType,
     pub quant: Quant,
+    /// True for what Keras counts as a parameter; false for the integers and scales an
+    /// int8 kernel takes from the quantization (`requant`, `kernel_scale`).
+    pub param: bool,
 }
 
 impl WeightSpec {
@@ -54,7 +57,52 @@ pub(crate) fn weight(specs: &mut WeightSpecs, name: &'static str, dims: &[u32], 
         trainable,
         dtype: DType::F32,
         quant: Quant::None,
+        param: true,
     });
+}
+
+/// Adds the variables of an int8 layer with weights: `kernel` (int8, `dims`, per output
+/// channel along axis `channel_axis`), `bias` (int32) when `bias`, then `requant` and
+/// `kernel_scale` (see [`crate::ops::int8`]).
+#[cfg_attr(not(feature = "all-ops"), allow(dead_code))]
+pub(crate) fn int8_weights(dims: &[u32], channel_axis: u8, bias: bool) -> WeightSpecs {
+    let channels = dims.get(channel_axis as usize).copied().unwrap_or(0);
+    let mut specs = WeightSpecs::new();
+    let scales = 2 + u8::from(bias);
+    weight(&mut specs, "kernel", dims, true);
+    if bias {
+        weight(&mut specs, "bias", &[channels], true);
+    }
+    let words = channels.saturating_mul(2).saturating_add(crate::ops::int8::HEADER_WORDS as u32);
+    weight(&mut specs, "requant", &[words], false);
+    weight(&mut specs, "kernel_scale", &[channels], false);
+    for (i, spec) in specs.iter_mut().enumerate() {
+        match i {
+            0 => {
+                spec.dtype = DType::I8;
+                spec.quant = Quant::PerAxis {
+                    axis: channel_axis,
+                    scales,
+                };
+            }
+            _ if spec.name == "bias" || spec.name == "requant" => spec.dtype = DType::I32,
+            _ => {}
+        }
+        spec.param = i == 0 || spec.name == "bias";
+    }
+    specs
+}
+
+/// The one `requant` variable (int32, `words` long) of an int8 layer without weights.
+#[cfg_attr(not(feature = "all-ops"), allow(dead_code))]
+pub(crate) fn int8_params(words: usize) -> WeightSpecs {
+    let mut specs = WeightSpecs::new();
+    weight(&mut specs, "requant", &[words as u32], false);
+    for spec in specs.iter_mut() {
+        spec.dtype = DType::I32;
+        spec.param = false;
+    }
+    specs
 }
 
 /// `Error::IncompatibleInput` for layer `layer`. Cold and out of line: the error and the
@@ -154,9 +202,13 @@ impl LayerKind {
         Err(incompatible(layer, Mismatch::new(first, expected)))
     }
 
-    /// The weight variables this layer creates for an input of shape `input`.
-    pub fn weights(&self, input: &Shape) -> WeightSpecs {
-        self.op().weights(input)
+    /// The weight variables this layer creates for an input of shape `input` and dtype
+    /// `dtype` (an int8 layer's differ: see [`crate::ops::Op::int8_weights`]).
+    pub fn weights(&self, input: &Shape, dtype: DType) -> WeightSpecs {
+        match dtype {
+            DType::I8 => self.op().int8_weights(input),
+            _ => self.op().weights(input),
+        }
     }
 
     /// True for layers that create state when built (see [`crate::ops::Op::has_build`]).

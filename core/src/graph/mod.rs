@@ -264,7 +264,7 @@ impl<'w, S: Storage> Graph<'w, S> {
         // what a host would allocate to run it.
         let weights = shapes
             .first()
-            .map(|s| l.kind.weights(s))
+            .map(|s| l.kind.weights(s, dtypes.first().copied().unwrap_or_default()))
             .unwrap_or_default();
         let too_large = |what, shape| Error::TooLarge {
             layer: for_error(&l.name),
@@ -357,6 +357,17 @@ impl<'w, S: Storage> Graph<'w, S> {
         }
     }
 
+    /// The dtype of the tensor the first call of `layer` takes (an InputLayer: its own).
+    pub fn layer_input_dtype(&self, layer: LayerId) -> DType {
+        let Some(node) = self.first_node(layer) else {
+            return DType::F32;
+        };
+        match node.inputs.first() {
+            Some(&input) => self.nodes.get(input as usize).map_or(DType::F32, |n| n.dtype),
+            None => node.dtype,
+        }
+    }
+
     /// The layers directly inside nested model `container`, in order.
     pub fn children(&self, container: LayerId) -> impl Iterator<Item = LayerId> + '_ {
         self.layers
@@ -399,7 +410,7 @@ impl<'w, S: Storage> Graph<'w, S> {
             self.layers.get(layer as usize),
             self.layer_input_shape(layer),
         ) {
-            (Some(l), Some(input)) => l.kind.weights(&input),
+            (Some(l), Some(input)) => l.kind.weights(&input, self.layer_input_dtype(layer)),
             _ => WeightSpecs::new(),
         }
     }
@@ -413,6 +424,7 @@ impl<'w, S: Storage> Graph<'w, S> {
         let own = self
             .layer_weights(layer)
             .iter()
+            .filter(|w| w.param)
             .fold(0usize, |sum, w| sum.saturating_add(w.elements()));
         let inner = self.children(layer).fold(0usize, |sum, c| {
             sum.saturating_add(self.layer_param_count(c).unwrap_or(0))
@@ -422,16 +434,26 @@ impl<'w, S: Storage> Graph<'w, S> {
 
     /// `(trainable, non_trainable)` parameter counts of the whole model.
     pub fn param_counts(&self) -> (usize, usize) {
+        self.param_sums(WeightSpec::elements)
+    }
+
+    /// `(trainable, non_trainable)` bytes of the parameters (4 per float32 one, 1 per
+    /// int8 one), as `summary` prints them.
+    pub fn param_bytes(&self) -> (usize, usize) {
+        self.param_sums(WeightSpec::bytes)
+    }
+
+    fn param_sums(&self, size: fn(&WeightSpec) -> usize) -> (usize, usize) {
         let mut counts = (0usize, 0usize);
         for id in 0..self.layers.len() as LayerId {
             let trainable = self.is_trainable(id);
-            for w in self.layer_weights(id) {
+            for w in self.layer_weights(id).iter().filter(|w| w.param) {
                 let slot = if trainable && w.trainable {
                     &mut counts.0
                 } else {
                     &mut counts.1
                 };
-                *slot = slot.saturating_add(w.elements());
+                *slot = slot.saturating_add(size(w));
             }
         }
         counts

@@ -100,7 +100,7 @@ fn weights_follow_keras_layouts() {
         activation: Activation::Linear,
         use_bias: true,
     });
-    let w = dw.weights(&input);
+    let w = dw.weights(&input, crate::graph::DType::F32);
     assert_eq!(
         w[0].shape,
         Shape::new(&[Some(3), Some(3), Some(3), Some(2)]).unwrap()
@@ -113,7 +113,7 @@ fn weights_follow_keras_layouts() {
         scale: false,
     });
     let names: std::vec::Vec<_> = bn
-        .weights(&input)
+        .weights(&input, crate::graph::DType::F32)
         .iter()
         .map(|w| (w.name, w.trainable))
         .collect();

@@ -1,4 +1,4 @@
-//! `keras.layers.Concatenate(axis)` (float32 reference): Keras 3.15 calls
+//! `keras.layers.Concatenate(axis)` (float32 and int8 alike): Keras 3.15 calls
 //! `ops.concatenate(inputs, axis)` (`keras/src/layers/merging/concatenate.py`), a pure copy,
 //! so the output is bit-identical to the inputs.
 
@@ -17,7 +17,7 @@
 /// `outer > 0`, every input's length a multiple of `outer`, and `output.len()` the sum of
 /// the inputs' lengths. Debug builds assert it; release builds return without writing
 /// `output` when it is broken.
-pub fn concatenate(inputs: &[&[f32]], outer: usize, output: &mut [f32]) {
+pub fn concatenate<T: Copy>(inputs: &[&[T]], outer: usize, output: &mut [T]) {
     let total = inputs
         .iter()
         .try_fold(0usize, |acc, i| acc.checked_add(i.len()));

@@ -21,9 +21,21 @@ pub(crate) fn margins(m: [[u16; 2]; 2]) -> Margins {
 /// right) * c`.
 pub fn zero_padding2d(
     input: &[f32],
-    (h, w, c): (usize, usize, usize),
+    image: (usize, usize, usize),
     pad: Margins,
     output: &mut [f32],
+) {
+    pad2d(input, image, pad, 0.0, output);
+}
+
+/// [`zero_padding2d`] for any element, padding with `fill` (an int8 tensor's zero is its
+/// zero point).
+pub fn pad2d<T: Copy>(
+    input: &[T],
+    (h, w, c): (usize, usize, usize),
+    pad: Margins,
+    fill: T,
+    output: &mut [T],
 ) {
     let [[top, bottom], [left, right]] = pad;
     let out_w = left + w + right;
@@ -32,7 +44,7 @@ pub fn zero_padding2d(
     if !ok {
         return;
     }
-    output.fill(0.0);
+    output.fill(fill);
     if w * c == 0 {
         return;
     }

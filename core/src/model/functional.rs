@@ -130,6 +130,20 @@ impl<'w, S: Storage> Functional<'w, S> {
         self.graph.nest(model, &nodes).map(Tensor)
     }
 
+    /// Sets how a symbolic tensor's values are quantized (an int8 model's scales and zero
+    /// points; the host's quantizer and `.tflite` importer set them).
+    pub fn set_quant(&mut self, tensor: Tensor, quant: crate::graph::Quant) -> Result<(), Error> {
+        self.graph.set_quant(tensor.0, quant)
+    }
+
+    /// The dtype of a symbolic tensor.
+    pub fn dtype(&self, tensor: Tensor) -> crate::graph::DType {
+        self.graph
+            .nodes
+            .get(tensor.0 as usize)
+            .map_or(crate::graph::DType::F32, |n| n.dtype)
+    }
+
     /// The shape of a symbolic tensor.
     pub fn shape(&self, tensor: Tensor) -> Shape {
         self.graph
@@ -275,7 +289,10 @@ impl<'w, S: Storage> Functional<'w, S> {
                 };
                 clone_layer[k] = model.push_layer(Layer {
                     name: clone,
-                    kind: LayerKind::input(node.shape),
+                    kind: LayerKind::InputLayer(crate::ops::InputLayer {
+                        shape: node.shape,
+                        dtype: node.dtype,
+                    }),
                     trainable: true,
                     parent: None,
                     weights_at: None,
@@ -298,6 +315,8 @@ impl<'w, S: Storage> Functional<'w, S> {
                 layer_map[node.layer as usize]
             };
             node_map[n] = model.push_node(layer, &[], node.shape, None)?;
+            let copy = &mut model.nodes[node_map[n] as usize];
+            (copy.dtype, copy.quant) = (node.dtype, node.quant);
             storage::push(&mut model.inputs, node_map[n], "model inputs")?;
         }
         for n in 0..count {
@@ -312,7 +331,9 @@ impl<'w, S: Storage> Functional<'w, S> {
             let view = node.view_of.map(|v| node_map[v as usize]);
             node_map[n] =
                 model.push_node(layer_map[node.layer as usize], &mapped, node.shape, view)?;
-            model.nodes[node_map[n] as usize].training = node.training;
+            let copy = &mut model.nodes[node_map[n] as usize];
+            copy.training = node.training;
+            (copy.dtype, copy.quant) = (node.dtype, node.quant);
         }
         for t in outputs {
             storage::push(&mut model.outputs, node_map[t.0 as usize], "model outputs")?;

@@ -67,10 +67,27 @@ impl Op for Concatenate {
         for a in 1..axis {
             outer *= dim(&cx.output, a)?;
         }
+        if cx.is_int8() {
+            super::int8::same_quantization(cx)?;
+            return Ok(Step {
+                run: Run::Int8(run_int8),
+                args: StepArgs::Concatenate(self::Params { outer }),
+            });
+        }
         Ok(Step {
             run: Run::Compute(run),
             args: StepArgs::Concatenate(self::Params { outer }),
         })
+    }
+
+    fn runs(&self, dtype: crate::graph::DType) -> bool {
+        matches!(dtype, crate::graph::DType::F32 | crate::graph::DType::I8)
+    }
+}
+
+fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
+    if let StepArgs::Concatenate(p) = args {
+        kernels::concatenate(inputs, p.outer, output);
     }
 }
 

@@ -2,9 +2,12 @@
 
 use super::conv::{check_window, geometry, window_shape, Params};
 use super::pool2d::Pair;
+use super::int8::{self, Typed};
 use super::{image, image_input, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::{Activation, Padding};
-use crate::graph::{weight, WeightSpecs};
+use crate::graph::layer::int8_weights;
+use crate::graph::{weight, DType, WeightSpecs};
+use crate::kernels;
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.Conv2D(filters, kernel_size)`.
@@ -111,6 +114,17 @@ impl Op for Conv2D {
         specs
     }
 
+    fn int8_weights(&self, input: &Shape) -> WeightSpecs {
+        let channels = input.last().unwrap_or(0);
+        let [kh, kw] = self.kernel_size;
+        let dims = [self.filters, kh as u32, kw as u32, channels];
+        int8_weights(&dims, 0, self.use_bias)
+    }
+
+    fn runs(&self, dtype: DType) -> bool {
+        matches!(dtype, DType::F32 | DType::I8)
+    }
+
     fn has_build(&self) -> bool {
         true
     }
@@ -129,20 +143,35 @@ impl Op for Conv2D {
             self.dilation_rate,
             self.padding,
         )?;
+        if cx.is_int8() {
+            let filters = self.filters as usize;
+            let kernel = int8::kernel(cx, self.use_bias, filters)?;
+            return Ok(Step {
+                run: Run::Int8(run_int8),
+                args: StepArgs::Conv2D(Typed::I8((geometry, kernel))),
+            });
+        }
         Ok(Step {
             run: Run::Compute(run),
-            args: StepArgs::Conv2D(self::Params {
+            args: StepArgs::Conv2D(Typed::F32(Params {
                 geometry,
                 kernel: cx.weight(0)?,
                 bias: self.use_bias.then(|| cx.weight(1)).transpose()?,
                 activation: self.activation,
-            }),
+            })),
         })
     }
 }
 
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
-    if let (StepArgs::Conv2D(p), [input]) = (args, inputs) {
+    if let (StepArgs::Conv2D(Typed::F32(p)), [input]) = (args, inputs) {
         p.compute(input, output);
+    }
+}
+
+/// TensorFlow Lite's CONV_2D: kernel `(filters, kh, kw, in)`.
+fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
+    if let (StepArgs::Conv2D(Typed::I8((g, k))), [input]) = (args, inputs) {
+        kernels::int8::conv2d(g, input, k.input_offset, k.kernel, k.bias, &k.stage, output);
     }
 }

@@ -1,8 +1,9 @@
 //! `keras.layers.Dense`: `activation(x · kernel + bias)` on the last axis.
 
-use super::{dim, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use super::{dim, int8, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::Activation;
-use crate::graph::{weight, WeightSpecs};
+use crate::graph::layer::int8_weights;
+use crate::graph::{weight, DType, WeightSpecs};
 use crate::kernels;
 use crate::shape::{Shape, MAX_DIM};
 
@@ -40,11 +41,18 @@ impl Dense {
 
 /// A prepared Dense step.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Params<'w> {
-    in_features: usize,
-    kernel: &'w [f32],
-    bias: Option<&'w [f32]>,
-    activation: Activation,
+pub(crate) enum Params<'w> {
+    F32 {
+        in_features: usize,
+        kernel: &'w [f32],
+        bias: Option<&'w [f32]>,
+        activation: Activation,
+    },
+    /// TensorFlow Lite's FULLY_CONNECTED: kernel `(units, in)`.
+    I8 {
+        in_features: usize,
+        kernel: int8::Kernel<'w>,
+    },
 }
 
 impl Op for Dense {
@@ -84,6 +92,15 @@ impl Op for Dense {
         specs
     }
 
+    fn int8_weights(&self, input: &Shape) -> WeightSpecs {
+        let channels = input.last().unwrap_or(0);
+        int8_weights(&[self.units, channels], 0, self.use_bias)
+    }
+
+    fn runs(&self, dtype: DType) -> bool {
+        matches!(dtype, DType::F32 | DType::I8)
+    }
+
     fn has_build(&self) -> bool {
         true
     }
@@ -95,9 +112,19 @@ impl Op for Dense {
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let input = cx.input();
         let in_features = dim(&input, input.rank().saturating_sub(1))?;
+        if cx.is_int8() {
+            let kernel = int8::kernel(cx, self.use_bias, self.units as usize)?;
+            return Ok(Step {
+                run: Run::Int8(run_int8),
+                args: StepArgs::Dense(Params::I8 {
+                    in_features,
+                    kernel,
+                }),
+            });
+        }
         Ok(Step {
             run: Run::Compute(run),
-            args: StepArgs::Dense(self::Params {
+            args: StepArgs::Dense(Params::F32 {
                 in_features,
                 kernel: cx.weight(0)?,
                 bias: self.use_bias.then(|| cx.weight(1)).transpose()?,
@@ -108,8 +135,32 @@ impl Op for Dense {
 }
 
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
-    let (StepArgs::Dense(p), [input]) = (args, inputs) else {
+    let (
+        StepArgs::Dense(Params::F32 {
+            in_features,
+            kernel,
+            bias,
+            activation,
+        }),
+        [input],
+    ) = (args, inputs)
+    else {
         return;
     };
-    kernels::fast::dense(input, p.in_features, p.kernel, p.bias, output, p.activation);
+    kernels::fast::dense(input, *in_features, kernel, *bias, output, *activation);
+}
+
+fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
+    let (StepArgs::Dense(Params::I8 { in_features, kernel: k }), [input]) = (args, inputs) else {
+        return;
+    };
+    kernels::int8::fully_connected(
+        input,
+        k.input_offset,
+        k.kernel,
+        k.bias,
+        *in_features,
+        &k.stage,
+        output,
+    );
 }

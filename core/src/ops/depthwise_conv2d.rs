@@ -2,9 +2,11 @@
 
 use super::conv::{check_window, geometry, window_shape};
 use super::pool2d::Pair;
+use super::int8::{self, Typed};
 use super::{image, image_input, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::{Activation, Padding};
-use crate::graph::{weight, WeightSpecs};
+use crate::graph::layer::int8_weights;
+use crate::graph::{weight, DType, WeightSpecs};
 use crate::kernels::{self, Conv2dGeometry};
 use crate::shape::{Shape, MAX_DIM};
 
@@ -144,6 +146,17 @@ impl Op for DepthwiseConv2D {
         specs
     }
 
+    fn int8_weights(&self, input: &Shape) -> WeightSpecs {
+        let channels = input.last().unwrap_or(0);
+        let [kh, kw] = self.kernel_size;
+        let dims = [kh as u32, kw as u32, channels.saturating_mul(self.depth_multiplier)];
+        int8_weights(&dims, 2, self.use_bias)
+    }
+
+    fn runs(&self, dtype: DType) -> bool {
+        matches!(dtype, DType::F32 | DType::I8)
+    }
+
     fn has_build(&self) -> bool {
         true
     }
@@ -164,21 +177,44 @@ impl Op for DepthwiseConv2D {
             self.dilation_rate,
             self.padding,
         )?;
+        if cx.is_int8() {
+            let kernel = int8::kernel(cx, self.use_bias, ch * multiplier)?;
+            return Ok(Step {
+                run: Run::Int8(run_int8),
+                args: StepArgs::DepthwiseConv2D(Typed::I8((geometry, multiplier, kernel))),
+            });
+        }
         Ok(Step {
             run: Run::Compute(run),
-            args: StepArgs::DepthwiseConv2D(self::Params {
+            args: StepArgs::DepthwiseConv2D(Typed::F32(self::Params {
                 geometry,
                 depth_multiplier: multiplier,
                 kernel: cx.weight(0)?,
                 bias: self.use_bias.then(|| cx.weight(1)).transpose()?,
                 activation: self.activation,
-            }),
+            })),
         })
     }
 }
 
+/// TensorFlow Lite's DEPTHWISE_CONV_2D: kernel `(kh, kw, channels × depth_multiplier)`.
+fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
+    if let (StepArgs::DepthwiseConv2D(Typed::I8((g, m, k))), [input]) = (args, inputs) {
+        kernels::int8::depthwise_conv2d(
+            g,
+            *m,
+            input,
+            k.input_offset,
+            k.kernel,
+            k.bias,
+            &k.stage,
+            output,
+        );
+    }
+}
+
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
-    let (StepArgs::DepthwiseConv2D(p), [input]) = (args, inputs) else {
+    let (StepArgs::DepthwiseConv2D(Typed::F32(p)), [input]) = (args, inputs) else {
         return;
     };
     kernels::fast::depthwise_conv2d(

@@ -48,9 +48,17 @@ impl Op for Dropout {
         true
     }
 
+    /// Any dtype at inference: the output is the input's values.
+    fn runs(&self, _dtype: crate::graph::DType) -> bool {
+        true
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         if !cx.training {
             return Ok(Step::COPY);
+        }
+        if cx.is_int8() {
+            return Err(Mismatch::new(cx.input(), "a float32 input (int8 runs only at inference)"));
         }
         #[cfg(feature = "training")]
         return Ok(Step {

@@ -30,15 +30,18 @@
 
 // Always built: what every model has or costs nothing to run.
 mod dropout;
+pub mod int8;
 mod flatten;
 mod input_layer;
 mod model;
 mod pool2d;
+mod quantize;
 
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use input_layer::InputLayer;
 pub use pool2d::{Pair, Pool2D};
+pub use quantize::{Dequantize, Quantize};
 
 /// Declares each layer's module behind its cargo feature, and [`kinds`]: the layer types
 /// of this build, which [`crate::layers`] re-exports.
@@ -102,7 +105,7 @@ mod pool1d;
 #[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
 pub use pool1d::Pool1D;
 
-use crate::graph::{DType, ModelKind, NodeId, WeightSpec, WeightSpecs};
+use crate::graph::{DType, ModelKind, NodeId, Quant, WeightSpec, WeightSpecs};
 use crate::kernels::SmallRng;
 use crate::shape::Shape;
 
@@ -155,6 +158,13 @@ pub trait Op {
     /// The weight variables the layer creates for an input of shape `input`, in Keras's
     /// order (kernel, bias; gamma, beta, moving_mean, moving_variance).
     fn weights(&self, _input: &Shape) -> WeightSpecs {
+        WeightSpecs::new()
+    }
+
+    /// The variables of the layer on an int8 input: its weights in TensorFlow Lite's
+    /// layouts and the integers its kernel takes from the quantization (`requant`), which
+    /// the host works out at export (see [`int8`]).
+    fn int8_weights(&self, _input: &Shape) -> WeightSpecs {
         WeightSpecs::new()
     }
 
@@ -298,6 +308,8 @@ pub struct Cx<'a, 'w> {
     pub training: bool,
     /// The node's index (seeds the node's randomness).
     pub node: usize,
+    /// The dtype and quantization of every node's tensor (this node's output included).
+    pub tensors: &'a dyn Fn(NodeId) -> (DType, Quant),
 }
 
 impl<'w> Cx<'_, 'w> {
@@ -317,14 +329,37 @@ impl<'w> Cx<'_, 'w> {
 
     /// Float32 weight variable `i`.
     pub fn weight(&self, i: usize) -> Result<&'w [f32], Mismatch> {
+        self.typed_weight(i, "the float32 weights the layer was built with")
+    }
+
+    /// Weight variable `i` as elements of type `T` (its dtype must be `T`'s).
+    pub fn typed_weight<T: crate::graph::Element>(
+        &self,
+        i: usize,
+        expected: &'static str,
+    ) -> Result<&'w [T], Mismatch> {
         self.weights
             .get(i)
-            .filter(|(dtype, _)| *dtype == DType::F32)
+            .filter(|(dtype, _)| *dtype == T::DTYPE)
             .and_then(|(_, bytes)| bytemuck::try_cast_slice(bytes).ok())
-            .ok_or(Mismatch::new(
-                self.input(),
-                "the float32 weights the layer was built with",
-            ))
+            .ok_or(Mismatch::new(self.input(), expected))
+    }
+
+    /// The dtype and quantization of input `k`.
+    pub fn input_tensor(&self, k: usize) -> (DType, Quant) {
+        self.inputs
+            .get(k)
+            .map_or((DType::F32, Quant::None), |&n| (self.tensors)(n))
+    }
+
+    /// The dtype and quantization of the output.
+    pub fn output_tensor(&self) -> (DType, Quant) {
+        (self.tensors)(self.node as NodeId)
+    }
+
+    /// True when the layer runs on int8 tensors.
+    pub fn is_int8(&self) -> bool {
+        self.input_tensor(0).0 == DType::I8
     }
 }
 
@@ -378,6 +413,14 @@ pub(crate) enum Run {
     Compute(fn(&StepArgs<'_>, &[&[f32]], &mut [f32], &mut Rand<'_>)),
     /// Changes each value on its own, in the output's memory (which may be the input's).
     InPlace(fn(&StepArgs<'_>, &mut [f32], &mut Rand<'_>)),
+    /// Computes an int8 output from int8 inputs.
+    Int8(fn(&StepArgs<'_>, &[&[i8]], &mut [i8])),
+    /// Changes each int8 value on its own, in the output's memory (which may be the input's).
+    Int8InPlace(fn(&StepArgs<'_>, &mut [i8])),
+    /// Float32 to int8 (a model's Quantize).
+    Quantize(fn(&StepArgs<'_>, &[f32], &mut [i8])),
+    /// Int8 to float32 (a model's Dequantize).
+    Dequantize(fn(&StepArgs<'_>, &[i8], &mut [f32])),
 }
 
 /// The same way of running: the same kind, and the same function.
@@ -387,6 +430,10 @@ impl PartialEq for Run {
             (Run::Nothing, Run::Nothing) | (Run::Copy, Run::Copy) => true,
             (Run::Compute(a), Run::Compute(b)) => core::ptr::fn_addr_eq(*a, *b),
             (Run::InPlace(a), Run::InPlace(b)) => core::ptr::fn_addr_eq(*a, *b),
+            (Run::Int8(a), Run::Int8(b)) => core::ptr::fn_addr_eq(*a, *b),
+            (Run::Int8InPlace(a), Run::Int8InPlace(b)) => core::ptr::fn_addr_eq(*a, *b),
+            (Run::Quantize(a), Run::Quantize(b)) => core::ptr::fn_addr_eq(*a, *b),
+            (Run::Dequantize(a), Run::Dequantize(b)) => core::ptr::fn_addr_eq(*a, *b),
             _ => false,
         }
     }
@@ -502,8 +549,8 @@ registry! {
     /// `keras.Input`: the full shape, batch axis first (`(None, 37)`), and the dtype.
     InputLayer = 0 (InputLayer => ()),
     Dense = 1 in "dense" (Dense => dense::Params<'w>),
-    Conv2D = 2 in "conv2d" (Conv2D => conv::Params<'w>),
-    DepthwiseConv2D = 3 in "depthwise-conv2d" (DepthwiseConv2D => depthwise_conv2d::Params<'w>),
+    Conv2D = 2 in "conv2d" (Conv2D => int8::Typed<conv::Params<'w>, (crate::kernels::Conv2dGeometry, int8::Kernel<'w>)>),
+    DepthwiseConv2D = 3 in "depthwise-conv2d" (DepthwiseConv2D => int8::Typed<depthwise_conv2d::Params<'w>, (crate::kernels::Conv2dGeometry, usize, int8::Kernel<'w>)>),
     MaxPooling2D = 4 in "max-pooling" (MaxPooling2D => crate::kernels::Pool2dGeometry),
     AveragePooling2D = 5 in "average-pooling" (AveragePooling2D => crate::kernels::Pool2dGeometry),
     GlobalAveragePooling2D = 6 in "global-pooling" (GlobalAveragePooling2D => pool2d::GlobalParams),
@@ -536,6 +583,10 @@ registry! {
     GlobalAveragePooling1D = 26 in "global-pooling" (GlobalAveragePooling1D => pool2d::GlobalParams),
     GlobalMaxPooling1D = 27 in "global-pooling" (GlobalMaxPooling1D => pool2d::GlobalParams),
     SeparableConv2D = 28 in "separable-conv2d" (SeparableConv2D => separable_conv2d::Params<'w>),
+    /// Float32 to int8 (TensorFlow Lite's QUANTIZE), at an int8 model's float input.
+    Quantize = 29 (Quantize => quantize::Params),
+    /// Int8 to float32 (TensorFlow Lite's DEQUANTIZE), at an int8 model's float output.
+    Dequantize = 30 (Dequantize => quantize::Params),
 }
 
 #[cfg(all(test, feature = "all-ops"))]

@@ -87,7 +87,15 @@ impl Op for Reshape {
         true
     }
 
-    fn prepare<'w>(&self, _: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+    /// Any dtype: the output is the input's values.
+    fn runs(&self, _dtype: crate::graph::DType) -> bool {
+        true
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        if cx.is_int8() {
+            super::int8::same_quantization(cx)?;
+        }
         Ok(Step::COPY)
     }
 }

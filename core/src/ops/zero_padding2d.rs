@@ -1,6 +1,8 @@
 //! `keras.layers.ZeroPadding2D(padding)`: rows and columns of zeros around an image.
 
+use super::int8::same_quantization;
 use super::{image, image_input, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::DType;
 use crate::kernels::spatial::{self, margins, Margins};
 use crate::shape::{Dim, Shape};
 
@@ -26,6 +28,8 @@ impl ZeroPadding2D {
 pub(crate) struct Params {
     image: (usize, usize, usize),
     margins: Margins,
+    /// What an int8 pad holds.
+    zero_point: i32,
 }
 
 /// `axis + before + after`, unknown when the axis is.
@@ -54,14 +58,36 @@ impl Op for ZeroPadding2D {
         Shape::new(&[input.dim(0), h, w, Some(c)]).map_err(|_| too_big)
     }
 
+    fn runs(&self, dtype: DType) -> bool {
+        matches!(dtype, DType::F32 | DType::I8)
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        let params = Params {
+            image: image(&cx.input())?,
+            margins: margins(self.padding),
+            zero_point: 0,
+        };
+        if cx.is_int8() {
+            // TensorFlow Lite's PAD: the padding is the input's zero (its zero point), and
+            // the output keeps the input's quantization.
+            let zero_point = same_quantization(cx)?;
+            return Ok(Step {
+                run: Run::Int8(run_int8),
+                args: StepArgs::ZeroPadding2D(Params { zero_point, ..params }),
+            });
+        }
         Ok(Step {
             run: Run::Compute(run),
-            args: StepArgs::ZeroPadding2D(Params {
-                image: image(&cx.input())?,
-                margins: margins(self.padding),
-            }),
+            args: StepArgs::ZeroPadding2D(params),
         })
+    }
+}
+
+fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
+    if let (StepArgs::ZeroPadding2D(p), [input]) = (args, inputs) {
+        let fill = p.zero_point.clamp(-128, 127) as i8;
+        spatial::pad2d(input, p.image, p.margins, fill, output);
     }
 }
 

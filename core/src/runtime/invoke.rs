@@ -152,8 +152,8 @@ fn range(p: &Placement) -> core::ops::Range<usize> {
 }
 
 /// Runs one step of one sample. Its tensors are bytes in the arena (aligned for any
-/// dtype: the planner places them so) or the caller's buffers; a float step sees them as
-/// `f32`.
+/// dtype: the planner places them so) or the caller's buffers; a step sees them in its
+/// own element types.
 fn run_step<'a, S: Storage>(
     placed: &Placed<'_, S>,
     caller: &dyn Fn(&Source) -> &'a [u8],
@@ -164,9 +164,17 @@ fn run_step<'a, S: Storage>(
     let out = range(&placed.output);
     if placed.output.in_place {
         // The output is the input's memory (the planner proved nothing else needs it).
-        let data = arena.get_mut(out).and_then(|d| f32s_mut(d));
-        if let (Run::InPlace(f), Some(data)) = (step.run, data) {
-            f(&step.args, data, rand);
+        let Some(data) = arena.get_mut(out) else {
+            return;
+        };
+        match step.run {
+            Run::InPlace(f) => {
+                if let Ok(data) = bytemuck::try_cast_slice_mut(data) {
+                    f(&step.args, data, rand);
+                }
+            }
+            Run::Int8InPlace(f) => f(&step.args, bytemuck::cast_slice_mut(data)),
+            _ => {}
         }
         return;
     }
@@ -175,10 +183,7 @@ fn run_step<'a, S: Storage>(
     }
     let (low, rest) = arena.split_at_mut(out.start);
     let (output, high) = rest.split_at_mut(out.end - out.start);
-    let Some(output) = f32s_mut(output) else {
-        return;
-    };
-    let mut slices: S::Few<&[f32]> = Default::default();
+    let mut inputs: S::Few<&[u8]> = Default::default();
     for source in placed.inputs.iter() {
         let bytes = match *source {
             Source::Caller { .. } => caller(source),
@@ -191,25 +196,54 @@ fn run_step<'a, S: Storage>(
                 .unwrap_or(&[]),
             Source::Arena { .. } => &[],
         };
-        let slice = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
-        let _ = crate::graph::List::push(&mut slices, slice);
+        let _ = crate::graph::List::push(&mut inputs, bytes);
     }
+    let first = inputs.first().copied().unwrap_or(&[]);
     match step.run {
         Run::Nothing => {}
-        Run::Compute(f) => f(&step.args, &slices, output, rand),
-        Run::Copy | Run::InPlace(_) => {
-            if let Some(input) = slices.first() {
-                if input.len() == output.len() {
-                    output.copy_from_slice(input);
-                }
+        Run::Compute(f) => {
+            if let Ok(output) = bytemuck::try_cast_slice_mut(output) {
+                f(&step.args, &typed::<f32, S>(&inputs), output, rand);
             }
-            if let Run::InPlace(f) = step.run {
-                f(&step.args, output, rand);
+        }
+        Run::Int8(f) => f(
+            &step.args,
+            &typed::<i8, S>(&inputs),
+            bytemuck::cast_slice_mut(output),
+        ),
+        Run::Quantize(f) => {
+            if let Ok(input) = bytemuck::try_cast_slice(first) {
+                f(&step.args, input, bytemuck::cast_slice_mut(output));
+            }
+        }
+        Run::Dequantize(f) => {
+            if let Ok(output) = bytemuck::try_cast_slice_mut(output) {
+                f(&step.args, bytemuck::cast_slice(first), output);
+            }
+        }
+        Run::Copy | Run::InPlace(_) | Run::Int8InPlace(_) => {
+            if first.len() == output.len() {
+                output.copy_from_slice(first);
+            }
+            match step.run {
+                Run::InPlace(f) => {
+                    if let Ok(output) = bytemuck::try_cast_slice_mut(output) {
+                        f(&step.args, output, rand);
+                    }
+                }
+                Run::Int8InPlace(f) => f(&step.args, bytemuck::cast_slice_mut(output)),
+                _ => {}
             }
         }
     }
 }
 
-fn f32s_mut(bytes: &mut [u8]) -> Option<&mut [f32]> {
-    bytemuck::try_cast_slice_mut(bytes).ok()
+/// A step's input bytes as slices of `T` (an empty slice where the bytes are not `T`s:
+/// the planner aligns every tensor, so this does not happen).
+fn typed<'b, T: Element + core::fmt::Debug + PartialEq, S: Storage>(inputs: &S::Few<&'b [u8]>) -> S::Few<&'b [T]> {
+    let mut slices: S::Few<&[T]> = Default::default();
+    for bytes in inputs.iter() {
+        let _ = crate::graph::List::push(&mut slices, bytemuck::try_cast_slice(bytes).unwrap_or(&[]));
+    }
+    slices
 }

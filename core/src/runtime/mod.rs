@@ -198,7 +198,7 @@ impl<S: Storage> Graph<'_, S> {
             return false;
         };
         let built = self.layer_weights(layer);
-        let now = l.kind.weights(input);
+        let now = l.kind.weights(input, self.layer_input_dtype(layer));
         built
             .iter()
             .map(|w| w.shape)

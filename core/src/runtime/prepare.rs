@@ -254,7 +254,13 @@ impl<'w, S: Storage> Graph<'w, S> {
                 })
             }
         };
+        let tensors = |n: NodeId| {
+            self.nodes
+                .get(self.resolve(n) as usize)
+                .map_or((DType::F32, crate::graph::Quant::None), |t| (t.dtype, t.quant))
+        };
         let cx = Cx {
+            tensors: &tensors,
             shapes,
             inputs: &node.inputs,
             output: shapes.get(i).copied().unwrap_or(Shape::SCALAR),
@@ -289,7 +295,11 @@ impl<'w, S: Storage> Graph<'w, S> {
                 "inputs of one node",
             )?;
         }
-        let output = plan.placements.get(i).copied().unwrap_or_default();
+        let mut output = plan.placements.get(i).copied().unwrap_or_default();
+        // The plan rounds each tensor up to the arena's alignment; a step writes exactly
+        // its tensor (an int8 one can be any number of bytes).
+        let io = self.io(i as NodeId, shapes);
+        output.bytes = output.bytes.min(io.elements * io.dtype.size());
         let placed = Placed {
             step,
             inputs,

@@ -394,20 +394,21 @@ impl<S: Storage> Graph<'_, S> {
 
         let (trainable, frozen) = self.param_counts();
         let total = trainable + frozen;
+        let (trainable_bytes, frozen_bytes) = self.param_bytes();
         print_fn(&format_args!(
             " Total params: {} ({})",
             Thousands(total),
-            Bytes(total as f64 * 4.0)
+            Bytes((trainable_bytes + frozen_bytes) as f64)
         ));
         print_fn(&format_args!(
             " Trainable params: {} ({})",
             Thousands(trainable),
-            Bytes(trainable as f64 * 4.0)
+            Bytes(trainable_bytes as f64)
         ));
         print_fn(&format_args!(
             " Non-trainable params: {} ({})",
             Thousands(frozen),
-            Bytes(frozen as f64 * 4.0)
+            Bytes(frozen_bytes as f64)
         ));
         Ok(())
     }

@@ -47,6 +47,9 @@ pub struct NpyArray {
     pub shape: Vec<usize>,
     /// `shape.iter().product()` elements, last axis fastest.
     pub data: Vec<f32>,
+    /// The same elements as stored, when the file holds int8 (`|i1`): an int8 model's raw
+    /// values.
+    pub int8: Option<Vec<i8>>,
 }
 
 /// Reads a `.npy` file and converts its elements to `f32`.
@@ -176,9 +179,13 @@ pub fn parse_f32(bytes: &[u8], file: &Path) -> Result<NpyArray, FormatError> {
     } else {
         values
     };
+    // Every int8 value is exactly an f32, so the raw values come back from `data`.
+    let int8 = (dtype.kind == Kind::Int && dtype.size == 1)
+        .then(|| data.iter().map(|&v| v as i8).collect());
     Ok(NpyArray {
         shape: info.shape,
         data,
+        int8,
     })
 }
 
@@ -203,7 +210,32 @@ pub fn write_f32(path: impl AsRef<Path>, shape: &[usize], data: &[f32]) -> Resul
     std::fs::write(path, bytes).map_err(|e| FormatError::io(path, "write", e))
 }
 
+/// [`write_f32`] for an `int8` array (an int8 model's raw outputs).
+pub fn write_i8(path: impl AsRef<Path>, shape: &[usize], data: &[i8]) -> Result<(), FormatError> {
+    let path = path.as_ref();
+    let expected = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    if expected != Some(data.len()) {
+        return Err(FormatError::npy(
+            path,
+            format!(
+                "cannot write: shape {} needs {} values, got {}",
+                ShapeDisplay(shape),
+                expected.map_or_else(|| "too many".to_string(), |n| n.to_string()),
+                data.len()
+            ),
+        ));
+    }
+    let bytes = encode("|i1", shape, bytemuck::cast_slice(data));
+    std::fs::write(path, bytes).map_err(|e| FormatError::io(path, "write", e))
+}
+
 fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    encode("<f4", shape, &bytes)
+}
+
+/// A C-ordered `.npy` of dtype `descr` whose elements are `data` (little-endian).
+fn encode(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
     let shape_repr = match shape {
         [] => "()".to_string(),
         [d] => format!("({d},)"),
@@ -212,7 +244,8 @@ fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
             format!("({})", dims.join(", "))
         }
     };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_repr}, }}");
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_repr}, }}");
     if let Some(first) = shape.first() {
         let digits = first.to_string().len();
         header.extend(std::iter::repeat_n(
@@ -232,7 +265,7 @@ fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     let total_header = padded(len_bytes);
     let padlen = total_header - hlen;
 
-    let mut out = Vec::with_capacity(8 + len_bytes + total_header + 4 * data.len());
+    let mut out = Vec::with_capacity(8 + len_bytes + total_header + data.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[version, 0]);
     if len_bytes == 2 {
@@ -243,9 +276,7 @@ fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     out.extend_from_slice(header.as_bytes());
     out.extend(std::iter::repeat_n(b' ', padlen));
     out.push(b'\n');
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
+    out.extend_from_slice(data);
     out
 }
 

@@ -1,27 +1,36 @@
-//! `kiln inspect`: what a `.kiln` blob holds, checked.
+//! `kiln inspect`: what a model holds: its layers, each tensor's dtype and quantization,
+//! and the flash and arena it takes as a blob (a `.kiln` blob is checked; any other model
+//! is encoded as `kiln export` would).
 
 use crate::output::Out;
-use anyhow::{bail, Result};
+use anyhow::{Context, Result};
+use kiln::graph::Quant;
 use std::path::Path;
 
 pub fn run(model: &Path, out: &mut Out) -> Result<()> {
     let bytes = kiln_host::formats::file::read(model)?;
-    if !kiln_host::blob::is_blob(&bytes) {
-        bail!(
-            "{}: not a kiln blob (kiln inspect reads .kiln files; see kiln summary for .keras)",
-            model.display()
-        );
-    }
-    let host = kiln_host::blob::decode(&bytes)
-        .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?;
+    let (host, bytes) = if kiln_host::blob::is_blob(&bytes) {
+        let host = kiln_host::blob::decode(&bytes)
+            .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?;
+        // decode checked the header: it is there.
+        let crc = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
+        out.line(format_args!(
+            "{}: kiln blob version {}, checksum ok (crc32 {crc:#010x})",
+            model.display(),
+            kiln::format::VERSION
+        ))?;
+        (host, bytes)
+    } else {
+        let host = kiln_host::load::load_model(model)?;
+        let bytes = kiln_host::blob::encode(&host).with_context(|| model.display().to_string())?;
+        out.line(format_args!(
+            "{}: as a kiln blob (version {}, what kiln export writes)",
+            model.display(),
+            kiln::format::VERSION
+        ))?;
+        (host, bytes)
+    };
     let graph = host.structure();
-    // decode checked the header: it is there.
-    let crc = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
-    out.line(format_args!(
-        "{}: kiln blob version {}, checksum ok (crc32 {crc:#010x})",
-        model.display(),
-        kiln::format::VERSION
-    ))?;
     out.line(format_args!(
         "model \"{}\": {} layers, {} parameters",
         graph.name(),
@@ -41,6 +50,24 @@ pub fn run(model: &Path, out: &mut Out) -> Result<()> {
             format!("{} ({})", layer.name, layer.class_name()),
             shape,
             graph.layer_param_count(id).unwrap_or(0)
+        ))?;
+    }
+    out.line(format_args!("tensors:"))?;
+    for (i, node) in graph.nodes().iter().enumerate() {
+        if node.view_of.is_some() {
+            continue;
+        }
+        let quant = match node.quant {
+            Quant::PerTensor { scale, zero_point } => {
+                format!("scale {scale:e}, zero point {zero_point}")
+            }
+            _ => String::new(),
+        };
+        out.line(format_args!(
+            "  {:<32} {:<8} {:<24} {quant}",
+            graph.node_layer_name(i),
+            node.dtype.name(),
+            node.shape.to_string()
         ))?;
     }
     let weights = host.weights().len();

@@ -2,6 +2,7 @@
 
 use crate::output::Out;
 use anyhow::{bail, Context, Result};
+use kiln::graph::{DType, Quant};
 use kiln::Shape;
 use kiln_host::formats::npy::{self, NpyArray};
 use kiln_host::load::load_model;
@@ -131,25 +132,59 @@ pub fn run(model: &Path, input: &[PathBuf], output: &[PathBuf], out: &mut Out) -
             output_values
         );
     }
-    let mut buffers: Vec<Vec<f32>> = per_output
-        .iter()
-        .map(|n| vec![0.0; n * inputs.batch])
-        .collect();
+    let io = Io::of(&graph, model)?;
     let mut arena = vec![0u8; plan.arena_bytes()];
-    {
-        let input_slices: Vec<&[f32]> = inputs.arrays.iter().map(|a| a.data.as_slice()).collect();
-        let mut output_slices: Vec<&mut [f32]> =
-            buffers.iter_mut().map(|b| b.as_mut_slice()).collect();
-        graph
-            .predict_with_shapes(
-                Some(&inputs.shapes),
-                &input_slices,
-                &mut output_slices,
-                &mut arena,
-            )
-            .map_err(|e| blame(e, model, input))?;
-    }
-    for (j, data) in buffers.iter().enumerate() {
+    let results = match io.dtype {
+        DType::I8 => {
+            let raw = inputs.arrays.iter().all(|a| a.int8.is_some());
+            let values: Vec<Vec<i8>> = inputs
+                .arrays
+                .iter()
+                .zip(&io.inputs)
+                .map(|(a, &(scale, zero_point))| match (&a.int8, raw) {
+                    (Some(v), true) => v.clone(),
+                    _ => {
+                        let mut q = vec![0i8; a.data.len()];
+                        kiln::kernels::int8::quantize(&a.data, scale, zero_point, &mut q);
+                        q
+                    }
+                })
+                .collect();
+            let mut buffers: Vec<Vec<i8>> = per_output.iter().map(|n| vec![0; n * inputs.batch]).collect();
+            {
+                let ins: Vec<&[i8]> = values.iter().map(Vec::as_slice).collect();
+                let mut outs: Vec<&mut [i8]> = buffers.iter_mut().map(Vec::as_mut_slice).collect();
+                run_typed(&graph, &inputs.shapes, &ins, &mut outs, &mut arena).map_err(|e| blame(e, model, input))?;
+            }
+            if raw {
+                Results::I8(buffers)
+            } else {
+                let floats = buffers
+                    .iter()
+                    .zip(&io.outputs)
+                    .map(|(b, &(scale, zero_point))| {
+                        let mut f = vec![0f32; b.len()];
+                        kiln::kernels::int8::dequantize(b, scale, zero_point, &mut f);
+                        f
+                    })
+                    .collect();
+                Results::F32(floats)
+            }
+        }
+        _ => {
+            if let Some((i, _)) = inputs.arrays.iter().enumerate().find(|(_, a)| a.int8.is_some()) {
+                bail!("{}: int8 values for a float32 model input", input[i].display());
+            }
+            let mut buffers: Vec<Vec<f32>> = per_output.iter().map(|n| vec![0.0; n * inputs.batch]).collect();
+            {
+                let ins: Vec<&[f32]> = inputs.arrays.iter().map(|a| a.data.as_slice()).collect();
+                let mut outs: Vec<&mut [f32]> = buffers.iter_mut().map(Vec::as_mut_slice).collect();
+                run_typed(&graph, &inputs.shapes, &ins, &mut outs, &mut arena).map_err(|e| blame(e, model, input))?;
+            }
+            Results::F32(buffers)
+        }
+    };
+    for j in 0..n_out {
         let node = graph.output_nodes()[j] as usize;
         let mut dims = vec![inputs.batch];
         dims.extend(
@@ -159,16 +194,77 @@ pub fn run(model: &Path, input: &[PathBuf], output: &[PathBuf], out: &mut Out) -
                 .skip(1)
                 .map(|d| d.unwrap_or(0) as usize),
         );
-        match output.get(j) {
-            Some(path) => npy::write_f32(path, &dims, data)?,
-            None => print_array(out, j, &dims, data)?,
+        match (&results, output.get(j)) {
+            (Results::F32(b), Some(path)) => npy::write_f32(path, &dims, &b[j])?,
+            (Results::I8(b), Some(path)) => npy::write_i8(path, &dims, &b[j])?,
+            (Results::F32(b), None) => print_array(out, j, &dims, &b[j])?,
+            (Results::I8(b), None) => print_array(out, j, &dims, &b[j])?,
         }
     }
     Ok(())
 }
 
+/// What `predict` gives: float32 values, or an int8 model's raw int8 values.
+enum Results {
+    F32(Vec<Vec<f32>>),
+    I8(Vec<Vec<i8>>),
+}
+
+fn run_typed<T: kiln::graph::Element>(
+    graph: &kiln_host::model::HostModel<'_>,
+    shapes: &[Shape],
+    inputs: &[&[T]],
+    outputs: &mut [&mut [T]],
+    arena: &mut [u8],
+) -> Result<(), kiln::Error> {
+    graph
+        .predict_with_shapes(Some(shapes), inputs, outputs, arena)
+        .map(|_| ())
+}
+
+/// A model's input and output dtype, and the quantization of each, for an int8 model.
+pub struct Io {
+    pub dtype: DType,
+    pub inputs: Vec<(f32, i32)>,
+    pub outputs: Vec<(f32, i32)>,
+}
+
+impl Io {
+    /// The dtype every input and output of `graph` has (predict takes and gives one).
+    pub fn of(graph: &kiln_host::model::HostModel<'_>, model: &Path) -> Result<Io> {
+        let tensor = |n: kiln::graph::NodeId| {
+            let node = &graph.nodes()[graph.resolve(n) as usize];
+            let q = match node.quant {
+                Quant::PerTensor { scale, zero_point } => (scale, zero_point),
+                _ => (1.0, 0),
+            };
+            (node.dtype, q)
+        };
+        let ins: Vec<_> = graph.input_nodes().iter().map(|&n| tensor(n)).collect();
+        let outs: Vec<_> = graph.output_nodes().iter().map(|&n| tensor(n)).collect();
+        let dtype = ins.first().map_or(DType::F32, |t| t.0);
+        if let Some(other) = ins.iter().chain(&outs).find(|t| t.0 != dtype) {
+            bail!(
+                "{}: the model mixes {dtype} and {} inputs and outputs; kiln predict runs models whose inputs and outputs share one dtype",
+                model.display(),
+                other.0
+            );
+        }
+        Ok(Io {
+            dtype,
+            inputs: ins.iter().map(|t| t.1).collect(),
+            outputs: outs.iter().map(|t| t.1).collect(),
+        })
+    }
+}
+
 /// Prints one output: its shape, then one line per sample.
-fn print_array(out: &mut Out, index: usize, dims: &[usize], data: &[f32]) -> Result<()> {
+fn print_array<T: std::fmt::Debug>(
+    out: &mut Out,
+    index: usize,
+    dims: &[usize],
+    data: &[T],
+) -> Result<()> {
     let shape: Vec<String> = dims.iter().map(ToString::to_string).collect();
     out.line(format_args!("output {index}: shape ({})", shape.join(", ")))?;
     let per_sample = dims.iter().skip(1).product::<usize>().max(1);

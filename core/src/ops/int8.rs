@@ -1,0 +1,197 @@
+//! What an int8 step is made of (TensorFlow Lite's quantization: `real = scale·(q − zero
+//! point)`). An int8 tensor has one scale and zero point ([`Quant::PerTensor`] on its node);
+//! a layer's int8 kernel is symmetric per output channel (or per tensor), its bias int32 at
+//! scale `input scale × kernel scale`.
+//!
+//! Everything a kernel derives from those scales is worked out on the host when the model
+//! is exported (TensorFlow Lite does it in double precision) and kept in the layer's int32
+//! variable `requant`, so that a device does no float arithmetic, not even at prepare:
+//!
+//! | words | what |
+//! |---|---|
+//! | 0 | flags: [`TFLM_ROUNDING`], [`PER_TENSOR`] |
+//! | 1, 2 | the output's clamp `act_min`, `act_max` (the fused activation, quantized) |
+//! | 3… | the op's own: a (multiplier, shift) pair per output channel for Dense and the convolutions; the words of the op's parameters for the others |
+
+use super::Mismatch;
+use crate::graph::config::Activation;
+use crate::graph::Quant;
+pub use crate::kernels::int8::quant::{Flavor, Requant};
+use crate::kernels::int8::quant::{activation_range, FusedActivation, OutputStage};
+
+/// Words of `requant` before the op's own.
+pub const HEADER_WORDS: usize = 4;
+
+/// Flag: the kernel has one scale for all its output channels.
+pub const PER_TENSOR: i32 = 1;
+
+/// The first words of an int8 layer's `requant`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// How the kernel scales its accumulators (which runtime's rounding it reproduces).
+    pub requant: Requant,
+    pub flags: i32,
+    pub act_min: i32,
+    pub act_max: i32,
+}
+
+impl Header {
+    /// The header of an output of `scale` and `zero_point` clamped by `activation`
+    /// (`None`: the activation has no int8 form).
+    pub fn new(
+        requant: Requant,
+        flags: i32,
+        activation: Activation,
+        scale: f32,
+        zero_point: i32,
+    ) -> Option<Self> {
+        let fused = match activation {
+            Activation::Linear => FusedActivation::None,
+            Activation::Relu => FusedActivation::Relu,
+            Activation::Relu6 => FusedActivation::Relu6,
+            _ => return None,
+        };
+        let (act_min, act_max) = activation_range(fused, scale, zero_point)?;
+        Some(Header {
+            requant,
+            flags,
+            act_min,
+            act_max,
+        })
+    }
+
+    fn words(&self) -> [i32; HEADER_WORDS] {
+        [self.requant.to_word(), self.flags, self.act_min, self.act_max]
+    }
+}
+
+/// The zero point of an int8 tensor's quantization.
+pub(crate) fn zero_point(quant: Quant) -> Option<i32> {
+    match quant {
+        Quant::PerTensor { zero_point, .. } => Some(zero_point),
+        _ => None,
+    }
+}
+
+/// The zero point of a step whose inputs and output are all quantized alike (an int8 pad,
+/// concatenation, reshape or max pool: TensorFlow Lite's converter makes them so).
+pub(crate) fn same_quantization(cx: &super::Cx<'_, '_>) -> Result<i32, Mismatch> {
+    let output = cx.output_tensor().1;
+    let alike = (0..cx.inputs.len()).all(|k| cx.input_tensor(k).1 == output);
+    match zero_point(output) {
+        Some(zero_point) if alike => Ok(zero_point),
+        _ => Err(Mismatch::new(
+            cx.input(),
+            "int8 inputs quantized as the output is (one scale and zero point)",
+        )),
+    }
+}
+
+/// The header and the op's own words of `requant`, checked to hold `op_words` words.
+pub(crate) fn split(words: &[i32], op_words: usize) -> Option<(Header, &[i32])> {
+    match words {
+        [requant, flags, act_min, act_max, rest @ ..] if rest.len() == op_words => {
+            let act_min = (*act_min).clamp(-128, 127);
+            Some((
+                Header {
+                    requant: Requant::from_word(*requant)?,
+                    flags: *flags,
+                    act_min,
+                    act_max: (*act_max).clamp(act_min, 127),
+                },
+                rest,
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// A prepared step of a layer with float32 and int8 kernels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Typed<F, I> {
+    F32(F),
+    I8(I),
+}
+
+/// What an int8 Dense or convolution computes with, besides its geometry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Kernel<'w> {
+    pub kernel: &'w [i8],
+    pub bias: Option<&'w [i32]>,
+    /// Minus the input's zero point.
+    pub input_offset: i32,
+    pub stage: OutputStage<'w>,
+}
+
+/// The [`Kernel`] of an int8 layer whose variables are `kernel`, `bias` (if `use_bias`),
+/// `requant`, with `channels` output channels.
+pub(crate) fn kernel<'w>(
+    cx: &super::Cx<'_, 'w>,
+    use_bias: bool,
+    channels: usize,
+) -> Result<Kernel<'w>, Mismatch> {
+    let bias = use_bias.then(|| cx.typed_weight(1, "an int32 bias"));
+    let (input_offset, stage) = channel_stage(cx, 1 + usize::from(use_bias), channels)?;
+    Ok(Kernel {
+        kernel: cx.typed_weight(0, "an int8 kernel")?,
+        bias: bias.transpose()?,
+        input_offset,
+        stage,
+    })
+}
+
+/// What the prepare of an int8 layer with a kernel reads: the input's offset and the
+/// output stage (per-channel multipliers, output zero point, clamp, rounding).
+pub(crate) fn channel_stage<'w>(
+    cx: &super::Cx<'_, 'w>,
+    requant_index: usize,
+    channels: usize,
+) -> Result<(i32, OutputStage<'w>), Mismatch> {
+    let bad = Mismatch::new(cx.input(), "int8 tensors with their quantization parameters");
+    let input_zero = zero_point(cx.input_tensor(0).1).ok_or(bad)?;
+    let output_zero = zero_point(cx.output_tensor().1).ok_or(bad)?;
+    let words = cx.typed_weight::<i32>(requant_index, "the int8 layer's requant words")?;
+    let (header, pairs) = split(words, 2 * channels).ok_or(bad)?;
+    Ok((
+        -input_zero,
+        OutputStage {
+            multipliers: pairs,
+            output_offset: output_zero,
+            act_min: header.act_min,
+            act_max: header.act_max,
+            requant: header.requant,
+        },
+    ))
+}
+
+/// Writes the `requant` words of an int8 Dense or convolution with `channels` output
+/// channels: `header`, then each channel's multiplier pair, from `pairs` (2 words per
+/// channel, or 2 for all of them: a kernel quantized per tensor). Host side, at export.
+/// Returns false when the lengths do not fit.
+pub fn write_channel_requant(
+    out: &mut [i32],
+    header: Header,
+    channels: usize,
+    pairs: &[i32],
+) -> bool {
+    let fits = pairs.len() == 2 || pairs.len() == 2 * channels;
+    if !fits || out.len() != HEADER_WORDS + 2 * channels {
+        return false;
+    }
+    out[..HEADER_WORDS].copy_from_slice(&header.words());
+    for (c, pair) in out[HEADER_WORDS..].chunks_exact_mut(2).enumerate() {
+        let at = if pairs.len() == 2 { 0 } else { 2 * c };
+        pair.copy_from_slice(&pairs[at..at + 2]);
+    }
+    true
+}
+
+/// Writes the `requant` words of an int8 layer without a kernel: `header`, then `words`.
+pub fn write_op_requant(out: &mut [i32], header: Header, words: &[i32]) -> bool {
+    if out.len() != HEADER_WORDS + words.len() {
+        return false;
+    }
+    out[..HEADER_WORDS].copy_from_slice(&header.words());
+    out[HEADER_WORDS..].copy_from_slice(words);
+    true
+}

@@ -1,0 +1,544 @@
+//! A full-integer TensorFlow Lite model (what TensorFlow Lite Micro firmware runs) onto
+//! kiln's graph: each operator of subgraph 0 becomes the kiln layer that computes the same
+//! thing, with the weights in TensorFlow Lite's layouts (FULLY_CONNECTED `(out, in)`,
+//! CONV_2D `(out, kh, kw, in)`, DEPTHWISE_CONV_2D `(kh, kw, in × multiplier)`), the tensors'
+//! scales and zero points on kiln's nodes, and each layer's `requant` worked out here as the
+//! TensorFlow Lite kernels work it out at their Prepare.
+//!
+//! A model whose tensors have batch 1 takes inputs of any batch size, one sample at a time.
+
+use crate::formats::tflite::{
+    Activation as Fused, BuiltinOp, Operator, Options, Padding as TfPadding, Subgraph, Tensor,
+    TensorType, TfliteModel,
+};
+use crate::model::{HostGraph, HostModel};
+use kiln::graph::{DType, LayerId, NodeId, Quant};
+use kiln::layers::*;
+use kiln::kernels::int8::quant::effective_scale;
+use kiln::ops::int8::{self, Flavor, Header, Requant};
+use kiln::{Activation, Functional, Heap, Padding};
+use std::collections::HashMap;
+
+/// Why a `.tflite` model cannot become a kiln model.
+#[derive(Debug, thiserror::Error)]
+pub enum TfliteImportError {
+    #[error("the model has no subgraph")]
+    NoSubgraph,
+    #[error("operator {index} ({op}) has no kiln kernel")]
+    Unsupported { index: usize, op: String },
+    #[error("operator {index} ({op}): {reason}")]
+    Operator {
+        index: usize,
+        op: String,
+        reason: String,
+    },
+    #[error("tensor {index} ('{name}'): {reason}")]
+    Tensor {
+        index: usize,
+        name: String,
+        reason: String,
+    },
+    #[error("operator {index} ({op}): {error}")]
+    Kiln {
+        index: usize,
+        op: String,
+        error: Box<kiln::Error>,
+    },
+}
+
+type Result<T> = std::result::Result<T, TfliteImportError>;
+
+impl Default for TfliteOptions {
+    fn default() -> Self {
+        TfliteOptions {
+            flavor: Flavor::LiteRtReference,
+            every_tensor: false,
+        }
+    }
+}
+
+/// How the importer builds the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TfliteOptions {
+    /// Whose integer arithmetic to reproduce: LiteRT's reference kernels (the default) or
+    /// TensorFlow Lite Micro's.
+    pub flavor: Flavor,
+    /// Make every tensor an output (tests compare each against TensorFlow Lite's).
+    pub every_tensor: bool,
+}
+
+/// An imported model, and which node holds each TensorFlow Lite tensor it computes.
+#[derive(Debug)]
+pub struct TfliteImport {
+    pub model: HostGraph,
+    /// `(tensor index in the .tflite, kiln node)`, in the order the model computes them.
+    pub tensors: Vec<(usize, NodeId)>,
+}
+
+/// Builds the kiln model of `model`'s subgraph 0.
+pub fn import_tflite(model: &TfliteModel, options: TfliteOptions) -> Result<TfliteImport> {
+    let graph = model.subgraphs.first().ok_or(TfliteImportError::NoSubgraph)?;
+    let mut b = Builder {
+        sg: graph,
+        ws: Functional::new(),
+        nodes: HashMap::new(),
+        order: Vec::new(),
+        quants: Vec::new(),
+        weights: Vec::new(),
+        flavor: options.flavor,
+    };
+    let mut inputs = Vec::new();
+    for &t in &graph.inputs {
+        inputs.push(b.input(t)?);
+    }
+    for (index, op) in graph.operators.iter().enumerate() {
+        b.operator(index, op)?;
+    }
+    let outputs: Vec<kiln::Tensor> = if options.every_tensor {
+        b.order.iter().map(|&(_, t)| t).collect()
+    } else {
+        let mut outputs = Vec::new();
+        for &t in &graph.outputs {
+            outputs.push(b.tensor(t, "a model output")?);
+        }
+        outputs
+    };
+    let at_end = |error| TfliteImportError::Kiln {
+        index: graph.operators.len(),
+        op: "the model's outputs".into(),
+        error: Box::new(error),
+    };
+    let mut kiln_graph: HostModel<'static> = b.ws.model(&inputs, &outputs).map_err(at_end)?;
+    for &(node, quant) in &b.quants {
+        kiln_graph.set_quant(node, quant).map_err(at_end)?;
+    }
+    let mut bytes = vec![0u8; kiln_graph.weight_bytes()];
+    for (layer, vars) in &b.weights {
+        for (name, data) in vars {
+            let range = kiln_graph
+                .weight_range(*layer, name)
+                .filter(|r| r.len() == data.len())
+                .ok_or_else(|| TfliteImportError::Operator {
+                    index: 0,
+                    op: kiln_graph.all_layers()[*layer as usize].name.clone(),
+                    reason: format!("variable {name} has {} bytes", data.len()),
+                })?;
+            bytes[range].copy_from_slice(data);
+        }
+    }
+    let tensors = b.order.iter().map(|&(t, n)| (t, n.node())).collect();
+    Ok(TfliteImport {
+        model: HostGraph::from_bytes(kiln_graph, &bytes),
+        tensors,
+    })
+}
+
+struct Builder<'m> {
+    sg: &'m Subgraph,
+    ws: Functional<'static, Heap>,
+    /// The kiln tensor of each TensorFlow Lite tensor computed so far.
+    nodes: HashMap<usize, kiln::Tensor>,
+    order: Vec<(usize, kiln::Tensor)>,
+    quants: Vec<(NodeId, Quant)>,
+    /// Each layer's variables, by name, in bytes.
+    weights: Vec<(LayerId, Vec<(&'static str, Vec<u8>)>)>,
+    flavor: Flavor,
+}
+
+/// One operator being mapped: its index and name, for errors.
+struct At<'o> {
+    index: usize,
+    op: &'o Operator,
+}
+
+impl At<'_> {
+    fn err(&self, reason: impl Into<String>) -> TfliteImportError {
+        TfliteImportError::Operator {
+            index: self.index,
+            op: self.op.op.name().to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The (scale, zero point) of a tensor quantized per tensor.
+fn per_tensor(t: &Tensor) -> Option<(f32, i32)> {
+    let q = t.quantization.as_ref()?;
+    match (q.scale.as_slice(), q.zero_point.as_slice()) {
+        ([scale], [zero_point]) => Some((*scale, i32::try_from(*zero_point).ok()?)),
+        _ => None,
+    }
+}
+
+fn activation(fused: Fused) -> Option<Activation> {
+    match fused {
+        Fused::None => Some(Activation::Linear),
+        Fused::Relu => Some(Activation::Relu),
+        Fused::Relu6 => Some(Activation::Relu6),
+        _ => None,
+    }
+}
+
+fn padding(p: TfPadding) -> Padding {
+    match p {
+        TfPadding::Same => Padding::Same,
+        TfPadding::Valid => Padding::Valid,
+    }
+}
+
+fn le_bytes<T: bytemuck::Pod>(values: &[T]) -> Vec<u8> {
+    bytemuck::cast_slice(values).to_vec()
+}
+
+impl<'m> Builder<'m> {
+    fn tensor_info(&self, index: usize) -> Result<&'m Tensor> {
+        self.sg
+            .tensors
+            .get(index)
+            .ok_or_else(|| TfliteImportError::Tensor {
+                index,
+                name: String::new(),
+                reason: "past the subgraph's tensors".into(),
+            })
+    }
+
+    fn tensor(&self, index: usize, what: &str) -> Result<kiln::Tensor> {
+        self.nodes.get(&index).copied().ok_or_else(|| {
+            let name = self.sg.tensors.get(index).map_or("", |t| &t.name);
+            TfliteImportError::Tensor {
+                index,
+                name: name.to_string(),
+                reason: format!("{what} that no earlier operator computes"),
+            }
+        })
+    }
+
+    /// The per-sample dims of a tensor whose first axis is the batch of 1.
+    fn sample_dims(&self, index: usize) -> Result<Vec<u32>> {
+        let t = self.tensor_info(index)?;
+        let bad = |reason: &str| TfliteImportError::Tensor {
+            index,
+            name: t.name.clone(),
+            reason: reason.into(),
+        };
+        match t.shape.split_first() {
+            Some((1, rest)) => rest
+                .iter()
+                .map(|&d| u32::try_from(d).map_err(|_| bad("has a negative axis")))
+                .collect(),
+            _ => Err(bad("has no batch axis of 1 (kiln runs one sample at a time)")),
+        }
+    }
+
+    fn quant_of(&self, index: usize) -> Result<(DType, Quant)> {
+        let t = self.tensor_info(index)?;
+        let bad = |reason: String| TfliteImportError::Tensor {
+            index,
+            name: t.name.clone(),
+            reason,
+        };
+        match t.dtype {
+            TensorType::Float32 => Ok((DType::F32, Quant::None)),
+            TensorType::Int8 => {
+                let (scale, zero_point) = per_tensor(t)
+                    .filter(|(s, z)| s.is_finite() && *s > 0.0 && (-128..=127).contains(z))
+                    .ok_or_else(|| bad("is int8 without one valid scale and zero point".into()))?;
+                Ok((DType::I8, Quant::PerTensor { scale, zero_point }))
+            }
+            other => Err(bad(format!(
+                "is {}: kiln runs int8 and float32 tensors",
+                other.name()
+            ))),
+        }
+    }
+
+    fn input(&mut self, index: usize) -> Result<kiln::Tensor> {
+        let dims = self.sample_dims(index)?;
+        let (dtype, quant) = self.quant_of(index)?;
+        let t = self
+            .ws
+            .input(Input::new(&dims).dtype(dtype))
+            .map_err(|error| TfliteImportError::Tensor {
+                index,
+                name: self.sg.tensors[index].name.clone(),
+                reason: error.to_string(),
+            })?;
+        self.record(index, t, quant);
+        Ok(t)
+    }
+
+    fn record(&mut self, index: usize, t: kiln::Tensor, quant: Quant) {
+        self.nodes.insert(index, t);
+        self.order.push((index, t));
+        if quant != Quant::None {
+            self.quants.push((t.node(), quant));
+        }
+    }
+
+    /// Creates `layer`, calls it on `inputs`, and records its output as tensor `output`.
+    fn call(
+        &mut self,
+        at: &At<'_>,
+        layer: impl Into<kiln::graph::LayerSpec<'static>>,
+        inputs: &[kiln::Tensor],
+        output: usize,
+    ) -> Result<(LayerId, kiln::Tensor)> {
+        let kiln_err = |error| TfliteImportError::Kiln {
+            index: at.index,
+            op: at.op.op.name().to_string(),
+            error: Box::new(error),
+        };
+        let id = self.ws.layer(layer).map_err(kiln_err)?;
+        let t = self.ws.apply(id, inputs).map_err(kiln_err)?;
+        let (_, quant) = self.quant_of(output)?;
+        self.record(output, t, quant);
+        Ok((id, t))
+    }
+
+    fn constant(&self, at: &At<'_>, k: usize, dtype: TensorType) -> Result<&'m Tensor> {
+        let index = at
+            .op
+            .inputs
+            .get(k)
+            .copied()
+            .flatten()
+            .ok_or_else(|| at.err(format!("has no input {k}")))?;
+        let t = self.tensor_info(index)?;
+        if t.data.is_none() || t.dtype != dtype {
+            return Err(at.err(format!(
+                "input {k} ('{}') is not a constant {} tensor",
+                t.name,
+                dtype.name()
+            )));
+        }
+        Ok(t)
+    }
+
+    fn output(&self, at: &At<'_>) -> Result<usize> {
+        match at.op.outputs.as_slice() {
+            [output] => Ok(*output),
+            _ => Err(at.err("has more than one output")),
+        }
+    }
+
+    /// The activation inputs: the operator's first `n`, each computed before.
+    fn activations(&self, at: &At<'_>, n: usize) -> Result<Vec<kiln::Tensor>> {
+        (0..n)
+            .map(|k| {
+                let index = at
+                    .op
+                    .inputs
+                    .get(k)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| at.err(format!("has no input {k}")))?;
+                self.tensor(index, "an input")
+            })
+            .collect()
+    }
+
+    fn scale(&self, at: &At<'_>, index: usize) -> Result<(f32, i32)> {
+        per_tensor(self.tensor_info(index)?)
+            .ok_or_else(|| at.err(format!("tensor {index} is not quantized per tensor")))
+    }
+
+    fn operator(&mut self, index: usize, op: &'m Operator) -> Result<()> {
+        let at = At { index, op };
+        match (&op.op, &op.options) {
+            (BuiltinOp::Quantize, _) => self.simple(&at, Quantize),
+            (BuiltinOp::Dequantize, _) => self.simple(&at, Dequantize),
+            (BuiltinOp::FullyConnected, Options::FullyConnected { activation: act, keep_num_dims, .. }) => {
+                self.fully_connected(&at, *act, *keep_num_dims)
+            }
+            (BuiltinOp::Conv2D, Options::Conv2D { padding: p, stride_w, stride_h, activation: act, dilation_w, dilation_h }) => {
+                let filter = self.constant(&at, 1, TensorType::Int8)?;
+                let [filters, kh, kw, _] = dims4(&at, &filter.shape)?;
+                let conv = Conv2D::new(filters, [kh as u16, kw as u16])
+                    .strides([*stride_h as u16, *stride_w as u16])
+                    .dilation_rate([*dilation_h as u16, *dilation_w as u16])
+                    .padding(padding(*p));
+                let requant = self.flavor.conv();
+                self.with_kernel(&at, conv, *act, requant, filter, filters)
+            }
+            (BuiltinOp::DepthwiseConv2D, Options::DepthwiseConv2D { padding: p, stride_w, stride_h, activation: act, dilation_w, dilation_h, .. }) => {
+                let filter = self.constant(&at, 1, TensorType::Int8)?;
+                let [_, kh, kw, out] = dims4(&at, &filter.shape)?;
+                let input = op.inputs.first().copied().flatten().unwrap_or(usize::MAX);
+                let channels = self.sample_dims(input)?.last().copied().unwrap_or(0);
+                if channels == 0 || out % channels != 0 {
+                    return Err(at.err(format!("{out} output channels from {channels} input channels")));
+                }
+                let conv = DepthwiseConv2D::new([kh as u16, kw as u16])
+                    .depth_multiplier(out / channels)
+                    .strides([*stride_h as u16, *stride_w as u16])
+                    .dilation_rate([*dilation_h as u16, *dilation_w as u16])
+                    .padding(padding(*p));
+                let requant = self.flavor.conv();
+                self.with_kernel(&at, conv, *act, requant, filter, out)
+            }
+            (BuiltinOp::Reshape, _) => {
+                let output = self.output(&at)?;
+                let dims: Vec<i32> = self.sample_dims(output)?.iter().map(|&d| d as i32).collect();
+                let reshape = Reshape::new(&dims).ok_or_else(|| at.err("a shape kiln cannot hold"))?;
+                self.simple(&at, reshape)
+            }
+            (BuiltinOp::Concatenation, Options::Concatenation { axis, activation: act }) => {
+                if *act != Fused::None {
+                    return Err(at.err("a fused activation on a concatenation"));
+                }
+                let n = op.inputs.len();
+                let inputs = self.activations(&at, n)?;
+                let axis = i8::try_from(*axis).map_err(|_| at.err("an axis past the rank"))?;
+                let output = self.output(&at)?;
+                self.call(&at, Concatenate::new().axis(axis), &inputs, output)?;
+                Ok(())
+            }
+            (op_kind, _) => Err(TfliteImportError::Unsupported {
+                index,
+                op: op_kind.name().to_string(),
+            }),
+        }
+    }
+
+    /// A layer of one activation input and no variables.
+    fn simple(
+        &mut self,
+        at: &At<'_>,
+        layer: impl Into<kiln::graph::LayerSpec<'static>>,
+    ) -> Result<()> {
+        let inputs = self.activations(at, 1)?;
+        let output = self.output(at)?;
+        self.call(at, layer, &inputs, output)?;
+        Ok(())
+    }
+
+    fn fully_connected(&mut self, at: &At<'_>, act: Fused, keep_num_dims: bool) -> Result<()> {
+        let filter = self.constant(at, 1, TensorType::Int8)?;
+        let units = match filter.shape.as_slice() {
+            [units, _] => *units as u32,
+            _ => return Err(at.err("a filter that is not (units, depth)")),
+        };
+        let mut input = self.activations(at, 1)?[0];
+        if self.ws.shape(input).rank() > 2 && !keep_num_dims {
+            // TensorFlow Lite flattens what comes before the depth; with batch 1, that is
+            // a Flatten (kiln keeps the batch axis apart).
+            let kiln_err = |error| TfliteImportError::Kiln {
+                index: at.index,
+                op: at.op.op.name().to_string(),
+                error: Box::new(error),
+            };
+            let quant = self.quants.iter().find(|(n, _)| *n == input.node()).map(|q| q.1);
+            input = self.ws.call(Flatten, &[input]).map_err(kiln_err)?;
+            if let Some(quant) = quant {
+                self.quants.push((input.node(), quant));
+            }
+        }
+        let dense = Dense::new(units);
+        let output = self.output(at)?;
+        let requant = self.flavor.fully_connected();
+        self.kernel_layer(at, dense, act, requant, filter, units, &[input], output)
+    }
+
+    fn with_kernel<L>(
+        &mut self,
+        at: &At<'_>,
+        layer: L,
+        act: Fused,
+        requant: Requant,
+        filter: &Tensor,
+        channels: u32,
+    ) -> Result<()>
+    where
+        L: WithKernel,
+    {
+        let inputs = self.activations(at, 1)?;
+        let output = self.output(at)?;
+        self.kernel_layer(at, layer, act, requant, filter, channels, &inputs, output)
+    }
+
+    /// A Dense or convolution: its kernel, bias and `requant` from the operator's
+    /// tensors.
+    #[allow(clippy::too_many_arguments)]
+    fn kernel_layer<L: WithKernel>(
+        &mut self,
+        at: &At<'_>,
+        layer: L,
+        act: Fused,
+        requant: Requant,
+        filter: &Tensor,
+        channels: u32,
+        inputs: &[kiln::Tensor],
+        output: usize,
+    ) -> Result<()> {
+        let activation = activation(act)
+            .ok_or_else(|| at.err(format!("fused activation {act:?} has no int8 kernel")))?;
+        let bias = match at.op.inputs.get(2).copied().flatten() {
+            Some(_) => Some(self.constant(at, 2, TensorType::Int32)?),
+            None => None,
+        };
+        let input_index = at.op.inputs.first().copied().flatten().unwrap_or(usize::MAX);
+        let (input_scale, _) = self.scale(at, input_index)?;
+        let (output_scale, output_zero) = self.scale(at, output)?;
+        let q = filter
+            .quantization
+            .as_ref()
+            .ok_or_else(|| at.err("an unquantized filter"))?;
+        let c = channels as usize;
+        let (kernel_scales, flags) = match q.scale.len() {
+            1 => (vec![q.scale[0]; c], int8::PER_TENSOR),
+            n if n == c => (q.scale.clone(), 0),
+            n => return Err(at.err(format!("{n} filter scales for {c} output channels"))),
+        };
+        if q.zero_point.iter().any(|&z| z != 0) {
+            return Err(at.err("a filter with a zero point other than 0 (not symmetric)"));
+        }
+        let header = Header::new(requant, flags, activation, output_scale, output_zero)
+            .ok_or_else(|| at.err("an activation with no int8 form"))?;
+        let scales: Vec<f64> = kernel_scales
+            .iter()
+            .map(|&s| effective_scale(input_scale, s, output_scale))
+            .collect();
+        let mut requant = vec![0i32; int8::HEADER_WORDS + 2 * c];
+        int8::write_channel_requant(&mut requant, header, &scales);
+        let layer = layer.with(activation, bias.is_some());
+        let (id, _) = self.call(at, layer, inputs, output)?;
+        let mut vars = vec![("kernel", filter.data.clone().unwrap_or_default())];
+        if let Some(bias) = bias {
+            vars.push(("bias", bias.data.clone().unwrap_or_default()));
+        }
+        vars.push(("requant", le_bytes(&requant)));
+        vars.push(("kernel_scale", le_bytes(&kernel_scales)));
+        self.weights.push((id, vars));
+        Ok(())
+    }
+}
+
+fn dims4(at: &At<'_>, shape: &[i32]) -> Result<[u32; 4]> {
+    match shape {
+        [a, b, c, d] if shape.iter().all(|&x| x > 0) => Ok([*a as u32, *b as u32, *c as u32, *d as u32]),
+        _ => Err(at.err(format!("a filter of shape {shape:?}, not rank 4"))),
+    }
+}
+
+/// The layers with a kernel: how the importer sets their activation and bias.
+trait WithKernel: Into<kiln::graph::LayerSpec<'static>> {
+    fn with(self, activation: Activation, use_bias: bool) -> Self;
+}
+
+impl WithKernel for Dense {
+    fn with(self, activation: Activation, use_bias: bool) -> Self {
+        self.activation(activation).use_bias(use_bias)
+    }
+}
+
+impl WithKernel for Conv2D {
+    fn with(self, activation: Activation, use_bias: bool) -> Self {
+        self.activation(activation).use_bias(use_bias)
+    }
+}
+
+impl WithKernel for DepthwiseConv2D {
+    fn with(self, activation: Activation, use_bias: bool) -> Self {
+        self.activation(activation).use_bias(use_bias)
+    }
+}
