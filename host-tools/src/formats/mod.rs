@@ -13,6 +13,7 @@ pub mod error;
 pub mod file;
 pub mod keras_archive;
 pub mod npy;
+pub mod tflite;
 pub mod weights;
 
 pub use error::FormatError;
