@@ -45,16 +45,25 @@
 //! | QUANTIZE | reference/quantize.h `AffineQuantize` | f32 `roundf(x / scale) + zp`, clamped | same |
 //! | DEQUANTIZE | reference/integer_ops/dequantize.h `Dequantize` | `(float)((double)scale · (q − zp))` | same |
 
+pub mod add;
+pub mod conv2d;
+pub mod depthwise_conv2d;
 pub mod fully_connected;
+pub mod mean;
+pub mod pool2d;
 pub mod quant;
+pub mod quantize;
 #[cfg(test)]
 mod vectors;
 
+pub use add::{add, AddParams};
+pub use conv2d::conv2d;
+pub use depthwise_conv2d::depthwise_conv2d;
 pub use fully_connected::fully_connected;
+pub use mean::{mean, MeanParams};
+pub use pool2d::{average_pool2d, max_pool2d};
 pub use quant::{
     activation_range, multiply_by_quantized_multiplier, Flavor, FusedActivation, Multiplier,
     OutputStage, Requant, Rounding,
 };
-// PENDING (branch int8 only): remove when int8-kernels lands these.
-mod pending;
-pub use pending::*;
+pub use quantize::{dequantize, quantize};
