@@ -15,17 +15,34 @@ pub enum LoadError {
     Import { file: PathBuf, error: ImportError },
     #[error(transparent)]
     Blob(crate::blob::BlobFileError),
+    #[error(transparent)]
+    Tflite(#[from] crate::formats::tflite::ReadError),
+    #[error("{}: {error}", file.display())]
+    TfliteImport {
+        file: PathBuf,
+        error: crate::import::tflite::TfliteImportError,
+    },
 }
 
-/// Reads a `.keras` archive (config and weights), a `model.to_json()` file (config only)
-/// or a `.kiln` blob; the kind is decided from the content.
+/// Reads a `.keras` archive (config and weights), a `model.to_json()` file (config only),
+/// a `.kiln` blob or an int8 `.tflite`; the kind is decided from the content.
 pub fn load_model(path: impl AsRef<Path>) -> Result<HostGraph, LoadError> {
     let path = path.as_ref();
-    let mut head = [0u8; 4];
+    let mut head = [0u8; 8];
     if let Ok(mut f) = std::fs::File::open(path) {
         use std::io::Read;
-        if f.read_exact(&mut head).is_ok() && crate::blob::is_blob(&head) {
+        if f.read_exact(&mut head[..4]).is_ok() && crate::blob::is_blob(&head[..4]) {
             return crate::blob::read(path).map_err(LoadError::Blob);
+        }
+        if f.read_exact(&mut head[4..]).is_ok() && &head[4..] == b"TFL3" {
+            let model = crate::formats::tflite::read(path)?;
+            let options = crate::import::tflite::TfliteOptions::default();
+            return crate::import::tflite::import_tflite(&model, options)
+                .map(|import| import.model)
+                .map_err(|error| LoadError::TfliteImport {
+                    file: path.to_path_buf(),
+                    error,
+                });
         }
     }
     let file = open_model_file(path)?;

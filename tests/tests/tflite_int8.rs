@@ -4,17 +4,21 @@
 
 use kiln_host::formats::npy;
 use kiln_host::formats::tflite;
-use kiln_host::import::tflite::{import_tflite, TfliteOptions};
+use kiln_host::import::tflite::{import_tflite, TfliteImport, TfliteOptions};
 use kiln_tests::{fixtures, json};
 use std::path::Path;
 
-fn import(file: &Path, every_tensor: bool) -> kiln_host::import::tflite::TfliteImport {
-    let parsed = tflite::read(file).unwrap_or_else(|e| panic!("{e}"));
+fn try_import(file: &Path, every_tensor: bool) -> Result<TfliteImport, String> {
+    let parsed = tflite::read(file).map_err(|e| e.to_string())?;
     let options = TfliteOptions {
         every_tensor,
         ..Default::default()
     };
-    import_tflite(&parsed, options).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+    import_tflite(&parsed, options).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn import(file: &Path, every_tensor: bool) -> TfliteImport {
+    try_import(file, every_tensor).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn int8_inputs(dir: &Path) -> Vec<Vec<i8>> {
@@ -32,12 +36,18 @@ fn int8_inputs(dir: &Path) -> Vec<Vec<i8>> {
 /// tensor that differs.
 fn compare_every_tensor(dir: &Path) -> Vec<String> {
     let file = dir.join("model.tflite");
-    let import = import(&file, true);
+    let import = match try_import(&file, true) {
+        Ok(import) => import,
+        Err(e) => return vec![e],
+    };
     let graph = import.model.graph().expect("weights");
     let info = json(&dir.join("tensors.json"));
     let inputs = int8_inputs(dir);
     let inputs: Vec<&[i8]> = inputs.iter().map(Vec::as_slice).collect();
-    let prepared = graph.prepare(None).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let prepared = match graph.prepare(None) {
+        Ok(p) => p,
+        Err(e) => return vec![format!("{}: {e}", file.display())],
+    };
     let batch = inputs[0].len() / prepared.input_elements(0).unwrap();
     let mut arena = vec![0u8; prepared.arena_bytes()];
     let (_, n_out) = prepared.io_count();
@@ -110,7 +120,12 @@ fn every_tensor_is_litert_reference_bits() {
     for name in MODELS {
         failures.extend(compare_every_tensor(&fixtures("int8").join(name)));
     }
-    assert!(failures.is_empty(), "{} tensors differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} tensors differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The models with float32 inputs and outputs (a QUANTIZE first, a DEQUANTIZE last) give
@@ -125,7 +140,9 @@ fn float_io_models_give_litert_reference_outputs() {
         let want = npy::read_f32(dir.join("y_float_io.npy")).unwrap();
         let mut y = vec![0f32; want.data.len()];
         let mut arena = vec![0u8; graph.arena_bytes().unwrap()];
-        graph.predict(&[&x.data], &mut [&mut y], &mut arena).unwrap();
+        graph
+            .predict(&[&x.data], &mut [&mut y], &mut arena)
+            .unwrap();
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&y), bits(&want.data), "{name}");
     }

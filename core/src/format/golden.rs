@@ -172,24 +172,68 @@ fn model_c() -> Graph<'static, Golden> {
         let reference = Requant::Float64;
         let header = Header::new(reference, flags, activation, scale, zero).unwrap();
         let mut pairs = vec![0i32; 2 * scales.len()];
-        assert!(multipliers(input_scale, scales, scale, reference, &mut pairs));
+        assert!(multipliers(
+            input_scale,
+            scales,
+            scale,
+            reference,
+            &mut pairs
+        ));
         let mut words = vec![0i32; int8::HEADER_WORDS + 2 * scales.len()];
-        assert!(int8::write_channel_requant(&mut words, header, scales.len(), &pairs));
+        assert!(int8::write_channel_requant(
+            &mut words,
+            header,
+            scales.len(),
+            &pairs
+        ));
         words
     };
-    let layer = |name| model.all_layers().iter().position(|l| l.name == name).unwrap() as u16;
+    let layer = |name| {
+        model
+            .all_layers()
+            .iter()
+            .position(|l| l.name == name)
+            .unwrap() as u16
+    };
     let (conv_layer, dense_layer) = (layer("conv2d"), layer("dense"));
-    put(conv_layer, "kernel", bytemuck::cast_slice(&[3i8, -7, 127, -127]));
+    put(
+        conv_layer,
+        "kernel",
+        bytemuck::cast_slice(&[3i8, -7, 127, -127]),
+    );
     put(conv_layer, "bias", bytemuck::cast_slice(&[100i32, -40]));
     let conv_scales = [0.01f32, 0.02];
-    put(conv_layer, "requant", bytemuck::cast_slice(&requant(0, Function::Relu, 0.04, -128, &conv_scales, 0.05)));
-    put(conv_layer, "kernel_scale", bytemuck::cast_slice(&conv_scales));
+    put(
+        conv_layer,
+        "requant",
+        bytemuck::cast_slice(&requant(0, Function::Relu, 0.04, -128, &conv_scales, 0.05)),
+    );
+    put(
+        conv_layer,
+        "kernel_scale",
+        bytemuck::cast_slice(&conv_scales),
+    );
     let kernel: Vec<i8> = (0..24).map(|i| (i * 11 % 23) as i8 - 11).collect();
     put(dense_layer, "kernel", bytemuck::cast_slice(&kernel));
     put(dense_layer, "bias", bytemuck::cast_slice(&[7i32, 0, -9]));
     let dense_scales = [0.03f32; 3];
-    put(dense_layer, "requant", bytemuck::cast_slice(&requant(int8::PER_TENSOR, Function::Linear, 0.1, 5, &dense_scales, 0.04)));
-    put(dense_layer, "kernel_scale", bytemuck::cast_slice(&dense_scales));
+    put(
+        dense_layer,
+        "requant",
+        bytemuck::cast_slice(&requant(
+            int8::PER_TENSOR,
+            Function::Linear,
+            0.1,
+            5,
+            &dense_scales,
+            0.04,
+        )),
+    );
+    put(
+        dense_layer,
+        "kernel_scale",
+        bytemuck::cast_slice(&dense_scales),
+    );
     model.set_weight_bytes(Vec::leak(bytes)).unwrap();
     model
 }

@@ -73,7 +73,9 @@ pub(crate) fn int8_weights(dims: &[u32], channel_axis: u8, bias: bool) -> Weight
     if bias {
         weight(&mut specs, "bias", &[channels], true);
     }
-    let words = channels.saturating_mul(2).saturating_add(crate::ops::int8::HEADER_WORDS as u32);
+    let words = channels
+        .saturating_mul(2)
+        .saturating_add(crate::ops::int8::HEADER_WORDS as u32);
     weight(&mut specs, "requant", &[words], false);
     weight(&mut specs, "kernel_scale", &[channels], false);
     for (i, spec) in specs.iter_mut().enumerate() {

@@ -264,7 +264,10 @@ impl<'w, S: Storage> Graph<'w, S> {
         // what a host would allocate to run it.
         let weights = shapes
             .first()
-            .map(|s| l.kind.weights(s, dtypes.first().copied().unwrap_or_default()))
+            .map(|s| {
+                l.kind
+                    .weights(s, dtypes.first().copied().unwrap_or_default())
+            })
             .unwrap_or_default();
         let too_large = |what, shape| Error::TooLarge {
             layer: for_error(&l.name),
@@ -363,7 +366,10 @@ impl<'w, S: Storage> Graph<'w, S> {
             return DType::F32;
         };
         match node.inputs.first() {
-            Some(&input) => self.nodes.get(input as usize).map_or(DType::F32, |n| n.dtype),
+            Some(&input) => self
+                .nodes
+                .get(input as usize)
+                .map_or(DType::F32, |n| n.dtype),
             None => node.dtype,
         }
     }

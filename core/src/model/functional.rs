@@ -136,6 +136,19 @@ impl<'w, S: Storage> Functional<'w, S> {
         self.graph.set_quant(tensor.0, quant)
     }
 
+    /// How a symbolic tensor's values are quantized.
+    pub fn quant(&self, tensor: Tensor) -> crate::graph::Quant {
+        self.graph
+            .nodes
+            .get(tensor.0 as usize)
+            .map_or(crate::graph::Quant::None, |n| n.quant)
+    }
+
+    /// The name of a layer of this workspace (`""` for no such layer).
+    pub fn layer_name(&self, layer: LayerId) -> &str {
+        self.graph.layer(layer).map_or("", |l| &l.name)
+    }
+
     /// The dtype of a symbolic tensor.
     pub fn dtype(&self, tensor: Tensor) -> crate::graph::DType {
         self.graph

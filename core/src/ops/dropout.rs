@@ -58,7 +58,10 @@ impl Op for Dropout {
             return Ok(Step::COPY);
         }
         if cx.is_int8() {
-            return Err(Mismatch::new(cx.input(), "a float32 input (int8 runs only at inference)"));
+            return Err(Mismatch::new(
+                cx.input(),
+                "a float32 input (int8 runs only at inference)",
+            ));
         }
         #[cfg(feature = "training")]
         return Ok(Step {

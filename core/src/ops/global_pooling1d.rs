@@ -27,6 +27,7 @@ fn params(cx: &Cx<'_, '_>) -> Result<Params, Mismatch> {
     Ok(Params {
         spatial: dim(&input, 1)?,
         channels: dim(&input, 2)?,
+        mean: None,
     })
 }
 

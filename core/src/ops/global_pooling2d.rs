@@ -22,6 +22,7 @@ fn params(cx: &Cx<'_, '_>) -> Result<Params, Mismatch> {
     Ok(Params {
         spatial: h * w,
         channels,
+        mean: None,
     })
 }
 
@@ -29,7 +30,8 @@ super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalAveragePooling2D()`.
     GlobalAveragePooling2D,
     "global_average_pooling2d",
-    kernels::fast::global_average_pool
+    kernels::fast::global_average_pool,
+    int8: kernels::int8::mean::mean
 );
 super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalMaxPooling2D()`.

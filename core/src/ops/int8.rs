@@ -16,8 +16,8 @@
 use super::Mismatch;
 use crate::graph::config::Activation;
 use crate::graph::Quant;
-pub use crate::kernels::int8::quant::{Flavor, Requant};
 use crate::kernels::int8::quant::{activation_range, FusedActivation, OutputStage};
+pub use crate::kernels::int8::quant::{Flavor, Requant};
 
 /// Words of `requant` before the op's own.
 pub const HEADER_WORDS: usize = 4;
@@ -61,7 +61,12 @@ impl Header {
     }
 
     fn words(&self) -> [i32; HEADER_WORDS] {
-        [self.requant.to_word(), self.flags, self.act_min, self.act_max]
+        [
+            self.requant.to_word(),
+            self.flags,
+            self.act_min,
+            self.act_max,
+        ]
     }
 }
 
@@ -106,6 +111,19 @@ pub(crate) fn split(words: &[i32], op_words: usize) -> Option<(Header, &[i32])> 
     }
 }
 
+/// The header and the op's own `op_words` words of variable `requant_index`.
+pub(crate) fn op_words<'w>(
+    cx: &super::Cx<'_, 'w>,
+    requant_index: usize,
+    op_words: usize,
+) -> Result<(Header, &'w [i32]), Mismatch> {
+    let words = cx.typed_weight::<i32>(requant_index, "the int8 layer's requant words")?;
+    split(words, op_words).ok_or(Mismatch::new(
+        cx.input(),
+        "requant words that hold the layer's int8 parameters",
+    ))
+}
+
 /// A prepared step of a layer with float32 and int8 kernels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Typed<F, I> {
@@ -147,7 +165,10 @@ pub(crate) fn channel_stage<'w>(
     requant_index: usize,
     channels: usize,
 ) -> Result<(i32, OutputStage<'w>), Mismatch> {
-    let bad = Mismatch::new(cx.input(), "int8 tensors with their quantization parameters");
+    let bad = Mismatch::new(
+        cx.input(),
+        "int8 tensors with their quantization parameters",
+    );
     let input_zero = zero_point(cx.input_tensor(0).1).ok_or(bad)?;
     let output_zero = zero_point(cx.output_tensor().1).ok_or(bad)?;
     let words = cx.typed_weight::<i32>(requant_index, "the int8 layer's requant words")?;

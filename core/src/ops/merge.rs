@@ -1,8 +1,11 @@
 //! Keras's element-wise merges `Add`, `Subtract`, `Multiply`, `Average`, `Maximum` and
 //! `Minimum`: one layer kind, [`MergeOp`], on inputs of one shape.
 
+use super::int8::{self, Typed};
 use super::{Arity, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::MergeOp;
+use crate::graph::DType;
+use crate::kernels::int8::add::AddParams;
 use crate::graph::infer::merge_shapes;
 use crate::kernels;
 use crate::shape::Shape;
@@ -49,17 +52,45 @@ impl Op for MergeOp {
         Ok(out)
     }
 
-    fn prepare<'w>(&self, _: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+    /// On int8, `Add` of two tensors (TensorFlow Lite's ADD): `requant` holds
+    /// [`AddParams`].
+    fn int8_weights(&self, _input: &Shape) -> crate::graph::WeightSpecs {
+        crate::graph::layer::int8_params(int8::HEADER_WORDS + AddParams::WORDS)
+    }
+
+    fn runs(&self, dtype: DType) -> bool {
+        dtype == DType::F32 || (dtype == DType::I8 && *self == MergeOp::Add)
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        if cx.is_int8() {
+            let params = int8::op_words(cx, 0, AddParams::WORDS)?.1;
+            let params = <[i32; AddParams::WORDS]>::try_from(params)
+                .ok()
+                .and_then(AddParams::from_words)
+                .filter(|_| cx.inputs.len() == 2)
+                .ok_or(Mismatch::new(cx.input(), "two int8 inputs, with the add's parameters"))?;
+            return Ok(Step {
+                run: Run::Int8(run_int8),
+                args: StepArgs::Merge(Typed::I8(params)),
+            });
+        }
         Ok(Step {
             run: Run::Compute(run),
-            args: StepArgs::Merge(*self),
+            args: StepArgs::Merge(Typed::F32(*self)),
         })
     }
 }
 
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
-    if let StepArgs::Merge(op) = args {
+    if let StepArgs::Merge(Typed::F32(op)) = args {
         kernels::merge(*op, inputs, output);
+    }
+}
+
+fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
+    if let (StepArgs::Merge(Typed::I8(p)), [a, b]) = (args, inputs) {
+        kernels::int8::add::add(a, b, p, output);
     }
 }
 

@@ -30,9 +30,9 @@
 
 // Always built: what every model has or costs nothing to run.
 mod dropout;
-pub mod int8;
 mod flatten;
 mod input_layer;
+pub mod int8;
 mod model;
 mod pool2d;
 mod quantize;
@@ -551,8 +551,8 @@ registry! {
     Dense = 1 in "dense" (Dense => dense::Params<'w>),
     Conv2D = 2 in "conv2d" (Conv2D => int8::Typed<conv::Params<'w>, (crate::kernels::Conv2dGeometry, int8::Kernel<'w>)>),
     DepthwiseConv2D = 3 in "depthwise-conv2d" (DepthwiseConv2D => int8::Typed<depthwise_conv2d::Params<'w>, (crate::kernels::Conv2dGeometry, usize, int8::Kernel<'w>)>),
-    MaxPooling2D = 4 in "max-pooling" (MaxPooling2D => crate::kernels::Pool2dGeometry),
-    AveragePooling2D = 5 in "average-pooling" (AveragePooling2D => crate::kernels::Pool2dGeometry),
+    MaxPooling2D = 4 in "max-pooling" (MaxPooling2D => pool2d::PoolStep),
+    AveragePooling2D = 5 in "average-pooling" (AveragePooling2D => pool2d::PoolStep),
     GlobalAveragePooling2D = 6 in "global-pooling" (GlobalAveragePooling2D => pool2d::GlobalParams),
     GlobalMaxPooling2D = 7 in "global-pooling" (GlobalMaxPooling2D => pool2d::GlobalParams),
     Flatten = 8 (Flatten => ()),
@@ -560,14 +560,14 @@ registry! {
     /// Identity at inference.
     Dropout = 10 (Dropout => f32),
     Activation = 11 in "activations" (Activation => activation::Params),
-    ReLU = 12 in "activations" (ReLU => ReLU),
+    ReLU = 12 in "activations" (ReLU => int8::Typed<ReLU, crate::kernels::int8::relu::ReluParams>),
     LeakyReLU = 13 in "activations" (LeakyReLU => f32),
     /// Softmax over the last axis.
     Softmax = 14 in "activations" (Softmax => usize),
     BatchNormalization = 15 in "normalization"
         (BatchNormalization => batch_normalization::Params<'w>),
     /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`: inputs of one shape.
-    Merge = 16 in "merge" (crate::graph::config::MergeOp => crate::graph::config::MergeOp),
+    Merge = 16 in "merge" (crate::graph::config::MergeOp => int8::Typed<crate::graph::config::MergeOp, crate::kernels::int8::add::AddParams>),
     Concatenate = 17 in "concatenate" (Concatenate => concatenate::Params),
     /// The identity at inference (Keras 3 behaviour); a random crop in training.
     RandomCrop = 18 in "random-crop" (RandomCrop => random_crop::Params),
@@ -578,8 +578,8 @@ registry! {
     /// Nearest-neighbour only.
     UpSampling2D = 22 in "up-sampling2d" (UpSampling2D => up_sampling2d::Params),
     Conv1D = 23 in "conv1d" (Conv1D => conv::Params<'w>),
-    MaxPooling1D = 24 in "max-pooling" (MaxPooling1D => crate::kernels::Pool2dGeometry),
-    AveragePooling1D = 25 in "average-pooling" (AveragePooling1D => crate::kernels::Pool2dGeometry),
+    MaxPooling1D = 24 in "max-pooling" (MaxPooling1D => pool2d::PoolStep),
+    AveragePooling1D = 25 in "average-pooling" (AveragePooling1D => pool2d::PoolStep),
     GlobalAveragePooling1D = 26 in "global-pooling" (GlobalAveragePooling1D => pool2d::GlobalParams),
     GlobalMaxPooling1D = 27 in "global-pooling" (GlobalMaxPooling1D => pool2d::GlobalParams),
     SeparableConv2D = 28 in "separable-conv2d" (SeparableConv2D => separable_conv2d::Params<'w>),

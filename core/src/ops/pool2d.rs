@@ -79,6 +79,17 @@ impl Pool2D {
 pub(crate) struct GlobalParams {
     pub spatial: usize,
     pub channels: usize,
+    /// An int8 average's parameters (TensorFlow Lite's MEAN over height and width).
+    pub mean: Option<crate::kernels::int8::mean::MeanParams>,
+}
+
+/// A prepared pooling step: the window geometry, and the clamp of an int8 pool's fused
+/// activation.
+#[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct PoolStep {
+    pub geometry: crate::kernels::Pool2dGeometry,
+    pub clamp: (i32, i32),
 }
 
 /// Declares a pooling layer over a shared configuration (`Pool1D` or `Pool2D`, with its
@@ -86,7 +97,8 @@ pub(crate) struct GlobalParams {
 /// configuration) and its step, which runs `$kernel` on the prepared geometry.
 #[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
 macro_rules! pooling_layer {
-    ($(#[$doc:meta])* $name:ident($config:ident, $size:ty), $prefix:literal, $kernel:path) => {
+    ($(#[$doc:meta])* $name:ident($config:ident, $size:ty), $prefix:literal, $kernel:path
+        $(, int8: $int8_kernel:path)?) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct $name(pub $config);
@@ -129,6 +141,18 @@ macro_rules! pooling_layer {
                 self.0.output_shape(inputs)
             }
 
+            $(
+            /// On int8: the header of `requant` (the fused activation's clamp).
+            fn int8_weights(&self, _input: &crate::shape::Shape) -> crate::graph::WeightSpecs {
+                let _ = $int8_kernel; // (this block is for the layers with an int8 kernel)
+                crate::graph::layer::int8_params(super::int8::HEADER_WORDS)
+            }
+
+            fn runs(&self, dtype: crate::graph::DType) -> bool {
+                matches!(dtype, crate::graph::DType::F32 | crate::graph::DType::I8)
+            }
+            )?
+
             fn prepare<'w>(
                 &self,
                 cx: &super::Cx<'_, 'w>,
@@ -139,13 +163,36 @@ macro_rules! pooling_layer {
                     output: &mut [f32],
                     _: &mut super::Rand<'_>,
                 ) {
-                    if let (super::StepArgs::$name(g), [input]) = (args, inputs) {
-                        $kernel(g, input, output);
+                    if let (super::StepArgs::$name(p), [input]) = (args, inputs) {
+                        $kernel(&p.geometry, input, output);
                     }
                 }
+                let geometry = self.0.geometry(cx)?;
+                $(
+                if cx.is_int8() {
+                    fn run_int8(args: &super::StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
+                        if let (super::StepArgs::$name(p), [input]) = (args, inputs) {
+                            $int8_kernel(&p.geometry, input, p.clamp.0, p.clamp.1, output);
+                        }
+                    }
+                    // TensorFlow Lite's int8 pools keep their input's quantization.
+                    super::int8::same_quantization(cx)?;
+                    let (header, _) = super::int8::op_words(cx, 0, 0)?;
+                    return Ok(super::Step {
+                        run: super::Run::Int8(run_int8),
+                        args: super::StepArgs::$name(super::pool2d::PoolStep {
+                            geometry,
+                            clamp: (header.act_min, header.act_max),
+                        }),
+                    });
+                }
+                )?
                 Ok(super::Step {
                     run: super::Run::Compute(run),
-                    args: super::StepArgs::$name(self.0.geometry(cx)?),
+                    args: super::StepArgs::$name(super::pool2d::PoolStep {
+                        geometry,
+                        clamp: (-128, 127),
+                    }),
                 })
             }
         }
@@ -159,7 +206,7 @@ pub(crate) use pooling_layer;
 /// declares it, and whose step runs `$kernel(input, positions, channels, output)`.
 #[cfg(feature = "global-pooling")]
 macro_rules! global_pooling_layer {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kernel:path) => {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kernel:path $(, int8: $int8_kernel:path)?) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq)]
         pub struct $name {
@@ -210,11 +257,49 @@ macro_rules! global_pooling_layer {
                         $kernel(input, p.spatial, p.channels, output);
                     }
                 }
+                $(
+                if cx.is_int8() {
+                    use crate::kernels::int8::mean::MeanParams;
+                    fn run_int8(args: &super::StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
+                        if let (super::StepArgs::$name(p), [input]) = (args, inputs) {
+                            if let Some(mean) = &p.mean {
+                                $int8_kernel(mean, input, output);
+                            }
+                        }
+                    }
+                    let words = super::int8::op_words(cx, 0, MeanParams::WORDS)?.1;
+                    let mean = <[i32; MeanParams::WORDS]>::try_from(words)
+                        .ok()
+                        .and_then(MeanParams::from_words)
+                        .ok_or(super::Mismatch::new(cx.input(), "the int8 mean's parameters"))?;
+                    return Ok(super::Step {
+                        run: super::Run::Int8(run_int8),
+                        args: super::StepArgs::$name(super::pool2d::GlobalParams {
+                            mean: Some(mean),
+                            ..params(cx)?
+                        }),
+                    });
+                }
+                )?
                 Ok(super::Step {
                     run: super::Run::Compute(run),
                     args: super::StepArgs::$name(params(cx)?),
                 })
             }
+
+            $(
+            /// On int8 (TensorFlow Lite's MEAN): `requant` holds the mean's parameters.
+            fn int8_weights(&self, _input: &crate::shape::Shape) -> crate::graph::WeightSpecs {
+                let _ = $int8_kernel; // (this block is for the layers with an int8 kernel)
+                crate::graph::layer::int8_params(
+                    super::int8::HEADER_WORDS + crate::kernels::int8::mean::MeanParams::WORDS,
+                )
+            }
+
+            fn runs(&self, dtype: crate::graph::DType) -> bool {
+                matches!(dtype, crate::graph::DType::F32 | crate::graph::DType::I8)
+            }
+            )?
         }
     };
 }

@@ -29,7 +29,10 @@ pub(crate) struct Params {
 fn params(quant: Quant, found: Shape) -> Result<Params, Mismatch> {
     match quant {
         Quant::PerTensor { scale, zero_point } => Ok(Params { scale, zero_point }),
-        _ => Err(Mismatch::new(found, "an int8 side with a scale and a zero point")),
+        _ => Err(Mismatch::new(
+            found,
+            "an int8 side with a scale and a zero point",
+        )),
     }
 }
 
@@ -89,7 +92,10 @@ impl Op for Dequantize {
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let (dtype, quant) = cx.input_tensor(0);
         if dtype != DType::I8 || int8::zero_point(quant).is_none() {
-            return Err(Mismatch::new(cx.input(), "an int8 input with a scale and a zero point"));
+            return Err(Mismatch::new(
+                cx.input(),
+                "an int8 input with a scale and a zero point",
+            ));
         }
         Ok(Step {
             run: super::Run::Dequantize(run_dequantize),

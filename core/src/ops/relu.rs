@@ -1,7 +1,10 @@
 //! `keras.layers.ReLU(max_value, negative_slope, threshold)`.
 
+use super::int8::{self, Typed};
 use super::{one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
+use crate::graph::DType;
 use crate::kernels;
+use crate::kernels::int8::relu::ReluParams;
 use crate::shape::Shape;
 
 /// `keras.layers.ReLU`: `max_value` if x ≥ max_value, x if x ≥ threshold, else
@@ -86,16 +89,47 @@ impl Op for ReLU {
         true
     }
 
-    fn prepare<'w>(&self, _: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+    /// On int8 (TensorFlow Lite's RELU and RELU6): `requant` holds [`ReluParams`].
+    fn int8_weights(&self, _input: &Shape) -> crate::graph::WeightSpecs {
+        crate::graph::layer::int8_params(int8::HEADER_WORDS + ReluParams::WORDS)
+    }
+
+    fn runs(&self, dtype: DType) -> bool {
+        matches!(dtype, DType::F32 | DType::I8)
+    }
+
+    fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
+        if cx.is_int8() {
+            let plain = self.negative_slope == 0.0 && self.threshold == 0.0;
+            let params = int8::op_words(cx, 0, ReluParams::WORDS)?.1;
+            let params = <[i32; ReluParams::WORDS]>::try_from(params)
+                .ok()
+                .and_then(ReluParams::from_words)
+                .filter(|_| plain)
+                .ok_or(Mismatch::new(
+                    cx.input(),
+                    "a ReLU without slope or threshold, with its int8 parameters",
+                ))?;
+            return Ok(Step {
+                run: Run::Int8InPlace(run_int8),
+                args: StepArgs::ReLU(Typed::I8(params)),
+            });
+        }
         Ok(Step {
             run: Run::InPlace(run),
-            args: StepArgs::ReLU(*self),
+            args: StepArgs::ReLU(Typed::F32(*self)),
         })
     }
 }
 
 fn run(args: &StepArgs<'_>, data: &mut [f32], _: &mut Rand<'_>) {
-    if let StepArgs::ReLU(r) = args {
+    if let StepArgs::ReLU(Typed::F32(r)) = args {
         kernels::relu(data, r.max_value, r.negative_slope, r.threshold);
+    }
+}
+
+fn run_int8(args: &StepArgs<'_>, data: &mut [i8]) {
+    if let StepArgs::ReLU(Typed::I8(p)) = args {
+        kernels::int8::relu::relu(p, data);
     }
 }

@@ -240,10 +240,13 @@ fn run_step<'a, S: Storage>(
 
 /// A step's input bytes as slices of `T` (an empty slice where the bytes are not `T`s:
 /// the planner aligns every tensor, so this does not happen).
-fn typed<'b, T: Element + core::fmt::Debug + PartialEq, S: Storage>(inputs: &S::Few<&'b [u8]>) -> S::Few<&'b [T]> {
+fn typed<'b, T: Element + core::fmt::Debug + PartialEq, S: Storage>(
+    inputs: &S::Few<&'b [u8]>,
+) -> S::Few<&'b [T]> {
     let mut slices: S::Few<&[T]> = Default::default();
     for bytes in inputs.iter() {
-        let _ = crate::graph::List::push(&mut slices, bytemuck::try_cast_slice(bytes).unwrap_or(&[]));
+        let _ =
+            crate::graph::List::push(&mut slices, bytemuck::try_cast_slice(bytes).unwrap_or(&[]));
     }
     slices
 }

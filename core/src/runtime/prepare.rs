@@ -257,7 +257,9 @@ impl<'w, S: Storage> Graph<'w, S> {
         let tensors = |n: NodeId| {
             self.nodes
                 .get(self.resolve(n) as usize)
-                .map_or((DType::F32, crate::graph::Quant::None), |t| (t.dtype, t.quant))
+                .map_or((DType::F32, crate::graph::Quant::None), |t| {
+                    (t.dtype, t.quant)
+                })
         };
         let cx = Cx {
             tensors: &tensors,

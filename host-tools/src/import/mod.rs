@@ -66,6 +66,7 @@ pub const SUPPORTED_LAYERS: &str = "InputLayer, Dense, Conv1D, Conv2D, Depthwise
 
 mod layers;
 mod models;
+pub mod tflite;
 mod weights;
 
 pub use models::import;

@@ -13,8 +13,10 @@ use crate::formats::tflite::{
 };
 use crate::model::{HostGraph, HostModel};
 use kiln::graph::{DType, LayerId, NodeId, Quant};
+use kiln::kernels::int8::add::AddParams;
+use kiln::kernels::int8::mean::MeanParams;
+use kiln::kernels::int8::relu::ReluParams;
 use kiln::layers::*;
-use kiln::kernels::int8::quant::effective_scale;
 use kiln::ops::int8::{self, Flavor, Header, Requant};
 use kiln::{Activation, Functional, Heap, Padding};
 use std::collections::HashMap;
@@ -71,19 +73,22 @@ pub struct TfliteOptions {
 #[derive(Debug)]
 pub struct TfliteImport {
     pub model: HostGraph,
-    /// `(tensor index in the .tflite, kiln node)`, in the order the model computes them.
+    /// `(tensor index in the .tflite, kiln node)` of each model output: the subgraph's
+    /// outputs, or with [`TfliteOptions::every_tensor`] every tensor the model computes.
     pub tensors: Vec<(usize, NodeId)>,
 }
 
 /// Builds the kiln model of `model`'s subgraph 0.
 pub fn import_tflite(model: &TfliteModel, options: TfliteOptions) -> Result<TfliteImport> {
-    let graph = model.subgraphs.first().ok_or(TfliteImportError::NoSubgraph)?;
+    let graph = model
+        .subgraphs
+        .first()
+        .ok_or(TfliteImportError::NoSubgraph)?;
     let mut b = Builder {
         sg: graph,
         ws: Functional::new(),
         nodes: HashMap::new(),
         order: Vec::new(),
-        quants: Vec::new(),
         weights: Vec::new(),
         flavor: options.flavor,
     };
@@ -108,30 +113,43 @@ pub fn import_tflite(model: &TfliteModel, options: TfliteOptions) -> Result<Tfli
         op: "the model's outputs".into(),
         error: Box::new(error),
     };
-    let mut kiln_graph: HostModel<'static> = b.ws.model(&inputs, &outputs).map_err(at_end)?;
-    for &(node, quant) in &b.quants {
-        kiln_graph.set_quant(node, quant).map_err(at_end)?;
-    }
+    let kiln_graph: HostModel<'static> = b.ws.model(&inputs, &outputs).map_err(at_end)?;
     let mut bytes = vec![0u8; kiln_graph.weight_bytes()];
-    for (layer, vars) in &b.weights {
+    for (index, layer, vars) in &b.weights {
+        let id = kiln_graph
+            .all_layers()
+            .iter()
+            .position(|l| &l.name == layer);
         for (name, data) in vars {
-            let range = kiln_graph
-                .weight_range(*layer, name)
+            let range = id
+                .and_then(|id| kiln_graph.weight_range(id as LayerId, name))
                 .filter(|r| r.len() == data.len())
                 .ok_or_else(|| TfliteImportError::Operator {
-                    index: 0,
-                    op: kiln_graph.all_layers()[*layer as usize].name.clone(),
-                    reason: format!("variable {name} has {} bytes", data.len()),
+                    index: *index,
+                    op: layer.clone(),
+                    reason: format!("variable {name} does not take {} bytes", data.len()),
                 })?;
             bytes[range].copy_from_slice(data);
         }
     }
-    let tensors = b.order.iter().map(|&(t, n)| (t, n.node())).collect();
+    // The model's outputs, in order, are the tensors asked for.
+    let asked: Vec<usize> = if options.every_tensor {
+        b.order.iter().map(|&(t, _)| t).collect()
+    } else {
+        graph.outputs.clone()
+    };
+    let tensors = asked
+        .into_iter()
+        .zip(kiln_graph.output_nodes().iter().copied())
+        .collect();
     Ok(TfliteImport {
         model: HostGraph::from_bytes(kiln_graph, &bytes),
         tensors,
     })
 }
+
+/// One layer's variables, by name, in bytes: (operator index, layer name, variables).
+type LayerWeights = (usize, String, Vec<(&'static str, Vec<u8>)>);
 
 struct Builder<'m> {
     sg: &'m Subgraph,
@@ -139,9 +157,7 @@ struct Builder<'m> {
     /// The kiln tensor of each TensorFlow Lite tensor computed so far.
     nodes: HashMap<usize, kiln::Tensor>,
     order: Vec<(usize, kiln::Tensor)>,
-    quants: Vec<(NodeId, Quant)>,
-    /// Each layer's variables, by name, in bytes.
-    weights: Vec<(LayerId, Vec<(&'static str, Vec<u8>)>)>,
+    weights: Vec<LayerWeights>,
     flavor: Flavor,
 }
 
@@ -226,7 +242,9 @@ impl<'m> Builder<'m> {
                 .iter()
                 .map(|&d| u32::try_from(d).map_err(|_| bad("has a negative axis")))
                 .collect(),
-            _ => Err(bad("has no batch axis of 1 (kiln runs one sample at a time)")),
+            _ => Err(bad(
+                "has no batch axis of 1 (kiln runs one sample at a time)",
+            )),
         }
     }
 
@@ -270,9 +288,8 @@ impl<'m> Builder<'m> {
     fn record(&mut self, index: usize, t: kiln::Tensor, quant: Quant) {
         self.nodes.insert(index, t);
         self.order.push((index, t));
-        if quant != Quant::None {
-            self.quants.push((t.node(), quant));
-        }
+        // Cannot fail: `t` was just made in this workspace.
+        let _ = self.ws.set_quant(t, quant);
     }
 
     /// Creates `layer`, calls it on `inputs`, and records its output as tensor `output`.
@@ -282,7 +299,7 @@ impl<'m> Builder<'m> {
         layer: impl Into<kiln::graph::LayerSpec<'static>>,
         inputs: &[kiln::Tensor],
         output: usize,
-    ) -> Result<(LayerId, kiln::Tensor)> {
+    ) -> Result<(String, kiln::Tensor)> {
         let kiln_err = |error| TfliteImportError::Kiln {
             index: at.index,
             op: at.op.op.name().to_string(),
@@ -292,7 +309,7 @@ impl<'m> Builder<'m> {
         let t = self.ws.apply(id, inputs).map_err(kiln_err)?;
         let (_, quant) = self.quant_of(output)?;
         self.record(output, t, quant);
-        Ok((id, t))
+        Ok((self.ws.layer_name(id).to_string(), t))
     }
 
     fn constant(&self, at: &At<'_>, k: usize, dtype: TensorType) -> Result<&'m Tensor> {
@@ -347,10 +364,25 @@ impl<'m> Builder<'m> {
         match (&op.op, &op.options) {
             (BuiltinOp::Quantize, _) => self.simple(&at, Quantize),
             (BuiltinOp::Dequantize, _) => self.simple(&at, Dequantize),
-            (BuiltinOp::FullyConnected, Options::FullyConnected { activation: act, keep_num_dims, .. }) => {
-                self.fully_connected(&at, *act, *keep_num_dims)
-            }
-            (BuiltinOp::Conv2D, Options::Conv2D { padding: p, stride_w, stride_h, activation: act, dilation_w, dilation_h }) => {
+            (
+                BuiltinOp::FullyConnected,
+                Options::FullyConnected {
+                    activation: act,
+                    keep_num_dims,
+                    ..
+                },
+            ) => self.fully_connected(&at, *act, *keep_num_dims),
+            (
+                BuiltinOp::Conv2D,
+                Options::Conv2D {
+                    padding: p,
+                    stride_w,
+                    stride_h,
+                    activation: act,
+                    dilation_w,
+                    dilation_h,
+                },
+            ) => {
                 let filter = self.constant(&at, 1, TensorType::Int8)?;
                 let [filters, kh, kw, _] = dims4(&at, &filter.shape)?;
                 let conv = Conv2D::new(filters, [kh as u16, kw as u16])
@@ -360,13 +392,26 @@ impl<'m> Builder<'m> {
                 let requant = self.flavor.conv();
                 self.with_kernel(&at, conv, *act, requant, filter, filters)
             }
-            (BuiltinOp::DepthwiseConv2D, Options::DepthwiseConv2D { padding: p, stride_w, stride_h, activation: act, dilation_w, dilation_h, .. }) => {
+            (
+                BuiltinOp::DepthwiseConv2D,
+                Options::DepthwiseConv2D {
+                    padding: p,
+                    stride_w,
+                    stride_h,
+                    activation: act,
+                    dilation_w,
+                    dilation_h,
+                    ..
+                },
+            ) => {
                 let filter = self.constant(&at, 1, TensorType::Int8)?;
                 let [_, kh, kw, out] = dims4(&at, &filter.shape)?;
                 let input = op.inputs.first().copied().flatten().unwrap_or(usize::MAX);
                 let channels = self.sample_dims(input)?.last().copied().unwrap_or(0);
                 if channels == 0 || out % channels != 0 {
-                    return Err(at.err(format!("{out} output channels from {channels} input channels")));
+                    return Err(at.err(format!(
+                        "{out} output channels from {channels} input channels"
+                    )));
                 }
                 let conv = DepthwiseConv2D::new([kh as u16, kw as u16])
                     .depth_multiplier(out / channels)
@@ -378,11 +423,22 @@ impl<'m> Builder<'m> {
             }
             (BuiltinOp::Reshape, _) => {
                 let output = self.output(&at)?;
-                let dims: Vec<i32> = self.sample_dims(output)?.iter().map(|&d| d as i32).collect();
-                let reshape = Reshape::new(&dims).ok_or_else(|| at.err("a shape kiln cannot hold"))?;
+                let dims: Vec<i32> = self
+                    .sample_dims(output)?
+                    .iter()
+                    .map(|&d| d as i32)
+                    .collect();
+                let reshape =
+                    Reshape::new(&dims).ok_or_else(|| at.err("a shape kiln cannot hold"))?;
                 self.simple(&at, reshape)
             }
-            (BuiltinOp::Concatenation, Options::Concatenation { axis, activation: act }) => {
+            (
+                BuiltinOp::Concatenation,
+                Options::Concatenation {
+                    axis,
+                    activation: act,
+                },
+            ) => {
                 if *act != Fused::None {
                     return Err(at.err("a fused activation on a concatenation"));
                 }
@@ -393,11 +449,182 @@ impl<'m> Builder<'m> {
                 self.call(&at, Concatenate::new().axis(axis), &inputs, output)?;
                 Ok(())
             }
+            (
+                BuiltinOp::MaxPool2D | BuiltinOp::AveragePool2D,
+                Options::Pool2D {
+                    padding: p,
+                    stride_w,
+                    stride_h,
+                    filter_w,
+                    filter_h,
+                    activation: act,
+                },
+            ) => {
+                let size = [u16_of(&at, *filter_h)?, u16_of(&at, *filter_w)?];
+                let strides = [u16_of(&at, *stride_h)?, u16_of(&at, *stride_w)?];
+                let header = self.header(&at, *act)?;
+                if op.op == BuiltinOp::MaxPool2D {
+                    let pool = MaxPooling2D::new(size)
+                        .strides(strides)
+                        .padding(padding(*p));
+                    self.with_words(&at, pool, header, &[])
+                } else {
+                    let pool = AveragePooling2D::new(size)
+                        .strides(strides)
+                        .padding(padding(*p));
+                    self.with_words(&at, pool, header, &[])
+                }
+            }
+            (BuiltinOp::Relu | BuiltinOp::Relu6, _) => {
+                let input = op.inputs.first().copied().flatten().unwrap_or(usize::MAX);
+                let output = self.output(&at)?;
+                let (act, relu) = match op.op {
+                    BuiltinOp::Relu => (Fused::Relu, ReLU::new()),
+                    _ => (Fused::Relu6, ReLU::new().max_value(6.0)),
+                };
+                let header = self.header(&at, act)?;
+                let params = ReluParams::new(
+                    self.scale(&at, input)?,
+                    self.scale(&at, output)?,
+                    (header.act_min, header.act_max),
+                    self.flavor.rounding(),
+                );
+                self.with_words(&at, relu, header, &params.to_words())
+            }
+            (BuiltinOp::Add, Options::Add { activation: act }) => {
+                let inputs = self.activations(&at, 2)?;
+                let ids: Vec<usize> = op
+                    .inputs
+                    .iter()
+                    .take(2)
+                    .map(|i| i.unwrap_or(usize::MAX))
+                    .collect();
+                let (a, b) = (self.scale(&at, ids[0])?, self.scale(&at, ids[1])?);
+                let output = self.output(&at)?;
+                let out = self.scale(&at, output)?;
+                let header = self.header(&at, *act)?;
+                let params = AddParams::with_rounding(
+                    [a.0, b.0, out.0],
+                    [a.1, b.1, out.1],
+                    header.act_min,
+                    header.act_max,
+                    self.flavor.rounding(),
+                )
+                .ok_or_else(|| at.err("scales whose multipliers TensorFlow Lite refuses"))?;
+                let (name, _) = self.call(&at, Add, &inputs, output)?;
+                self.push_requant(at.index, name, header, &params.to_words());
+                Ok(())
+            }
+            (BuiltinOp::Mean, Options::Reducer { keep_dims }) => {
+                let axes = self.constant(&at, 1, TensorType::Int32)?;
+                let axes: Vec<i32> = axes
+                    .data
+                    .as_deref()
+                    .unwrap_or(&[])
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                let input = op.inputs.first().copied().flatten().unwrap_or(usize::MAX);
+                let dims = self.sample_dims(input)?;
+                if dims.len() != 3 || !(axes == [1, 2] || axes == [2, 1]) {
+                    return Err(at.err(format!("a mean over axes {axes:?} of a rank-{} tensor (kiln averages height and width of images)", dims.len() + 1)));
+                }
+                let output = self.output(&at)?;
+                let (s_in, z_in) = self.scale(&at, input)?;
+                let (s_out, z_out) = self.scale(&at, output)?;
+                let count = (dims[0] * dims[1]) as usize;
+                let params = MeanParams::with_rounding(
+                    s_in,
+                    z_in,
+                    s_out,
+                    z_out,
+                    count,
+                    self.flavor.rounding(),
+                )
+                .ok_or_else(|| at.err("an empty image"))?;
+                let header = self.header(&at, Fused::None)?;
+                self.with_words(
+                    &at,
+                    GlobalAveragePooling2D::new().keepdims(*keep_dims),
+                    header,
+                    &params.to_words(),
+                )
+            }
+            (BuiltinOp::Pad | BuiltinOp::PadV2, _) => {
+                let paddings = self.constant(&at, 1, TensorType::Int32)?;
+                let p: Vec<i32> = paddings
+                    .data
+                    .as_deref()
+                    .unwrap_or(&[])
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                let margin =
+                    |v: i32| u16::try_from(v).map_err(|_| at.err(format!("a padding of {v}")));
+                let padding = match p.as_slice() {
+                    [0, 0, t, b, l, r, 0, 0] => {
+                        [[margin(*t)?, margin(*b)?], [margin(*l)?, margin(*r)?]]
+                    }
+                    _ => {
+                        return Err(
+                            at.err(format!("paddings {p:?}: kiln pads height and width only"))
+                        )
+                    }
+                };
+                if op.op == BuiltinOp::PadV2 {
+                    let value = self.constant(&at, 2, TensorType::Int8)?;
+                    let input = op.inputs.first().copied().flatten().unwrap_or(usize::MAX);
+                    let (_, zero) = self.scale(&at, input)?;
+                    let fill = value
+                        .data
+                        .as_deref()
+                        .and_then(|d| d.first())
+                        .map(|&b| b as i8 as i32);
+                    if fill != Some(zero) {
+                        return Err(at.err("a pad value other than the input's zero point"));
+                    }
+                }
+                self.simple(&at, ZeroPadding2D::new(padding))
+            }
             (op_kind, _) => Err(TfliteImportError::Unsupported {
                 index,
                 op: op_kind.name().to_string(),
             }),
         }
+    }
+
+    /// The `requant` header of the operator's output, clamped by `act`.
+    fn header(&self, at: &At<'_>, act: Fused) -> Result<Header> {
+        let output = self.output(at)?;
+        let (scale, zero_point) = self.scale(at, output)?;
+        let activation = activation(act)
+            .ok_or_else(|| at.err(format!("fused activation {act:?} has no int8 kernel")))?;
+        Header::new(self.flavor.conv(), 0, activation, scale, zero_point)
+            .ok_or_else(|| at.err("an output scale that gives no activation range"))
+    }
+
+    /// A layer of one activation input whose only variable is `requant`: `header`, then
+    /// `words`.
+    fn with_words(
+        &mut self,
+        at: &At<'_>,
+        layer: impl Into<kiln::graph::LayerSpec<'static>>,
+        header: Header,
+        words: &[i32],
+    ) -> Result<()> {
+        let inputs = self.activations(at, 1)?;
+        let output = self.output(at)?;
+        let (name, _) = self.call(at, layer, &inputs, output)?;
+        self.push_requant(at.index, name, header, words);
+        Ok(())
+    }
+
+    /// Records layer `name`'s `requant`: `header`, then `words`.
+    fn push_requant(&mut self, index: usize, name: String, header: Header, words: &[i32]) {
+        let mut requant = vec![0i32; int8::HEADER_WORDS + words.len()];
+        int8::write_op_requant(&mut requant, header, words);
+        self.weights
+            .push((index, name, vec![("requant", le_bytes(&requant))]));
     }
 
     /// A layer of one activation input and no variables.
@@ -427,11 +654,9 @@ impl<'m> Builder<'m> {
                 op: at.op.op.name().to_string(),
                 error: Box::new(error),
             };
-            let quant = self.quants.iter().find(|(n, _)| *n == input.node()).map(|q| q.1);
+            let quant = self.ws.quant(input);
             input = self.ws.call(Flatten, &[input]).map_err(kiln_err)?;
-            if let Some(quant) = quant {
-                self.quants.push((input.node(), quant));
-            }
+            let _ = self.ws.set_quant(input, quant);
         }
         let dense = Dense::new(units);
         let output = self.output(at)?;
@@ -476,7 +701,13 @@ impl<'m> Builder<'m> {
             Some(_) => Some(self.constant(at, 2, TensorType::Int32)?),
             None => None,
         };
-        let input_index = at.op.inputs.first().copied().flatten().unwrap_or(usize::MAX);
+        let input_index = at
+            .op
+            .inputs
+            .first()
+            .copied()
+            .flatten()
+            .unwrap_or(usize::MAX);
         let (input_scale, _) = self.scale(at, input_index)?;
         let (output_scale, output_zero) = self.scale(at, output)?;
         let q = filter
@@ -494,40 +725,68 @@ impl<'m> Builder<'m> {
         }
         let header = Header::new(requant, flags, activation, output_scale, output_zero)
             .ok_or_else(|| at.err("an activation with no int8 form"))?;
-        let scales: Vec<f64> = kernel_scales
-            .iter()
-            .map(|&s| effective_scale(input_scale, s, output_scale))
-            .collect();
+        let mut pairs = vec![0i32; 2 * q.scale.len()];
+        if !L::multipliers(input_scale, &q.scale, output_scale, requant, &mut pairs) {
+            return Err(at.err("filter scales that give no multiplier"));
+        }
         let mut requant = vec![0i32; int8::HEADER_WORDS + 2 * c];
-        int8::write_channel_requant(&mut requant, header, &scales);
+        int8::write_channel_requant(&mut requant, header, c, &pairs);
         let layer = layer.with(activation, bias.is_some());
-        let (id, _) = self.call(at, layer, inputs, output)?;
+        let (name, _) = self.call(at, layer, inputs, output)?;
         let mut vars = vec![("kernel", filter.data.clone().unwrap_or_default())];
         if let Some(bias) = bias {
             vars.push(("bias", bias.data.clone().unwrap_or_default()));
         }
         vars.push(("requant", le_bytes(&requant)));
         vars.push(("kernel_scale", le_bytes(&kernel_scales)));
-        self.weights.push((id, vars));
+        self.weights.push((at.index, name, vars));
         Ok(())
     }
 }
 
+fn u16_of(at: &At<'_>, v: u32) -> Result<u16> {
+    u16::try_from(v).map_err(|_| at.err(format!("a window or stride of {v}, over 65535")))
+}
+
 fn dims4(at: &At<'_>, shape: &[i32]) -> Result<[u32; 4]> {
     match shape {
-        [a, b, c, d] if shape.iter().all(|&x| x > 0) => Ok([*a as u32, *b as u32, *c as u32, *d as u32]),
+        [a, b, c, d] if shape.iter().all(|&x| x > 0) => {
+            Ok([*a as u32, *b as u32, *c as u32, *d as u32])
+        }
         _ => Err(at.err(format!("a filter of shape {shape:?}, not rank 4"))),
     }
 }
 
-/// The layers with a kernel: how the importer sets their activation and bias.
+/// The layers with a kernel: how the importer sets their activation and bias, and
+/// works out their multipliers as the runtime being reproduced does.
 trait WithKernel: Into<kiln::graph::LayerSpec<'static>> {
     fn with(self, activation: Activation, use_bias: bool) -> Self;
+
+    /// The convolutions' (`PopulateConvolutionQuantizationParams`).
+    fn multipliers(
+        input: f32,
+        filter: &[f32],
+        output: f32,
+        requant: Requant,
+        out: &mut [i32],
+    ) -> bool {
+        kiln::kernels::int8::conv2d::multipliers(input, filter, output, requant, out)
+    }
 }
 
 impl WithKernel for Dense {
     fn with(self, activation: Activation, use_bias: bool) -> Self {
         self.activation(activation).use_bias(use_bias)
+    }
+
+    fn multipliers(
+        input: f32,
+        filter: &[f32],
+        output: f32,
+        requant: Requant,
+        out: &mut [i32],
+    ) -> bool {
+        kiln::kernels::int8::fully_connected::multipliers(input, filter, output, requant, out)
     }
 }
 

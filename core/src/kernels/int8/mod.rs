@@ -53,6 +53,7 @@ pub mod mean;
 pub mod pool2d;
 pub mod quant;
 pub mod quantize;
+pub mod relu;
 #[cfg(test)]
 mod vectors;
 

@@ -150,11 +150,15 @@ pub fn run(model: &Path, input: &[PathBuf], output: &[PathBuf], out: &mut Out) -
                     }
                 })
                 .collect();
-            let mut buffers: Vec<Vec<i8>> = per_output.iter().map(|n| vec![0; n * inputs.batch]).collect();
+            let mut buffers: Vec<Vec<i8>> = per_output
+                .iter()
+                .map(|n| vec![0; n * inputs.batch])
+                .collect();
             {
                 let ins: Vec<&[i8]> = values.iter().map(Vec::as_slice).collect();
                 let mut outs: Vec<&mut [i8]> = buffers.iter_mut().map(Vec::as_mut_slice).collect();
-                run_typed(&graph, &inputs.shapes, &ins, &mut outs, &mut arena).map_err(|e| blame(e, model, input))?;
+                run_typed(&graph, &inputs.shapes, &ins, &mut outs, &mut arena)
+                    .map_err(|e| blame(e, model, input))?;
             }
             if raw {
                 Results::I8(buffers)
@@ -172,14 +176,26 @@ pub fn run(model: &Path, input: &[PathBuf], output: &[PathBuf], out: &mut Out) -
             }
         }
         _ => {
-            if let Some((i, _)) = inputs.arrays.iter().enumerate().find(|(_, a)| a.int8.is_some()) {
-                bail!("{}: int8 values for a float32 model input", input[i].display());
+            if let Some((i, _)) = inputs
+                .arrays
+                .iter()
+                .enumerate()
+                .find(|(_, a)| a.int8.is_some())
+            {
+                bail!(
+                    "{}: int8 values for a float32 model input",
+                    input[i].display()
+                );
             }
-            let mut buffers: Vec<Vec<f32>> = per_output.iter().map(|n| vec![0.0; n * inputs.batch]).collect();
+            let mut buffers: Vec<Vec<f32>> = per_output
+                .iter()
+                .map(|n| vec![0.0; n * inputs.batch])
+                .collect();
             {
                 let ins: Vec<&[f32]> = inputs.arrays.iter().map(|a| a.data.as_slice()).collect();
                 let mut outs: Vec<&mut [f32]> = buffers.iter_mut().map(Vec::as_mut_slice).collect();
-                run_typed(&graph, &inputs.shapes, &ins, &mut outs, &mut arena).map_err(|e| blame(e, model, input))?;
+                run_typed(&graph, &inputs.shapes, &ins, &mut outs, &mut arena)
+                    .map_err(|e| blame(e, model, input))?;
             }
             Results::F32(buffers)
         }
