@@ -65,9 +65,11 @@ pub(crate) fn check_arrays<'a>(inputs: &[&Op], arrays: &'a [NpyArray]) -> Result
             return Err(bad("holds no sample".into()));
         }
         match count {
-            Some(c) if c != n => return Err(bad(format!(
+            Some(c) if c != n => {
+                return Err(bad(format!(
                 "{n} samples, but calibration array 0 has {c} (every input needs the same samples)"
-            ))),
+            )))
+            }
             _ => count = Some(n),
         }
         if let Some(at) = array.data.iter().position(|v| !v.is_finite()) {

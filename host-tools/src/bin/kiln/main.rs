@@ -65,6 +65,26 @@ enum Command {
         /// Also write Rust source declaring ARENA_BYTES, the I/O sizes and the blob.
         #[arg(long)]
         rust: Option<PathBuf>,
+        /// Quantize to int8 first (post-training, as TensorFlow Lite's converter does:
+        /// BatchNormalization folded, activations fused, kernels symmetric per output
+        /// channel) with the --calibration samples; the blob's inputs and outputs are
+        /// int8. Prints the int8 error against float on the calibration set.
+        #[arg(long, requires = "calibration")]
+        int8: bool,
+        /// Calibration samples for --int8: one .npy per model input, in model.inputs
+        /// order, the first axis the samples (give it once per input).
+        #[arg(long, requires = "int8", value_name = "NPY")]
+        calibration: Vec<PathBuf>,
+        /// With --int8: kernels with one scale per tensor rather than per output channel,
+        /// for `dense` layers only or for `all` (the converter's
+        /// _experimental_disable_per_channel[_quantization_for_dense_layers]).
+        #[arg(long, requires = "int8", value_name = "LAYERS")]
+        per_tensor: Option<export::PerTensor>,
+        /// With --int8: quantize each tensor from its own calibrated range, not from the
+        /// range TensorFlow Lite's calibrator records (which widens a tensor an ADD or
+        /// SOFTMAX overwrites in place); the model then differs from the converter's.
+        #[arg(long, requires = "int8")]
+        own_ranges: bool,
     },
     /// Run the model on an emulated Cortex-M under QEMU (generic runner firmware, built
     /// with only the model's op families and capacity), print the outputs, the arena and
@@ -167,7 +187,18 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             model,
             output,
             rust,
-        } => export::run(&model, &output, rust.as_deref(), out),
+            int8,
+            calibration,
+            per_tensor,
+            own_ranges,
+        } => {
+            let int8 = int8.then_some(export::Int8 {
+                calibration,
+                per_tensor,
+                own_ranges,
+            });
+            export::run(&model, &output, rust.as_deref(), int8.as_ref(), out)
+        }
         Command::Inspect { model } => inspect::run(&model, out),
         Command::Run {
             qemu,
