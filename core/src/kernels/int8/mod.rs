@@ -48,12 +48,17 @@
 pub mod add;
 pub mod conv2d;
 pub mod depthwise_conv2d;
+mod fixedpoint;
 pub mod fully_connected;
+pub mod logistic;
+pub mod lut;
 pub mod mean;
 pub mod pool2d;
 pub mod quant;
 pub mod quantize;
 pub mod relu;
+pub mod softmax;
+pub mod tanh;
 #[cfg(test)]
 mod vectors;
 
@@ -61,6 +66,8 @@ pub use add::{add, AddParams};
 pub use conv2d::conv2d;
 pub use depthwise_conv2d::depthwise_conv2d;
 pub use fully_connected::fully_connected;
+pub use logistic::{logistic, LogisticParams};
+pub use lut::Lut;
 pub use mean::{mean, MeanParams};
 pub use pool2d::{average_pool2d, max_pool2d};
 pub use quant::{
@@ -68,3 +75,5 @@ pub use quant::{
     OutputStage, Requant, Rounding,
 };
 pub use quantize::{dequantize, quantize};
+pub use softmax::{softmax, SoftmaxParams};
+pub use tanh::{tanh, TanhParams};
