@@ -66,13 +66,23 @@ impl Lut {
     /// `input.len() == output.len()`. Debug builds assert it; release builds return
     /// without writing `output`.
     pub fn apply(&self, input: &[i8], output: &mut [i8]) {
-        let ok = input.len() == output.len();
-        debug_assert!(ok, "int8 lookup table: slice lengths break the contract");
-        if !ok {
-            return;
-        }
-        for (y, &x) in output.iter_mut().zip(input) {
-            *y = self.table[usize::from(x as u8)];
-        }
+        lookup(&self.table, input, output);
+    }
+}
+
+/// `output[i] = table[input[i] as u8]` for a table as [`Lut::to_words`] stores it,
+/// borrowed (from a model's weights in flash) rather than copied.
+///
+/// # Slice-length contract
+/// `input.len() == output.len()`. Debug builds assert it; release builds return without
+/// writing `output`.
+pub fn lookup(table: &[i8; 256], input: &[i8], output: &mut [i8]) {
+    let ok = input.len() == output.len();
+    debug_assert!(ok, "int8 lookup table: slice lengths break the contract");
+    if !ok {
+        return;
+    }
+    for (y, &x) in output.iter_mut().zip(input) {
+        *y = table[usize::from(x as u8)];
     }
 }
