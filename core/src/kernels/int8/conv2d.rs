@@ -70,7 +70,9 @@ pub fn conv2d(
                         let px = (iy * g.in_w + ix) * in_c;
                         let tap = (ky * g.kernel_w + kx) * in_c;
                         for (&x, &w) in input[px..px + in_c].iter().zip(&w_oc[tap..tap + in_c]) {
-                            acc = acc.wrapping_add(i32::from(w) * (i32::from(x) + input_offset));
+                            acc = acc.wrapping_add(
+                                i32::from(w).wrapping_mul(i32::from(x).wrapping_add(input_offset)),
+                            );
                         }
                     }
                 }
