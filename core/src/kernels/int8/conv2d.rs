@@ -279,4 +279,25 @@ pub(crate) mod tests {
             "BUILTIN_REF's conv is double rounding, not single"
         );
     }
+
+    #[test]
+    fn ties_pin_double_rounding() {
+        // power-of-two scales (s_in 2^-4, s_w 2^-6, s_out 2^-7): every accumulator is
+        // scaled by exactly 1/8, so many land on ties or just off them
+        for name in ["conv_ties", "dw_ties"] {
+            let v = vectors::CONV.iter().find(|v| v.name == name).unwrap();
+            assert_eq!(run_vector(v, v.input, DOUBLE), v.expected, "{name}");
+            let single = mismatches(&run_vector(v, v.input, SINGLE), v.expected);
+            let float = mismatches(&run_vector(v, v.input, Requant::Float64), v.expected);
+            std::println!(
+                "{name}: {} outputs, single differs in {single}, f64 in {float}",
+                v.expected.len()
+            );
+            assert!(
+                single > 0,
+                "{name}: BUILTIN_REF's conv is not single rounding"
+            );
+            assert!(float > 0, "{name}: nor the f64 requant of its FC");
+        }
+    }
 }
