@@ -66,6 +66,7 @@ mod tests {
     use super::super::vectors;
     use super::*;
     use std::vec;
+    use std::vec::Vec;
 
     #[test]
     fn by_hand() {
@@ -79,10 +80,15 @@ mod tests {
 
     #[test]
     fn litert_reference_vectors() {
+        let input: Vec<i8> = (-128..=127).collect();
         for v in vectors::LOGISTIC {
+            assert_eq!(
+                (v.output_scale, v.output_zero_point),
+                (OUTPUT_SCALE, OUTPUT_ZERO_POINT)
+            );
             let p = LogisticParams::new(v.input_scale, v.input_zero_point);
             let mut out = vec![0i8; v.expected.len()];
-            logistic(&p, v.input, &mut out);
+            logistic(&p, &input, &mut out);
             assert_eq!(out, v.expected, "{}", v.name);
         }
     }
