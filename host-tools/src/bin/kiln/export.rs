@@ -2,14 +2,20 @@
 
 use crate::output::Out;
 use anyhow::{bail, Context, Result};
-use kiln_host::load::load_model;
+use kiln_host::load::load_model_with;
 use std::path::Path;
 
-pub fn run(model: &Path, output: &Path, rust: Option<&Path>, out: &mut Out) -> Result<()> {
+pub fn run(
+    model: &Path,
+    output: &Path,
+    rust: Option<&Path>,
+    flavor: kiln::ops::int8::Flavor,
+    out: &mut Out,
+) -> Result<()> {
     let mut writes = vec![("-o", output)];
     writes.extend(rust.map(|r| ("--rust", r)));
     crate::paths::check_outputs(&[("the model", model)], &writes)?;
-    let host = load_model(model)?;
+    let host = load_model_with(model, flavor)?;
     if !host.has_weights() {
         bail!(
             "{}: the file has no weights (a bare model config); export needs a .keras archive",
