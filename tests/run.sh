@@ -74,6 +74,19 @@ for model in sequential/cnn functional/two_io; do
     done
 done
 
+step "int8 .tflite models on QEMU give LiteRT's reference bits (and kiln predict's)"
+for dir in tests/fixtures/bench/{mlp,cnn,kws} tests/fixtures/int8/{conv_same_valid,residual_add,concat_pad,activations,two_inputs}; do
+    model=$(ls "$dir"/model_int8.tflite "$dir"/model.tflite 2>/dev/null | head -n1)
+    inputs=(); for x in "$dir"/x_int8*.npy; do inputs+=(--input "$x"); done
+    "$kiln" predict "$model" "${inputs[@]}" --output "$work/host.npy"
+    cmp "$work/host.npy" "$dir/y_int8.npy"
+    for board in m4 m3; do
+        "$kiln" run --qemu "$board" "$model" "${inputs[@]}" --output "$work/$board.npy" >"$work/$board.log"
+        cmp "$dir/y_int8.npy" "$work/$board.npy"
+        echo "$model on $board: $(grep -o 'predict executed [0-9]* instructions' "$work/$board.log"), LiteRT's bits"
+    done
+done
+
 step "the README's own firmware runs an exported model on QEMU"
 own=firmware-examples/your-own
 mkdir -p "$own/model"

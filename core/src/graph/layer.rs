@@ -219,7 +219,10 @@ impl LayerKind {
     }
 
     /// True when the planner may give the layer's call its input's memory.
-    pub fn is_in_place(&self, training: bool) -> bool {
-        self.op().in_place(training)
+    pub fn is_in_place(&self, training: bool, input: DType) -> bool {
+        match input {
+            DType::I8 => self.op().int8_in_place(),
+            _ => self.op().in_place(training),
+        }
     }
 }

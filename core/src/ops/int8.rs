@@ -9,9 +9,13 @@
 //!
 //! | words | what |
 //! |---|---|
-//! | 0 | flags: [`TFLM_ROUNDING`], [`PER_TENSOR`] |
-//! | 1, 2 | the output's clamp `act_min`, `act_max` (the fused activation, quantized) |
-//! | 3… | the op's own: a (multiplier, shift) pair per output channel for Dense and the convolutions; the words of the op's parameters for the others |
+//! | 0 | how accumulators are scaled: a [`Requant`] (which runtime's rounding is reproduced) |
+//! | 1 | flags: [`PER_TENSOR`] |
+//! | 2, 3 | the output's clamp `act_min`, `act_max` (the fused activation, quantized) |
+//! | 4… | the op's own: a (multiplier, shift) pair per output channel for Dense and the convolutions ([`write_channel_requant`]); the words of the kernel's parameters for the others (`to_words` of [`crate::kernels::int8`]'s params) |
+
+// (Each helper serves some of the op features; a build with a few of them uses a few.)
+#![cfg_attr(not(feature = "all-ops"), allow(dead_code))]
 
 use super::Mismatch;
 use crate::graph::config::Activation;
@@ -122,6 +126,21 @@ pub(crate) fn op_words<'w>(
         cx.input(),
         "requant words that hold the layer's int8 parameters",
     ))
+}
+
+/// The op words of `requant` as the fixed-size array a kernel's params decode from.
+pub(crate) fn op_array<'w, const N: usize>(cx: &super::Cx<'_, 'w>) -> Result<[i32; N], Mismatch> {
+    let words = op_words(cx, 0, N)?.1;
+    <[i32; N]>::try_from(words).map_err(|_| Mismatch::new(cx.input(), "the int8 parameters"))
+}
+
+/// A lookup table of 256 int8 values kept in `requant`'s op words (LOGISTIC, TANH).
+pub(crate) fn table<'w>(cx: &super::Cx<'_, 'w>) -> Result<&'w [i8; 256], Mismatch> {
+    let words = op_words(cx, 0, 64)?.1;
+    let bytes: &'w [i8] = bytemuck::cast_slice(words);
+    bytes
+        .try_into()
+        .map_err(|_| Mismatch::new(cx.input(), "a 256-value int8 table"))
 }
 
 /// A prepared step of a layer with float32 and int8 kernels.

@@ -181,6 +181,11 @@ pub trait Op {
         false
     }
 
+    /// [`Op::in_place`] on an int8 input (which runs at inference only).
+    fn int8_in_place(&self) -> bool {
+        self.in_place(false)
+    }
+
     /// Keras's `training` default when a call says nothing (`True` for RandomCrop).
     fn trains_by_default(&self) -> bool {
         false
@@ -247,11 +252,12 @@ pub fn features<S: crate::Storage>(
             let _ = needed.push(feature);
         }
     }
-    if graph
-        .all_layers()
-        .iter()
-        .any(|layer| layer.kind.op().math().is_some())
-    {
+    // An int8 layer computes its function from tables and integers, not with libm.
+    let float_math = |(id, layer): (usize, &crate::Layer<S>)| {
+        layer.kind.op().math().is_some()
+            && graph.layer_input_dtype(id as crate::graph::LayerId) != DType::I8
+    };
+    if graph.all_layers().iter().enumerate().any(float_math) {
         let _ = needed.push("math");
     }
     needed
@@ -559,11 +565,11 @@ registry! {
     Reshape = 9 in "reshape" (Reshape => ()),
     /// Identity at inference.
     Dropout = 10 (Dropout => f32),
-    Activation = 11 in "activations" (Activation => activation::Params),
+    Activation = 11 in "activations" (Activation => int8::Typed<activation::Params, activation::Int8<'w>>),
     ReLU = 12 in "activations" (ReLU => int8::Typed<ReLU, crate::kernels::int8::relu::ReluParams>),
     LeakyReLU = 13 in "activations" (LeakyReLU => f32),
     /// Softmax over the last axis.
-    Softmax = 14 in "activations" (Softmax => usize),
+    Softmax = 14 in "activations" (Softmax => int8::Typed<usize, (usize, crate::kernels::int8::softmax::SoftmaxParams)>),
     BatchNormalization = 15 in "normalization"
         (BatchNormalization => batch_normalization::Params<'w>),
     /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`: inputs of one shape.

@@ -118,7 +118,10 @@ pub fn plan<S: Storage>(
                 [input] => {
                     let input = graph.resolve(*input) as usize;
                     let input_dies_here = last_use[owner[input]] == i;
-                    (layer.kind.is_in_place(graph.node_training(i, training))
+                    let dtype = nodes[input].dtype;
+                    (layer
+                        .kind
+                        .is_in_place(graph.node_training(i, training), dtype)
                         && !is_model_input(input)
                         && input_dies_here)
                         .then_some(input)

@@ -227,7 +227,11 @@ impl<'w, S: Storage> Graph<'w, S> {
         let node = self.nodes.get(i).ok_or(Error::NoSuchLayer)?;
         let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
         let op = layer.kind.op();
-        if let Some(what) = op.math().filter(|_| !cfg!(feature = "math")) {
+        let int8 = node
+            .inputs
+            .first()
+            .is_some_and(|&n| self.io(n, shapes).dtype == DType::I8);
+        if let Some(what) = op.math().filter(|_| !cfg!(feature = "math") && !int8) {
             return Err(Error::LeftOut {
                 layer: for_error(&layer.name),
                 left_out: crate::ops::LeftOut {

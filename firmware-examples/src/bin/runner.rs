@@ -15,11 +15,13 @@
 //!
 //! * BLOB: a `kiln export` blob. It is read into the flash the program does not use
 //!   (`memory/common.x`), so its weights are read from flash as on a real part.
-//! * INPUT i: model input i for a whole batch: raw little-endian f32, row-major, batch
-//!   first (an `.npy` file's data without its header). The batch is the file's length over
-//!   the input's per-sample size. Inputs are read into flash after the blob.
-//! * OUTPUT: every model output, one after the other, raw little-endian f32; `-` writes no
-//!   file and prints every value instead.
+//! * INPUT i: model input i for a whole batch: raw little-endian values of the model's
+//!   input dtype (f32, or int8 for an int8 model), row-major, batch first (an `.npy` file's
+//!   data without its header). The batch is the file's length over the input's per-sample
+//!   size. Inputs are read into flash after the blob.
+//! * OUTPUT: every model output, one after the other, raw little-endian values of the
+//!   model's dtype (it prints `kiln-runner: outputs are int8` for an int8 model); `-`
+//!   writes no file and prints every value instead.
 //!
 //! It prints the summary (feature `summary`), the arena plan, and each output's first values
 //! with their bits; brackets `prepare` and then one `predict` with `kiln_marker_start` /
@@ -134,6 +136,7 @@ fn blob_region() -> &'static mut [u8] {
 }
 
 fn run(work: &'static mut [f32]) -> Result<(), Failure> {
+    let work: &'static mut [u8] = bytemuck::cast_slice_mut(work);
     // The command line: "KERNEL BLOB OUTPUT INPUT…".
     let mut cmdline_buf = [0u8; 1024];
     let cmdline = sh::command_line(&mut cmdline_buf).unwrap_or("");
@@ -193,7 +196,8 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     }
 
     // Inputs, read into flash after the blob.
-    let mut inputs: heapless::Vec<&[f32], MAX_IO> = heapless::Vec::new();
+    let size = model.element_bytes();
+    let mut inputs: heapless::Vec<&[u8], MAX_IO> = heapless::Vec::new();
     let mut batch = 0;
     for (i, &path) in input_paths.iter().enumerate() {
         let room = flash_rest.len();
@@ -201,42 +205,47 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         let (bytes, tail) = core::mem::take(&mut flash_rest).split_at_mut(len);
         let skip = len.next_multiple_of(16).min(len + tail.len()) - len;
         flash_rest = &mut tail[skip..];
-        let data: &[f32] = bytemuck::try_cast_slice(&*bytes)
-            .map_err(|_| Failure::Usage("an input file's length is not a multiple of 4"))?;
+        let data: &[u8] = bytes;
+        if data.len() % size != 0 {
+            return Err(Failure::Usage(
+                "an input file's length is not a multiple of its values' size",
+            ));
+        }
         let per_sample = model.input_elements(i);
         if i == 0 && per_sample > 0 {
-            batch = data.len() / per_sample;
+            batch = data.len() / size / per_sample;
         }
         println!(
             "kiln-runner: input {i}: {path}: {} values, {per_sample} per sample ({room} bytes of flash were free)",
-            data.len()
+            data.len() / size
         );
         let _ = inputs.push(data);
     }
-    let rest: &'static mut [f32] = work;
+    let rest: &'static mut [u8] = work;
 
     // Outputs next (one after the other, so they are written in one go), then the arena.
     let mut sizes: heapless::Vec<usize, MAX_IO> = heapless::Vec::new();
     for j in 0..model.outputs() {
-        let _ = sizes.push(model.output_elements(j) * batch);
+        let _ = sizes.push(model.output_elements(j) * batch * size);
     }
-    let total_out: usize = sizes.iter().sum();
+    // Each output starts 4-byte aligned, so that f32 outputs can be seen as f32s.
+    let total_out: usize = sizes.iter().sum::<usize>().next_multiple_of(4);
     if total_out > rest.len() {
         return Err(Failure::Too(
             "RAM for the outputs (bytes)",
-            total_out * 4,
-            rest.len() * 4,
+            total_out,
+            rest.len(),
         ));
     }
     let (all_outputs, rest) = rest.split_at_mut(total_out);
-    let mut outputs: heapless::Vec<&mut [f32], MAX_IO> = heapless::Vec::new();
-    let mut remaining: &mut [f32] = &mut *all_outputs;
+    let mut outputs: heapless::Vec<&mut [u8], MAX_IO> = heapless::Vec::new();
+    let mut remaining: &mut [u8] = &mut *all_outputs;
     for &n in &sizes {
         let (out, tail) = core::mem::take(&mut remaining).split_at_mut(n);
         remaining = tail;
         let _ = outputs.push(out);
     }
-    let arena: &mut [u8] = bytemuck::cast_slice_mut(rest);
+    let arena: &mut [u8] = rest;
     let (planned, lower_bound) = model.plan()?;
     println!(
         "kiln-runner: arena {planned} bytes planned, lower bound {lower_bound} bytes, {} bytes free",
@@ -256,34 +265,38 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     );
 
     let show_all = output_path == "-";
+    if size == 1 {
+        println!("kiln-runner: outputs are int8");
+    }
+    let mut written = 0;
     for (j, out) in outputs.iter().enumerate() {
+        let values = out.len() / size;
+        written += out.len();
         match model.output_shape(j, batch) {
-            Some(shape) => println!(
-                "kiln-runner: output {j}: shape {shape}, {} values",
-                out.len()
-            ),
-            None => println!("kiln-runner: output {j}: {} values", out.len()),
+            Some(shape) => println!("kiln-runner: output {j}: shape {shape}, {values} values"),
+            None => println!("kiln-runner: output {j}: {values} values"),
         }
-        let shown = if show_all {
-            out.len()
-        } else {
-            out.len().min(SHOWN)
-        };
-        for (k, v) in out[..shown].iter().enumerate() {
-            println!("y{j}[{k}] = {v:e} ({:#010x})", v.to_bits());
+        let shown = if show_all { values } else { values.min(SHOWN) };
+        for k in 0..shown {
+            match size {
+                1 => println!("y{j}[{k}] = {}", out[k] as i8),
+                _ => {
+                    let mut b = [0u8; 4];
+                    b.copy_from_slice(&out[4 * k..4 * k + 4]);
+                    let v = f32::from_le_bytes(b);
+                    println!("y{j}[{k}] = {v:e} ({:#010x})", v.to_bits());
+                }
+            }
         }
-        if shown < out.len() {
-            println!("y{j}: {} more values in {output_path}", out.len() - shown);
+        if shown < values {
+            println!("y{j}: {} more values in {output_path}", values - shown);
         }
     }
     drop(outputs);
     if !show_all {
-        sh::write_file(output_path, bytemuck::cast_slice(all_outputs))
+        sh::write_file(output_path, &all_outputs[..written])
             .map_err(|e| Failure::Io("output", e))?;
-        println!(
-            "kiln-runner: wrote {} bytes to {output_path}",
-            total_out * 4
-        );
+        println!("kiln-runner: wrote {written} bytes to {output_path}");
     }
     Ok(())
 }
@@ -380,13 +393,48 @@ mod engine {
             Ok((plan.arena_bytes(), plan.lower_bound_bytes()))
         }
 
+        /// Bytes per value of the model's inputs and outputs (4: float32, 1: int8).
+        pub fn element_bytes(&self) -> usize {
+            let first = self.graph.input_nodes().first().copied().unwrap_or(0);
+            self.graph
+                .nodes()
+                .get(first as usize)
+                .map_or(4, |n| n.dtype.size())
+        }
+
+        /// [`Self::run`] on the model's own element type.
+        pub fn prepare_and_predict(
+            &self,
+            inputs: &[&[u8]],
+            outputs: &mut [&mut [u8]],
+            arena: &mut [u8],
+        ) -> Result<(usize, usize, usize), Failure> {
+            let misaligned = |_| Failure::Usage("a buffer is not aligned for the model's values");
+            if self.element_bytes() == 1 {
+                let ins: heapless::Vec<&[i8], MAX_IO> =
+                    inputs.iter().map(|b| bytemuck::cast_slice(b)).collect();
+                let mut outs: heapless::Vec<&mut [i8], MAX_IO> =
+                    outputs.iter_mut().map(|b| bytemuck::cast_slice_mut(b)).collect();
+                return self.run(&ins, &mut outs, arena);
+            }
+            let mut ins: heapless::Vec<&[f32], MAX_IO> = heapless::Vec::new();
+            for b in inputs {
+                let _ = ins.push(bytemuck::try_cast_slice(b).map_err(misaligned)?);
+            }
+            let mut outs: heapless::Vec<&mut [f32], MAX_IO> = heapless::Vec::new();
+            for b in outputs.iter_mut() {
+                let _ = outs.push(bytemuck::try_cast_slice_mut(b).map_err(misaligned)?);
+            }
+            self.run(&ins, &mut outs, arena)
+        }
+
         /// Prepares the model (measured region 1), then runs one predict (region 2);
         /// returns the batch and the stack each took.
         #[inline(never)]
-        pub fn prepare_and_predict(
+        fn run<T: kiln::graph::Element>(
             &self,
-            inputs: &[&[f32]],
-            outputs: &mut [&mut [f32]],
+            inputs: &[&[T]],
+            outputs: &mut [&mut [T]],
             arena: &mut [u8],
         ) -> Result<(usize, usize, usize), Failure> {
             // The prepared model lives in this frame, as it would in a firmware's `main`.
@@ -445,10 +493,13 @@ mod engine {
         pub fn plan(&self) -> Result<(usize, usize), Failure> {
             Ok((black_box(0), black_box(0)))
         }
+        pub fn element_bytes(&self) -> usize {
+            black_box(4)
+        }
         pub fn prepare_and_predict(
             &self,
-            _: &[&[f32]],
-            outputs: &mut [&mut [f32]],
+            _: &[&[u8]],
+            outputs: &mut [&mut [u8]],
             arena: &mut [u8],
         ) -> Result<(usize, usize, usize), Failure> {
             kiln_marker_start();

@@ -14,8 +14,11 @@ use crate::formats::tflite::{
 use crate::model::{HostGraph, HostModel};
 use kiln::graph::{DType, LayerId, NodeId, Quant};
 use kiln::kernels::int8::add::AddParams;
+use kiln::kernels::int8::logistic::{self, LogisticParams};
 use kiln::kernels::int8::mean::MeanParams;
 use kiln::kernels::int8::relu::ReluParams;
+use kiln::kernels::int8::softmax::SoftmaxParams;
+use kiln::kernels::int8::tanh::{self, TanhParams};
 use kiln::layers::*;
 use kiln::ops::int8::{self, Flavor, Header, Requant};
 use kiln::{Activation, Functional, Heap, Padding};
@@ -586,11 +589,60 @@ impl<'m> Builder<'m> {
                 }
                 self.simple(&at, ZeroPadding2D::new(padding))
             }
+            (BuiltinOp::Softmax, Options::Softmax { beta }) => {
+                let input = op.inputs.first().copied().flatten().unwrap_or(usize::MAX);
+                let (s_in, _) = self.scale(&at, input)?;
+                self.fixed_output(&at, 1.0 / 256.0, -128)?;
+                let params = SoftmaxParams::with_rounding(s_in, *beta, self.flavor.rounding())
+                    .ok_or_else(|| at.err(format!("beta {beta} with input scale {s_in}")))?;
+                let header = self.header(&at, Fused::None)?;
+                self.with_words(&at, Softmax, header, &params.to_words())
+            }
+            (BuiltinOp::Logistic | BuiltinOp::Tanh, _) => {
+                if self.flavor != Flavor::LiteRtReference {
+                    return Err(at.err("TensorFlow Lite Micro's fixed-point LOGISTIC and TANH are not in kiln (LiteRT's tables are)"));
+                }
+                let input = op.inputs.first().copied().flatten().unwrap_or(usize::MAX);
+                let (s_in, z_in) = self.scale(&at, input)?;
+                let header = self.header(&at, Fused::None)?;
+                if op.op == BuiltinOp::Logistic {
+                    self.fixed_output(&at, logistic::OUTPUT_SCALE, logistic::OUTPUT_ZERO_POINT)?;
+                    let words = LogisticParams::new(s_in, z_in).to_words();
+                    self.with_words(
+                        &at,
+                        kiln::layers::Activation::new(Activation::Sigmoid),
+                        header,
+                        &words,
+                    )
+                } else {
+                    self.fixed_output(&at, tanh::OUTPUT_SCALE, tanh::OUTPUT_ZERO_POINT)?;
+                    let words = TanhParams::new(s_in, z_in).to_words();
+                    self.with_words(
+                        &at,
+                        kiln::layers::Activation::new(Activation::Tanh),
+                        header,
+                        &words,
+                    )
+                }
+            }
             (op_kind, _) => Err(TfliteImportError::Unsupported {
                 index,
                 op: op_kind.name().to_string(),
             }),
         }
+    }
+
+    /// Checks the output has the fixed quantization TensorFlow Lite's kernel writes.
+    fn fixed_output(&self, at: &At<'_>, scale: f32, zero_point: i32) -> Result<()> {
+        let output = self.output(at)?;
+        let found = self.scale(at, output)?;
+        if found != (scale, zero_point) {
+            return Err(at.err(format!(
+                "output quantized with scale {} and zero point {}, not {scale} and {zero_point}",
+                found.0, found.1
+            )));
+        }
+        Ok(())
     }
 
     /// The `requant` header of the operator's output, clamped by `act`.

@@ -152,15 +152,30 @@ impl RunnerBuild {
     }
 }
 
-/// One model input for the runner: raw little-endian f32 values and the shape (batch
-/// first) they have.
+/// Values of a model input or output: float32, or an int8 model's int8.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Values {
+    F32(Vec<f32>),
+    I8(Vec<i8>),
+}
+
+impl Values {
+    fn to_le_bytes(&self) -> Vec<u8> {
+        match self {
+            Values::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Values::I8(v) => v.iter().map(|&x| x as u8).collect(),
+        }
+    }
+}
+
+/// One model input for the runner: its values and the shape (batch first) they have.
 pub struct RunInput {
-    pub data: Vec<f32>,
+    pub data: Values,
     pub shape: Vec<usize>,
 }
 
 /// One model output: its shape (batch first) and values.
-pub type RunOutput = (Vec<usize>, Vec<f32>);
+pub type RunOutput = (Vec<usize>, Values);
 
 /// What a run gave back.
 pub struct RunReport {
@@ -224,8 +239,7 @@ pub fn run(
     let mut args = vec!["model.kiln".to_string(), "y.bin".to_string()];
     for (i, input) in inputs.iter().enumerate() {
         let name = format!("x{i}.bin");
-        let bytes: Vec<u8> = input.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        write(&name, &bytes)?;
+        write(&name, &input.data.to_le_bytes())?;
         let shape: Vec<String> = input.shape.iter().map(ToString::to_string).collect();
         args.push(format!("{name}:{}", shape.join("x")));
     }
@@ -310,10 +324,8 @@ pub fn run(
 fn read_outputs(log: &str, file: &Path) -> Result<Vec<RunOutput>, RunError> {
     let bytes = std::fs::read(file)
         .map_err(|e| RunError::Qemu(format!("the runner wrote no outputs ({e})")))?;
-    let values: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let int8 = log.lines().any(|l| l == "kiln-runner: outputs are int8");
+    let size = if int8 { 1 } else { 4 };
     let mut outputs = Vec::new();
     let mut at = 0;
     for line in log.lines() {
@@ -339,11 +351,19 @@ fn read_outputs(log: &str, file: &Path) -> Result<Vec<RunOutput>, RunError> {
                 "cannot read the runner's line {line:?}"
             )));
         };
-        let data = values.get(at..at + count).ok_or_else(|| {
+        let data = bytes.get(at..at + count * size).ok_or_else(|| {
             RunError::Qemu("the runner wrote fewer values than it printed".into())
         })?;
-        outputs.push((dims, data.to_vec()));
-        at += count;
+        let values = match int8 {
+            true => Values::I8(data.iter().map(|&b| b as i8).collect()),
+            false => Values::F32(
+                data.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+        };
+        outputs.push((dims, values));
+        at += count * size;
     }
     Ok(outputs)
 }

@@ -70,7 +70,9 @@ pub fn conv2d(
                         let px = (iy * g.in_w + ix) * in_c;
                         let tap = (ky * g.kernel_w + kx) * in_c;
                         for (&x, &w) in input[px..px + in_c].iter().zip(&w_oc[tap..tap + in_c]) {
-                            acc = acc.wrapping_add(i32::from(w) * (i32::from(x) + input_offset));
+                            acc = acc.wrapping_add(
+                                i32::from(w).wrapping_mul(i32::from(x).wrapping_add(input_offset)),
+                            );
                         }
                     }
                 }
@@ -276,5 +278,26 @@ pub(crate) mod tests {
             single > 0,
             "BUILTIN_REF's conv is double rounding, not single"
         );
+    }
+
+    #[test]
+    fn ties_pin_double_rounding() {
+        // power-of-two scales (s_in 2^-4, s_w 2^-6, s_out 2^-7): every accumulator is
+        // scaled by exactly 1/8, so many land on ties or just off them
+        for name in ["conv_ties", "dw_ties"] {
+            let v = vectors::CONV.iter().find(|v| v.name == name).unwrap();
+            assert_eq!(run_vector(v, v.input, DOUBLE), v.expected, "{name}");
+            let single = mismatches(&run_vector(v, v.input, SINGLE), v.expected);
+            let float = mismatches(&run_vector(v, v.input, Requant::Float64), v.expected);
+            std::println!(
+                "{name}: {} outputs, single differs in {single}, f64 in {float}",
+                v.expected.len()
+            );
+            assert!(
+                single > 0,
+                "{name}: BUILTIN_REF's conv is not single rounding"
+            );
+            assert!(float > 0, "{name}: nor the f64 requant of its FC");
+        }
     }
 }

@@ -69,7 +69,9 @@ pub fn depthwise_conv2d(
                         };
                         let x = input[(iy * g.in_w + ix) * in_c + ic];
                         let w = filter[(ky * g.kernel_w + kx) * out_c + oc];
-                        acc = acc.wrapping_add(i32::from(w) * (i32::from(x) + input_offset));
+                        acc = acc.wrapping_add(
+                            i32::from(w).wrapping_mul(i32::from(x).wrapping_add(input_offset)),
+                        );
                     }
                 }
                 if let Some(b) = bias {

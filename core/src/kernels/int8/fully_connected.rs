@@ -48,7 +48,9 @@ pub fn fully_connected(
         for (u, (w_row, y)) in filter.chunks_exact(depth).zip(y_row.iter_mut()).enumerate() {
             let mut acc = 0i32;
             for (&w, &x) in w_row.iter().zip(x_row) {
-                acc = acc.wrapping_add(i32::from(w) * (i32::from(x) + input_offset));
+                acc = acc.wrapping_add(
+                    i32::from(w).wrapping_mul(i32::from(x).wrapping_add(input_offset)),
+                );
             }
             if let Some(b) = bias {
                 acc = acc.wrapping_add(b[u]);

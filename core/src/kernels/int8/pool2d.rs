@@ -83,18 +83,20 @@ pub fn average_pool2d(
                 acc.fill(0);
                 let mut n = 0i32;
                 g.for_each_in_window(oy, ox, |px| {
-                    n += 1;
+                    n = n.wrapping_add(1);
                     let cells = &input[px + c0..px + c0 + acc.len()];
                     for (a, &x) in acc.iter_mut().zip(cells) {
                         *a = a.wrapping_add(i32::from(x));
                     }
                 });
                 for (y, &sum) in out_block.iter_mut().zip(acc.iter()) {
-                    let avg = match n {
-                        0 => 0,
-                        n if sum > 0 => (sum + n / 2) / n,
-                        n => (sum - n / 2) / n,
+                    // C's int arithmetic; wrapping only matters for absurd window sizes
+                    let avg = if sum > 0 {
+                        sum.wrapping_add(n / 2).checked_div(n)
+                    } else {
+                        sum.wrapping_sub(n / 2).checked_div(n)
                     };
+                    let avg = avg.unwrap_or(0);
                     *y = avg.max(act_min).min(act_max).clamp(-128, 127) as i8;
                 }
             }

@@ -3,7 +3,7 @@
 use crate::output::Out;
 use anyhow::{bail, Context, Result};
 use kiln_host::formats::npy;
-use kiln_host::load::load_model;
+use kiln_host::load::load_model_with;
 use kiln_host::quantize::{self, Granularity, QuantizeError, QuantizeOptions, Ranges};
 use kiln_host::HostGraph;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,7 @@ pub fn run(
     model: &Path,
     output: &Path,
     rust: Option<&Path>,
+    flavor: kiln::ops::int8::Flavor,
     int8: Option<&Int8>,
     out: &mut Out,
 ) -> Result<()> {
@@ -42,7 +43,7 @@ pub fn run(
         );
     }
     crate::paths::check_outputs(&reads, &writes)?;
-    let host = load_model(model)?;
+    let host = load_model_with(model, flavor)?;
     if !host.has_weights() {
         bail!(
             "{}: the file has no weights (a bare model config); export needs a .keras archive",
@@ -50,7 +51,7 @@ pub fn run(
         );
     }
     let host = match int8 {
-        Some(int8) => quantize_model(&host, model, int8, out)?,
+        Some(int8) => quantize_model(&host, model, int8, flavor, out)?,
         None => host,
     };
     for (_, path) in &writes {
@@ -108,7 +109,13 @@ pub fn run(
 }
 
 /// `--int8`: the model quantized with the calibration files, and what was done, printed.
-fn quantize_model(host: &HostGraph, model: &Path, int8: &Int8, out: &mut Out) -> Result<HostGraph> {
+fn quantize_model(
+    host: &HostGraph,
+    model: &Path,
+    int8: &Int8,
+    flavor: kiln::ops::int8::Flavor,
+    out: &mut Out,
+) -> Result<HostGraph> {
     let arrays = int8
         .calibration
         .iter()
@@ -126,7 +133,7 @@ fn quantize_model(host: &HostGraph, model: &Path, int8: &Int8, out: &mut Out) ->
         } else {
             Ranges::LikeConverter
         },
-        ..Default::default()
+        flavor,
     };
     let q = quantize::quantize(host, &arrays, &options).map_err(|e| {
         // A calibration array's problem names its file; anything else, the model's.
