@@ -14,9 +14,12 @@ use super::{Granularity, QuantizeError, QuantizeOptions, Result};
 use crate::model::{HostGraph, HostModel};
 use kiln::graph::{DType, LayerKind, LayerSpec, Quant};
 use kiln::kernels::int8::add::AddParams;
+use kiln::kernels::int8::logistic::LogisticParams;
 use kiln::kernels::int8::mean::MeanParams;
 use kiln::kernels::int8::relu::ReluParams;
-use kiln::ops::int8::{self, Header, Requant};
+use kiln::kernels::int8::softmax::SoftmaxParams;
+use kiln::kernels::int8::tanh::TanhParams;
+use kiln::ops::int8::{self, Flavor, Header, Requant};
 use kiln::{Activation, Functional, Heap};
 
 /// The int8 model and its tensors' quantization.
@@ -38,11 +41,15 @@ pub fn makes_params(kind: &LayerKind) -> bool {
             | LayerKind::GlobalAveragePooling2D(_)
             | LayerKind::Merge(kiln::MergeOp::Add)
             | LayerKind::ReLU(_)
+            | LayerKind::Softmax(_)
             | LayerKind::Concatenate(_)
             | LayerKind::Flatten(_)
             | LayerKind::Reshape(_)
             | LayerKind::ZeroPadding2D(_)
-    )
+    ) || matches!(kind, LayerKind::Activation(a) if matches!(
+        a.0,
+        Activation::Sigmoid | Activation::Tanh | Activation::Softmax | Activation::Relu | Activation::Relu6
+    ))
 }
 
 /// The int8 configuration of an op: a Dense's or convolution's fused activation and
@@ -155,6 +162,18 @@ fn variables(
         vec![("requant", le_bytes(&out))]
     };
     let input = op.inputs.first().copied();
+    // TensorFlow Lite's SOFTMAX (beta 1): its parameters come from the input's scale.
+    let softmax = || {
+        let input = input.ok_or_else(|| fail("has no input".into()))?;
+        let params =
+            SoftmaxParams::with_rounding(q(input).0, 1.0, flavor.rounding()).ok_or_else(|| {
+                fail(format!(
+                    "an input scale ({}) TensorFlow Lite's softmax refuses",
+                    q(input).0
+                ))
+            })?;
+        Ok(requant(header(Activation::Linear)?, &params.to_words()))
+    };
     match op.kind {
         LayerKind::Dense(_) | LayerKind::Conv2D(_) | LayerKind::DepthwiseConv2D(_) => {
             let kernel = op
@@ -262,11 +281,27 @@ fn variables(
             .ok_or_else(|| fail("scales whose multipliers TensorFlow Lite refuses".into()))?;
             Ok(requant(header, &params.to_words()))
         }
-        LayerKind::ReLU(r) => {
+        LayerKind::Softmax(_) => softmax(),
+        LayerKind::Activation(a) if a.0 == Activation::Softmax => softmax(),
+        LayerKind::Activation(a) if matches!(a.0, Activation::Sigmoid | Activation::Tanh) => {
+            if flavor != Flavor::LiteRtReference {
+                return Err(fail(
+                    "TensorFlow Lite Micro's fixed-point LOGISTIC and TANH are not in kiln (LiteRT's tables are)".into(),
+                ));
+            }
+            let (in_scale, in_zero) = q(input.ok_or_else(|| fail("has no input".into()))?);
+            let words = match a.0 {
+                Activation::Sigmoid => LogisticParams::new(in_scale, in_zero).to_words(),
+                _ => TanhParams::new(in_scale, in_zero).to_words(),
+            };
+            Ok(requant(header(Activation::Linear)?, &words))
+        }
+        LayerKind::ReLU(_) | LayerKind::Activation(_) => {
             let input = input.ok_or_else(|| fail("has no input".into()))?;
-            let clamp = match r.max_value {
-                Some(_) => Activation::Relu6,
-                None => Activation::Relu,
+            let clamp = match op.kind {
+                LayerKind::ReLU(r) if r.max_value.is_some() => Activation::Relu6,
+                LayerKind::Activation(a) => a.0,
+                _ => Activation::Relu,
             };
             let header = header(clamp)?;
             let params = ReluParams::new(

@@ -67,14 +67,17 @@ pub fn asymmetric(min: f32, max: f32) -> (f32, i32) {
     (scale, zero_point)
 }
 
-/// The fixed output quantization of a softmax, sigmoid or tanh layer.
+/// The fixed output quantization of a softmax, sigmoid or tanh layer (the quantization
+/// TensorFlow Lite's int8 kernels write).
 pub fn fixed(kind: &LayerKind) -> Option<(f32, i32)> {
+    use kiln::kernels::int8::{logistic, tanh};
     let softmax = (1.0 / 256.0, -128);
     match kind {
         LayerKind::Softmax(_) => Some(softmax),
         LayerKind::Activation(a) => match a.0 {
-            Activation::Softmax | Activation::Sigmoid => Some(softmax),
-            Activation::Tanh => Some((1.0 / 128.0, 0)),
+            Activation::Softmax => Some(softmax),
+            Activation::Sigmoid => Some((logistic::OUTPUT_SCALE, logistic::OUTPUT_ZERO_POINT)),
+            Activation::Tanh => Some((tanh::OUTPUT_SCALE, tanh::OUTPUT_ZERO_POINT)),
             _ => None,
         },
         _ => None,
