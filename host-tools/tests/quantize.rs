@@ -314,20 +314,21 @@ fn softmax_and_sigmoid_are_split_from_their_dense() {
         ]),
         6,
     );
-    match plan::plan(&model) {
-        Ok(p) => {
-            let kinds: Vec<LayerKind> = p.ops.iter().map(|op| op.kind).collect();
-            assert!(matches!(kinds[2], LayerKind::Activation(_)));
-            assert!(matches!(kinds[4], LayerKind::Softmax(_)));
-        }
-        // Until kiln's int8 engine has them.
-        Err(e) => assert!(
-            e.to_string().starts_with(
-                "layer 'dense' (Dense) has no int8 kernel: its activation 'sigmoid' has none"
-            ),
-            "{e}"
-        ),
-    }
+    let p = plan::plan(&model).unwrap();
+    let kinds: Vec<LayerKind> = p.ops.iter().map(|op| op.kind).collect();
+    assert!(matches!(kinds[2], LayerKind::Activation(a) if a.0 == Activation::Sigmoid));
+    assert!(matches!(kinds[4], LayerKind::Softmax(_)));
+    assert_eq!(p.ops[4].name, "dense_1_softmax");
+    // Their outputs have TensorFlow Lite's fixed quantization.
+    let calibration = random_array(&[8, 4], 3);
+    let q = quantize::quantize(&model, &[calibration], &QuantizeOptions::default()).unwrap();
+    let fixed: Vec<(f32, i32)> = q
+        .tensors
+        .iter()
+        .filter(|t| t.rule == quantize::Rule::Fixed)
+        .map(|t| (t.scale, t.zero_point))
+        .collect();
+    assert_eq!(fixed, [(1.0 / 256.0, -128), (1.0 / 256.0, -128)]);
 }
 
 fn kiln(args: &[&str]) -> std::process::Output {
@@ -430,4 +431,144 @@ fn export_int8_prints_what_it_did_and_the_error_on_the_calibration_set() {
         "{stderr}"
     );
     std::fs::remove_dir_all(&tmp).ok();
+}
+
+#[test]
+fn the_bias_of_a_linear_dense_moves_into_the_dense_after_it() {
+    // Three linear Dense layers: the converter's rewriter, from the end, moves the second's
+    // bias into the third; the first keeps its own (the second has none left to take it).
+    let graph = sequential(vec![
+        Input::new(&[4]).into(),
+        Dense::new(3).into(),
+        Dense::new(5).into(),
+        Dense::new(2).into(),
+    ]);
+    let model = with_weights(graph, 12);
+    let p = plan::plan(&model).unwrap();
+    assert_eq!(
+        p.rewrites,
+        [Rewrite::BiasMoved {
+            from: "dense_1".into(),
+            into: "dense_2".into()
+        }]
+    );
+    let bias = |i: usize| p.ops[i].kernel.as_ref().unwrap().bias.clone();
+    assert!(bias(1).is_some() && bias(2).is_none() && bias(3).is_some());
+    // b3 + b2·W3, and the rewritten model computes what the model does.
+    let g = model.graph().unwrap();
+    let (b2, w3, b3) = (
+        g.layer_weight(2, "bias").unwrap(),
+        g.layer_weight(3, "kernel").unwrap(),
+        g.layer_weight(3, "bias").unwrap(),
+    );
+    for (j, &got) in bias(3).unwrap().iter().enumerate() {
+        let want: f32 = b3[j] + (0..5).map(|i| b2[i] * w3[i * 2 + j]).sum::<f32>();
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    }
+    let (rewritten, _) = calibrate::float_model(&p).unwrap();
+    let x = random_array(&[6, 4], 2);
+    let want = quantize::report::predict(&model, std::slice::from_ref(&x)).unwrap();
+    let got = quantize::report::predict(&rewritten, std::slice::from_ref(&x)).unwrap();
+    for (a, b) in got.last().unwrap().iter().zip(&want[0]) {
+        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+    }
+}
+
+#[test]
+fn a_relu_after_a_relu_is_the_identity() {
+    let model = with_weights(
+        sequential(vec![
+            Input::new(&[4]).into(),
+            Dense::new(3).activation(Activation::Relu).into(),
+            ReLU::new().into(),
+            Dense::new(2).into(),
+        ]),
+        8,
+    );
+    let p = plan::plan(&model).unwrap();
+    let classes: Vec<&str> = p.ops.iter().map(|op| op.kind.class_name()).collect();
+    assert_eq!(classes, ["InputLayer", "Dense", "Dense"]);
+    assert_eq!(
+        p.rewrites[0].to_string(),
+        "re_lu (relu) removed: the output of dense is clamped so already"
+    );
+}
+
+/// A model input, an average pool of it, and a concatenation of the pool with a ReLU conv
+/// of the pool: one group of tensors sharing a quantization.
+fn pool_concat_model() -> HostGraph {
+    let mut ws = Functional::<Heap>::new();
+    let x = ws.input(Input::new(&[6, 6, 2])).unwrap();
+    let p = ws.call(AveragePooling2D::new([2, 2]), &[x]).unwrap();
+    let c = ws
+        .call(Conv2D::new(2, [1, 1]).activation(Activation::Relu), &[p])
+        .unwrap();
+    let k = ws.call(Concatenate::new(), &[p, c]).unwrap();
+    let f = ws.call(Flatten, &[k]).unwrap();
+    let y = ws.call(Dense::new(2), &[f]).unwrap();
+    with_weights(ws.model(&[x], &[y]).unwrap(), 21)
+}
+
+#[test]
+fn a_group_takes_the_ranges_the_converter_keeps_or_all_its_members() {
+    let model = pool_concat_model();
+    let calibration = random_array(&[16, 6, 6, 2], 4);
+    let run = |ranges| {
+        let options = QuantizeOptions {
+            ranges,
+            ..Default::default()
+        };
+        quantize::quantize(&model, std::slice::from_ref(&calibration), &options).unwrap()
+    };
+    let find = |q: &quantize::Quantized, layer: &str| {
+        q.tensors.iter().find(|t| t.layer == layer).unwrap().clone()
+    };
+    // The converter keeps the concatenation's range and quantizes the whole group with it,
+    // the model input included (whose own range is wider: it then clips).
+    let q = run(quantize::Ranges::LikeConverter);
+    let (input, concat) = (find(&q, "input_layer"), find(&q, "concatenate"));
+    assert_eq!(
+        (input.scale, input.zero_point),
+        params::asymmetric(concat.min, concat.max)
+    );
+    assert!(input.min < concat.min);
+    // Own ranges: the union of the group's, the input's included.
+    let q = run(quantize::Ranges::Own);
+    let (input, concat) = (find(&q, "input_layer"), find(&q, "concatenate"));
+    let union = (input.min.min(concat.min), input.max.max(concat.max));
+    assert_eq!(
+        (concat.scale, concat.zero_point),
+        params::asymmetric(union.0, union.1)
+    );
+}
+
+#[test]
+fn an_add_input_it_overwrites_in_place_takes_its_range_like_the_converters_calibrator() {
+    // a = conv(x); s = a + conv(a): the second conv's output is read by the Add only, so
+    // TensorFlow Lite's calibrator (the Add running in place) records s's values in it too.
+    let mut ws = Functional::<Heap>::new();
+    let x = ws.input(Input::new(&[4, 4, 2])).unwrap();
+    let a = ws
+        .call(Conv2D::new(2, [1, 1]).activation(Activation::Relu), &[x])
+        .unwrap();
+    let b = ws.call(Conv2D::new(2, [1, 1]), &[a]).unwrap();
+    let s = ws.call(Add, &[a, b]).unwrap();
+    let g = ws.call(GlobalAveragePooling2D::new(), &[s]).unwrap();
+    let model = with_weights(ws.model(&[x], &[g]).unwrap(), 31);
+    let calibration = random_array(&[16, 4, 4, 2], 6);
+    let p = plan::plan(&model).unwrap();
+    let own = calibrate::calibrate(
+        &p,
+        &calibrate::Samples::new(&p, std::slice::from_ref(&calibration)).unwrap(),
+    )
+    .unwrap()
+    .ranges;
+    let recorded = calibrate::as_converter_records(&p, &own);
+    let (conv_a, conv_b, add) = (1, 2, 3);
+    assert_eq!(recorded[conv_a], own[conv_a], "read by the second conv too");
+    assert_eq!(
+        recorded[conv_b],
+        (own[conv_b].0.min(own[add].0), own[conv_b].1.max(own[add].1))
+    );
+    assert_eq!(recorded[add], own[add]);
 }

@@ -57,17 +57,20 @@ pub enum Granularity {
     PerTensor,
 }
 
-/// Which range of each tensor its quantization comes from.
+/// Which ranges the tensors' quantization comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Ranges {
-    /// The ranges TensorFlow Lite's calibrator records: a tensor that an ADD or SOFTMAX
-    /// overwrites in place during the calibrator's float run also takes in that op's
-    /// output range ([`calibrate::as_converter_records`]). The model is then the
-    /// converter's, scale for scale.
+    /// The converter's: the ranges its calibrator records (a tensor that an ADD or
+    /// SOFTMAX overwrites in place during the float run also takes in that op's output
+    /// range: [`calibrate::as_converter_records`]), and in a group of tensors that share
+    /// one quantization, the ranges its quantizer keeps ([`params::converter_sources`]).
+    /// The model is then the converter's, scale for scale.
     #[default]
     LikeConverter,
-    /// Each tensor's own range: a little more precision where the converter's calibrator
-    /// widens a range, and a model that differs from the converter's there.
+    /// Each tensor's own range, and a group's union of all its members' ranges: never
+    /// narrower than the values (the converter's choice can clip a model input that
+    /// feeds a pool and a concatenation), and a model that differs from the converter's
+    /// where they differ.
     Own,
 }
 
@@ -179,11 +182,14 @@ pub fn quantize(
     let plan = plan::plan(model)?;
     let samples = calibrate::Samples::new(&plan, calibration)?;
     let calibrated = calibrate::calibrate(&plan, &samples)?;
-    let ranges = match options.ranges {
-        Ranges::LikeConverter => calibrate::as_converter_records(&plan, &calibrated.ranges),
-        Ranges::Own => calibrated.ranges.clone(),
+    let (ranges, sources) = match options.ranges {
+        Ranges::LikeConverter => (
+            calibrate::as_converter_records(&plan, &calibrated.ranges),
+            params::converter_sources(&plan),
+        ),
+        Ranges::Own => (calibrated.ranges.clone(), vec![true; plan.ops.len()]),
     };
-    let quants = params::choose(&plan, &calibrated.ranges, &ranges)?;
+    let quants = params::choose(&plan, &calibrated.ranges, &ranges, &sources)?;
     let built = build::build(&plan, &calibrated, &quants, options)?;
     let report = report::evaluate(&built.model, model, calibration)?;
     Ok(Quantized {

@@ -105,9 +105,47 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
+/// Which tensors' ranges TensorFlow Lite's quantizer keeps where tensors must share one
+/// quantization (its `RemoveRedundantStatsOps`): it drops the range of every output of a
+/// one-input pad, reshape or pool (and of a fixed-range op), then, from each tensor
+/// whose range it kept and that a pad, reshape, pool or concatenation computes, the
+/// ranges of that op's inputs and of theirs, back through such ops. A group is then
+/// quantized from the ranges that are left: a concatenation's output range, say, becomes
+/// its inputs' (and their pad's and pool's inputs', a model input's included, which can
+/// then clip).
+pub fn converter_sources(plan: &Plan) -> Vec<bool> {
+    let n = plan.ops.len();
+    let mut dropped = vec![false; n];
+    for (i, op) in plan.ops.iter().enumerate() {
+        let one_input = keeps_quantization(&op.kind) && op.inputs.len() == 1;
+        if one_input || fixed(&op.kind).is_some() {
+            dropped[i] = true;
+        }
+    }
+    let mut stack: Vec<usize> = (0..n).filter(|&i| !dropped[i]).collect();
+    let mut visited = vec![false; n];
+    while let Some(v) = stack.pop() {
+        if std::mem::replace(&mut visited[v], true) || !keeps_quantization(&plan.ops[v].kind) {
+            continue;
+        }
+        for &input in &plan.ops[v].inputs {
+            dropped[input] = true;
+            stack.push(input);
+        }
+    }
+    dropped.iter().map(|d| !d).collect()
+}
+
 /// Every op's quantization, from the ranges to quantize from (`ranges`, per op of
-/// `plan`); `own` are the tensors' own ranges, for the record.
-pub fn choose(plan: &Plan, own: &[(f32, f32)], ranges: &[(f32, f32)]) -> Result<Vec<TensorQuant>> {
+/// `plan`); a group of tensors that share one quantization takes the union of its
+/// members' ranges that `sources` marks (of all its members if it marks none). `own` are
+/// the tensors' own ranges, for the record.
+pub fn choose(
+    plan: &Plan,
+    own: &[(f32, f32)],
+    ranges: &[(f32, f32)],
+    sources: &[bool],
+) -> Result<Vec<TensorQuant>> {
     let n = plan.ops.len();
     let mut parent: Vec<usize> = (0..n).collect();
     for (i, op) in plan.ops.iter().enumerate() {
@@ -119,12 +157,17 @@ pub fn choose(plan: &Plan, own: &[(f32, f32)], ranges: &[(f32, f32)]) -> Result<
         }
     }
     let roots: Vec<usize> = (0..n).map(|i| find(&mut parent, i)).collect();
-    let mut group_range = vec![(f32::INFINITY, f32::NEG_INFINITY); n];
+    let empty = (f32::INFINITY, f32::NEG_INFINITY);
+    let mut group_range = vec![empty; n];
+    let mut all_range = vec![empty; n];
     let mut group_fixed: Vec<Option<(f32, i32, usize)>> = vec![None; n];
     for i in 0..n {
         let r = roots[i];
-        group_range[r].0 = group_range[r].0.min(ranges[i].0);
-        group_range[r].1 = group_range[r].1.max(ranges[i].1);
+        let union = |a: (f32, f32), b: (f32, f32)| (a.0.min(b.0), a.1.max(b.1));
+        all_range[r] = union(all_range[r], ranges[i]);
+        if sources[i] {
+            group_range[r] = union(group_range[r], ranges[i]);
+        }
         if let Some((s, z)) = fixed(&plan.ops[i].kind) {
             match group_fixed[r] {
                 Some((s0, z0, other)) if (s0, z0) != (s, z) => {
@@ -155,7 +198,11 @@ pub fn choose(plan: &Plan, own: &[(f32, f32)], ranges: &[(f32, f32)]) -> Result<
             }
             Some((s, z, _)) => ((s, z), Rule::Shared(members)),
             None => {
-                let (lo, hi) = group_range[r];
+                let (lo, hi) = if group_range[r] == empty {
+                    all_range[r]
+                } else {
+                    group_range[r]
+                };
                 let rule = if members.is_empty() {
                     Rule::Calibrated
                 } else {

@@ -6,7 +6,8 @@
 //! | Conv2D / DepthwiseConv2D / Dense → BatchNormalization | the layer with the normalization folded into its kernel and bias |
 //! | Conv2D / DepthwiseConv2D / Dense / MaxPooling2D / AveragePooling2D / Add → ReLU, ReLU(6), Activation('relu'\|'relu6') | the layer with the activation fused (a clamp of its int8 output) |
 //! | Dense / convolution with activation softmax, sigmoid or tanh | the layer, linear, then a Softmax or Activation layer |
-//! | Dropout, RandomCrop, Activation('linear') | nothing (the identity at inference) |
+//! | Dropout, RandomCrop, Activation('linear'); a relu after a relu, a relu6 after a relu6 | nothing (the identity) |
+//! | linear Dense → Dense (with bias, no fused activation) | the first without bias, the second with `b1·W2 + b2` (from the model's end, as the converter's rewriter goes) |
 //!
 //! A fold or fusion changes the tensor of the layer before it, so it happens only when
 //! that tensor has no other reader and is not a model output; otherwise the layer stays
@@ -32,6 +33,16 @@ pub enum Rewrite {
     },
     /// Layer `layer` (`class`) computes nothing at inference and is gone.
     Removed { layer: String, class: &'static str },
+    /// Layer `layer` (`activation`) is the identity on the output of `after`, which is
+    /// clamped so already.
+    Redundant {
+        layer: String,
+        activation: &'static str,
+        after: String,
+    },
+    /// The bias of linear Dense `from` moved into the bias of the Dense `into` that reads
+    /// its output: `(x·W1 + b1)·W2 + b2 = (x·W1)·W2 + (b1·W2 + b2)`.
+    BiasMoved { from: String, into: String },
     /// Layer `layer`'s `activation` became the layer `into` of its own.
     Split {
         layer: String,
@@ -57,6 +68,15 @@ impl std::fmt::Display for Rewrite {
                 into,
             } => write!(f, "{layer} ({activation}) fused into {into}"),
             Rewrite::Removed { layer, class } => write!(f, "{layer} ({class}) removed"),
+            Rewrite::BiasMoved { from, into } => write!(f, "bias of {from} moved into {into}"),
+            Rewrite::Redundant {
+                layer,
+                activation,
+                after,
+            } => write!(
+                f,
+                "{layer} ({activation}) removed: the output of {after} is clamped so already"
+            ),
             Rewrite::Split {
                 layer,
                 activation,
@@ -347,6 +367,7 @@ pub fn plan(model: &HostGraph) -> Result<Plan> {
         }
         walk_node(&mut walk, i as NodeId)?;
     }
+    move_dense_biases(&mut walk);
     let mut output_ops = Vec::new();
     for &o in &outputs {
         let v = walk.value_of(o).ok_or_else(|| QuantizeError::Layer {
@@ -538,6 +559,54 @@ fn walk_node(w: &mut Walk<'_>, n: NodeId) -> Result<()> {
     }
 }
 
+/// TensorFlow Lite's converter moves the bias of a linear Dense into the Dense that
+/// reads its output (when nothing else does, and that Dense has a bias and no fused
+/// activation), so that the first Dense's output carries no bias; its rewriter works
+/// from the model's end, so that in a chain of linear Dense layers every other one keeps
+/// its bias. Done here the same way, so that the tensors are the converter's.
+fn move_dense_biases(w: &mut Walk<'_>) {
+    let is_dense =
+        |op: &Op| matches!(op.kind, LayerKind::Dense(_)) && op.post == Activation::Linear;
+    let has_bias = |op: &Op| op.kernel.as_ref().is_some_and(|k| k.bias.is_some());
+    for b in (0..w.ops.len()).rev() {
+        let &[a] = &w.ops[b].inputs[..] else { continue };
+        let (op_a, op_b) = (&w.ops[a], &w.ops[b]);
+        let movable = is_dense(op_a) && is_dense(op_b) && has_bias(op_a) && has_bias(op_b);
+        if !movable || !w.sole_reader(a) {
+            continue;
+        }
+        let (Some(ka), Some(kb)) = (&op_a.kernel, &op_b.kernel) else {
+            continue;
+        };
+        let (bias_a, bias_b) = (
+            ka.bias.as_deref().unwrap_or(&[]),
+            kb.bias.as_deref().unwrap_or(&[]),
+        );
+        let units = kb.channels;
+        if kb.kernel.len() != bias_a.len() * units {
+            continue;
+        }
+        let moved: Vec<f32> = (0..units)
+            .map(|j| {
+                let through: f64 = bias_a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| f64::from(x) * f64::from(kb.kernel[i * units + j]))
+                    .sum();
+                (f64::from(bias_b[j]) + through) as f32
+            })
+            .collect();
+        let (from, into) = (op_a.name.clone(), op_b.name.clone());
+        if let Some(k) = w.ops[b].kernel.as_mut() {
+            k.bias = Some(moved);
+        }
+        if let Some(k) = w.ops[a].kernel.as_mut() {
+            k.bias = None;
+        }
+        w.rewrites.push(Rewrite::BiasMoved { from, into });
+    }
+}
+
 /// A relu or relu6 layer (`clamp`): fused into the layer before it when that layer takes
 /// one and nothing else reads its output; otherwise a ReLU layer of its own.
 fn fuse_or_keep(
@@ -550,7 +619,24 @@ fn fuse_or_keep(
 ) -> Result<()> {
     let v = inputs[0];
     let target = &w.ops[v];
-    if takes_fused_relu(&target.kind) && target.post == Activation::Linear && w.sole_reader(v) {
+    // A relu after a relu (or a relu6 after a relu6) is the identity: TensorFlow folds
+    // such repeats before converting. (It keeps a relu after a relu6 as a layer.)
+    let already = match target.kind {
+        LayerKind::ReLU(r) => relu_clamp(&r).unwrap_or(Activation::Linear),
+        _ => target.post,
+    };
+    if already == clamp {
+        let after = target.name.clone();
+        w.map_onto(n, v);
+        w.rewrites.push(Rewrite::Redundant {
+            layer: name.to_string(),
+            activation: activation_name(clamp),
+            after,
+        });
+        return Ok(());
+    }
+    let fusable = target.post == Activation::Linear;
+    if takes_fused_relu(&target.kind) && fusable && w.sole_reader(v) {
         w.ops[v].post = clamp;
         let into = w.ops[v].name.clone();
         w.map_onto(n, v);
