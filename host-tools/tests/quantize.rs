@@ -572,3 +572,35 @@ fn an_add_input_it_overwrites_in_place_takes_its_range_like_the_converters_calib
     );
     assert_eq!(recorded[add], own[add]);
 }
+
+#[test]
+fn a_convolution_bias_moves_through_a_flatten_that_keeps_the_last_axis() {
+    // A 2×2 valid conv on a 2×2 image: its output is 1×1×3, so the Flatten keeps the
+    // channels as the last axis and the bias moves into the Dense. On a 3×3 image the
+    // Flatten mixes positions into the last axis, and the bias stays.
+    for (size, moved) in [(2u32, true), (3, false)] {
+        let graph = sequential(vec![
+            Input::new(&[size, size, 2]).into(),
+            Conv2D::new(3, [2, 2]).into(),
+            Flatten.into(),
+            Dense::new(2).into(),
+        ]);
+        let model = with_weights(graph, 17);
+        let p = plan::plan(&model).unwrap();
+        assert_eq!(
+            p.rewrites
+                .iter()
+                .any(|r| matches!(r, Rewrite::BiasMoved { from, .. } if from == "conv2d")),
+            moved,
+            "{size}: {:?}",
+            p.rewrites
+        );
+        let (rewritten, _) = calibrate::float_model(&p).unwrap();
+        let x = random_array(&[5, size as usize, size as usize, 2], 2);
+        let want = quantize::report::predict(&model, std::slice::from_ref(&x)).unwrap();
+        let got = quantize::report::predict(&rewritten, std::slice::from_ref(&x)).unwrap();
+        for (a, b) in got.last().unwrap().iter().zip(&want[0]) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+}

@@ -7,7 +7,7 @@
 //! | Conv2D / DepthwiseConv2D / Dense / MaxPooling2D / AveragePooling2D / Add → ReLU, ReLU(6), Activation('relu'\|'relu6') | the layer with the activation fused (a clamp of its int8 output) |
 //! | Dense / convolution with activation softmax, sigmoid or tanh | the layer, linear, then a Softmax or Activation layer |
 //! | Dropout, RandomCrop, Activation('linear'); a relu after a relu, a relu6 after a relu6 | nothing (the identity) |
-//! | linear Dense → Dense (with bias, no fused activation) | the first without bias, the second with `b1·W2 + b2` (from the model's end, as the converter's rewriter goes) |
+//! | linear Dense or convolution → (Flatten/Reshape keeping the last axis) → Dense with bias, no fused activation | the first without bias, the Dense with `b1·W2 + b2` (from the model's end, as the converter's rewriter goes) |
 //!
 //! A fold or fusion changes the tensor of the layer before it, so it happens only when
 //! that tensor has no other reader and is not a model output; otherwise the layer stays
@@ -40,7 +40,7 @@ pub enum Rewrite {
         activation: &'static str,
         after: String,
     },
-    /// The bias of linear Dense `from` moved into the bias of the Dense `into` that reads
+    /// The bias of linear layer `from` moved into the bias of the Dense `into` that reads
     /// its output: `(x·W1 + b1)·W2 + b2 = (x·W1)·W2 + (b1·W2 + b2)`.
     BiasMoved { from: String, into: String },
     /// Layer `layer`'s `activation` became the layer `into` of its own.
@@ -115,6 +115,8 @@ pub struct Op {
     /// The ops whose outputs it reads.
     pub inputs: Vec<usize>,
     pub kernel: Option<Kernel>,
+    /// The output's declared shape (batch axis first).
+    pub shape: kiln::Shape,
 }
 
 impl Op {
@@ -357,6 +359,7 @@ pub fn plan(model: &HostGraph) -> Result<Plan> {
             post: Activation::Linear,
             inputs: Vec::new(),
             kernel: None,
+            shape: nodes[n as usize].shape,
         };
         input_ops.push(walk.push(op, n));
     }
@@ -541,6 +544,7 @@ fn walk_node(w: &mut Walk<'_>, n: NodeId) -> Result<()> {
                     post: Activation::Linear,
                     inputs: vec![v],
                     kernel: None,
+                    shape: node.shape,
                 };
                 // The split layer's output is the Keras layer's: it takes over the node.
                 w.push(op, n);
@@ -559,23 +563,38 @@ fn walk_node(w: &mut Walk<'_>, n: NodeId) -> Result<()> {
     }
 }
 
-/// TensorFlow Lite's converter moves the bias of a linear Dense into the Dense that
-/// reads its output (when nothing else does, and that Dense has a bias and no fused
-/// activation), so that the first Dense's output carries no bias; its rewriter works
-/// from the model's end, so that in a chain of linear Dense layers every other one keeps
-/// its bias. Done here the same way, so that the tensors are the converter's.
+/// TensorFlow Lite's converter moves the bias of a linear Dense, Conv2D or
+/// DepthwiseConv2D into the Dense that reads its output (when nothing else does, and that
+/// Dense has a bias and no fused activation; through a Flatten or Reshape that keeps the
+/// last axis, as a convolution's 1×1 output has), so that the first layer's output
+/// carries no bias. Its rewriter works from the model's end, so that in a chain of
+/// linear Dense layers every other one keeps its bias. Done here the same way, so that
+/// the tensors are the converter's.
 fn move_dense_biases(w: &mut Walk<'_>) {
-    let is_dense =
-        |op: &Op| matches!(op.kind, LayerKind::Dense(_)) && op.post == Activation::Linear;
+    let linear = |op: &Op| op.post == Activation::Linear;
     let has_bias = |op: &Op| op.kernel.as_ref().is_some_and(|k| k.bias.is_some());
     for b in (0..w.ops.len()).rev() {
-        let &[a] = &w.ops[b].inputs[..] else { continue };
-        let (op_a, op_b) = (&w.ops[a], &w.ops[b]);
-        let movable = is_dense(op_a) && is_dense(op_b) && has_bias(op_a) && has_bias(op_b);
-        if !movable || !w.sole_reader(a) {
+        let op_b = &w.ops[b];
+        if !(matches!(op_b.kind, LayerKind::Dense(_)) && linear(op_b) && has_bias(op_b)) {
             continue;
         }
-        let (Some(ka), Some(kb)) = (&op_a.kernel, &op_b.kernel) else {
+        let &[mut a] = &op_b.inputs[..] else { continue };
+        // Back through reshapes that keep the last axis and that only this path reads.
+        while matches!(w.ops[a].kind, LayerKind::Flatten(_) | LayerKind::Reshape(_))
+            && w.sole_reader(a)
+        {
+            let from = w.ops[a].inputs[0];
+            let last = w.ops[a].shape.last();
+            if last.is_none() || w.ops[from].shape.last() != last {
+                break;
+            }
+            a = from;
+        }
+        let op_a = &w.ops[a];
+        if !(op_a.has_kernel() && linear(op_a) && has_bias(op_a) && w.sole_reader(a)) {
+            continue;
+        }
+        let (Some(ka), Some(kb)) = (&op_a.kernel, &w.ops[b].kernel) else {
             continue;
         };
         let (bias_a, bias_b) = (
@@ -583,7 +602,7 @@ fn move_dense_biases(w: &mut Walk<'_>) {
             kb.bias.as_deref().unwrap_or(&[]),
         );
         let units = kb.channels;
-        if kb.kernel.len() != bias_a.len() * units {
+        if bias_a.is_empty() || kb.kernel.len() != bias_a.len() * units {
             continue;
         }
         let moved: Vec<f32> = (0..units)
@@ -596,7 +615,7 @@ fn move_dense_biases(w: &mut Walk<'_>) {
                 (f64::from(bias_b[j]) + through) as f32
             })
             .collect();
-        let (from, into) = (op_a.name.clone(), op_b.name.clone());
+        let (from, into) = (op_a.name.clone(), w.ops[b].name.clone());
         if let Some(k) = w.ops[b].kernel.as_mut() {
             k.bias = Some(moved);
         }
@@ -673,6 +692,7 @@ fn keep(
         post: Activation::Linear,
         inputs,
         kernel,
+        shape: w.g.nodes()[n as usize].shape,
     };
     w.push(op, n)
 }
