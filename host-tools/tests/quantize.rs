@@ -237,7 +237,15 @@ fn layers_without_an_int8_kernel_are_errors_that_name_them() {
                 MaxPooling2D::new([2, 2]).into(),
                 BatchNormalization::new().into(),
             ],
-            "layer 'batch_normalization' (BatchNormalization) has no int8 kernel: only a BatchNormalization right after",
+            "layer 'batch_normalization' (BatchNormalization) has no int8 kernel: it normalizes the output of 'max_pooling2d' (MaxPooling2D); only a BatchNormalization right after a Conv2D, DepthwiseConv2D or Dense folds into that layer",
+        ),
+        (
+            vec![
+                Input::new(&[4]).into(),
+                Dense::new(3).activation(Activation::Relu).into(),
+                BatchNormalization::new().into(),
+            ],
+            "layer 'batch_normalization' (BatchNormalization) has no int8 kernel: it normalizes the relu output of 'dense'; only one right after a linear Conv2D, DepthwiseConv2D or Dense folds into it",
         ),
         (
             vec![Input::new(&[8, 2]).into(), Conv1D::new(2, 3).into()],
@@ -603,4 +611,52 @@ fn a_convolution_bias_moves_through_a_flatten_that_keeps_the_last_axis() {
             assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
         }
     }
+}
+
+/// Calibration data for every input of a fixture model: `n` samples of values in [-2, 2].
+fn calibration_for(model: &HostGraph, n: usize) -> Vec<NpyArray> {
+    let g = model.structure();
+    g.input_nodes()
+        .iter()
+        .enumerate()
+        .map(|(k, &node)| {
+            let shape = g.nodes()[g.resolve(node) as usize].shape;
+            let mut dims = vec![n];
+            dims.extend((1..shape.rank()).map(|a| shape.dim(a).unwrap() as usize));
+            random_array(&dims, 40 + k as u64)
+        })
+        .collect()
+}
+
+#[test]
+fn nested_shared_and_several_output_models_quantize() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/functional");
+    for (name, outputs) in [
+        ("nested_functional_shared", 1),
+        ("nested_deep", 1),
+        ("two_io", 2),
+        ("dict_io", 2),
+    ] {
+        let model = kiln_host::load::load_model(fixtures.join(name).join("model.keras")).unwrap();
+        let calibration = calibration_for(&model, 16);
+        let q = quantize::quantize(&model, &calibration, &QuantizeOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(q.report.outputs.len(), outputs, "{name}");
+        for e in &q.report.outputs {
+            // The error stays within a few steps of each output's scale.
+            assert!(e.mean_abs < 2.0 * f64::from(e.scale), "{name}: {e:?}");
+        }
+        // The int8 model's layers are the float model's, nested ones flattened.
+        let g = q.model.structure();
+        assert!(g.all_layers().iter().all(|l| l.parent.is_none()), "{name}");
+    }
+    let unbuilt = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/sequential/unbuilt/model.keras");
+    let model = kiln_host::load::load_model(unbuilt).unwrap();
+    let err = quantize::quantize(&model, &[], &QuantizeOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the model has no input (an unbuilt model): quantization needs one to calibrate"
+    );
 }

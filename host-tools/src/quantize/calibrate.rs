@@ -152,9 +152,9 @@ pub fn float_model(plan: &Plan) -> Result<(HostGraph, Vec<Option<usize>>)> {
             outputs.push(tensors[i]);
         }
     }
-    if outputs.is_empty() {
+    if let (true, Some(&first)) = (outputs.is_empty(), inputs.first()) {
         // A model of inputs only has nothing to quantize but its inputs.
-        outputs.push(inputs[0]);
+        outputs.push(first);
     }
     let model: HostModel<'static> = ws
         .model_named(&plan.name, &inputs, &outputs)

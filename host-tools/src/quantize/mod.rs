@@ -115,6 +115,8 @@ pub enum QuantizeError {
     NoWeights,
     #[error("the model is int8 already: quantization takes a float32 model")]
     NotFloat,
+    #[error("the model has no input (an unbuilt model): quantization needs one to calibrate")]
+    NoInput,
     #[error("layer '{layer}' ({class}) has no int8 kernel{detail}")]
     NoInt8Kernel {
         layer: String,

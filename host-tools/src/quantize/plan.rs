@@ -310,6 +310,9 @@ pub fn plan(model: &HostGraph) -> Result<Plan> {
     let nodes = g.nodes();
     let inputs: Vec<NodeId> = g.input_nodes().iter().map(|&n| g.resolve(n)).collect();
     let outputs: Vec<NodeId> = g.output_nodes().iter().map(|&n| g.resolve(n)).collect();
+    if inputs.is_empty() || outputs.is_empty() {
+        return Err(QuantizeError::NoInput);
+    }
     if inputs
         .iter()
         .any(|&n| nodes[n as usize].dtype != DType::F32)
@@ -445,14 +448,27 @@ fn walk_node(w: &mut Walk<'_>, n: NodeId) -> Result<()> {
         LayerKind::BatchNormalization(bn) => {
             let v = first.ok_or_else(|| no_kernel(&name, class, ""))?;
             let target = &w.ops[v];
-            let foldable =
-                target.has_kernel() && target.post == Activation::Linear && w.sole_reader(v);
-            if !foldable {
-                return Err(no_kernel(
-                    &name,
-                    class,
-                    ": only a BatchNormalization right after a Conv2D, DepthwiseConv2D or Dense (whose output nothing else reads) folds into that layer",
-                ));
+            let why = if !target.has_kernel() {
+                Some(format!(
+                    ": it normalizes the output of '{}' ({}); only a BatchNormalization right after a Conv2D, DepthwiseConv2D or Dense folds into that layer",
+                    target.origin.layer, target.origin.class
+                ))
+            } else if target.post != Activation::Linear {
+                Some(format!(
+                    ": it normalizes the {} output of '{}'; only one right after a linear Conv2D, DepthwiseConv2D or Dense folds into it",
+                    activation_name(target.post),
+                    target.origin.layer
+                ))
+            } else if !w.sole_reader(v) {
+                Some(format!(
+                    ": the output of '{}' is read by other layers too (or is a model output), so it cannot fold into it",
+                    target.origin.layer
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(no_kernel(&name, class, why));
             }
             let var = |v: &str| g.layer_weight(node.layer, v);
             let stats = BatchNorm {
