@@ -60,7 +60,7 @@ pub(crate) fn check_arrays<'a>(inputs: &[&Op], arrays: &'a [NpyArray]) -> Result
                 array.shape
             )));
         }
-        let n = array.shape[0];
+        let n = array.shape.first().copied().unwrap_or(0);
         if n == 0 {
             return Err(bad("holds no sample".into()));
         }

@@ -193,7 +193,12 @@ pub fn quantize(
     };
     let quants = params::choose(&plan, &calibrated.ranges, &ranges, &sources)?;
     let built = build::build(&plan, &calibrated, &quants, options)?;
-    let report = report::evaluate(&built.model, model, calibration)?;
+    let mut report = report::evaluate(&built.model, model, calibration)?;
+    // Name each output after the Keras layer it comes from (a Dense's softmax is a layer
+    // of its own in the int8 model).
+    for (e, &op) in report.outputs.iter_mut().zip(&plan.outputs) {
+        e.layer = plan.ops[op].origin.layer.clone();
+    }
     Ok(Quantized {
         model: built.model,
         rewrites: plan.rewrites.clone(),

@@ -11,7 +11,8 @@ use kiln::Shape;
 /// One model output's error.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutputError {
-    /// The output's index in `model.outputs`, and the layer that computes it.
+    /// The output's index in `model.outputs`, and the layer that computes it (from
+    /// [`quantize`](super::quantize): the float model's layer).
     pub index: usize,
     pub layer: String,
     /// The int8 output's quantization.
@@ -185,16 +186,35 @@ pub fn evaluate(int8: &HostGraph, float: &HostGraph, arrays: &[NpyArray]) -> Res
         .map_err(|e| QuantizeError::kiln("the int8 model", e))?;
     let mut sums = vec![(0.0f64, 0.0f64, 0usize); graph.output_nodes().len()];
     let mut samples = 0;
+    let mut mismatch = None;
     run_samples(int8, arrays, "the int8 model", |s, outs| {
         samples += 1;
         for ((j, o), acc) in outs.iter().enumerate().zip(&mut sums) {
-            let want = &reference[j][s * o.len()..(s + 1) * o.len()];
+            let Some(want) = reference
+                .get(j)
+                .and_then(|r| r.get(s * o.len()..(s + 1) * o.len()))
+            else {
+                mismatch = Some(j);
+                continue;
+            };
             let (mean, max) = abs_error(o, want);
             acc.0 += mean * o.len() as f64;
             acc.1 = acc.1.max(max);
             acc.2 += o.len();
         }
     })?;
+    let extra = reference.len() != sums.len();
+    if let Some(j) = mismatch.or_else(|| extra.then_some(reference.len().min(sums.len()))) {
+        return Err(QuantizeError::Layer {
+            layer: graph
+                .node_layer_name(graph.output_nodes().get(j).map_or(0, |&n| n as usize))
+                .to_string(),
+            class: "",
+            reason: format!(
+                "model output {j} has no float counterpart of its size to compare with"
+            ),
+        });
+    }
     let outputs = sums
         .iter()
         .enumerate()

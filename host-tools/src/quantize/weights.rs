@@ -24,6 +24,9 @@ pub fn symmetric_scale(max_abs: f32) -> f32 {
 /// output channel fastest, `channels` of them).
 pub fn channel_max_abs(values: &[f32], channels: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; channels];
+    if channels == 0 {
+        return out;
+    }
     for (i, &v) in values.iter().enumerate() {
         let c = i % channels;
         out[c] = out[c].max(v.abs());
@@ -60,6 +63,13 @@ pub fn quantize_kernel(
     per_tensor: bool,
     input_scale: f32,
 ) -> QuantizedKernel {
+    if channels == 0 {
+        return QuantizedKernel {
+            values: Vec::new(),
+            scales: Vec::new(),
+            bias: bias.map(|_| Vec::new()),
+        };
+    }
     let max_abs = channel_max_abs(kernel, channels);
     let mut scales: Vec<f32> = if per_tensor {
         let all = max_abs.iter().copied().fold(0.0f32, f32::max);
