@@ -959,3 +959,45 @@ fn shared_buffers_are_copied_within_a_budget() {
         "{e}"
     );
 }
+
+/// Writes hand-built models (external buffers, custom and high-numbered operators, more
+/// subgraphs, per-channel quantization) as seeds of the `tflite` fuzz target, into the
+/// directory `KILN_TFLITE_SEEDS` names (`host-tools/fuzz/seeds.sh` runs it).
+#[test]
+#[ignore = "writes fuzz seeds; run by host-tools/fuzz/seeds.sh"]
+fn write_fuzz_seeds() {
+    let dir = PathBuf::from(std::env::var("KILN_TFLITE_SEEDS").expect("KILN_TFLITE_SEEDS"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seeds = vec![("hand-fc", base())];
+    let mut s = base();
+    s.buffers[1] = B::External(1 << 20, 12);
+    let len = s.build().len() as u64;
+    s.buffers[1] = B::External(len, 12);
+    s.tail = (100..112).collect();
+    seeds.push(("hand-external", s));
+    let mut s = base();
+    s.codes = vec![(32, 32, Some("MyOp")), (127, 150, None), (3, 3, None)];
+    s.ops[0].options = Some((21, vec![(0, 1)]));
+    s.ops.push(Op {
+        code: 1,
+        inputs: vec![3],
+        outputs: vec![0],
+        options: None,
+    });
+    s.ops.push(Op {
+        code: 2,
+        inputs: vec![0, 1, -1],
+        outputs: vec![3],
+        options: Some((1, vec![(0, 1), (1, 2), (2, 2), (3, 3), (4, 2), (5, 2)])),
+    });
+    seeds.push(("hand-codes", s));
+    let mut s = base();
+    s.subgraphs = 3;
+    s.later_inputs = Some(vec![1, 2]);
+    seeds.push(("hand-subgraphs", s));
+    for (name, spec) in seeds {
+        let bytes = spec.build();
+        tflite::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
