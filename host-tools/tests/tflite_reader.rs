@@ -458,6 +458,8 @@ struct Spec {
     outputs: Vec<i32>,
     ops: Vec<Op>,
     subgraphs: usize,
+    /// Whether the `subgraphs` entries all point to one subgraph table.
+    shared: bool,
     /// The inputs of the subgraphs after the first, if not `inputs`.
     later_inputs: Option<Vec<i32>>,
     /// Bytes appended after the flatbuffer (for external buffers).
@@ -520,6 +522,7 @@ fn base() -> Spec {
             options: Some((8, vec![(0, 1)])),
         }],
         subgraphs: 1,
+        shared: false,
         later_inputs: None,
         tail: vec![],
     }
@@ -616,6 +619,10 @@ impl Spec {
             fbb.push_slot_always(vt(3), ops);
             fbb.push_slot_always(vt(4), name);
             subgraphs.push(fbb.end_table(t));
+            if self.shared {
+                subgraphs.resize(self.subgraphs, subgraphs[0]);
+                break;
+            }
         }
         let subgraphs = fbb.create_vector(&subgraphs);
         let buffers: Vec<WIPOffset<_>> = self
@@ -937,6 +944,27 @@ fn data_past_the_flatbuffer() {
     s.tensors[1].shape = vec![3, 0];
     s.tensors[1].quant = None;
     assert_eq!(parse_ok(&s.build()).subgraphs[0].tensors[1].data, None);
+}
+
+#[test]
+fn tables_shared_many_times_are_refused() {
+    // A flatbuffer is a DAG: 10,000 offsets to one subgraph would read as 10,000 subgraphs
+    // (40,000 tensors) from 41 KB. The verifier allows one table per 8 bytes of file, and
+    // reads at most 4 times the file's bytes.
+    let mut s = base();
+    s.subgraphs = 10_000;
+    s.shared = true;
+    let bytes = s.build();
+    assert!(bytes.len() < 42_000, "{}", bytes.len());
+    let e = parse_err(&bytes);
+    assert!(
+        e.starts_with("corrupt TFLite flatbuffer: its tables ")
+            && e.ends_with(" too many times for the file's size"),
+        "{e}"
+    );
+    // A few shared entries stay within the bound.
+    s.subgraphs = 3;
+    assert_eq!(parse_ok(&s.build()).subgraphs.len(), 3);
 }
 
 #[test]
