@@ -8,25 +8,37 @@
 //! 1. [`plan`]: the converter's graph rewrites on kiln's float graph. BatchNormalization
 //!    folds into the Conv2D, DepthwiseConv2D or Dense before it ([`fold`]); a ReLU or
 //!    ReLU6 (layer or `Activation`) fuses into the Conv2D, DepthwiseConv2D, Dense,
-//!    pooling or Add before it; Dropout (and RandomCrop, at inference) disappears; a
-//!    softmax, sigmoid or tanh activation of a Dense or convolution becomes a layer of
-//!    its own. Each fold or fusion needs the tensor it changes to be read by that one
+//!    pooling or Add before it (a relu after a relu goes); Dropout (and RandomCrop, at
+//!    inference) disappears; a softmax, sigmoid or tanh activation of a Dense or
+//!    convolution becomes a layer of its own; a linear layer's bias moves into the Dense
+//!    after it. Each fold or fusion needs the tensor it changes to be read by that one
 //!    layer only. A layer that kiln's int8 engine cannot run is an error naming it.
 //! 2. [`calibrate`]: the rewritten model runs in float32 on every calibration sample and
-//!    each tensor's minimum and maximum are recorded.
+//!    each tensor's minimum and maximum are recorded (and, by default, widened where
+//!    TensorFlow Lite's calibrator widens them: [`Ranges`]).
 //! 3. [`params`]: each tensor's scale and zero point, as TensorFlow Lite's quantizer
 //!    computes them from the range (in f32, the range first extended to hold 0).
 //!    Softmax and sigmoid outputs are fixed at scale 1/256, zero point −128, tanh at
 //!    1/128, 0. A pad, reshape, flatten, max or average pool and a concatenation's inputs
-//!    and output share one quantization (the union of their ranges), as the converter
-//!    makes them.
+//!    and output share one quantization, from the ranges the converter keeps for such a
+//!    group (or the union of all its members').
 //! 4. [`weights`]: kernels symmetric per output channel (or per tensor) in
-//!    `[−127, 127]`, in TensorFlow Lite's layouts; biases int32 at `s_in · s_w[c]`; each
+//!    `[−127, 127]`, in TensorFlow Lite's layouts; biases int32 at `s_in · s_w[c]`.
+//! 5. [`build`]: the int8 graph (int8 inputs and outputs) and its weight buffer, each
 //!    layer's `requant` words from the core's own functions, so that they are what the
 //!    runtime expects.
-//! 5. [`build`]: the int8 graph (int8 inputs and outputs) and its weight buffer.
 //! 6. [`report`]: the int8 model's dequantized outputs against the float model's, on
 //!    the calibration set.
+//!
+//! On the converter's own fixture models (tests/tests/ptq.rs) and on held-out ones, the
+//! int8 model made here has the converter's scales and zero points (within a few f32
+//! ulps of calibration rounding), its kernels and biases, and so its int8 outputs.
+//!
+//! Not made as the converter makes it: a tensor read by two concatenations (the
+//! converter requantizes it for one of them; kiln's engine has no requantize layer, so
+//! both groups share one quantization), and a BatchNormalization that follows no linear
+//! Conv2D, DepthwiseConv2D or Dense (the converter makes MUL and ADD of it, which kiln's
+//! engine has no int8 kernel for: an error).
 
 pub mod build;
 pub mod calibrate;

@@ -13,9 +13,9 @@
 //! sigmoid 1/256 with zero point −128, tanh 1/128 with 0. A pad, reshape, flatten,
 //! pooling window or concatenation moves values without changing them, and TensorFlow
 //! Lite's int8 kernels for them need their inputs and output quantized alike: those
-//! tensors form one group, quantized from the union of the group's ranges (so the inputs
-//! of a concatenation take the concatenation's quantization, as in the converter's
-//! models).
+//! tensors form one group, quantized from the ranges TensorFlow Lite's quantizer keeps
+//! for it ([`converter_sources`]: a concatenation's output range, say, for its inputs
+//! too), or from the union of all the group's ranges.
 
 use super::plan::Plan;
 use super::{QuantizeError, Result};
