@@ -21,7 +21,6 @@ pub enum PerTensor {
 pub struct Int8 {
     pub calibration: Vec<PathBuf>,
     pub per_tensor: Option<PerTensor>,
-    pub own_ranges: bool,
 }
 
 pub fn run(
@@ -128,11 +127,7 @@ fn quantize_model(
     };
     let options = QuantizeOptions {
         weights,
-        ranges: if int8.own_ranges {
-            Ranges::Own
-        } else {
-            Ranges::LikeConverter
-        },
+        ranges: Ranges::LikeConverter,
         flavor,
     };
     let q = quantize::quantize(host, &arrays, &options).map_err(|e| {

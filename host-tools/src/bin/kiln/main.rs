@@ -81,11 +81,6 @@ enum Command {
         /// _experimental_disable_per_channel[_quantization_for_dense_layers]).
         #[arg(long, requires = "int8", value_name = "LAYERS")]
         per_tensor: Option<export::PerTensor>,
-        /// With --int8: quantize each tensor from its own calibrated range, not from the
-        /// range TensorFlow Lite's calibrator records (which widens a tensor an ADD or
-        /// SOFTMAX overwrites in place); the model then differs from the converter's.
-        #[arg(long, requires = "int8")]
-        own_ranges: bool,
         /// Whose integer arithmetic an int8 `.tflite` reproduces: `litert` (LiteRT's
         /// reference kernels, the default) or `tflm` (TensorFlow Lite Micro's default
         /// build: two rounding steps in FULLY_CONNECTED).
@@ -228,12 +223,10 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             int8,
             calibration,
             per_tensor,
-            own_ranges,
         } => {
             let int8 = int8.then_some(export::Int8 {
                 calibration,
                 per_tensor,
-                own_ranges,
             });
             let flavor = rounding.flavor();
             export::run(&model, &output, rust.as_deref(), flavor, int8.as_ref(), out)
