@@ -58,7 +58,7 @@ fn npy_corpus() {
 
 #[test]
 fn tflite_corpus() {
-    replay("tflite", harness::tflite, 25);
+    replay("tflite", harness::tflite, 20);
 }
 
 #[test]
