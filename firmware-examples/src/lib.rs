@@ -22,10 +22,11 @@ use defmt_semihosting as _;
 /// The board this firmware was linked for: "mps2-an386" or "lm3s6965evb".
 pub const BOARD: &str = env!("KILN_BOARD");
 
-/// The CPU the target compiles for.
+/// The CPU the target compiles for. (Stable Rust sets no `target_feature` for the Arm
+/// architecture versions; ARMv6-M is the M-profile without 32-bit atomics.)
 pub const CPU: &str = if cfg!(target_abi = "eabihf") {
     "Cortex-M4F (hard float)"
-} else if cfg!(all(target_arch = "arm", not(target_feature = "v7"))) {
+} else if cfg!(all(target_arch = "arm", not(target_has_atomic = "32"))) {
     "Cortex-M0 (soft float)"
 } else {
     "Cortex-M3 (soft float)"
