@@ -61,7 +61,10 @@ const fn parse_usize(text: &str) -> usize {
     let mut value = 0;
     let mut i = 0;
     while i < bytes.len() {
-        assert!(bytes[i].is_ascii_digit(), "KILN_RUNNER_MAX_LAYERS is a number");
+        assert!(
+            bytes[i].is_ascii_digit(),
+            "KILN_RUNNER_MAX_LAYERS is a number"
+        );
         value = value * 10 + (bytes[i] - b'0') as usize;
         i += 1;
     }
@@ -413,8 +416,10 @@ mod engine {
             if self.element_bytes() == 1 {
                 let ins: heapless::Vec<&[i8], MAX_IO> =
                     inputs.iter().map(|b| bytemuck::cast_slice(b)).collect();
-                let mut outs: heapless::Vec<&mut [i8], MAX_IO> =
-                    outputs.iter_mut().map(|b| bytemuck::cast_slice_mut(b)).collect();
+                let mut outs: heapless::Vec<&mut [i8], MAX_IO> = outputs
+                    .iter_mut()
+                    .map(|b| bytemuck::cast_slice_mut(b))
+                    .collect();
                 return self.run(&ins, &mut outs, arena);
             }
             let mut ins: heapless::Vec<&[f32], MAX_IO> = heapless::Vec::new();
@@ -441,7 +446,9 @@ mod engine {
             let mut prepared = kiln::runtime::Prepared::default();
             let mark = stack_mark();
             kiln_marker_start();
-            let done = self.graph.prepare_into(&mut prepared, self.shapes.as_deref());
+            let done = self
+                .graph
+                .prepare_into(&mut prepared, self.shapes.as_deref());
             kiln_marker_end();
             let prepare_stack = stack_used_since(mark);
             done?;
