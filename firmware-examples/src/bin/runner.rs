@@ -40,7 +40,7 @@ use cortex_m_rt::entry;
 use kiln_firmware_examples::semihosting::{self as sh, IoError};
 use kiln_firmware_examples::{
     exit, kiln_marker_end, kiln_marker_start, println, stack_high_water, stack_mark,
-    stack_overflowed, stack_used_since, BOARD, CPU,
+    stack_overflowed, stack_size, stack_used_since, BOARD, CPU,
 };
 
 /// RAM for the outputs and the arena.
@@ -522,14 +522,19 @@ mod engine {
 #[entry]
 fn main() -> ! {
     // cortex-m-rt hands the entry function a `&'static mut` to each `static mut` declared
-    // first in it; the inputs, outputs and arena are cut from this one buffer.
+    // first in it; the outputs and the arena are cut from this one buffer.
     static mut WORK: [f32; WORK_BYTES / 4] = [0.0; WORK_BYTES / 4];
     println!("kiln-runner: board {BOARD}, {CPU}");
-    match run(WORK) {
-        Ok(()) if stack_overflowed() => {
-            println!("kiln-runner: error: the stack overflowed into the statics");
-            exit(3)
-        }
+    let result = run(WORK);
+    // First: after an overflow, whatever `run` returned may come from overwritten statics.
+    if stack_overflowed() {
+        println!(
+            "kiln-runner: error: the stack overflowed into the statics (it has {} bytes on the {BOARD})",
+            stack_size()
+        );
+        exit(3)
+    }
+    match result {
         Ok(()) => {
             println!(
                 "kiln-runner: stack {} bytes used at most",
