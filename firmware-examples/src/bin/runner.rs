@@ -12,6 +12,8 @@
 //! skipped): `BLOB OUTPUT INPUT…`. With none: `model.kiln output.bin input.bin`. Paths are
 //! relative to QEMU's working directory. An input may carry its shape, batch first, as
 //! `x0.bin:1x12x10x3`, for models whose inputs have `None` axes (then every input must).
+//! The command line is read into the last KiB of the flash the program does not use (at
+//! most 1 KiB), which leaves RAM to the outputs and the arena.
 //!
 //! * BLOB: a `kiln export` blob. It is read into the flash the program does not use
 //!   (`memory/common.x`), so its weights are read from flash as on a real part.
@@ -27,7 +29,7 @@
 //! with their bits; brackets `prepare` and then one `predict` with `kiln_marker_start` /
 //! `kiln_marker_end` for the instruction-count plugin (regions 1 and 2), and prints the
 //! stack both used together. Exit code: 0 ok, 1 kiln refused the blob or the inputs, 2 a
-//! host file could not be read or written, or does not fit.
+//! host file could not be read or written, or does not fit, 3 the stack overflowed.
 //!
 //! Built with only the kiln features a model needs (`kiln run` does), it links only that
 //! model's ops. Feature `baseline` leaves every kiln call out (the outputs are then zeros):
@@ -48,7 +50,6 @@ use kiln_firmware_examples::{
 const WORK_BYTES: usize = 3 * 1024 * 1024;
 #[cfg(kiln_board = "lm3s6965evb")]
 const WORK_BYTES: usize = 32 * 1024;
-
 /// Layer/node capacity of the loaded graph: `KILN_RUNNER_MAX_LAYERS` when the runner is
 /// built (`kiln run` gives the model's own), else 128 on the mps2-an386 (4 MiB of RAM) and
 /// 16 on the lm3s6965evb (64 KiB).
@@ -71,6 +72,8 @@ const fn parse_usize(text: &str) -> usize {
     value
 }
 
+/// Bytes of flash for the semihosting command line.
+const CMDLINE_BYTES: usize = 1024;
 /// Model inputs/outputs the runner handles.
 const MAX_IO: usize = 8;
 /// Values of each output printed when they also go to a file.
@@ -138,11 +141,15 @@ fn blob_region() -> &'static mut [u8] {
     unsafe { core::slice::from_raw_parts_mut(start, len) }
 }
 
+/// Not inlined: `main`'s frame holds none of this.
+#[inline(never)]
 fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     let work: &'static mut [u8] = bytemuck::cast_slice_mut(work);
-    // The command line: "KERNEL BLOB OUTPUT INPUT…".
-    let mut cmdline_buf = [0u8; 1024];
-    let cmdline = sh::command_line(&mut cmdline_buf).unwrap_or("");
+    // The command line: "KERNEL BLOB OUTPUT INPUT…", read into the end of the free flash
+    // (the blob and the inputs go there too: RAM is kept for the outputs and the arena).
+    let region = blob_region();
+    let (region, cmdline_buf) = region.split_at_mut(region.len().saturating_sub(CMDLINE_BYTES));
+    let cmdline = sh::command_line(cmdline_buf).unwrap_or("");
     let mut words = cmdline.split_ascii_whitespace().skip(1);
     let blob_path = words.next().unwrap_or("model.kiln");
     let output_path = words.next().unwrap_or("output.bin");
@@ -171,7 +178,6 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     };
 
     // The blob, into flash.
-    let region = blob_region();
     let capacity = region.len();
     let blob_len = sh::read_file(blob_path, region).map_err(|e| Failure::Io("blob", e))?;
     // The inputs go into the flash after the blob (16-byte aligned): they are only read,
@@ -184,7 +190,9 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         blob.as_ptr() as usize
     );
     let mark = stack_mark();
-    let model = engine::Model::load(blob, input_shapes)?;
+    // The graph stays in this frame, written here by `kiln::format::load` itself.
+    let loaded = engine::load(blob);
+    let model = engine::Model::new(&loaded, input_shapes)?;
     let load_stack = stack_used_since(mark);
     if input_paths.len() != model.inputs() {
         println!(
@@ -313,15 +321,28 @@ mod engine {
     use super::{stack_mark, stack_used_since};
     use kiln::{Fixed, Graph, Shape};
 
-    pub struct Model {
-        graph: Graph<'static, Fixed<MAX_LAYERS>>,
+    /// A loaded blob: its graph, or why kiln refused it.
+    pub type Loaded = Result<Graph<'static, Fixed<MAX_LAYERS>>, kiln::Error>;
+
+    /// Loads the blob. The caller keeps the `Result` as it is: `kiln::format::load` then
+    /// writes the graph straight into the caller's frame, where a `?` or a move out of it
+    /// would make a copy (about 200 bytes a layer).
+    pub fn load(blob: &'static [u8]) -> Loaded {
+        kiln::format::load::<Fixed<MAX_LAYERS>>(blob)
+    }
+
+    pub struct Model<'g> {
+        graph: &'g Graph<'static, Fixed<MAX_LAYERS>>,
         shapes: Option<heapless::Vec<Shape, MAX_IO>>,
         sample: heapless::Vec<Shape, MAX_LAYERS>,
     }
 
-    impl Model {
-        pub fn load(blob: &'static [u8], given: Option<&[Dims]>) -> Result<Model, Failure> {
-            let graph = kiln::format::load::<Fixed<MAX_LAYERS>>(blob)?;
+    impl<'g> Model<'g> {
+        /// The loaded graph with the shapes of its nodes. Not inlined: its frame is gone
+        /// before `prepare` and `predict` run.
+        #[inline(never)]
+        pub fn new(loaded: &'g Loaded, given: Option<&[Dims]>) -> Result<Model<'g>, Failure> {
+            let graph = loaded.as_ref().map_err(|e| Failure::Kiln(e.clone()))?;
             #[cfg(feature = "summary")]
             graph
                 .summary(
@@ -472,14 +493,20 @@ mod engine {
     use super::{kiln_marker_end, kiln_marker_start, Dims, Failure};
     use core::hint::black_box;
 
+    pub type Loaded = usize;
+
+    pub fn load(blob: &'static [u8]) -> Loaded {
+        black_box(blob.len())
+    }
+
     pub struct Model {
         blob_len: usize,
     }
 
     impl Model {
-        pub fn load(blob: &'static [u8], _: Option<&[Dims]>) -> Result<Model, Failure> {
+        pub fn new(loaded: &Loaded, _: Option<&[Dims]>) -> Result<Model, Failure> {
             Ok(Model {
-                blob_len: black_box(blob.len()),
+                blob_len: black_box(*loaded),
             })
         }
         pub fn inputs(&self) -> usize {
