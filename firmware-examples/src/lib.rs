@@ -19,7 +19,7 @@ pub use kiln_example_models as models;
 #[cfg(feature = "defmt")]
 use defmt_semihosting as _;
 
-/// The board this firmware was linked for: "mps2-an386" or "lm3s6965evb".
+/// The board this firmware was linked for: "mps2-an386", "lm3s6965evb" or "microbit".
 pub const BOARD: &str = env!("KILN_BOARD");
 
 /// The CPU the target compiles for. (Stable Rust sets no `target_feature` for the Arm

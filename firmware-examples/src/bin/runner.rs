@@ -50,13 +50,32 @@ use kiln_firmware_examples::{
 const WORK_BYTES: usize = 3 * 1024 * 1024;
 #[cfg(kiln_board = "lm3s6965evb")]
 const WORK_BYTES: usize = 32 * 1024;
+/// The microbit's 16 KiB of RAM hold everything: the statics, this buffer and the stack,
+/// which holds the loaded graph and the prepared model (both `MAX_LAYERS` long) and the
+/// frames of loading and preparing them. What the runner reported for every int8 fixture
+/// that fits (3 to 11 layers): at most 5.4 KiB + 600 bytes a layer. The stack is given
+/// 6 KiB + 600 bytes a layer; the buffer is the rest.
+#[cfg(kiln_board = "microbit")]
+const WORK_BYTES: usize = (MICROBIT_RAM - 128 - microbit_stack(MAX_LAYERS)) / 16 * 16;
+#[cfg(kiln_board = "microbit")]
+const MICROBIT_RAM: usize = 16 * 1024;
+#[cfg(kiln_board = "microbit")]
+const fn microbit_stack(layers: usize) -> usize {
+    6 * 1024 + 600 * layers
+}
+#[cfg(kiln_board = "microbit")]
+const _: () = assert!(
+    microbit_stack(MAX_LAYERS) + 128 + 256 <= MICROBIT_RAM,
+    "the microbit's 16 KiB of RAM hold a graph of at most 16 layers (KILN_RUNNER_MAX_LAYERS)"
+);
+
 /// Layer/node capacity of the loaded graph: `KILN_RUNNER_MAX_LAYERS` when the runner is
-/// built (`kiln run` gives the model's own), else 128 on the mps2-an386 (4 MiB of RAM) and
-/// 16 on the lm3s6965evb (64 KiB).
-#[cfg(not(feature = "baseline"))]
+/// built (`kiln run` gives the model's own), else 128 on the mps2-an386 (4 MiB of RAM),
+/// 16 on the lm3s6965evb (64 KiB) and 8 on the microbit (16 KiB).
+#[cfg_attr(feature = "baseline", allow(dead_code))]
 const MAX_LAYERS: usize = parse_usize(env!("KILN_RUNNER_MAX_LAYERS"));
 
-#[cfg(not(feature = "baseline"))]
+#[cfg_attr(feature = "baseline", allow(dead_code))]
 const fn parse_usize(text: &str) -> usize {
     let bytes = text.as_bytes();
     let mut value = 0;
@@ -326,7 +345,7 @@ mod engine {
 
     /// Loads the blob. The caller keeps the `Result` as it is: `kiln::format::load` then
     /// writes the graph straight into the caller's frame, where a `?` or a move out of it
-    /// would make a copy (about 200 bytes a layer).
+    /// would make a copy (about 200 bytes a layer: on the microbit's 16 KiB they count).
     pub fn load(blob: &'static [u8]) -> Loaded {
         kiln::format::load::<Fixed<MAX_LAYERS>>(blob)
     }
