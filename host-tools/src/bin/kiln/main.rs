@@ -92,7 +92,8 @@ enum Command {
     /// flash used, the instructions prepare and predict executed, and kiln's code and
     /// stack for the model.
     Run {
-        /// `m4` (mps2-an386, Cortex-M4F) or `m3` (lm3s6965evb, Cortex-M3, soft float).
+        /// `m4` (mps2-an386, Cortex-M4F), `m3` (lm3s6965evb, Cortex-M3, soft float) or `m0`
+        /// (microbit, Cortex-M0, soft float, 16 KiB of RAM).
         #[arg(long, value_name = "BOARD")]
         qemu: String,
         /// A `.kiln` blob, a `.keras` archive or an int8 `.tflite` (exported first).

@@ -25,7 +25,7 @@ pub fn run(
         );
     }
     let Some(board) = Board::parse(board) else {
-        bail!("--qemu takes m4 (mps2-an386, Cortex-M4F) or m3 (lm3s6965evb, Cortex-M3), not {board:?}");
+        bail!("--qemu takes m4 (mps2-an386, Cortex-M4F), m3 (lm3s6965evb, Cortex-M3) or m0 (microbit, Cortex-M0), not {board:?}");
     };
     let mut reads = vec![("the model", model)];
     reads.extend(input.iter().map(|p| ("an --input", p.as_path())));
