@@ -40,6 +40,8 @@ for feature in "" dense conv1d conv2d depthwise-conv2d separable-conv2d max-pool
         --target thumbv7em-none-eabihf --target-dir target/families
 done
 cargo test --quiet -p kiln --no-default-features --features format,dense --test left_out
+# An int8 sigmoid is a table: a build without math loads and runs it.
+cargo test --quiet -p kiln --no-default-features --features format,dense,activations --test left_out
 # fast-math: micromath's approximations stay close, keep NaN, and every kernel test passes.
 cargo test --quiet -p kiln --features fast-math --lib
 

@@ -97,16 +97,6 @@ impl Activation {
         );
         (!piecewise).then(|| self.keras_name())
     }
-
-    /// What this activation needs that this build left out (feature `math`).
-    pub fn left_out(&self) -> Option<crate::ops::LeftOut> {
-        self.math()
-            .filter(|_| !cfg!(feature = "math"))
-            .map(|what| crate::ops::LeftOut {
-                what,
-                feature: "math",
-            })
-    }
 }
 
 #[inline(always)]
