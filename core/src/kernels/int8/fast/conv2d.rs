@@ -1,0 +1,458 @@
+//! Int8 CONV_2D, fast: the contract and bits of
+//! [`int8::conv2d`](fn@crate::kernels::int8::conv2d).
+
+use super::dsp::{self, Isa};
+use super::fully_connected::{dot1, dot4 as dot4_plain};
+use super::{Channel, Requantizer, PACK_WORDS, WINDOW};
+use crate::kernels::conv2d::Conv2dGeometry;
+use crate::kernels::int8::quant::OutputStage;
+
+/// [`int8::conv2d`](fn@crate::kernels::int8::conv2d), faster: the same slice-length
+/// contract (debug builds assert it, release builds return without writing) and the same
+/// output bytes.
+pub fn conv2d(
+    g: &Conv2dGeometry,
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    stage: &OutputStage<'_>,
+    output: &mut [i8],
+) {
+    let ok = g.input_len() == Some(input.len())
+        && g.kernel_len() == Some(filter.len())
+        && g.output_len() == Some(output.len())
+        && bias.is_none_or(|b| b.len() == g.out_c)
+        && stage.fits(g.out_c)
+        && g.windows_fit();
+    debug_assert!(
+        ok,
+        "int8 conv2d: slice lengths break the contract for {g:?}"
+    );
+    if !ok || g.out_c == 0 {
+        return;
+    }
+    let r = Requantizer::new(stage);
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    if packs(g, input_offset) {
+        packed::<dsp::Arm>(g, input, input_offset, filter, bias, &r, output);
+        return;
+    }
+    plain(g, input, input_offset, filter, bias, &r, output);
+}
+
+/// The DSP path takes this layer: its window fits the buffer, and padding can be written
+/// as the input zero point (`−offset`, an int8), whose lanes are then 0.
+#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+pub(crate) fn packs(g: &Conv2dGeometry, input_offset: i32) -> bool {
+    let window = g
+        .kernel_h
+        .checked_mul(g.kernel_w)
+        .and_then(|t| t.checked_mul(g.in_c));
+    window.is_some_and(|w| (1..=WINDOW).contains(&w)) && (-127..=128).contains(&input_offset)
+}
+
+/// Each kernel row's taps inside the input, as runs of consecutive inputs: for
+/// `dilation_w = 1` one run of `(kx_hi − kx_lo) · in_c` per kernel row, else one run of
+/// `in_c` per tap. `f(input_at, window_at, len)`.
+#[inline(always)]
+fn runs(g: &Conv2dGeometry, oy: usize, ox: usize, mut f: impl FnMut(usize, usize, usize)) {
+    let (ky_lo, ky_hi) = g.kernel_rows(oy);
+    let (kx_lo, kx_hi) = g.kernel_cols(ox);
+    let in_c = g.in_c;
+    for ky in ky_lo..ky_hi {
+        let iy = oy * g.stride_h + ky * g.dilation_h - g.pad_top;
+        if g.dilation_w == 1 {
+            let ix = ox * g.stride_w + kx_lo - g.pad_left;
+            f(
+                (iy * g.in_w + ix) * in_c,
+                (ky * g.kernel_w + kx_lo) * in_c,
+                (kx_hi - kx_lo) * in_c,
+            );
+        } else {
+            for kx in kx_lo..kx_hi {
+                let ix = ox * g.stride_w + kx * g.dilation_w - g.pad_left;
+                f(
+                    (iy * g.in_w + ix) * in_c,
+                    (ky * g.kernel_w + kx) * in_c,
+                    in_c,
+                );
+            }
+        }
+    }
+}
+
+/// Per output pixel, four filters per pass over the window's runs.
+fn plain(
+    g: &Conv2dGeometry,
+    input: &[i8],
+    offset: i32,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    r: &Requantizer<'_, '_>,
+    output: &mut [i8],
+) {
+    let out_c = g.out_c;
+    let l = g.kernel_h * g.kernel_w * g.in_c;
+    let bias_of = |c: usize| bias.and_then(|b| b.get(c)).copied().unwrap_or(0);
+    let mut pixels = output.chunks_exact_mut(out_c);
+    for oy in 0..g.out_h {
+        for ox in 0..g.out_w {
+            let Some(pixel) = pixels.next() else { return };
+            let mut quads = pixel.chunks_exact_mut(4);
+            let mut oc = 0;
+            for y4 in &mut quads {
+                let mut acc = [
+                    bias_of(oc),
+                    bias_of(oc + 1),
+                    bias_of(oc + 2),
+                    bias_of(oc + 3),
+                ];
+                let rows = filter.get(oc * l..(oc + 4) * l).unwrap_or(&[]);
+                runs(g, oy, ox, |at, t, n| {
+                    let row = |k: usize| rows.get(k * l + t..k * l + t + n).unwrap_or(&[]);
+                    if let Some(x) = input.get(at..at + n) {
+                        dot4_plain(x, offset, [row(0), row(1), row(2), row(3)], &mut acc);
+                    }
+                });
+                for (k, (y, &a)) in y4.iter_mut().zip(&acc).enumerate() {
+                    *y = r.apply(r.channel(oc + k), oc + k, a);
+                }
+                oc += 4;
+            }
+            for y in quads.into_remainder() {
+                let row = filter.get(oc * l..(oc + 1) * l).unwrap_or(&[]);
+                let mut acc = bias_of(oc);
+                runs(g, oy, ox, |at, t, n| {
+                    if let (Some(x), Some(w)) = (input.get(at..at + n), row.get(t..t + n)) {
+                        acc = dot1(x, offset, w, acc);
+                    }
+                });
+                *y = r.apply(r.channel(oc), oc, acc);
+                oc += 1;
+            }
+        }
+    }
+}
+
+/// The DSP path ([`packs`] holds): up to 16 output pixels' windows packed into one
+/// buffer, four pixels' words interleaved (padding as zero lanes), then each filter run
+/// over each four at once ([`Isa::dot_groups4`]): each weight word is loaded and split
+/// once per four pixels, each channel's requantization decoded once per block.
+#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+pub(crate) fn packed<I: Isa>(
+    g: &Conv2dGeometry,
+    input: &[i8],
+    offset: i32,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    r: &Requantizer<'_, '_>,
+    output: &mut [i8],
+) {
+    let out_c = g.out_c;
+    let l = g.kernel_h * g.kernel_w * g.in_c;
+    let words = l.div_ceil(4);
+    if words == 0 || words > PACK_WORDS / 8 {
+        return;
+    }
+    // Four-pixel groups per block, as many as the buffer holds (at most four).
+    let groups = (PACK_WORDS / (8 * words)).min(4);
+    let stride = 8 * words;
+    // Every run of a window starts and ends on a word (of any window, or of whole
+    // windows): pack straight from the input.
+    let direct_any = g.dilation_w == 1 && g.in_c % 4 == 0;
+    let direct_whole = g.dilation_w == 1 && (g.kernel_w * g.in_c) % 4 == 0;
+    let input: &[u8] = bytemuck::cast_slice(input);
+    let filter: &[u8] = bytemuck::cast_slice(filter);
+    let pad = offset.wrapping_neg() as u8;
+    let pair = dsp::offset_pair(offset);
+    // A window, and room for `gather`'s last word-sized copy.
+    let mut win = [0u8; WINDOW + 4];
+    let mut xs = [0u32; PACK_WORDS];
+    let pixels = g.out_h * g.out_w;
+    let mut p0 = 0;
+    while p0 < pixels {
+        let n = (4 * groups).min(pixels - p0);
+        let used = n.div_ceil(4);
+        for (grp, region) in xs.chunks_exact_mut(stride).take(used).enumerate() {
+            for k in 0..4 {
+                let q = 4 * grp + k;
+                if q >= n {
+                    for x in region.chunks_exact_mut(8) {
+                        x[k] = 0;
+                        x[4 + k] = 0;
+                    }
+                } else if direct_any || (direct_whole && whole(g, p0 + q)) {
+                    pack_runs::<I>(g, input, p0 + q, pair, region, k);
+                } else {
+                    let w = gather(g, input, p0 + q, pad, l, &mut win);
+                    for (v, x) in w.chunks_exact(4).zip(region.chunks_exact_mut(8)) {
+                        let v = dsp::word(v);
+                        x[k] = I::sxtab16(pair, v);
+                        x[4 + k] = I::sxtab16_ror8(pair, v);
+                    }
+                }
+            }
+        }
+        let xs = xs.get(..used * stride).unwrap_or(&[]);
+        let block = output
+            .get_mut(p0 * out_c..(p0 + n) * out_c)
+            .unwrap_or(&mut []);
+        let mut sums = [[0i32; 4]; 4];
+        let sums = &mut sums[..used];
+        for oc in 0..out_c {
+            let b = bias.and_then(|b| b.get(oc)).copied().unwrap_or(0);
+            let row = filter.get(oc * l..).unwrap_or(&[]);
+            // Whole words of this row inside the filter (all but the last row's last
+            // word; the bytes past a row's end meet zero lanes).
+            let full = words.min(row.len() / 4);
+            if full == words {
+                I::dot_groups4(xs, words, row, b, sums);
+            } else {
+                for (x, acc) in xs.chunks_exact(stride).zip(sums.iter_mut()) {
+                    *acc = [b; 4];
+                    I::dot_pixels4(x.get(..8 * full).unwrap_or(&[]), row, acc);
+                    tail4::<I>(x, row, full, l, acc);
+                }
+            }
+            store::<I>(r, oc, out_c, sums, block);
+        }
+        p0 += n;
+    }
+}
+
+/// Requantizes channel `oc`'s sums of a block (group `g`'s four for pixels `4g..4g + 4`)
+/// into `block`, the block's output pixels.
+#[inline(always)]
+fn store<I: Isa>(
+    r: &Requantizer<'_, '_>,
+    oc: usize,
+    out_c: usize,
+    sums: &[[i32; 4]],
+    block: &mut [i8],
+) {
+    let ch = r.channel(oc);
+    let mut at = oc;
+    match ch {
+        Channel::Round { m, e, bias } => {
+            for &acc in sums {
+                for (k, a) in acc.into_iter().enumerate() {
+                    let y = r.round::<I>(m, e, bias, a);
+                    if let Some(o) = block.get_mut(at + k * out_c) {
+                        *o = y;
+                    }
+                }
+                at += 4 * out_c;
+            }
+        }
+        _ => {
+            for &acc in sums {
+                for (k, y) in r.apply4_cold(ch, oc, acc).into_iter().enumerate() {
+                    if let Some(o) = block.get_mut(at + k * out_c) {
+                        *o = y;
+                    }
+                }
+                at += 4 * out_c;
+            }
+        }
+    }
+}
+
+/// Packs output pixel `p`'s window straight from the input into lane `k` of `region`
+/// (word `j`'s even pair at `region[8j + k]`, odd pair at `region[8j + 4 + k]`); the
+/// window's runs all start and end on a word. Padded taps are zero lanes.
+#[inline(always)]
+fn pack_runs<I: Isa>(
+    g: &Conv2dGeometry,
+    input: &[u8],
+    p: usize,
+    pair: u32,
+    region: &mut [u32],
+    k: usize,
+) {
+    let k = k & 3;
+    let (oy, ox) = (p / g.out_w, p % g.out_w);
+    if !whole(g, p) {
+        for x in region.chunks_exact_mut(8) {
+            x[k] = 0;
+            x[4 + k] = 0;
+        }
+    }
+    runs(g, oy, ox, |at, t, n| {
+        let Some(src) = input.get(at..at + n) else {
+            return;
+        };
+        for (v, x) in src
+            .chunks_exact(4)
+            .zip(region.chunks_exact_mut(8).skip(t / 4))
+        {
+            let v = dsp::word(v);
+            x[k] = I::sxtab16(pair, v);
+            x[4 + k] = I::sxtab16_ror8(pair, v);
+        }
+    });
+}
+
+/// Output pixel `p`'s window lies wholly inside the input.
+#[inline(always)]
+fn whole(g: &Conv2dGeometry, p: usize) -> bool {
+    let (oy, ox) = (p / g.out_w, p % g.out_w);
+    let (ky_lo, ky_hi) = g.kernel_rows(oy);
+    let (kx_lo, kx_hi) = g.kernel_cols(ox);
+    ky_lo == 0 && ky_hi == g.kernel_h && kx_lo == 0 && kx_hi == g.kernel_w
+}
+
+/// Output pixel `p`'s window (taps in filter order `ky`, `kx`, `ci`) into `w`, padded
+/// taps and the bytes after the `l` taps set to `pad`; returns the window's whole words.
+/// A whole window's runs follow each other, so each is copied in words, the last word
+/// running into the next run's place (rewritten next) or past `l` (padded after).
+#[inline(always)]
+fn gather<'w>(
+    g: &Conv2dGeometry,
+    input: &[u8],
+    p: usize,
+    pad: u8,
+    l: usize,
+    w: &'w mut [u8],
+) -> &'w [u8] {
+    let span = 4 * l.div_ceil(4);
+    let (oy, ox) = (p / g.out_w, p % g.out_w);
+    let whole = whole(g, p);
+    if !whole {
+        if let Some(w) = w.get_mut(..span) {
+            w.fill(pad);
+        }
+    }
+    runs(g, oy, ox, |at, t, n| {
+        let over = 4 * n.div_ceil(4);
+        match (whole, w.get_mut(t..t + over), input.get(at..at + over)) {
+            (true, Some(d), Some(s)) => {
+                for (d, s) in d.chunks_exact_mut(4).zip(s.chunks_exact(4)) {
+                    d.copy_from_slice(s);
+                }
+            }
+            _ => {
+                if let (Some(d), Some(s)) = (w.get_mut(t..t + n), input.get(at..at + n)) {
+                    for (d, s) in d.iter_mut().zip(s) {
+                        *d = *s;
+                    }
+                }
+            }
+        }
+    });
+    if let Some(tail) = w.get_mut(l..span) {
+        tail.fill(pad);
+    }
+    w.get(..span).unwrap_or(&[])
+}
+
+/// The last partial word of a row (from `row[4 * full]` to `row[l]`), read byte by byte,
+/// against the four packed windows `x`.
+#[inline(never)]
+fn tail4<I: Isa>(x: &[u32], row: &[u8], full: usize, l: usize, acc: &mut [i32; 4]) {
+    let Some(x) = x.get(8 * full..8 * full + 8) else {
+        return;
+    };
+    let bytes = row.get(4 * full..l.min(row.len())).unwrap_or(&[]);
+    let mut b = [0u8; 4];
+    let k = bytes.len().min(4);
+    b[..k].copy_from_slice(&bytes[..k]);
+    let v = u32::from_le_bytes(b);
+    let (even, odd) = (I::sxtb16(v), I::sxtb16_ror8(v));
+    for (q, a) in acc.iter_mut().enumerate() {
+        *a = I::smlad(even, x[q], *a);
+        *a = I::smlad(odd, x[4 + q], *a);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::super::dsp::Emulated;
+    use super::super::test_util::*;
+    use super::*;
+    use crate::kernels::int8;
+    use crate::kernels::Padding;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        (h, w, in_c): (usize, usize, usize),
+        out_c: usize,
+        (kh, kw): (usize, usize),
+        (sh, sw): (usize, usize),
+        (dh, dw): (usize, usize),
+        same: bool,
+        seed: u64,
+    ) {
+        let padding = if same { Padding::Same } else { Padding::Valid };
+        let Some(g) =
+            Conv2dGeometry::new((h, w, in_c), out_c, (kh, kw), (sh, sw), (dh, dw), padding)
+        else {
+            return;
+        };
+        let mut rng = Rng(seed | 1);
+        let requant = REQUANTS[rng.below(3) as usize];
+        let per_tensor = rng.below(2) == 0;
+        let words = words(&mut rng, requant, out_c, per_tensor);
+        let stage = stage(&mut rng, requant, &words);
+        let input = rng.i8s(g.input_len().unwrap());
+        let filter = rng.i8s(g.kernel_len().unwrap());
+        let bias: Vec<i32> = (0..out_c)
+            .map(|_| rng.next() as i32 >> rng.below(32))
+            .collect();
+        let bias = (rng.below(4) != 0).then_some(bias.as_slice());
+        let offset = input_offset(&mut rng);
+        let mut want = vec![0i8; g.output_len().unwrap()];
+        int8::conv2d(&g, &input, offset, &filter, bias, &stage, &mut want);
+        let mut got = vec![0x55i8; want.len()];
+        conv2d(&g, &input, offset, &filter, bias, &stage, &mut got);
+        assert_eq!(got, want, "plain: {g:?}, offset {offset}, {stage:?}");
+        if packs(&g, offset) {
+            let mut got = vec![0x55i8; want.len()];
+            let r = Requantizer::new(&stage);
+            packed::<Emulated>(&g, &input, offset, &filter, bias, &r, &mut got);
+            assert_eq!(got, want, "dsp: {g:?}, offset {offset}, {stage:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn same_bytes_as_the_reference(
+            h in 1usize..9, w in 1usize..9, in_c in 1usize..7, out_c in 1usize..11,
+            kh in 1usize..4, kw in 1usize..4, sh in 1usize..3, sw in 1usize..3,
+            dh in 1usize..3, dw in 1usize..3, same in any::<bool>(), seed in any::<u64>(),
+        ) {
+            check((h, w, in_c), out_c, (kh, kw), (sh, sw), (dh, dw), same, seed);
+        }
+
+        #[test]
+        fn long_windows(
+            h in 3usize..7, w in 3usize..7, in_c in 12usize..20, out_c in 1usize..6,
+            same in any::<bool>(), seed in any::<u64>(),
+        ) {
+            // 3×3 windows around the buffer's size (144)
+            check((h, w, in_c), out_c, (3, 3), (1, 1), (1, 1), same, seed);
+        }
+    }
+
+    #[test]
+    fn bench_shapes() {
+        for (i, (input, out_c, k, s)) in [
+            ((8, 8, 3), 16, (3, 3), (1, 1)),
+            ((7, 7, 16), 32, (3, 3), (1, 1)),
+            ((11, 6, 1), 8, (10, 4), (2, 2)),
+            ((5, 5, 64), 64, (1, 1), (1, 1)),
+            ((4, 4, 17), 3, (5, 5), (1, 1)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for same in [false, true] {
+                check(input, out_c, k, s, (1, 1), same, 0x9e37_79b9 + i as u64);
+            }
+        }
+    }
+}
