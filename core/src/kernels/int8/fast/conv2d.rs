@@ -1,7 +1,7 @@
 //! Int8 CONV_2D, fast: the contract and bits of
 //! [`int8::conv2d`](fn@crate::kernels::int8::conv2d).
 
-use super::dsp::{self, Isa};
+use super::dsp::{self, Filters, Isa};
 use super::fully_connected::{dot1, dot4 as dot4_plain};
 use super::{Channel, Requantizer, PACK_WORDS, WINDOW};
 use crate::kernels::conv2d::Conv2dGeometry;
@@ -168,6 +168,10 @@ pub(crate) fn packed<I: Isa>(
     let pair = dsp::offset_pair(offset);
     // A window, and room for `gather`'s last word-sized copy.
     let mut win = [0u8; WINDOW + 4];
+    // Whole windows whose runs do not fall on words: where each tap is from the
+    // window's first input, and which words are four consecutive inputs.
+    let table = if direct_any { None } else { Table::new(g, l) };
+    let rounds = Rounds::new(r, out_c);
     let mut xs = [0u32; PACK_WORDS];
     let pixels = g.out_h * g.out_w;
     let mut p0 = 0;
@@ -184,6 +188,9 @@ pub(crate) fn packed<I: Isa>(
                     }
                 } else if direct_any || (direct_whole && whole(g, p0 + q)) {
                     pack_runs::<I>(g, input, p0 + q, pair, region, k);
+                } else if table.as_ref().is_some_and(|t| {
+                    whole(g, p0 + q) && t.pack::<I>(g, input, p0 + q, pad, pair, region, k)
+                }) {
                 } else {
                     let w = gather(g, input, p0 + q, pad, l, &mut win);
                     for (v, x) in w.chunks_exact(4).zip(region.chunks_exact_mut(8)) {
@@ -198,26 +205,122 @@ pub(crate) fn packed<I: Isa>(
         let block = output
             .get_mut(p0 * out_c..(p0 + n) * out_c)
             .unwrap_or(&mut []);
-        let mut sums = [[0i32; 4]; 4];
-        let sums = &mut sums[..used];
-        for oc in 0..out_c {
-            let b = bias.and_then(|b| b.get(oc)).copied().unwrap_or(0);
-            let row = filter.get(oc * l..).unwrap_or(&[]);
-            // Whole words of this row inside the filter (all but the last row's last
-            // word; the bytes past a row's end meet zero lanes).
-            let full = words.min(row.len() / 4);
-            if full == words {
-                I::dot_groups4(xs, words, row, b, sums);
-            } else {
-                for (x, acc) in xs.chunks_exact(stride).zip(sums.iter_mut()) {
-                    *acc = [b; 4];
-                    I::dot_pixels4(x.get(..8 * full).unwrap_or(&[]), row, acc);
-                    tail4::<I>(x, row, full, l, acc);
-                }
-            }
-            store::<I>(r, oc, out_c, sums, block);
-        }
+        filters::<I>(
+            xs,
+            words,
+            l,
+            out_c,
+            filter,
+            bias,
+            r,
+            rounds.as_ref(),
+            block,
+            n,
+        );
         p0 += n;
+    }
+}
+
+/// The per-channel [`Channel::Round`] parameters of a stage whose every channel has
+/// them and whose clamp is the int8 range, for [`Isa::filters4`] (up to 64 channels).
+pub(crate) struct Rounds {
+    m: [i32; 64],
+    e: [u8; 64],
+}
+
+impl Rounds {
+    fn new(r: &Requantizer<'_, '_>, out_c: usize) -> Option<Rounds> {
+        if !r.full || out_c > 64 {
+            return None;
+        }
+        let mut t = Rounds {
+            m: [0; 64],
+            e: [0; 64],
+        };
+        for c in 0..out_c {
+            let Channel::Round { m, e, .. } = r.channel(c) else {
+                return None;
+            };
+            t.m[c] = m;
+            t.e[c] = e as u8;
+        }
+        Some(t)
+    }
+}
+
+/// Every filter over a block's packed windows (groups of four), into `block`, the
+/// block's `n` output pixels: [`Isa::filters4`] for the whole groups and the channels
+/// whose rows it can read whole, when `rounds` has their parameters; the rest channel by
+/// channel. Out of line: inside the packing loops its values would not stay in
+/// registers.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn filters<I: Isa>(
+    xs: &[u32],
+    words: usize,
+    l: usize,
+    out_c: usize,
+    filter: &[u8],
+    bias: Option<&[i32]>,
+    r: &Requantizer<'_, '_>,
+    rounds: Option<&Rounds>,
+    block: &mut [i8],
+    n: usize,
+) {
+    let stride = 8 * words;
+    let used = n.div_ceil(4).min(xs.len() / stride.max(1)).min(4);
+    // Channels whose whole row (4 · words bytes) the filter holds: all but the last
+    // one or few (their last word read byte by byte).
+    let whole_rows = match filter.len().checked_sub(4 * words) {
+        Some(room) => out_c.min(room / l.max(1) + 1),
+        None => 0,
+    };
+    let (fast_groups, fast_rows) = match rounds {
+        Some(t) if n / 4 > 0 && whole_rows > 0 => {
+            let f = Filters {
+                xs,
+                words,
+                groups: n / 4,
+                rows: filter,
+                l,
+                m: &t.m[..whole_rows],
+                e: &t.e[..whole_rows],
+                bias: bias.and_then(|b| b.get(..whole_rows)),
+                offset: r.offset,
+            };
+            if I::filters4(&f, block, out_c) {
+                (n / 4, whole_rows)
+            } else {
+                (0, 0)
+            }
+        }
+        _ => (0, 0),
+    };
+    let mut sums = [[0i32; 4]; 4];
+    for oc in 0..out_c {
+        // the groups `filters4` left to this channel
+        let g0 = if oc < fast_rows { fast_groups } else { 0 };
+        if g0 >= used {
+            continue;
+        }
+        let sums = &mut sums[g0..used];
+        let xs = xs.get(g0 * stride..).unwrap_or(&[]);
+        let b = bias.and_then(|b| b.get(oc)).copied().unwrap_or(0);
+        let row = filter.get(oc * l..).unwrap_or(&[]);
+        // Whole words of this row inside the filter (all but the last row's last
+        // word; the bytes past a row's end meet zero lanes).
+        let full = words.min(row.len() / 4);
+        if full == words {
+            I::dot_groups4(xs, words, row, b, sums);
+        } else {
+            for (x, acc) in xs.chunks_exact(stride).zip(sums.iter_mut()) {
+                *acc = [b; 4];
+                I::dot_pixels4(x.get(..8 * full).unwrap_or(&[]), row, acc);
+                tail4::<I>(x, row, full, l, acc);
+            }
+        }
+        let block = block.get_mut(4 * g0 * out_c..).unwrap_or(&mut []);
+        store::<I>(r, oc, out_c, sums, block);
     }
 }
 
@@ -291,6 +394,124 @@ fn pack_runs<I: Isa>(
             x[4 + k] = I::sxtab16_ror8(pair, v);
         }
     });
+}
+
+/// How each word of a whole window is read from the input, for windows whose runs do
+/// not start and end on words (`in_c` 1 or 3, say): one unaligned load of four
+/// consecutive inputs, or the first `s` bytes of one load and the rest of a second (the
+/// next run's first inputs, or the zero point past the window's end). Offsets are from
+/// the window's first input.
+struct Table {
+    words: [Word; PACK_WORDS / 8],
+    count: usize,
+    /// The largest offset read, plus 4.
+    span: usize,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Word {
+    a: u16,
+    b: u16,
+    /// Bytes taken from the load at `a` (4: all of them); the rest from `b`.
+    s: u8,
+    /// The rest is the zero point.
+    pad: bool,
+}
+
+impl Table {
+    /// `None` if a window's span does not fit in 16 bits or a word spans three runs.
+    fn new(g: &Conv2dGeometry, l: usize) -> Option<Table> {
+        let (in_c, row) = (g.in_c, g.kernel_w * g.in_c);
+        let at = |i: usize| {
+            let (ky, rest) = (i / row, i % row);
+            let (kx, ci) = (rest / in_c, rest % in_c);
+            (ky * g.dilation_h * g.in_w + kx * g.dilation_w) * in_c + ci
+        };
+        let count = l.div_ceil(4);
+        let mut t = Table {
+            words: [Word::default(); PACK_WORDS / 8],
+            count,
+            span: 0,
+        };
+        for (j, w) in t.words.iter_mut().enumerate().take(count) {
+            let first = at(4 * j);
+            // taps of this word that follow the first in the input
+            let mut s = 1;
+            while s < 4 && 4 * j + s < l && at(4 * j + s) == first + s {
+                s += 1;
+            }
+            let (b, pad) = if s == 4 {
+                (first, false)
+            } else if 4 * j + s >= l {
+                (first, true)
+            } else {
+                let second = at(4 * j + s);
+                // the rest of the word must follow `second` (or end the window)
+                for i in s + 1..4 {
+                    if 4 * j + i < l && at(4 * j + i) != second + (i - s) {
+                        return None;
+                    }
+                }
+                if second < s {
+                    return None;
+                }
+                (second - s, 4 * j + 4 > l)
+            };
+            if pad && 4 * j + s < l {
+                // a word with two runs and the end of the window: not handled
+                return None;
+            }
+            t.span = t.span.max(first + 4).max(b + 4);
+            *w = Word {
+                a: u16::try_from(first).ok()?,
+                b: u16::try_from(b).ok()?,
+                s: s as u8,
+                pad,
+            };
+        }
+        Some(t)
+    }
+
+    /// [`pack_runs`] for a whole window through the table; `false` (nothing written)
+    /// where its loads would run past the input's end.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn pack<I: Isa>(
+        &self,
+        g: &Conv2dGeometry,
+        input: &[u8],
+        p: usize,
+        pad: u8,
+        pair: u32,
+        region: &mut [u32],
+        k: usize,
+    ) -> bool {
+        let k = k & 3;
+        let (oy, ox) = (p / g.out_w, p % g.out_w);
+        let first =
+            ((oy * g.stride_h - g.pad_top) * g.in_w + ox * g.stride_w - g.pad_left) * g.in_c;
+        let Some(src) = input.get(first..first + self.span) else {
+            return false;
+        };
+        let pad = u32::from(pad) * 0x0101_0101;
+        let load = |at: u16| dsp::word(src.get(at as usize..).unwrap_or(&[]));
+        for (w, x) in self.words[..self.count.min(PACK_WORDS / 8)]
+            .iter()
+            .zip(region.chunks_exact_mut(8))
+        {
+            let lo = load(w.a);
+            let v = if w.s >= 4 {
+                lo
+            } else {
+                let hi = if w.pad { pad } else { load(w.b) };
+                let mask = u32::MAX >> (32 - 8 * u32::from(w.s));
+                (lo & mask) | (hi & !mask)
+            };
+            x[k] = I::sxtab16(pair, v);
+            x[4 + k] = I::sxtab16_ror8(pair, v);
+        }
+        true
+    }
 }
 
 /// Output pixel `p`'s window lies wholly inside the input.
@@ -372,6 +593,7 @@ mod tests {
     use super::super::test_util::*;
     use super::*;
     use crate::kernels::int8;
+    use crate::kernels::int8::{Requant, Rounding};
     use crate::kernels::Padding;
     use proptest::prelude::*;
     use std::vec;
@@ -435,6 +657,58 @@ mod tests {
         ) {
             // 3×3 windows around the buffer's size (144)
             check((h, w, in_c), out_c, (3, 3), (1, 1), (1, 1), same, seed);
+        }
+    }
+
+    /// Stages as real layers have them (every channel a normalized multiplier and a right
+    /// shift, the int8 clamp), so that the DSP path takes its fused requantization.
+    #[test]
+    fn fused_requantization() {
+        let mut rng = Rng(0x5eed_0001);
+        for (input, out_c, k, s, same) in [
+            ((8, 8, 3), 16, (3, 3), (1, 1), false),
+            ((7, 7, 16), 32, (3, 3), (1, 1), true),
+            ((11, 6, 1), 8, (10, 4), (2, 2), true),
+            ((5, 5, 64), 64, (1, 1), (1, 1), false),
+            ((6, 5, 3), 7, (2, 3), (1, 2), true),
+            ((9, 4, 8), 65, (3, 1), (2, 1), false),
+        ] {
+            let padding = if same { Padding::Same } else { Padding::Valid };
+            let g = Conv2dGeometry::new(input, out_c, k, s, (1, 1), padding).unwrap();
+            for round in 0..6 {
+                let requant = Requant::Multiplier(Rounding::Double);
+                let scales: Vec<f64> = (0..out_c)
+                    .map(|_| {
+                        libm::ldexp(
+                            1.0 + rng.below(1000) as f64 / 1000.0,
+                            -(rng.below(14) as i32) - 2,
+                        )
+                    })
+                    .collect();
+                let mut words = Vec::new();
+                for &sc in &scales[..if round % 2 == 0 { 1 } else { out_c }] {
+                    words.extend(requant.words(sc));
+                }
+                let stage = OutputStage {
+                    multipliers: &words,
+                    output_offset: rng.i32_in(-128, 127),
+                    act_min: -128,
+                    act_max: 127,
+                    requant,
+                };
+                let input = rng.i8s(g.input_len().unwrap());
+                let filter = rng.i8s(g.kernel_len().unwrap());
+                let bias: Vec<i32> = (0..out_c).map(|_| rng.i32_in(-5000, 5000)).collect();
+                let bias = (round % 3 != 0).then_some(bias.as_slice());
+                let offset = rng.i32_in(-127, 128);
+                let r = Requantizer::new(&stage);
+                assert!(out_c > 64 || Rounds::new(&r, out_c).is_some());
+                let mut want = vec![0i8; g.output_len().unwrap()];
+                int8::conv2d(&g, &input, offset, &filter, bias, &stage, &mut want);
+                let mut got = vec![0x55i8; want.len()];
+                packed::<Emulated>(&g, &input, offset, &filter, bias, &r, &mut got);
+                assert_eq!(got, want, "{g:?}");
+            }
         }
     }
 

@@ -109,6 +109,80 @@ pub(crate) trait Isa {
             }
         }
     }
+
+    /// Channel by channel, group by group: the group's four sums ([`Self::dot_pixels4`]
+    /// from the channel's bias), each requantized as [`Channel::Round`] with the int8
+    /// clamp, `qadd(smmulr(qadd(a, a), m), 2^(e−1)) − (high < 0)`, `>> e`,
+    /// `qadd(offset)`, `ssat #8`, and stored at `out[(4g + k) · out_c + c]`. Does nothing
+    /// unless [`Filters::fits`].
+    ///
+    /// [`Channel::Round`]: super::Channel::Round
+    #[inline(always)]
+    fn filters4(f: &Filters<'_>, out: &mut [i8], out_c: usize) -> bool {
+        if !f.fits(out, out_c) {
+            return false;
+        }
+        for (c, (&m, &e)) in f.m.iter().zip(f.e).enumerate() {
+            let row = f.rows.get(c * f.l..).unwrap_or(&[]);
+            let b = f.bias.map_or(0, |b| b[c]);
+            let bias = 1i32 << (e - 1);
+            for (g, x) in f.xs.chunks_exact(8 * f.words).take(f.groups).enumerate() {
+                let mut acc = [b; 4];
+                Self::dot_pixels4(x, row, &mut acc);
+                for (k, a) in acc.into_iter().enumerate() {
+                    let high = Self::smmulr(Self::qadd(a, a), m);
+                    let v = Self::qadd(high, bias).wrapping_add(high >> 31) >> e;
+                    out[(4 * g + k) * out_c + c] = Self::qadd(v, f.offset).clamp(-128, 127) as i8;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// A block of CONV_2D work for [`Isa::filters4`]: `groups` groups of four packed
+/// windows (`xs`, `8 · words` words per group), the filter rows from `rows` (row `c` at
+/// `rows[c · l..]`, `4 · words` bytes of it read), and per channel the [`Channel::Round`]
+/// parameters `m[c]`, `e[c]` and the bias (`bias[c]`, or 0). Every output is clamped to
+/// the int8 range only (the stage's clamp is that range).
+///
+/// [`Channel::Round`]: super::Channel::Round
+pub(crate) struct Filters<'a> {
+    pub xs: &'a [u32],
+    pub words: usize,
+    pub groups: usize,
+    pub rows: &'a [u8],
+    pub l: usize,
+    pub m: &'a [i32],
+    pub e: &'a [u8],
+    pub bias: Option<&'a [i32]>,
+    pub offset: i32,
+}
+
+impl Filters<'_> {
+    /// Every slice holds what the block reads, and `out` (from the block's first pixel's
+    /// first channel, pixels `out_c` apart) every output written.
+    pub(crate) fn fits(&self, out: &[i8], out_c: usize) -> bool {
+        let c = self.m.len();
+        let reads = |n: usize, per: usize, len: usize| n.checked_mul(per).is_some_and(|v| v <= len);
+        let last_row = (c.wrapping_sub(1))
+            .checked_mul(self.l)
+            .and_then(|v| v.checked_add(4 * self.words));
+        let last_out = (4 * self.groups)
+            .checked_sub(1)
+            .and_then(|p| p.checked_mul(out_c))
+            .and_then(|v| v.checked_add(c));
+        c >= 1
+            && self.words >= 1
+            && self.groups >= 1
+            && self.e.len() == c
+            && c <= out_c
+            && self.bias.is_none_or(|b| b.len() == c)
+            && reads(self.groups, 8 * self.words, self.xs.len())
+            && last_row.is_some_and(|v| v <= self.rows.len())
+            && last_out.is_some_and(|v| v <= out.len())
+            && self.e.iter().all(|e| (1..=31).contains(e))
+    }
 }
 
 /// Four bytes as a little-endian word (an unaligned `ldr` on the Cortex-M4).
@@ -707,6 +781,202 @@ mod arm {
                     out("r8") _, out("r9") _, out("r10") _, out("r11") _,
                 );
             }
+        }
+
+        /// [`Isa::filters4`] in one piece of assembly: per channel its parameters are
+        /// read from the arrays into a table (on the stack with the table's address: the
+        /// loops have every register); per group the [`Isa::dot_pixels4`] loop, then the
+        /// four requantizations in registers (seven instructions each) and four `strb`.
+        /// About 45 instructions per group and 30 per channel besides the loop.
+        #[inline(always)]
+        fn filters4(f: &super::Filters<'_>, out: &mut [i8], out_c: usize) -> bool {
+            if !f.fits(out, out_c) {
+                return false;
+            }
+            static ZERO: i32 = 0;
+            let (bias, step) = match f.bias {
+                Some(b) => (b.as_ptr(), 4),
+                None => (&ZERO as *const i32, 0),
+            };
+            let mut table: [usize; 19] = [
+                f.rows.as_ptr() as usize,
+                f.words,
+                f.groups,
+                f.xs.as_ptr() as usize,
+                out.as_mut_ptr() as usize,
+                out_c,
+                f.m.len(),
+                f.l,
+                f.m.as_ptr() as usize,
+                f.e.as_ptr() as usize,
+                bias as usize,
+                step,
+                f.offset as u32 as usize,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ];
+            // SAFETY: `f.fits(out, out_c)`: for each of the `m.len()` channels `c` the
+            // code reads `m[c]`, `e[c]` (1..=31) and `bias[c]` (or the one `ZERO`, step 0),
+            // the row `rows[c·l..][..4·words]` (unaligned `ldr`) and the `groups · 8 ·
+            // words` words of `xs` (aligned `ldm`), all inside their slices, and writes
+            // `out[(4g + k)·out_c + c]` for `g < groups`, `k < 4`, inside `out`. It reads
+            // and writes `table`, and uses eight bytes of stack below `sp` that it gives
+            // back (`sp` stays 8-byte aligned). Every register it changes is declared.
+            unsafe {
+                asm!(
+                        "sub sp, sp, #8",
+                        "str {t}, [sp]",
+                        "1:",
+                        "ldr {w}, [{t}, #40]",
+                        "ldr {n}, [{w}]",
+                        "str {n}, [{t}, #60]",
+                        "ldr {n}, [{t}, #44]",
+                        "add {w}, {w}, {n}",
+                        "str {w}, [{t}, #40]",
+                        "ldr {w}, [{t}, #32]",
+                        "ldr {n}, [{w}], #4",
+                        "str {w}, [{t}, #32]",
+                        "str {n}, [{t}, #64]",
+                        "ldr {w}, [{t}, #36]",
+                        "ldrb {n}, [{w}], #1",
+                        "str {w}, [{t}, #36]",
+                        "str {n}, [{t}, #68]",
+                        "subs {n}, {n}, #1",
+                        "movs {w}, #1",
+                        "lsls {w}, {w}, {n}",
+                        "str {w}, [{t}, #72]",
+                        "ldr {px}, [{t}, #12]",
+                        "ldr {w}, [{t}, #16]",
+                        "str {w}, [{t}, #56]",
+                        "ldr {w}, [{t}, #8]",
+                        "str {w}, [{t}, #52]",
+                        "2:",
+                        "ldr {pw}, [{t}, #0]",
+                        "ldr {n}, [{t}, #4]",
+                        "ldr r8, [{t}, #60]",
+                        "mov r9, r8",
+                        "mov r10, r8",
+                        "mov r11, r8",
+                        "tst {n}, #1",
+                        "beq 3f",
+                        "ldr {w}, [{pw}], #4",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "sxtb16 {t}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlad r8, {t}, r0, r8",
+                        "smlad r9, {t}, r1, r9",
+                        "smlad r10, {t}, r2, r10",
+                        "smlad r11, {t}, r3, r11",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "smlad r8, {w}, r0, r8",
+                        "smlad r9, {w}, r1, r9",
+                        "smlad r10, {w}, r2, r10",
+                        "smlad r11, {w}, r3, r11",
+                        "3:",
+                        "lsrs {n}, {n}, #1",
+                        "beq 5f",
+                        "4:",
+                        "ldr {w}, [{pw}], #4",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "sxtb16 {t}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlad r8, {t}, r0, r8",
+                        "smlad r9, {t}, r1, r9",
+                        "smlad r10, {t}, r2, r10",
+                        "smlad r11, {t}, r3, r11",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "smlad r8, {w}, r0, r8",
+                        "smlad r9, {w}, r1, r9",
+                        "smlad r10, {w}, r2, r10",
+                        "smlad r11, {w}, r3, r11",
+                        "ldr {w}, [{pw}], #4",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "sxtb16 {t}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlad r8, {t}, r0, r8",
+                        "smlad r9, {t}, r1, r9",
+                        "smlad r10, {t}, r2, r10",
+                        "smlad r11, {t}, r3, r11",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "smlad r8, {w}, r0, r8",
+                        "smlad r9, {w}, r1, r9",
+                        "smlad r10, {w}, r2, r10",
+                        "smlad r11, {w}, r3, r11",
+                        "subs {n}, {n}, #1",
+                        "bne 4b",
+                        "5:",
+                        "ldr {t}, [sp]",
+                        "ldr r0, [{t}, #64]",
+                        "ldr r1, [{t}, #72]",
+                        "ldr r2, [{t}, #68]",
+                        "ldr r3, [{t}, #48]",
+                        "qadd {w}, r8, r8",
+                        "smmulr {w}, {w}, r0",
+                        "qadd r8, {w}, r1",
+                        "add r8, r8, {w}, asr #31",
+                        "asr r8, r8, r2",
+                        "qadd r8, r8, r3",
+                        "ssat r8, #8, r8",
+                        "qadd {w}, r9, r9",
+                        "smmulr {w}, {w}, r0",
+                        "qadd r9, {w}, r1",
+                        "add r9, r9, {w}, asr #31",
+                        "asr r9, r9, r2",
+                        "qadd r9, r9, r3",
+                        "ssat r9, #8, r9",
+                        "qadd {w}, r10, r10",
+                        "smmulr {w}, {w}, r0",
+                        "qadd r10, {w}, r1",
+                        "add r10, r10, {w}, asr #31",
+                        "asr r10, r10, r2",
+                        "qadd r10, r10, r3",
+                        "ssat r10, #8, r10",
+                        "qadd {w}, r11, r11",
+                        "smmulr {w}, {w}, r0",
+                        "qadd r11, {w}, r1",
+                        "add r11, r11, {w}, asr #31",
+                        "asr r11, r11, r2",
+                        "qadd r11, r11, r3",
+                        "ssat r11, #8, r11",
+                        "ldr {pw}, [{t}, #56]",
+                        "ldr {n}, [{t}, #20]",
+                        "strb r8, [{pw}]",
+                        "strb r9, [{pw}, {n}]",
+                        "add {pw}, {pw}, {n}, lsl #1",
+                        "strb r10, [{pw}]",
+                        "strb r11, [{pw}, {n}]",
+                        "add {pw}, {pw}, {n}, lsl #1",
+                        "str {pw}, [{t}, #56]",
+                        "ldr {w}, [{t}, #52]",
+                        "subs {w}, {w}, #1",
+                        "str {w}, [{t}, #52]",
+                        "bne 2b",
+                        "ldr {w}, [{t}, #0]",
+                        "ldr {n}, [{t}, #28]",
+                        "add {w}, {w}, {n}",
+                        "str {w}, [{t}, #0]",
+                        "ldr {w}, [{t}, #16]",
+                        "adds {w}, {w}, #1",
+                        "str {w}, [{t}, #16]",
+                        "ldr {w}, [{t}, #24]",
+                        "subs {w}, {w}, #1",
+                        "str {w}, [{t}, #24]",
+                        "bne 1b",
+                        "add sp, sp, #8",
+                    t = inout(reg) table.as_mut_ptr() => _,
+                    px = out(reg) _,
+                    pw = out(reg) _,
+                    n = out(reg) _,
+                    w = out(reg) _,
+                    out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                    out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+                );
+            }
+            true
         }
     }
 }
