@@ -1,7 +1,7 @@
 //! Int8 CONV_2D, fast: the contract and bits of
 //! [`int8::conv2d`](fn@crate::kernels::int8::conv2d).
 
-use super::dsp::{self, Filters, Isa};
+use super::dsp::{self, Filters, Gather, Isa};
 use super::fully_connected::{dot1, dot4 as dot4_plain};
 use super::{Channel, Requantizer, PACK_WORDS, WINDOW};
 use crate::kernels::conv2d::Conv2dGeometry;
@@ -171,33 +171,42 @@ pub(crate) fn packed<I: Isa>(
     // Whole windows whose runs do not fall on words: where each tap is from the
     // window's first input, and which words are four consecutive inputs.
     let table = if direct_any { None } else { Table::new(g, l) };
-    let rounds = Rounds::new(r, out_c);
+    let rounds = Rounds::new(r, out_c, filter, l);
     let mut xs = [0u32; PACK_WORDS];
     let pixels = g.out_h * g.out_w;
+    let whole = Whole::new(g);
     let mut p0 = 0;
+    let (mut oy, mut ox) = (0, 0);
     while p0 < pixels {
         let n = (4 * groups).min(pixels - p0);
         let used = n.div_ceil(4);
         for (grp, region) in xs.chunks_exact_mut(stride).take(used).enumerate() {
             for k in 0..4 {
-                let q = 4 * grp + k;
-                if q >= n {
+                if 4 * grp + k >= n {
                     for x in region.chunks_exact_mut(8) {
                         x[k] = 0;
                         x[4 + k] = 0;
                     }
-                } else if direct_any || (direct_whole && whole(g, p0 + q)) {
-                    pack_runs::<I>(g, input, p0 + q, pair, region, k);
-                } else if table.as_ref().is_some_and(|t| {
-                    whole(g, p0 + q) && t.pack::<I>(g, input, p0 + q, pad, pair, region, k)
-                }) {
-                } else {
-                    let w = gather(g, input, p0 + q, pad, l, &mut win);
+                    continue;
+                }
+                let inside = whole.at(oy, ox);
+                if direct_any || (direct_whole && inside) {
+                    pack_runs::<I>(g, input, (oy, ox), inside, pair, region, k);
+                } else if !(inside
+                    && table
+                        .as_ref()
+                        .is_some_and(|t| t.pack::<I>(g, input, (oy, ox), pad, pair, region, k)))
+                {
+                    let w = gather(g, input, (oy, ox), inside, pad, l, &mut win);
                     for (v, x) in w.chunks_exact(4).zip(region.chunks_exact_mut(8)) {
                         let v = dsp::word(v);
                         x[k] = I::sxtab16(pair, v);
                         x[4 + k] = I::sxtab16_ror8(pair, v);
                     }
+                }
+                ox += 1;
+                if ox == g.out_w {
+                    (oy, ox) = (oy + 1, 0);
                 }
             }
         }
@@ -222,21 +231,39 @@ pub(crate) fn packed<I: Isa>(
 }
 
 /// The per-channel [`Channel::Round`] parameters of a stage whose every channel has
-/// them and whose clamp is the int8 range, for [`Isa::filters4`] (up to 64 channels).
+/// them and whose clamp is the int8 range, for [`Isa::filters4`] (up to 64 channels), and
+/// the filter's last rows padded with zeros to whole words (`filters4` reads whole
+/// words; past the filter's end there are none).
 pub(crate) struct Rounds {
     m: [i32; 64],
     e: [u8; 64],
+    /// Channels whose rows the filter holds whole words of.
+    whole_rows: usize,
+    /// Rows `whole_rows..`, from `tail[0]`, `l` apart.
+    tail: [u8; WINDOW + 16],
 }
 
 impl Rounds {
-    fn new(r: &Requantizer<'_, '_>, out_c: usize) -> Option<Rounds> {
-        if !r.full || out_c > 64 {
+    fn new(r: &Requantizer<'_, '_>, out_c: usize, filter: &[u8], l: usize) -> Option<Rounds> {
+        if !r.full || out_c > 64 || l == 0 {
             return None;
         }
+        let words = l.div_ceil(4);
+        let whole_rows = match filter.len().checked_sub(4 * words) {
+            Some(room) => out_c.min(room / l + 1),
+            None => 0,
+        };
         let mut t = Rounds {
             m: [0; 64],
             e: [0; 64],
+            whole_rows,
+            tail: [0; WINDOW + 16],
         };
+        let rest = filter.get(whole_rows * l..)?;
+        if (out_c - whole_rows).saturating_sub(1) * l + 4 * words > t.tail.len() {
+            return None;
+        }
+        t.tail[..rest.len()].copy_from_slice(rest);
         for c in 0..out_c {
             let Channel::Round { m, e, .. } = r.channel(c) else {
                 return None;
@@ -269,27 +296,33 @@ fn filters<I: Isa>(
 ) {
     let stride = 8 * words;
     let used = n.div_ceil(4).min(xs.len() / stride.max(1)).min(4);
-    // Channels whose whole row (4 · words bytes) the filter holds: all but the last
-    // one or few (their last word read byte by byte).
-    let whole_rows = match filter.len().checked_sub(4 * words) {
-        Some(room) => out_c.min(room / l.max(1) + 1),
-        None => 0,
-    };
     let (fast_groups, fast_rows) = match rounds {
-        Some(t) if n / 4 > 0 && whole_rows > 0 => {
+        Some(t) if n / 4 > 0 => {
+            // The channels whose whole rows (4 · words bytes) the filter holds, then
+            // the last one or few from the padded copy of their rows.
+            let w = t.whole_rows;
             let f = Filters {
                 xs,
                 words,
                 groups: n / 4,
                 rows: filter,
                 l,
-                m: &t.m[..whole_rows],
-                e: &t.e[..whole_rows],
-                bias: bias.and_then(|b| b.get(..whole_rows)),
+                m: &t.m[..w],
+                e: &t.e[..w],
+                bias: bias.and_then(|b| b.get(..w)),
                 offset: r.offset,
             };
-            if I::filters4(&f, block, out_c) {
-                (n / 4, whole_rows)
+            let tail = Filters {
+                rows: &t.tail,
+                m: t.m.get(w..out_c).unwrap_or(&[]),
+                e: t.e.get(w..out_c).unwrap_or(&[]),
+                bias: bias.and_then(|b| b.get(w..)),
+                ..f
+            };
+            let done = (w == 0 || I::filters4(&f, block, out_c))
+                && (w == out_c || I::filters4(&tail, block.get_mut(w..).unwrap_or(&mut []), out_c));
+            if done {
+                (n / 4, out_c)
             } else {
                 (0, 0)
             }
@@ -361,21 +394,21 @@ fn store<I: Isa>(
     }
 }
 
-/// Packs output pixel `p`'s window straight from the input into lane `k` of `region`
+/// Packs output pixel `(oy, ox)`'s window (`whole`: inside the input) straight from the input into lane `k` of `region`
 /// (word `j`'s even pair at `region[8j + k]`, odd pair at `region[8j + 4 + k]`); the
 /// window's runs all start and end on a word. Padded taps are zero lanes.
 #[inline(always)]
 fn pack_runs<I: Isa>(
     g: &Conv2dGeometry,
     input: &[u8],
-    p: usize,
+    (oy, ox): (usize, usize),
+    whole: bool,
     pair: u32,
     region: &mut [u32],
     k: usize,
 ) {
     let k = k & 3;
-    let (oy, ox) = (p / g.out_w, p % g.out_w);
-    if !whole(g, p) {
+    if !whole {
         for x in region.chunks_exact_mut(8) {
             x[k] = 0;
             x[4 + k] = 0;
@@ -399,23 +432,10 @@ fn pack_runs<I: Isa>(
 /// How each word of a whole window is read from the input, for windows whose runs do
 /// not start and end on words (`in_c` 1 or 3, say): one unaligned load of four
 /// consecutive inputs, or the first `s` bytes of one load and the rest of a second (the
-/// next run's first inputs, or the zero point past the window's end). Offsets are from
-/// the window's first input.
+/// next run's first inputs), through [`Isa::gather`]; a last word past the window's end
+/// (its rest the zero point) separately. Offsets are from the window's first input.
 struct Table {
-    words: [Word; PACK_WORDS / 8],
-    count: usize,
-    /// The largest offset read, plus 4.
-    span: usize,
-}
-
-#[derive(Clone, Copy, Default)]
-struct Word {
-    a: u16,
-    b: u16,
-    /// Bytes taken from the load at `a` (4: all of them); the rest from `b`.
-    s: u8,
-    /// The rest is the zero point.
-    pad: bool,
+    gather: Gather,
 }
 
 impl Table {
@@ -427,49 +447,44 @@ impl Table {
             let (kx, ci) = (rest / in_c, rest % in_c);
             (ky * g.dilation_h * g.in_w + kx * g.dilation_w) * in_c + ci
         };
-        let count = l.div_ceil(4);
-        let mut t = Table {
-            words: [Word::default(); PACK_WORDS / 8],
-            count,
-            span: 0,
-        };
-        for (j, w) in t.words.iter_mut().enumerate().take(count) {
+        let mut words = [(0u16, 0u16, 0u32); 64];
+        let (mut count, mut span, mut last) = (0, 0, None);
+        for j in 0..l.div_ceil(4) {
             let first = at(4 * j);
             // taps of this word that follow the first in the input
             let mut s = 1;
             while s < 4 && 4 * j + s < l && at(4 * j + s) == first + s {
                 s += 1;
             }
-            let (b, pad) = if s == 4 {
-                (first, false)
-            } else if 4 * j + s >= l {
-                (first, true)
+            let mask = u32::MAX >> (32 - 8 * s as u32);
+            if s < 4 && 4 * j + s >= l {
+                // the window ends in this word (its last)
+                last = Some((u16::try_from(first).ok()?, mask));
+                span = span.max(first + 4);
+                continue;
+            }
+            let b = if s == 4 {
+                first
             } else {
                 let second = at(4 * j + s);
-                // the rest of the word must follow `second` (or end the window)
+                // the rest of the word must follow `second`, inside the window
+                if 4 * j + 4 > l || second < s {
+                    return None;
+                }
                 for i in s + 1..4 {
-                    if 4 * j + i < l && at(4 * j + i) != second + (i - s) {
+                    if at(4 * j + i) != second + (i - s) {
                         return None;
                     }
                 }
-                if second < s {
-                    return None;
-                }
-                (second - s, 4 * j + 4 > l)
+                second - s
             };
-            if pad && 4 * j + s < l {
-                // a word with two runs and the end of the window: not handled
-                return None;
-            }
-            t.span = t.span.max(first + 4).max(b + 4);
-            *w = Word {
-                a: u16::try_from(first).ok()?,
-                b: u16::try_from(b).ok()?,
-                s: s as u8,
-                pad,
-            };
+            span = span.max(first + 4).max(b + 4);
+            *words.get_mut(count)? = (u16::try_from(first).ok()?, u16::try_from(b).ok()?, mask);
+            count += 1;
         }
-        Some(t)
+        Some(Table {
+            gather: Gather::new(&words[..count], last, span)?,
+        })
     }
 
     /// [`pack_runs`] for a whole window through the table; `false` (nothing written)
@@ -480,50 +495,48 @@ impl Table {
         &self,
         g: &Conv2dGeometry,
         input: &[u8],
-        p: usize,
+        (oy, ox): (usize, usize),
         pad: u8,
         pair: u32,
         region: &mut [u32],
         k: usize,
     ) -> bool {
-        let k = k & 3;
-        let (oy, ox) = (p / g.out_w, p % g.out_w);
         let first =
             ((oy * g.stride_h - g.pad_top) * g.in_w + ox * g.stride_w - g.pad_left) * g.in_c;
-        let Some(src) = input.get(first..first + self.span) else {
-            return false;
-        };
-        let pad = u32::from(pad) * 0x0101_0101;
-        let load = |at: u16| dsp::word(src.get(at as usize..).unwrap_or(&[]));
-        for (w, x) in self.words[..self.count.min(PACK_WORDS / 8)]
-            .iter()
-            .zip(region.chunks_exact_mut(8))
-        {
-            let lo = load(w.a);
-            let v = if w.s >= 4 {
-                lo
-            } else {
-                let hi = if w.pad { pad } else { load(w.b) };
-                let mask = u32::MAX >> (32 - 8 * u32::from(w.s));
-                (lo & mask) | (hi & !mask)
-            };
-            x[k] = I::sxtab16(pair, v);
-            x[4 + k] = I::sxtab16_ror8(pair, v);
-        }
-        true
+        let src = input.get(first..).unwrap_or(&[]);
+        let dst = region.get_mut(k & 3..).unwrap_or(&mut []);
+        I::gather(&self.gather, src, pair, u32::from(pad) * 0x0101_0101, dst)
     }
 }
 
-/// Output pixel `p`'s window lies wholly inside the input.
-#[inline(always)]
-fn whole(g: &Conv2dGeometry, p: usize) -> bool {
-    let (oy, ox) = (p / g.out_w, p % g.out_w);
-    let (ky_lo, ky_hi) = g.kernel_rows(oy);
-    let (kx_lo, kx_hi) = g.kernel_cols(ox);
-    ky_lo == 0 && ky_hi == g.kernel_h && kx_lo == 0 && kx_hi == g.kernel_w
+/// The output rows and columns whose windows lie wholly inside the input (each a
+/// range: the windows at the edges reach into the padding).
+struct Whole {
+    rows: (usize, usize),
+    cols: (usize, usize),
 }
 
-/// Output pixel `p`'s window (taps in filter order `ky`, `kx`, `ci`) into `w`, padded
+impl Whole {
+    fn new(g: &Conv2dGeometry) -> Whole {
+        let range = |n: usize, taps: &dyn Fn(usize) -> (usize, usize), k: usize| {
+            let inside = |o: usize| taps(o) == (0, k);
+            let lo = (0..n).find(|&o| inside(o)).unwrap_or(n);
+            let hi = (lo..n).find(|&o| !inside(o)).unwrap_or(n);
+            (lo, hi)
+        };
+        Whole {
+            rows: range(g.out_h, &|o| g.kernel_rows(o), g.kernel_h),
+            cols: range(g.out_w, &|o| g.kernel_cols(o), g.kernel_w),
+        }
+    }
+
+    #[inline(always)]
+    fn at(&self, oy: usize, ox: usize) -> bool {
+        (self.rows.0..self.rows.1).contains(&oy) && (self.cols.0..self.cols.1).contains(&ox)
+    }
+}
+
+/// Output pixel `(oy, ox)`'s window (taps in filter order `ky`, `kx`, `ci`) into `w`, padded
 /// taps and the bytes after the `l` taps set to `pad`; returns the window's whole words.
 /// A whole window's runs follow each other, so each is copied in words, the last word
 /// running into the next run's place (rewritten next) or past `l` (padded after).
@@ -531,14 +544,13 @@ fn whole(g: &Conv2dGeometry, p: usize) -> bool {
 fn gather<'w>(
     g: &Conv2dGeometry,
     input: &[u8],
-    p: usize,
+    (oy, ox): (usize, usize),
+    whole: bool,
     pad: u8,
     l: usize,
     w: &'w mut [u8],
 ) -> &'w [u8] {
     let span = 4 * l.div_ceil(4);
-    let (oy, ox) = (p / g.out_w, p % g.out_w);
-    let whole = whole(g, p);
     if !whole {
         if let Some(w) = w.get_mut(..span) {
             w.fill(pad);
@@ -702,7 +714,16 @@ mod tests {
                 let bias = (round % 3 != 0).then_some(bias.as_slice());
                 let offset = rng.i32_in(-127, 128);
                 let r = Requantizer::new(&stage);
-                assert!(out_c > 64 || Rounds::new(&r, out_c).is_some());
+                assert!(
+                    out_c > 64
+                        || Rounds::new(
+                            &r,
+                            out_c,
+                            bytemuck::cast_slice(&filter),
+                            g.kernel_h * g.kernel_w * g.in_c
+                        )
+                        .is_some()
+                );
                 let mut want = vec![0i8; g.output_len().unwrap()];
                 int8::conv2d(&g, &input, offset, &filter, bias, &stage, &mut want);
                 let mut got = vec![0x55i8; want.len()];

@@ -110,6 +110,27 @@ pub(crate) trait Isa {
         }
     }
 
+    /// The words of one window (`src`: from its first input, at least `g.span()` bytes)
+    /// through `g`, packed (with the offset `pair`) into every eighth word of `dst`:
+    /// word `j`'s even pair at `dst[8j]`, its odd pair at `dst[8j + 4]`; `pad` (the zero
+    /// point in each byte) completes a last word. `false` (nothing written) if `src` or
+    /// `dst` is too short.
+    #[inline(always)]
+    fn gather(g: &Gather, src: &[u8], pair: u32, pad: u32, dst: &mut [u32]) -> bool {
+        let words = g.count + usize::from(g.last);
+        if src.len() < g.span || (words > 0 && dst.len() < 8 * (words - 1) + 5) {
+            return false;
+        }
+        for (j, (w, x)) in g.words[..words].iter().zip(dst.chunks_mut(8)).enumerate() {
+            let (a, b) = ((w[0] & 0xffff) as usize, (w[0] >> 16) as usize);
+            let hi = if j < g.count { word(&src[b..]) } else { pad };
+            let v = (word(&src[a..]) & w[1]) | (hi & !w[1]);
+            x[0] = Self::sxtab16(pair, v);
+            x[4] = Self::sxtab16_ror8(pair, v);
+        }
+        true
+    }
+
     /// Channel by channel, group by group: the group's four sums ([`Self::dot_pixels4`]
     /// from the channel's bias), each requantized as [`Channel::Round`] with the int8
     /// clamp, `qadd(smmulr(qadd(a, a), m), 2^(e−1)) − (high < 0)`, `>> e`,
@@ -182,6 +203,55 @@ impl Filters<'_> {
             && last_row.is_some_and(|v| v <= self.rows.len())
             && last_out.is_some_and(|v| v <= out.len())
             && self.e.iter().all(|e| (1..=31).contains(e))
+    }
+}
+
+/// How to read the words of a window from the input, each as `(load(a) & mask) |
+/// (load(b) & !mask)` (unaligned 4-byte loads at offsets `a` and `b` from the window's
+/// first input), the last one perhaps as `(load(a) & mask) | (pad & !mask)` (the window
+/// ends inside it), for [`Isa::gather`]. Built only with every load inside `span` bytes.
+pub(crate) struct Gather {
+    /// `a | b << 16`, `mask`; entry `count` (if `last`) is the padded last word.
+    words: [[u32; 2]; 65],
+    count: usize,
+    last: bool,
+    span: usize,
+}
+
+impl Gather {
+    /// `None` if there are more than 64 words or a load would end past `span`.
+    pub(crate) fn new(
+        words: &[(u16, u16, u32)],
+        last: Option<(u16, u32)>,
+        span: usize,
+    ) -> Option<Gather> {
+        let mut g = Gather {
+            words: [[0; 2]; 65],
+            count: words.len(),
+            last: last.is_some(),
+            span,
+        };
+        for (slot, &(a, b, mask)) in g
+            .words
+            .get_mut(..words.len().min(64))?
+            .iter_mut()
+            .zip(words)
+        {
+            if usize::from(a.max(b)) + 4 > span {
+                return None;
+            }
+            *slot = [u32::from(a) | u32::from(b) << 16, mask];
+        }
+        if words.len() > 64 {
+            return None;
+        }
+        if let Some((a, mask)) = last {
+            if usize::from(a) + 4 > span {
+                return None;
+            }
+            g.words[words.len()] = [u32::from(a), mask];
+        }
+        Some(g)
     }
 }
 
@@ -786,8 +856,9 @@ mod arm {
         /// [`Isa::filters4`] in one piece of assembly: per channel its parameters are
         /// read from the arrays into a table (on the stack with the table's address: the
         /// loops have every register); per group the [`Isa::dot_pixels4`] loop, then the
-        /// four requantizations in registers (seven instructions each) and four `strb`.
-        /// About 45 instructions per group and 30 per channel besides the loop.
+        /// four requantizations in registers (seven instructions each) and four `strb`; the
+        /// loop takes one word, two, then four per turn. About 48 instructions per group and
+        /// 30 per channel besides the loop's 13 per word.
         #[inline(always)]
         fn filters4(f: &super::Filters<'_>, out: &mut [i8], out_c: usize) -> bool {
             if !f.fits(out, out_c) {
@@ -877,7 +948,37 @@ mod arm {
                         "smlad r10, {w}, r2, r10",
                         "smlad r11, {w}, r3, r11",
                         "3:",
-                        "lsrs {n}, {n}, #1",
+                        "tst {n}, #2",
+                        "beq 6f",
+                        "ldr {w}, [{pw}], #4",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "sxtb16 {t}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlad r8, {t}, r0, r8",
+                        "smlad r9, {t}, r1, r9",
+                        "smlad r10, {t}, r2, r10",
+                        "smlad r11, {t}, r3, r11",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "smlad r8, {w}, r0, r8",
+                        "smlad r9, {w}, r1, r9",
+                        "smlad r10, {w}, r2, r10",
+                        "smlad r11, {w}, r3, r11",
+
+                        "ldr {w}, [{pw}], #4",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "sxtb16 {t}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlad r8, {t}, r0, r8",
+                        "smlad r9, {t}, r1, r9",
+                        "smlad r10, {t}, r2, r10",
+                        "smlad r11, {t}, r3, r11",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "smlad r8, {w}, r0, r8",
+                        "smlad r9, {w}, r1, r9",
+                        "smlad r10, {w}, r2, r10",
+                        "smlad r11, {w}, r3, r11",
+                        "6:",
+                        "lsrs {n}, {n}, #2",
                         "beq 5f",
                         "4:",
                         "ldr {w}, [{pw}], #4",
@@ -893,6 +994,35 @@ mod arm {
                         "smlad r9, {w}, r1, r9",
                         "smlad r10, {w}, r2, r10",
                         "smlad r11, {w}, r3, r11",
+
+                        "ldr {w}, [{pw}], #4",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "sxtb16 {t}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlad r8, {t}, r0, r8",
+                        "smlad r9, {t}, r1, r9",
+                        "smlad r10, {t}, r2, r10",
+                        "smlad r11, {t}, r3, r11",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "smlad r8, {w}, r0, r8",
+                        "smlad r9, {w}, r1, r9",
+                        "smlad r10, {w}, r2, r10",
+                        "smlad r11, {w}, r3, r11",
+
+                        "ldr {w}, [{pw}], #4",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "sxtb16 {t}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlad r8, {t}, r0, r8",
+                        "smlad r9, {t}, r1, r9",
+                        "smlad r10, {t}, r2, r10",
+                        "smlad r11, {t}, r3, r11",
+                        "ldm {px}!, {{r0, r1, r2, r3}}",
+                        "smlad r8, {w}, r0, r8",
+                        "smlad r9, {w}, r1, r9",
+                        "smlad r10, {w}, r2, r10",
+                        "smlad r11, {w}, r3, r11",
+
                         "ldr {w}, [{pw}], #4",
                         "ldm {px}!, {{r0, r1, r2, r3}}",
                         "sxtb16 {t}, {w}",
@@ -974,6 +1104,69 @@ mod arm {
                     w = out(reg) _,
                     out("r0") _, out("r1") _, out("r2") _, out("r3") _,
                     out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+                );
+            }
+            true
+        }
+
+        /// [`Isa::gather`]: 14 instructions per word, two unaligned loads merged under the
+        /// mask, both pairs widened and stored; then the padded last word.
+        #[inline(always)]
+        fn gather(g: &super::Gather, src: &[u8], pair: u32, pad: u32, dst: &mut [u32]) -> bool {
+            let words = g.count + usize::from(g.last);
+            if src.len() < g.span || (words > 0 && dst.len() < 8 * (words - 1) + 5) {
+                return false;
+            }
+            // SAFETY: `Gather::new` proved every offset `a`, `b` (and the last word's
+            // `a`) plus 4 is at most `span`, and `src` holds `span` bytes: each unaligned
+            // `ldr` is inside `src`. The stores go to `dst[8j]` and `dst[8j + 4]` for
+            // `j < words`, inside `dst` (checked above). `g.words` is read `words`
+            // entries long. Only declared registers change.
+            unsafe {
+                asm!(
+                    "cmp {n}, #0",
+                    "beq 2f",
+                    "1:",
+                    "ldrd {e}, {m}, [{tp}], #8",
+                    "uxth {t}, {e}",
+                    "ldr {lo}, [{src}, {t}]",
+                    "lsrs {t}, {e}, #16",
+                    "ldr {hi}, [{src}, {t}]",
+                    "ands {lo}, {lo}, {m}",
+                    "bics {hi}, {hi}, {m}",
+                    "orrs {lo}, {lo}, {hi}",
+                    "sxtab16 {hi}, {pair}, {lo}",
+                    "sxtab16 {lo}, {pair}, {lo}, ror #8",
+                    "str {lo}, [{d}, #16]",
+                    "str {hi}, [{d}], #32",
+                    "subs {n}, {n}, #1",
+                    "bne 1b",
+                    "2:",
+                    "cmp {last}, #0",
+                    "beq 3f",
+                    "ldrd {e}, {m}, [{tp}]",
+                    "ldr {lo}, [{src}, {e}]",
+                    "ands {lo}, {lo}, {m}",
+                    "bics {hi}, {pad}, {m}",
+                    "orrs {lo}, {lo}, {hi}",
+                    "sxtab16 {hi}, {pair}, {lo}",
+                    "sxtab16 {lo}, {pair}, {lo}, ror #8",
+                    "str {lo}, [{d}, #16]",
+                    "str {hi}, [{d}]",
+                    "3:",
+                    tp = inout(reg) g.words.as_ptr() => _,
+                    n = inout(reg) g.count => _,
+                    last = in(reg) usize::from(g.last),
+                    src = in(reg) src.as_ptr(),
+                    d = inout(reg) dst.as_mut_ptr() => _,
+                    pair = in(reg) pair,
+                    pad = in(reg) pad,
+                    e = out(reg) _,
+                    m = out(reg) _,
+                    lo = out(reg) _,
+                    hi = out(reg) _,
+                    t = out(reg) _,
+                    options(nostack),
                 );
             }
             true
