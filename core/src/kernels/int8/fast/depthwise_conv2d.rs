@@ -1,8 +1,8 @@
 //! Int8 DEPTHWISE_CONV_2D, fast: the contract and bits of
 //! [`int8::depthwise_conv2d`](fn@crate::kernels::int8::depthwise_conv2d).
 
-use super::dsp::{self, Isa};
-use super::Requantizer;
+use super::dsp::{self, Isa, Taps};
+use super::{Requantizer, RoundTable};
 use crate::kernels::conv2d::Conv2dGeometry;
 use crate::kernels::int8::quant::OutputStage;
 
@@ -128,10 +128,11 @@ fn plain(
     }
 }
 
-/// The DSP path (depth multiplier 1, `offset_fits_lanes(offset)`): four channels per
-/// word, their inputs widened with the offset (`sxtab16`), their weights split
-/// (`sxtb16`), one `smlabb`/`smlatt` per product; the last `channels % 4` as in
-/// [`plain`].
+/// The DSP path (depth multiplier 1, `offset_fits_lanes(offset)`): per output pixel the
+/// list of its taps inside the input, then four channels at a time over the list
+/// ([`Isa::dw_taps`]: their four inputs widened with the offset, their weights split, one
+/// `smlabb`/`smlatt` per product); the last `channels % 4` as in [`plain`]. Kernels of
+/// more than 64 taps take the plain path.
 #[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
 pub(crate) fn packed<I: Isa>(
     g: &Conv2dGeometry,
@@ -142,36 +143,49 @@ pub(crate) fn packed<I: Isa>(
     r: &Requantizer<'_, '_>,
     output: &mut [i8],
 ) {
+    if g.kernel_h.saturating_mul(g.kernel_w) > 64 {
+        plain(g, 1, input, offset, filter, bias, r, output);
+        return;
+    }
     let out_c = g.out_c;
     let input: &[u8] = bytemuck::cast_slice(input);
     let filter_bytes: &[u8] = bytemuck::cast_slice(filter);
     let pair = dsp::offset_pair(offset);
     let bias_of = |c: usize| bias.and_then(|b| b.get(c)).copied().unwrap_or(0);
+    let rounds = RoundTable::new(r, out_c);
+    let mut list = Taps::new();
     let mut pixels = output.chunks_exact_mut(out_c);
     for oy in 0..g.out_h {
         for ox in 0..g.out_w {
             let Some(pixel) = pixels.next() else { return };
+            list.clear();
+            taps(g, oy, ox, |at, wt| {
+                list.push(at, wt);
+            });
             let mut blocks = pixel.chunks_exact_mut(4);
             let mut c0 = 0;
             for y in &mut blocks {
-                let [mut a0, mut a1, mut a2, mut a3] = [
+                let mut acc = [
                     bias_of(c0),
                     bias_of(c0 + 1),
                     bias_of(c0 + 2),
                     bias_of(c0 + 3),
                 ];
-                taps(g, oy, ox, |at, wt| {
-                    let x = dsp::word(input.get(at + c0..).unwrap_or(&[]));
-                    let w = dsp::word(filter_bytes.get(wt + c0..).unwrap_or(&[]));
-                    let (xe, xo) = (I::sxtab16(pair, x), I::sxtab16_ror8(pair, x));
-                    let (we, wo) = (I::sxtb16(w), I::sxtb16_ror8(w));
-                    a0 = I::smlabb(we, xe, a0);
-                    a1 = I::smlabb(wo, xo, a1);
-                    a2 = I::smlatt(we, xe, a2);
-                    a3 = I::smlatt(wo, xo, a3);
-                });
-                for (k, (y, a)) in y.iter_mut().zip([a0, a1, a2, a3]).enumerate() {
-                    *y = r.apply(r.channel(c0 + k), c0 + k, a);
+                let x = input.get(c0..).unwrap_or(&[]);
+                let w = filter_bytes.get(c0..).unwrap_or(&[]);
+                I::dw_taps(&list, x, w, pair, &mut acc);
+                match &rounds {
+                    Some(t) => {
+                        for (k, (y, a)) in y.iter_mut().zip(acc).enumerate() {
+                            let (m, e) = t.get(c0 + k);
+                            *y = r.round::<I>(m, e, 1 << (e - 1), a);
+                        }
+                    }
+                    None => {
+                        for (k, (y, a)) in y.iter_mut().zip(acc).enumerate() {
+                            *y = r.apply(r.channel(c0 + k), c0 + k, a);
+                        }
+                    }
                 }
                 c0 += 4;
             }
@@ -198,10 +212,63 @@ mod tests {
     use super::super::test_util::*;
     use super::*;
     use crate::kernels::int8;
+    use crate::kernels::int8::{Requant, Rounding};
     use crate::kernels::Padding;
     use proptest::prelude::*;
     use std::vec;
     use std::vec::Vec;
+
+    /// Stages as real layers have them, so that the DSP path requantizes from its table.
+    #[test]
+    fn real_stages() {
+        let mut rng = Rng(0xd3_9e11);
+        for (input, k, s, same) in [
+            ((25, 5, 64), (3, 3), (1, 1), true),
+            ((9, 7, 12), (3, 3), (2, 2), true),
+            ((6, 6, 8), (5, 2), (1, 1), false),
+        ] {
+            let padding = if same { Padding::Same } else { Padding::Valid };
+            let g = Conv2dGeometry::new(input, input.2, k, s, (1, 1), padding).unwrap();
+            let requant = Requant::Multiplier(Rounding::Double);
+            for round in 0..4 {
+                let mut words = Vec::new();
+                for _ in 0..if round % 2 == 0 { 1 } else { g.out_c } {
+                    let sc = libm::ldexp(
+                        1.0 + rng.below(1000) as f64 / 1000.0,
+                        -(rng.below(12) as i32) - 3,
+                    );
+                    words.extend(requant.words(sc));
+                }
+                let stage = OutputStage {
+                    multipliers: &words,
+                    output_offset: rng.i32_in(-128, 127),
+                    act_min: -128,
+                    act_max: 127,
+                    requant,
+                };
+                let input = rng.i8s(g.input_len().unwrap());
+                let filter = rng.i8s(g.depthwise_kernel_len().unwrap());
+                let bias: Vec<i32> = (0..g.out_c).map(|_| rng.i32_in(-3000, 3000)).collect();
+                let offset = rng.i32_in(-127, 128);
+                let mut want = vec![0i8; g.output_len().unwrap()];
+                int8::depthwise_conv2d(
+                    &g,
+                    1,
+                    &input,
+                    offset,
+                    &filter,
+                    Some(&bias),
+                    &stage,
+                    &mut want,
+                );
+                let r = Requantizer::new(&stage);
+                assert!(RoundTable::new(&r, g.out_c).is_some());
+                let mut got = vec![0x55i8; want.len()];
+                packed::<Emulated>(&g, &input, offset, &filter, Some(&bias), &r, &mut got);
+                assert_eq!(got, want, "{g:?}");
+            }
+        }
+    }
 
     proptest! {
         #[test]

@@ -296,6 +296,39 @@ fn float(acc: i32, m32: u32, s2: u32, negative: bool) -> Option<i32> {
     Some(if negative != (acc < 0) { -r } else { r })
 }
 
+/// The [`Channel::Round`] parameters of every channel (up to 64) of a stage whose every
+/// channel has them and whose clamp is the int8 range.
+pub(crate) struct RoundTable {
+    m: [i32; 64],
+    e: [u8; 64],
+}
+
+impl RoundTable {
+    pub(crate) fn new(r: &Requantizer<'_, '_>, channels: usize) -> Option<RoundTable> {
+        if !r.full || channels > 64 {
+            return None;
+        }
+        let mut t = RoundTable {
+            m: [0; 64],
+            e: [1; 64],
+        };
+        for c in 0..channels {
+            let Channel::Round { m, e, .. } = r.channel(c) else {
+                return None;
+            };
+            (t.m[c], t.e[c]) = (m, e as u8);
+        }
+        Some(t)
+    }
+
+    /// Channel `c`'s multiplier and shift (`e ≥ 1`).
+    #[inline(always)]
+    pub(crate) fn get(&self, c: usize) -> (i32, u32) {
+        let c = c & 63;
+        (self.m[c], u32::from(self.e[c]).max(1))
+    }
+}
+
 /// gemmlowp's `SaturatingRoundingDoublingHighMul` for `m ≠ i32::MIN`:
 /// `|x · m| ≤ 2^31 · (2^31 − 1)`, so the shifted sum fits in i32.
 #[inline(always)]
