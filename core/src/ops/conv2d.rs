@@ -195,6 +195,6 @@ fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<
 /// TensorFlow Lite's CONV_2D: kernel `(filters, kh, kw, in)`.
 fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
     if let (StepArgs::Conv2D(Typed::I8((g, k))), [input]) = (args, inputs) {
-        kernels::int8::conv2d(g, input, k.input_offset, k.kernel, k.bias, &k.stage, output);
+        kernels::int8::fast::conv2d(g, input, k.input_offset, k.kernel, k.bias, &k.stage, output);
     }
 }

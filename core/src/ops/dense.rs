@@ -169,7 +169,7 @@ fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
     let (StepArgs::Dense(Params::I8 { in_features, kernel: k }), [input]) = (args, inputs) else {
         return;
     };
-    kernels::int8::fully_connected(
+    kernels::int8::fast::fully_connected(
         input,
         k.input_offset,
         k.kernel,

@@ -224,7 +224,7 @@ impl Op for DepthwiseConv2D {
 /// TensorFlow Lite's DEPTHWISE_CONV_2D: kernel `(kh, kw, channels × depth_multiplier)`.
 fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
     if let (StepArgs::DepthwiseConv2D(Typed::I8((g, m, k))), [input]) = (args, inputs) {
-        kernels::int8::depthwise_conv2d(
+        kernels::int8::fast::depthwise_conv2d(
             g,
             *m,
             input,

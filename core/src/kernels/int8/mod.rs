@@ -57,6 +57,7 @@
 pub mod add;
 pub mod conv2d;
 pub mod depthwise_conv2d;
+pub mod fast;
 mod fixedpoint;
 pub mod fully_connected;
 pub mod logistic;
