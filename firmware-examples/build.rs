@@ -1,8 +1,9 @@
 //! Picks the board's memory map (memory.x) for cortex-m-rt's link.x and tells the firmware
 //! which board it was built for.
 //!
-//! Board: the `mps2-an386` or `lm3s6965evb` feature; with neither, the target decides
-//! (thumbv7em-none-eabihf -> mps2-an386, thumbv7m-none-eabi -> lm3s6965evb).
+//! Board: the `mps2-an386`, `lm3s6965evb` or `microbit` feature; with none, the target
+//! decides (thumbv7em-none-eabihf -> mps2-an386, thumbv7m-none-eabi -> lm3s6965evb,
+//! thumbv6m-none-eabi -> microbit).
 
 use std::env;
 use std::fs;
@@ -10,25 +11,29 @@ use std::path::PathBuf;
 
 fn main() {
     let target = env::var("TARGET").unwrap_or_default();
-    let an386 = env::var_os("CARGO_FEATURE_MPS2_AN386").is_some();
-    let lm3s = env::var_os("CARGO_FEATURE_LM3S6965EVB").is_some();
-    let board = match (an386, lm3s) {
-        (true, true) => panic!("choose one board feature: mps2-an386 or lm3s6965evb"),
-        (true, false) => "mps2-an386",
-        (false, true) => "lm3s6965evb",
-        (false, false) if target.starts_with("thumbv7em") => "mps2-an386",
-        (false, false) if target.starts_with("thumbv7m") => "lm3s6965evb",
-        (false, false) if !target.starts_with("thumb") => {
+    let chosen: Vec<&str> = BOARDS
+        .iter()
+        .copied()
+        .filter(|b| env::var_os(format!("CARGO_FEATURE_{}", feature_env(b))).is_some())
+        .collect();
+    let board = match chosen[..] {
+        [board] => board,
+        [_, _, ..] => panic!("choose one board feature: {}", BOARDS.join(", ")),
+        [] if target.starts_with("thumbv7em") => "mps2-an386",
+        [] if target.starts_with("thumbv7m") => "lm3s6965evb",
+        [] if target.starts_with("thumbv6m") => "microbit",
+        [] if !target.starts_with("thumb") => {
             // A host build (e.g. `cargo doc` or clippy for the host): nothing to link.
             println!("cargo:rustc-env=KILN_BOARD=host");
             println!("cargo:rustc-env=KILN_RUNNER_MAX_LAYERS=64");
             println!("cargo:rustc-cfg=kiln_board=\"host\"");
-            println!("cargo:rustc-check-cfg=cfg(kiln_board, values(\"host\", \"mps2-an386\", \"lm3s6965evb\"))");
+            check_cfg();
             return;
         }
-        (false, false) => {
-            panic!("no board for target {target}: enable the mps2-an386 or lm3s6965evb feature")
-        }
+        [] => panic!(
+            "no board for target {target}: enable one of the features {}",
+            BOARDS.join(", ")
+        ),
     };
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
@@ -47,18 +52,42 @@ fn main() {
     // The runner's graph capacity (`kiln run` gives the model's own).
     println!("cargo:rerun-if-env-changed=KILN_RUNNER_MAX_LAYERS");
     let max_layers = env::var("KILN_RUNNER_MAX_LAYERS").unwrap_or_else(|_| {
-        if board == "mps2-an386" { "128" } else { "16" }.to_string()
+        match board {
+            "mps2-an386" => "128",
+            "lm3s6965evb" => "16",
+            // 16 KiB of RAM: every layer slot of `kiln::Fixed<N>` costs RAM the arena needs.
+            _ => "8",
+        }
+        .to_string()
     });
     println!("cargo:rustc-env=KILN_RUNNER_MAX_LAYERS={max_layers}");
     println!("cargo:rustc-cfg=kiln_board=\"{board}\"");
-    println!(
-        "cargo:rustc-check-cfg=cfg(kiln_board, values(\"host\", \"mps2-an386\", \"lm3s6965evb\"))"
-    );
+    check_cfg();
     if env::var_os("CARGO_FEATURE_DEFMT").is_some() {
         println!("cargo:rustc-link-arg=-Tdefmt.x");
     }
     #[cfg(feature = "blob")]
     blobs::write_all(&out);
+}
+
+/// The boards, by their QEMU machine names (also the cargo features and `memory/<board>.x`).
+const BOARDS: &[&str] = &["mps2-an386", "lm3s6965evb", "microbit"];
+
+/// A feature's name as cargo spells it in `CARGO_FEATURE_<NAME>`.
+fn feature_env(feature: &str) -> String {
+    feature.to_ascii_uppercase().replace('-', "_")
+}
+
+/// Declares the values `cfg(kiln_board = "...")` may take.
+fn check_cfg() {
+    let values: Vec<String> = std::iter::once("host")
+        .chain(BOARDS.iter().copied())
+        .map(|b| format!("\"{b}\""))
+        .collect();
+    println!(
+        "cargo:rustc-check-cfg=cfg(kiln_board, values({}))",
+        values.join(", ")
+    );
 }
 
 /// Feature `blob`: each example's model as a `.kiln` blob in OUT_DIR, and beside it the

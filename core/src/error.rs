@@ -14,86 +14,150 @@ pub const MAX_TENSOR_ELEMENTS: usize = (1 << 30) - 1;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Error {
     /// A name longer than [`crate::name::NAME_CAPACITY`] bytes.
-    NameTooLong { length: usize, capacity: usize },
+    NameTooLong {
+        /// The name's length in bytes (UTF-8).
+        length: usize,
+        /// The most bytes a name may have here.
+        capacity: usize,
+    },
     /// A fixed capacity (layers, inputs, rank, …) is exceeded.
-    Capacity { what: &'static str, capacity: usize },
+    Capacity {
+        /// What there are too many of, in the plural (`"layers"`, `"model inputs"`, …).
+        what: &'static str,
+        /// The most of them this model or build holds.
+        capacity: usize,
+    },
     /// A layer's weights or output are bigger than kiln handles (see [`MAX_TENSOR_ELEMENTS`]).
     TooLarge {
+        /// The layer whose tensor is too big.
         layer: Name,
         /// `"kernel"`, `"bias"`, … or `"output"`.
         what: &'static str,
+        /// The shape of that tensor.
         shape: Shape,
     },
     /// The plan's arena does not fit the 32-bit size a blob (and a 32-bit target) records.
     ArenaTooLarge {
         /// The layer with the biggest tensor in the arena.
         layer: Name,
+        /// That tensor's size in bytes.
         tensor_bytes: usize,
+        /// The whole arena's size in bytes, as the plan would need it.
         arena_bytes: usize,
     },
     /// A model input has a shape the model cannot take.
     InputShape {
         /// Which model input (in `model.inputs` order).
         index: usize,
+        /// The shape the model takes there.
         expected: Shape,
+        /// The shape that was given.
         found: Shape,
     },
     /// Two layers of one model have the same name (Keras's message).
-    DuplicateName { name: Name, count: usize },
+    DuplicateName {
+        /// The repeated name.
+        name: Name,
+        /// How many layers carry it.
+        count: usize,
+    },
     /// A shape given to a layer cannot be made (an axis too big, too many axes).
     Shape {
+        /// The layer the shape was for; empty for a shape made outside any layer.
         layer: Name,
+        /// Why the shape cannot be made.
         error: crate::shape::ShapeError,
     },
     /// A layer's configuration is invalid (zero units, zero stride, …).
-    InvalidConfig { layer: Name, reason: &'static str },
+    InvalidConfig {
+        /// The layer with the invalid configuration.
+        layer: Name,
+        /// What is wrong with it, in words.
+        reason: &'static str,
+    },
     /// A layer got an input whose shape it cannot take.
     IncompatibleInput {
+        /// The layer that cannot take the input.
         layer: Name,
+        /// The input's shape.
         found: Shape,
+        /// What the layer takes, in words (`"a rank-4 input"`, …).
         expected: &'static str,
     },
     /// A layer was asked for something that needs its input shape first.
-    Unbuilt { layer: Name },
+    Unbuilt {
+        /// The layer without an input shape.
+        layer: Name,
+    },
     /// The weight buffer does not have the length (in bytes) the model needs.
-    WeightsLength { expected: usize, found: usize },
+    WeightsLength {
+        /// The bytes of weights the model needs.
+        expected: usize,
+        /// The bytes the buffer has.
+        found: usize,
+    },
     /// The weight buffer does not start at a multiple of 4 bytes in memory.
     WeightsMisaligned,
     /// A layer needs what this build of kiln left out (an activation behind a cargo
     /// feature).
     LeftOut {
+        /// The layer that needs it.
         layer: Name,
+        /// What was left out and the cargo feature that brings it back.
         left_out: crate::ops::LeftOut,
     },
     /// A layer's tensors have a dtype its op has no kernel for.
     DTypeNotSupported {
+        /// The layer without a kernel.
         layer: Name,
+        /// The dtype of its tensors.
         dtype: crate::graph::DType,
     },
     /// A `predict` buffer's element type is not the model input's or output's dtype.
     BufferDType {
+        /// `"input"` or `"output"`.
         what: &'static str,
+        /// Which input or output (in the model's order).
         index: usize,
+        /// The model tensor's dtype.
         expected: crate::graph::DType,
+        /// The buffer's element type.
         found: crate::graph::DType,
     },
     /// `predict` got the wrong number of input or output buffers.
     BufferCount {
+        /// `"input"` or `"output"`.
         what: &'static str,
+        /// How many the model has.
         expected: usize,
+        /// How many buffers were given.
         found: usize,
     },
     /// An input or output buffer has a length that does not fit the model.
     BufferLength {
+        /// `"input"` or `"output"`.
         what: &'static str,
+        /// Which input or output (in the model's order).
         index: usize,
+        /// The model tensor's shape (one sample's length is the product of all but the batch).
         shape: Shape,
+        /// The buffer's length in values.
         found: usize,
     },
     /// Inputs disagree on the batch size.
-    BatchMismatch { first: usize, other: usize },
+    BatchMismatch {
+        /// The batch size of the first input.
+        first: usize,
+        /// The different batch size of a later input.
+        other: usize,
+    },
     /// A dimension that must be known to run (not `None`) is unknown.
-    UnknownDimension { layer: Name, shape: Shape },
+    UnknownDimension {
+        /// The layer with the unknown dimension.
+        layer: Name,
+        /// The shape with the unknown axis.
+        shape: Shape,
+    },
     /// The arena lent to `predict` is smaller than the plan needs.
     ArenaTooSmall {
         /// The arena's length.
@@ -256,11 +320,17 @@ impl fmt::Display for Error {
 /// patterns) is on [`crate::summary::SummaryError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SummaryFailure {
+    /// The columns do not fit the line (Keras's "Insufficient console width").
     InsufficientWidth,
+    /// `line_length` is wider than kiln lays out.
     LineTooLong,
+    /// `positions` do not give one edge per column.
     Positions,
+    /// A `layer_range` pattern matches no layer.
     LayerRangeNoMatch,
+    /// A `layer_range` pattern is not a regular expression kiln supports.
     Pattern,
+    /// A cell's text is too long to format.
     CellTooLong,
 }
 

@@ -32,6 +32,14 @@ impl<'n> From<LayerKind> for LayerSpec<'n> {
 /// `keras.Input(shape=…, batch_size=…)`: the shape without the batch axis. A shape kiln
 /// cannot hold (more than `MAX_RANK - 1` axes, an axis over `MAX_DIM`) is an error when
 /// the input is added.
+///
+/// ```
+/// use kiln::layers::Input;
+/// // keras.Input(shape=(None, None, 3), batch_size=1)
+/// let input = Input::with_dims(&[None, None, Some(3)]).batch_size(1);
+/// assert_eq!(input.shape()?.to_string(), "(1, None, None, 3)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Input {
     shape: Result<Shape, ShapeError>,

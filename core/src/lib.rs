@@ -16,6 +16,7 @@
 //! Weights are not part of the graph: a model borrows one flat `&[f32]` (Keras's
 //! `get_weights()` concatenated), so they can stay in flash.
 #![no_std]
+#![warn(missing_docs)]
 // One module may use `unsafe`: kernels/fast/block.rs, the Cortex-M FPU inner loop.
 #![deny(unsafe_code)]
 

@@ -59,6 +59,7 @@ pub struct AutoNames<S: Storage> {
 }
 
 impl<S: Storage> AutoNames<S> {
+    /// No name used yet.
     pub fn new() -> Self {
         AutoNames {
             counters: Default::default(),

@@ -22,9 +22,17 @@ pub const MAX_DIM: u32 = u32::MAX - 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShapeError {
     /// More than [`MAX_RANK`] axes.
-    Rank { rank: usize },
+    Rank {
+        /// The rank asked for.
+        rank: usize,
+    },
     /// An axis over [`MAX_DIM`].
-    Axis { axis: usize, size: u32 },
+    Axis {
+        /// Which axis (batch axis 0).
+        axis: usize,
+        /// The size asked for.
+        size: u32,
+    },
 }
 
 impl fmt::Display for ShapeError {
@@ -96,6 +104,7 @@ impl Shape {
         Ok(shape)
     }
 
+    /// The number of axes, batch axis included.
     pub fn rank(&self) -> usize {
         self.rank as usize
     }
@@ -108,6 +117,7 @@ impl Shape {
             .collect()
     }
 
+    /// Axis `axis` (batch axis 0); `None` when it is unknown or past the rank.
     pub fn dim(&self, axis: usize) -> Dim {
         self.dims[..self.rank()]
             .get(axis)

@@ -79,3 +79,61 @@ fn what_the_build_has_still_runs() {
         .unwrap();
     assert_eq!(y, [0.75]);
 }
+
+/// An int8 sigmoid is a table lookup: a build without `math` loads and runs it
+/// (`--features format,dense,activations`).
+#[cfg(feature = "activations")]
+#[test]
+fn an_int8_sigmoid_needs_no_math() {
+    use kiln::graph::{DType, Quant};
+    use kiln::ops::int8::{self, Header, Requant};
+    let mut ws = kiln::Functional::<Fixed<4>>::new();
+    let x = ws.input(Input::new(&[4]).dtype(DType::I8)).unwrap();
+    let y = ws
+        .call(kiln::layers::Activation::new(Activation::Sigmoid), &[x])
+        .unwrap();
+    ws.set_quant(
+        x,
+        Quant::PerTensor {
+            scale: 0.1,
+            zero_point: 0,
+        },
+    )
+    .unwrap();
+    let out = Quant::PerTensor {
+        scale: 1.0 / 256.0,
+        zero_point: -128,
+    };
+    ws.set_quant(y, out).unwrap();
+    let mut model = ws.model(&[x], &[y]).unwrap();
+    // The table: entry q is sigmoid(0.1·q) on the output's scale, as LiteRT builds it.
+    let table = kiln::kernels::int8::logistic::LogisticParams::new(0.1, 0).to_words();
+    let header = Header::new(
+        Requant::Multiplier(kiln::kernels::int8::Rounding::Double),
+        0,
+        Activation::Linear,
+        1.0 / 256.0,
+        -128,
+    )
+    .unwrap();
+    let mut words = [0i32; int8::HEADER_WORDS + 64];
+    assert!(int8::write_op_requant(&mut words, header, &table));
+    let bytes: &'static [u8] = Box::leak(bytemuck_words(&words).into_boxed_slice());
+    model.set_weight_bytes(bytes).unwrap();
+    let mut blob = AlignedBlob([0u8; 1024]);
+    let n = format::write(&model, &mut blob.0).unwrap();
+    let loaded = format::load::<Fixed<4>>(&blob.0[..n]).unwrap();
+    let prepared = loaded.prepare(None).unwrap();
+    let mut y = [0i8; 4];
+    prepared
+        .predict::<i8>(&[&[0, 127, -128, 10]], &mut [&mut y], &mut [0u8; 16])
+        .unwrap();
+    // sigmoid(0) = 0.5 → 0; sigmoid(12.7) → 127; sigmoid(-12.8) → -128; sigmoid(1) =
+    // 0.731 → round(187.1) − 128 = 59.
+    assert_eq!(y, [0, 127, -128, 59]);
+}
+
+#[cfg(feature = "activations")]
+fn bytemuck_words(words: &[i32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}

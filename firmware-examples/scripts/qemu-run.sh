@@ -4,8 +4,9 @@
 #
 #   scripts/qemu-run.sh [--count[=FILE]] [--timeout SECONDS] BOARD ELF [QEMU_ARG…]
 #
-# BOARD: m4 | mps2-an386 (Cortex-M4F) or m3 | lm3s6965evb (Cortex-M3). Extra QEMU
-# arguments follow the ELF (e.g. -append "model.kiln y.bin x.bin" for the runner).
+# BOARD: m4 | mps2-an386 (Cortex-M4F), m3 | lm3s6965evb (Cortex-M3) or m0 | microbit
+# (Cortex-M0). Extra QEMU arguments follow the ELF (e.g. -append "model.kiln y.bin x.bin"
+# for the runner).
 # --count: loads the TCG plugin (built by scripts/build-plugin.sh) with -icount shift=0;
 # it prints "kiln-insn-count: region N: C instructions" on stderr (and into FILE if
 # given). KILN_COUNT_MODE=insn makes the plugin count with one callback per instruction
@@ -25,14 +26,15 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ $# -lt 2 ]; then
-    sed -n '2,12p' "${BASH_SOURCE[0]}" >&2
+    sed -n '2,14p' "${BASH_SOURCE[0]}" >&2
     exit 2
 fi
 board="$1"; elf="$2"; shift 2
 case "$board" in
     m4|mps2-an386) machine=(-cpu cortex-m4 -machine mps2-an386) ;;
     m3|lm3s6965evb) machine=(-cpu cortex-m3 -machine lm3s6965evb) ;;
-    *) echo "qemu-run: unknown board '$board' (m4, mps2-an386, m3, lm3s6965evb)" >&2; exit 2 ;;
+    m0|microbit) machine=(-cpu cortex-m0 -machine microbit) ;;
+    *) echo "qemu-run: unknown board '$board' (m4, mps2-an386, m3, lm3s6965evb, m0, microbit)" >&2; exit 2 ;;
 esac
 
 # A symbol's address, with GNU nm or LLVM's.

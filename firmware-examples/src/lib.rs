@@ -9,7 +9,7 @@
 pub mod semihosting;
 
 use core::fmt;
-use core::sync::atomic::{compiler_fence, Ordering};
+use core::sync::atomic::{compiler_fence, AtomicBool, AtomicUsize, Ordering};
 use cortex_m_rt::{exception, ExceptionFrame};
 
 #[cfg(feature = "examples")]
@@ -19,13 +19,14 @@ pub use kiln_example_models as models;
 #[cfg(feature = "defmt")]
 use defmt_semihosting as _;
 
-/// The board this firmware was linked for: "mps2-an386" or "lm3s6965evb".
+/// The board this firmware was linked for: "mps2-an386", "lm3s6965evb" or "microbit".
 pub const BOARD: &str = env!("KILN_BOARD");
 
-/// The CPU the target compiles for.
+/// The CPU the target compiles for. (Stable Rust sets no `target_feature` for the Arm
+/// architecture versions; ARMv6-M is the M-profile without 32-bit atomics.)
 pub const CPU: &str = if cfg!(target_abi = "eabihf") {
     "Cortex-M4F (hard float)"
-} else if cfg!(all(target_arch = "arm", not(target_feature = "v7"))) {
+} else if cfg!(all(target_arch = "arm", not(target_has_atomic = "32"))) {
     "Cortex-M0 (soft float)"
 } else {
     "Cortex-M3 (soft float)"
@@ -108,10 +109,22 @@ extern "C" {
     static _stack_end: u32;
 }
 
+/// What the painted stack showed when [`stack_mark`] last painted it again: the deepest
+/// it had been (bytes), and whether it had reached the statics. (Atomic loads and stores
+/// only: ARMv6-M has no read-modify-write atomics.)
+static DEEPEST: AtomicUsize = AtomicUsize::new(0);
+static OVERFLOWED: AtomicBool = AtomicBool::new(false);
+
 /// The deepest the stack has been so far, in bytes. cortex-m-rt (feature `paint-stack`)
 /// fills the free RAM between `_stack_end` and `_stack_start` with `STACK_PAINT_VALUE` at
-/// reset; the lowest word no longer holding it marks the high-water mark.
+/// reset; the lowest word no longer holding it marks the high-water mark. [`stack_mark`]
+/// paints again, and keeps the deepest point found before.
 pub fn stack_high_water() -> usize {
+    painted_high_water().max(DEEPEST.load(Ordering::Relaxed))
+}
+
+/// The high-water mark since the stack was last painted.
+fn painted_high_water() -> usize {
     let bottom = core::ptr::addr_of!(_stack_end) as usize;
     let top = core::ptr::addr_of!(_stack_start) as usize;
     let sp = cortex_m::register::msp::read() as usize;
@@ -135,6 +148,8 @@ pub fn stack_high_water() -> usize {
 /// the code run in between went below it.
 #[inline(never)]
 pub fn stack_mark() -> usize {
+    DEEPEST.store(stack_high_water(), Ordering::Relaxed);
+    OVERFLOWED.store(stack_overflowed(), Ordering::Relaxed);
     let bottom = core::ptr::addr_of!(_stack_end) as usize;
     let sp = cortex_m::register::msp::read() as usize;
     // Below `sp` is free, but for this function's own frame: the compiler may read `sp`
@@ -155,13 +170,17 @@ pub fn stack_mark() -> usize {
 /// Bytes of stack used below `mark` (a [`stack_mark`]) since it was taken.
 pub fn stack_used_since(mark: usize) -> usize {
     let top = core::ptr::addr_of!(_stack_start) as usize;
-    let lowest = top - stack_high_water();
+    let lowest = top - painted_high_water();
     mark.saturating_sub(lowest)
 }
 
 /// Whether the stack has reached the end of its space (the word right above the statics is
-/// no longer painted): it has then probably overwritten them (there is no stack guard).
+/// no longer painted, now or before [`stack_mark`] painted it again): it has then probably
+/// overwritten them (there is no stack guard).
 pub fn stack_overflowed() -> bool {
+    if OVERFLOWED.load(Ordering::Relaxed) {
+        return true;
+    }
     let bottom = core::ptr::addr_of!(_stack_end) as usize;
     // SAFETY: `_stack_end` is the word-aligned lowest address of the stack space, inside
     // RAM; read as a plain u32.

@@ -3,6 +3,8 @@
 #   import_config    every fixture's model.json (the layers suite's too)
 #   import_weights   a config-choice byte, then that fixture's model.weights.h5
 #   npy              the fixtures' inputs and outputs and the .npy test files
+#   tflite           the .tflite reader's fixtures (tests/fixtures/tflite_reader) and the
+#                    hand-built models of host-tools/tests/tflite_reader.rs
 #   summary_options  a few option sets (see src/harness.rs for the layout)
 #
 #   host-tools/fuzz/seeds.sh [DIR]      # default: host-tools/fuzz/corpus
@@ -13,7 +15,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:-$root/host-tools/fuzz/corpus}"
 fixtures="$root/tests/fixtures"
-mkdir -p "$out"/{import_config,import_weights,npy,summary_options}
+mkdir -p "$out"/{import_config,import_weights,npy,summary_options,tflite}
 for f in "$fixtures"/sequential/*/model.json "$fixtures"/functional/*/model.json "$fixtures"/layers/*/model.json; do
     name="$(basename "$(dirname "$(dirname "$f")")")-$(basename "$(dirname "$f")")"
     cp "$f" "$out/import_config/$name"
@@ -28,12 +30,17 @@ for f in "$fixtures"/sequential/*/[xy]*.npy "$root"/host-tools/tests/data/format
     [ "$(stat -c %s "$f")" -le 65536 ] || continue
     cp "$f" "$out/npy/$(basename "$(dirname "$f")")-$(basename "$f")"
 done
+for f in "$fixtures"/tflite_reader/*.tflite; do
+    cp "$f" "$out/tflite/$(basename "$f")"
+done
+KILN_TFLITE_SEEDS="$out/tflite" cargo test -q --manifest-path "$root/host-tools/Cargo.toml" \
+    --test tflite_reader -- --ignored write_fuzz_seeds >/dev/null
 printf '\x00\x00\x00\x00' >"$out/summary_options/default"
 printf '\x0c\x64\x00\x00' >"$out/summary_options/expand-trainable-100"
 printf '\x11\x00\x00\x00dense_1\x00dense_3' >"$out/summary_options/range"
 printf '\x02\x50\x00\x03\x00\x00\x00\x00\x00\x00\xe0\x3f\x9a\x99\x99\x99\x99\x99\xe9\x3f\x00\x00\x00\x00\x00\x00\xf0\x3f' \
     >"$out/summary_options/positions"
 printf '\x13\x00\x00\x00^d.*?[0-9]{1,2}$|conv\x00drop.*' >"$out/summary_options/patterns"
-for t in import_config import_weights npy summary_options; do
+for t in import_config import_weights npy summary_options tflite; do
     echo "$t: $(ls "$out/$t" | wc -l) seeds"
 done

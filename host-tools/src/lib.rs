@@ -7,5 +7,6 @@ pub mod import;
 pub mod load;
 pub mod model;
 pub mod qemu;
+pub mod quantize;
 
 pub use model::{HostGraph, HostModel};

@@ -57,6 +57,11 @@ fn npy_corpus() {
 }
 
 #[test]
+fn tflite_corpus() {
+    replay("tflite", harness::tflite, 20);
+}
+
+#[test]
 fn summary_options_corpus() {
     replay("summary_options", harness::summary_options, 10);
 }

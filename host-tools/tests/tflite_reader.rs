@@ -458,6 +458,8 @@ struct Spec {
     outputs: Vec<i32>,
     ops: Vec<Op>,
     subgraphs: usize,
+    /// Whether the `subgraphs` entries all point to one subgraph table.
+    shared: bool,
     /// The inputs of the subgraphs after the first, if not `inputs`.
     later_inputs: Option<Vec<i32>>,
     /// Bytes appended after the flatbuffer (for external buffers).
@@ -520,6 +522,7 @@ fn base() -> Spec {
             options: Some((8, vec![(0, 1)])),
         }],
         subgraphs: 1,
+        shared: false,
         later_inputs: None,
         tail: vec![],
     }
@@ -616,6 +619,10 @@ impl Spec {
             fbb.push_slot_always(vt(3), ops);
             fbb.push_slot_always(vt(4), name);
             subgraphs.push(fbb.end_table(t));
+            if self.shared {
+                subgraphs.resize(self.subgraphs, subgraphs[0]);
+                break;
+            }
         }
         let subgraphs = fbb.create_vector(&subgraphs);
         let buffers: Vec<WIPOffset<_>> = self
@@ -940,6 +947,27 @@ fn data_past_the_flatbuffer() {
 }
 
 #[test]
+fn tables_shared_many_times_are_refused() {
+    // A flatbuffer is a DAG: 10,000 offsets to one subgraph would read as 10,000 subgraphs
+    // (40,000 tensors) from 41 KB. The verifier allows one table per 8 bytes of file, and
+    // reads at most 4 times the file's bytes.
+    let mut s = base();
+    s.subgraphs = 10_000;
+    s.shared = true;
+    let bytes = s.build();
+    assert!(bytes.len() < 42_000, "{}", bytes.len());
+    let e = parse_err(&bytes);
+    assert!(
+        e.starts_with("corrupt TFLite flatbuffer: its tables ")
+            && e.ends_with(" too many times for the file's size"),
+        "{e}"
+    );
+    // A few shared entries stay within the bound.
+    s.subgraphs = 3;
+    assert_eq!(parse_ok(&s.build()).subgraphs.len(), 3);
+}
+
+#[test]
 fn shared_buffers_are_copied_within_a_budget() {
     // Many tensors on one big buffer: at most twice the file's size is copied out.
     let mut s = base();
@@ -958,4 +986,46 @@ fn shared_buffers_are_copied_within_a_budget() {
         e.contains("the tensors' constant data adds up to more than twice the file's"),
         "{e}"
     );
+}
+
+/// Writes hand-built models (external buffers, custom and high-numbered operators, more
+/// subgraphs, per-channel quantization) as seeds of the `tflite` fuzz target, into the
+/// directory `KILN_TFLITE_SEEDS` names (`host-tools/fuzz/seeds.sh` runs it).
+#[test]
+#[ignore = "writes fuzz seeds; run by host-tools/fuzz/seeds.sh"]
+fn write_fuzz_seeds() {
+    let dir = PathBuf::from(std::env::var("KILN_TFLITE_SEEDS").expect("KILN_TFLITE_SEEDS"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut seeds = vec![("hand-fc", base())];
+    let mut s = base();
+    s.buffers[1] = B::External(1 << 20, 12);
+    let len = s.build().len() as u64;
+    s.buffers[1] = B::External(len, 12);
+    s.tail = (100..112).collect();
+    seeds.push(("hand-external", s));
+    let mut s = base();
+    s.codes = vec![(32, 32, Some("MyOp")), (127, 150, None), (3, 3, None)];
+    s.ops[0].options = Some((21, vec![(0, 1)]));
+    s.ops.push(Op {
+        code: 1,
+        inputs: vec![3],
+        outputs: vec![0],
+        options: None,
+    });
+    s.ops.push(Op {
+        code: 2,
+        inputs: vec![0, 1, -1],
+        outputs: vec![3],
+        options: Some((1, vec![(0, 1), (1, 2), (2, 2), (3, 3), (4, 2), (5, 2)])),
+    });
+    seeds.push(("hand-codes", s));
+    let mut s = base();
+    s.subgraphs = 3;
+    s.later_inputs = Some(vec![1, 2]);
+    seeds.push(("hand-subgraphs", s));
+    for (name, spec) in seeds {
+        let bytes = spec.build();
+        tflite::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
 }

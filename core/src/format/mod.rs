@@ -45,45 +45,93 @@ pub struct AlignedBlob<T: ?Sized>(pub T);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlobError {
     /// Shorter than its header says (or than a header).
-    Truncated { needed: usize, found: usize },
+    Truncated {
+        /// The bytes the blob must have: a header's, or all that its header counts.
+        needed: usize,
+        /// The bytes given.
+        found: usize,
+    },
     /// Not a kiln blob.
     BadMagic,
     /// Written by another format version.
-    Version { found: u16 },
+    Version {
+        /// The version the blob records (this kiln reads [`VERSION`]).
+        found: u16,
+    },
     /// A layer kind this kiln does not know (a blob from a newer kiln).
-    UnknownLayer { tag: u32 },
+    UnknownLayer {
+        /// The layer kind's tag in the blob.
+        tag: u32,
+    },
     /// A layer kind or activation this build of kiln left out (a cargo feature is off).
     LeftOut(crate::ops::LeftOut),
     /// Flags this version does not know.
-    Flags { found: u16 },
+    Flags {
+        /// The flags the blob records (this version knows none: 0).
+        found: u16,
+    },
     /// A header field breaks its rule (`docs/FORMAT.md`).
-    Header { what: &'static str },
+    Header {
+        /// The rule the header breaks, in words.
+        what: &'static str,
+    },
     /// The payload does not match its CRC-32.
-    Checksum { stored: u32, computed: u32 },
+    Checksum {
+        /// The CRC-32 the header records.
+        stored: u32,
+        /// The CRC-32 of the bytes as they are.
+        computed: u32,
+    },
     /// The graph bytes do not decode (postcard).
     Malformed,
     /// The graph decodes in fewer bytes than `graph_len` says: the rest is not the graph's.
-    TrailingBytes { graph_len: usize, decoded: usize },
+    TrailingBytes {
+        /// The graph's length the header records, in bytes.
+        graph_len: usize,
+        /// The bytes the graph decoded from.
+        decoded: usize,
+    },
     /// The graph has more of something than the graph storage holds (a `Fixed<N>` graph
     /// with fewer than `needed` layers or nodes, or a name longer than it stores).
     Capacity {
+        /// What there is too much of (`"layers"`, `"nodes"`, `"bytes in a name"`, …).
         what: &'static str,
+        /// How many the blob has.
         needed: usize,
+        /// How many the graph storage holds.
         capacity: usize,
     },
     /// The graph decodes but breaks a rule (a bad index, a shape that does not follow);
     /// `at` is the layer, node or model input the rule is about.
-    Invalid { what: &'static str, at: u16 },
+    Invalid {
+        /// The rule broken, in words.
+        what: &'static str,
+        /// The index of the layer, node or model input.
+        at: u16,
+    },
     /// The weights are not 4-byte aligned in memory: wrap the bytes in [`AlignedBlob`].
     Misaligned,
     /// The buffer given to [`write`](fn@write) is too small.
-    BufferTooSmall { needed: usize },
+    BufferTooSmall {
+        /// The blob's whole size in bytes.
+        needed: usize,
+    },
     /// The decoded graph needs more arena than the header records (the firmware's
     /// `ARENA_BYTES` would be too small). A blob recording more is accepted: a later kiln
     /// may plan tighter than the one that wrote it.
-    Arena { stored: u32, planned: usize },
+    Arena {
+        /// The arena bytes the header records.
+        stored: u32,
+        /// The arena bytes the decoded graph's plan needs.
+        planned: usize,
+    },
     /// [`write`](fn@write): a size does not fit the 32-bit field the format records it in.
-    TooLarge { what: &'static str, size: usize },
+    TooLarge {
+        /// `"the weights"`, `"the graph"` or `"the arena"`.
+        what: &'static str,
+        /// Its size in bytes.
+        size: usize,
+    },
 }
 
 impl core::fmt::Display for BlobError {

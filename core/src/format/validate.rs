@@ -19,6 +19,20 @@ pub(super) fn graph<S: Storage>(g: &Graph<'_, S>) -> Result<(), BlobError> {
         return Err(bad("a model needs nodes, inputs and outputs", 0));
     }
     for (i, layer) in g.layers.iter().enumerate() {
+        // A float layer whose function needs libm is refused by a build without `math`;
+        // an int8 one computes it from tables and integers.
+        let float = g.layer_input_dtype(i as crate::graph::LayerId) != DType::I8;
+        if let Some(what) = layer
+            .kind
+            .op()
+            .math()
+            .filter(|_| float && !cfg!(feature = "math"))
+        {
+            return Err(BlobError::LeftOut(crate::ops::LeftOut {
+                what,
+                feature: "math",
+            }));
+        }
         if let Some(parent) = layer.parent {
             let is_container = g
                 .layers

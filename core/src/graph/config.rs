@@ -155,12 +155,16 @@ impl Padding {
 /// Which merge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MergeOp {
+    /// `keras.layers.Add`: the sum, in input order.
     Add,
     /// Exactly two inputs: `a - b`.
     Subtract,
+    /// `keras.layers.Multiply`: the product, in input order.
     Multiply,
     /// Sum in input order, then times `1 / count`.
     Average,
+    /// `keras.layers.Maximum`: the largest value at each position.
     Maximum,
+    /// `keras.layers.Minimum`: the smallest value at each position.
     Minimum,
 }

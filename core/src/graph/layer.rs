@@ -17,10 +17,14 @@ pub use crate::ops::{LayerKind, Pair};
 pub struct WeightSpec {
     /// Keras's variable name: `kernel`, `bias`, `gamma`, `beta`, `moving_mean`, …
     pub name: &'static str,
+    /// The variable's shape, in Keras's layout for float32 (`(kh, kw, in, out)` for a
+    /// Conv2D kernel) and TensorFlow Lite's for int8.
     pub shape: Shape,
     /// False for BatchNormalization's moving statistics, whatever the layer's flag.
     pub trainable: bool,
+    /// The element type its values are stored in.
     pub dtype: DType,
+    /// How its integers map to real values (`Quant::None` for float32).
     pub quant: Quant,
     /// True for what Keras counts as a parameter; false for the integers and scales an
     /// int8 kernel takes from the quantization (`requant`, `kernel_scale`).
@@ -28,6 +32,7 @@ pub struct WeightSpec {
 }
 
 impl WeightSpec {
+    /// Values the variable holds (0 for a shape with an unknown axis).
     pub fn elements(&self) -> usize {
         self.shape.elements().unwrap_or(0)
     }

@@ -40,7 +40,9 @@ pub const MAX_GRAPH_ITEMS: usize = u16::MAX as usize;
 /// A named, configured layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer<S: Storage> {
+    /// Keras's `layer.name`, unique within the model.
     pub name: S::Name,
+    /// What the layer is and its configuration.
     pub kind: LayerKind,
     /// Keras's `layer.trainable`.
     pub trainable: bool,
@@ -52,6 +54,7 @@ pub struct Layer<S: Storage> {
 }
 
 impl<S: Storage> Layer<S> {
+    /// Keras's class name (`Dense`, `Conv2D`, …), as `summary()` prints it.
     pub fn class_name(&self) -> &'static str {
         self.kind.class_name()
     }
@@ -60,9 +63,11 @@ impl<S: Storage> Layer<S> {
 /// One application of a layer; its output tensor has `shape`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node<S: Storage> {
+    /// The layer this node is a call of.
     pub layer: LayerId,
     /// The tensors the layer was called on, as Keras records them ("Connected to").
     pub inputs: S::Few<NodeId>,
+    /// The output tensor's shape, batch axis first (`None` where unknown).
     pub shape: Shape,
     /// Set when this node computes nothing and its tensor *is* another node's: a nested
     /// model's call is a view of its inner output, its InputLayer a view of the outer
@@ -80,7 +85,9 @@ pub struct Node<S: Storage> {
 /// How the model was built; `summary` and `layers` follow Keras's rules for each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelKind {
+    /// `keras.Sequential`.
     Sequential,
+    /// `keras.Model(inputs, outputs)`.
     Functional,
     /// A subclassed model traced by running its `call` once.
     Subclassed,
@@ -141,10 +148,12 @@ impl<'w, S: Storage> Graph<'w, S> {
         Ok(())
     }
 
+    /// Keras's `model.name`.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// How the model was built.
     pub fn kind(&self) -> ModelKind {
         self.kind
     }
@@ -154,14 +163,17 @@ impl<'w, S: Storage> Graph<'w, S> {
         &self.layers
     }
 
+    /// Every node (layer call), in creation order, which is a topological order.
     pub fn nodes(&self) -> &[Node<S>] {
         &self.nodes
     }
 
+    /// The nodes of the model's inputs (`model.inputs`), in order.
     pub fn input_nodes(&self) -> &[NodeId] {
         &self.inputs
     }
 
+    /// The nodes of the model's outputs (`model.outputs`), in order.
     pub fn output_nodes(&self) -> &[NodeId] {
         &self.outputs
     }

@@ -9,9 +9,11 @@ use crate::shape::ShapeError;
 /// model stores it), and its `trainable` flag.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerSpec<'n> {
+    /// What the layer is and its configuration.
     pub kind: LayerKind,
     /// Keras's `name=`; `None` gives the automatic name (`dense`, `dense_1`, …).
     pub name: Option<&'n str>,
+    /// Keras's `trainable` (default true).
     pub trainable: bool,
     /// A mistake the builder could not report (builders return no `Result`): adding the
     /// layer reports it.
@@ -19,6 +21,7 @@ pub struct LayerSpec<'n> {
 }
 
 impl<'n> LayerSpec<'n> {
+    /// A trainable layer of `kind` with an automatic name.
     pub fn new(kind: LayerKind) -> Self {
         LayerSpec {
             kind,
@@ -54,10 +57,23 @@ impl<'n> LayerSpec<'n> {
 }
 
 /// `.name()` and `.trainable()` on every layer builder.
+///
+/// ```
+/// use kiln::layers::{Dense, Input, LayerBuilder};
+/// use kiln::{Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[3]))?;
+/// let id = model.add(Dense::new(2).name("logits").trainable(false))?;
+/// assert_eq!(&*model.layer(id).unwrap().name, "logits");
+/// assert_eq!(model.param_counts(), (0, 8)); // (trainable, non-trainable)
+/// # Ok::<(), kiln::Error>(())
+/// ```
 pub trait LayerBuilder<'n>: Into<LayerSpec<'n>> {
+    /// Keras's `name=`: the layer's name instead of the automatic one.
     fn name(self, name: &'n str) -> LayerSpec<'n> {
         self.into().name(name)
     }
+    /// Keras's `trainable=` (`layer.trainable = False` to freeze it).
     fn trainable(self, trainable: bool) -> LayerSpec<'n> {
         self.into().trainable(trainable)
     }

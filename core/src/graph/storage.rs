@@ -39,9 +39,13 @@ pub trait Storage: Clone + Debug + PartialEq + Default + 'static {
 pub trait List<T>: Clone + Debug + PartialEq + Default + Deref<Target = [T]> + DerefMut {
     /// How many items fit; `None` for a list that grows.
     const CAPACITY: Option<usize>;
+    /// Appends `item`; hands it back when the list is full.
     fn push(&mut self, item: T) -> Result<(), T>;
+    /// Removes and returns the last item.
     fn pop(&mut self) -> Option<T>;
+    /// Keeps the first `len` items.
     fn truncate(&mut self, len: usize);
+    /// Removes every item.
     fn clear(&mut self) {
         self.truncate(0);
     }
@@ -68,6 +72,7 @@ pub trait Text:
 {
     /// How many bytes fit; `None` for text that grows.
     const CAPACITY: Option<usize>;
+    /// Appends `s` whole, or nothing when it does not fit.
     fn push_str(&mut self, s: &str) -> Result<(), Full>;
     /// `s` as stored text; `None` when it does not fit.
     fn from_str(s: &str) -> Option<Self> {

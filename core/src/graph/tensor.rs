@@ -7,9 +7,12 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[repr(u8)]
 pub enum DType {
+    /// `float32`: Keras's default, every float model's tensors and weights.
     #[default]
     F32 = 0,
+    /// `int8`: an int8 model's tensors and kernels (TensorFlow Lite's quantization).
     I8 = 1,
+    /// `int32`: an int8 model's biases and `requant` words.
     I32 = 2,
 }
 
@@ -58,10 +61,20 @@ pub enum Quant {
     #[default]
     None,
     /// One scale and zero point for the whole tensor (activations, per-tensor weights).
-    PerTensor { scale: f32, zero_point: i32 },
+    PerTensor {
+        /// The real value of one integer step.
+        scale: f32,
+        /// The integer that stands for 0.0.
+        zero_point: i32,
+    },
     /// A scale per index along `axis`, zero points all 0 (TFLite's per-channel weights).
     /// The scales are weight variable `scales` of the same layer (f32, one per index).
-    PerAxis { axis: u8, scales: u8 },
+    PerAxis {
+        /// The axis whose indices have a scale each (the output channels).
+        axis: u8,
+        /// The index, among the layer's variables, of the one holding the scales.
+        scales: u8,
+    },
 }
 
 /// A Rust type that is the element of a tensor: `f32`, `i8` or `i32`.

@@ -47,8 +47,8 @@ impl Activation {
     /// `last_axis` (debug-asserted; in release a shorter final chunk is normalised on
     /// its own and `last_axis == 0` leaves `data` unchanged). Other activations accept
     /// any length and ignore `last_axis`. Without feature `math`, the activations that
-    /// need it leave `data` unchanged (preparing a model refuses them:
-    /// [`Activation::left_out`]).
+    /// need it leave `data` unchanged (loading or preparing a float model refuses them;
+    /// [`Activation::math`] names them).
     ///
     /// # Arithmetic (softmax)
     /// Per chunk, as `jax.nn.softmax`: `m = max` (NaN propagates), `e_i = exp(x_i - m)`,
@@ -96,16 +96,6 @@ impl Activation {
                 | A::Softsign
         );
         (!piecewise).then(|| self.keras_name())
-    }
-
-    /// What this activation needs that this build left out (feature `math`).
-    pub fn left_out(&self) -> Option<crate::ops::LeftOut> {
-        self.math()
-            .filter(|_| !cfg!(feature = "math"))
-            .map(|what| crate::ops::LeftOut {
-                what,
-                feature: "math",
-            })
     }
 }
 

@@ -53,9 +53,13 @@ use super::rng::SmallRng;
 /// `left..left + cols`. [`crop`] resizes them to the target when they are not its size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CropWindow {
+    /// The first row taken.
     pub top: usize,
+    /// The first column taken.
     pub left: usize,
+    /// How many rows are taken.
     pub rows: usize,
+    /// How many columns are taken.
     pub cols: usize,
 }
 

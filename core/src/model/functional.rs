@@ -38,6 +38,21 @@ impl Tensor {
 
 /// A workspace of layers and symbolic tensors kept in storage `S` ([`Fixed<N>`](Fixed): at
 /// most `N` layers and `N` nodes, no heap).
+///
+/// ```
+/// use kiln::layers::{Conv2D, Dense, GlobalAveragePooling2D, Input};
+/// use kiln::{Fixed, Functional};
+/// let mut ws = Functional::<Fixed<8>>::new();
+/// let inputs = ws.input(Input::new(&[32, 32, 3]))?;
+/// let conv = ws.call(Conv2D::new(8, [3, 3]), &[inputs])?;
+/// let pooled = ws.call(GlobalAveragePooling2D::new(), &[conv])?;
+/// let feature = ws.call(Dense::new(10), &[pooled])?;
+/// let full = ws.model(&[inputs], &[feature])?; // keras.Model(inputs, feature)
+/// let backbone = ws.model(&[inputs], &[conv])?; // the same Conv2D as full's
+/// assert_eq!(full.count_params(), (3 * 3 * 3 * 8 + 8) + (8 * 10 + 10));
+/// assert_eq!(backbone.count_params(), 3 * 3 * 3 * 8 + 8);
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Functional<'w, S: Storage = Fixed<32>> {
     pub(crate) graph: Graph<'w, S>,
@@ -50,6 +65,7 @@ impl<'w, S: Storage> Default for Functional<'w, S> {
 }
 
 impl<'w, S: Storage> Functional<'w, S> {
+    /// An empty workspace.
     pub fn new() -> Self {
         Functional {
             graph: Graph::new_unnamed(ModelKind::Functional, ""),

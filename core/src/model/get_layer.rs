@@ -8,16 +8,28 @@ use core::fmt;
 #[derive(Clone, Debug, PartialEq)]
 pub enum GetLayerError<'m> {
     /// `ValueError: Provide only a layer name or a layer index. …`
-    BothGiven { name: &'m str, index: isize },
+    BothGiven {
+        /// The name given.
+        name: &'m str,
+        /// The index given.
+        index: isize,
+    },
     /// `ValueError: Provide either a layer name or layer index at `get_layer`.`
     NeitherGiven,
     /// `ValueError: Was asked to retrieve layer at index … but model only has … layers.`
-    IndexTooLarge { index: isize, layers: usize },
+    IndexTooLarge {
+        /// The index given.
+        index: isize,
+        /// How many layers `model.layers` has.
+        layers: usize,
+    },
     /// Python's bare `IndexError: list index out of range` for a too negative index.
     IndexOutOfRange,
     /// `ValueError: No such layer: …. Existing layers are: [...].`
     NoSuchLayer {
+        /// The name asked for.
         name: &'m str,
+        /// The names there are, printed as Keras lists them.
         existing: LayerNames<'m>,
     },
 }
@@ -107,6 +119,23 @@ impl From<GetLayerError<'_>> for crate::Error {
 impl<S: Storage> Graph<'_, S> {
     /// Keras's `get_layer(name=None, index=None)`: by name among `model.layers`, or by
     /// index into `model.layers` (negative indices count from the end).
+    ///
+    /// ```
+    /// use kiln::layers::{Dense, Input, LayerBuilder};
+    /// use kiln::{Fixed, Sequential};
+    /// let mut model = Sequential::<Fixed<4>>::new();
+    /// model.add(Input::new(&[3]))?;
+    /// model.add(Dense::new(4).name("hidden"))?;
+    /// model.add(Dense::new(2))?;
+    /// let (_, last) = model.get_layer(None, Some(-1))?;
+    /// assert_eq!(&*last.name, "dense");
+    /// let missing = model.get_layer(Some("output"), None).unwrap_err();
+    /// assert_eq!(
+    ///     missing.to_string(),
+    ///     "No such layer: output. Existing layers are: ['hidden', 'dense']."
+    /// );
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     pub fn get_layer<'m>(
         &'m self,
         name: Option<&'m str>,

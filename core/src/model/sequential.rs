@@ -14,6 +14,19 @@ use core::ops::{Deref, DerefMut};
 /// With an [`Input`](crate::layers::Input) first, every layer is built as it is added and
 /// shape errors show up at `add`, as in Keras. Without one, layers stay unbuilt (`summary`
 /// shows `?` and `0 (unbuilt)`) until [`Sequential::build`].
+///
+/// ```
+/// use kiln::layers::{Dense, Input};
+/// use kiln::{Activation, Fixed, Sequential};
+/// // keras.Sequential([keras.Input((2,)), Dense(2, activation='relu'), Dense(1)])
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[2]))?;
+/// model.add(Dense::new(2).activation(Activation::Relu))?;
+/// model.add(Dense::new(1))?;
+/// assert_eq!(model.layers().count(), 2); // model.layers leaves out the InputLayer
+/// assert_eq!(model.count_params(), 9);
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Sequential<'w, S: Storage = Fixed<32>> {
     graph: Graph<'w, S>,
@@ -151,6 +164,7 @@ impl<'w, S: Storage> Sequential<'w, S> {
         &self.graph
     }
 
+    /// The graph this model is, by value (to keep or hand on without the wrapper).
     pub fn into_graph(self) -> Graph<'w, S> {
         self.graph
     }

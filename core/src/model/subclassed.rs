@@ -46,6 +46,8 @@ use crate::summary::{SummaryError, SummaryOptions};
 
 /// The body of a subclassed model: Keras's `call(inputs, training=None)`.
 pub trait Call<S: Storage> {
+    /// Applies the model's layers to `inputs` in `f` (with [`Functional::apply`] and
+    /// [`Functional::apply_training`]) and returns the output; `training` is the call's.
     fn call(
         &self,
         f: &mut Functional<'_, S>,
@@ -55,6 +57,32 @@ pub trait Call<S: Storage> {
 }
 
 /// A subclassed model being defined: its layers, created in `__init__` order.
+///
+/// ```
+/// use kiln::graph::{Fixed, LayerId};
+/// use kiln::layers::Dense;
+/// use kiln::model::{Call, Subclassed};
+/// use kiln::{Error, Functional, Shape, Tensor};
+///
+/// struct Head(LayerId);
+///
+/// impl Call<Fixed<4>> for Head {
+///     fn call(
+///         &self,
+///         f: &mut Functional<'_, Fixed<4>>,
+///         x: Tensor,
+///         _training: Option<bool>,
+///     ) -> Result<Tensor, Error> {
+///         f.apply(self.0, &[x])
+///     }
+/// }
+///
+/// let mut s = Subclassed::<Fixed<4>>::named("head")?;
+/// let head = Head(s.layer(Dense::new(2))?); // __init__
+/// let model = s.trace(&head, Shape::new(&[Some(1), Some(3)])?)?; // head(np.zeros((1, 3)))
+/// assert_eq!(model.count_params(), 3 * 2 + 2);
+/// # Ok::<(), Error>(())
+/// ```
 pub struct Subclassed<'w, S: Storage = Fixed<32>> {
     name: S::Name,
     workspace: Functional<'w, S>,

@@ -11,6 +11,18 @@ use crate::shape::Shape;
 
 /// `keras.layers.Activation(fn)`. An [`Activation`](crate::Activation) function can also
 /// be added as a layer directly.
+///
+/// ```
+/// use kiln::layers::{self, Input};
+/// use kiln::{Activation, Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[2]))?;
+/// model.add(layers::Activation::new(Activation::Relu))?; // or model.add(Activation::Relu)
+/// let mut y = [0.0f32; 2];
+/// model.predict(&[&[-1.0, 2.0]], &mut [&mut y], &mut [0u8; 64])?;
+/// assert_eq!(y, [0.0, 2.0]);
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Activation(pub Function);
 
@@ -18,6 +30,7 @@ pub struct Activation(pub Function);
 crate::wire_fields!(Activation(0));
 
 impl Activation {
+    /// `Activation(fn)`.
     pub fn new(activation: Function) -> Self {
         Activation(activation)
     }

@@ -6,11 +6,27 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.BatchNormalization()`.
+///
+/// ```
+/// use kiln::layers::{BatchNormalization, Input};
+/// use kiln::{Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[10]))?;
+/// model.add(BatchNormalization::new().center(false))?;
+/// // gamma, moving_mean and moving_variance; the moving statistics are not trainable.
+/// assert_eq!(model.param_counts(), (10, 20));
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNormalization {
+    /// Keras's `epsilon`: added to the variance before its square root.
     pub epsilon: f32,
+    /// Keras's `momentum`: how training updates the moving statistics; kept for the
+    /// configuration, unused at inference.
     pub momentum: f32,
+    /// Keras's `center`: false leaves out `beta` (the offset).
     pub center: bool,
+    /// Keras's `scale`: false leaves out `gamma` (the factor).
     pub scale: bool,
 }
 
@@ -32,12 +48,15 @@ impl BatchNormalization {
             scale: true,
         }
     }
+    /// Keras's `epsilon=` (default 1e-3).
     pub fn epsilon(self, epsilon: f32) -> Self {
         BatchNormalization { epsilon, ..self }
     }
+    /// Keras's `center=` (default true).
     pub fn center(self, center: bool) -> Self {
         BatchNormalization { center, ..self }
     }
+    /// Keras's `scale=` (default true).
     pub fn scale(self, scale: bool) -> Self {
         BatchNormalization { scale, ..self }
     }

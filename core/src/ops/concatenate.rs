@@ -6,8 +6,20 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.Concatenate(axis=-1)`; a negative axis counts from the end.
+///
+/// ```
+/// use kiln::layers::{Concatenate, Input};
+/// use kiln::{Fixed, Functional};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let a = f.input(Input::new(&[4, 3]))?;
+/// let b = f.input(Input::new(&[4, 5]))?;
+/// let y = f.call(Concatenate::new(), &[a, b])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 4, 8)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Concatenate {
+    /// Keras's `axis`: the axis the inputs are joined along, batch axis 0 (`-1`: the last).
     pub axis: i8,
 }
 
@@ -15,9 +27,11 @@ pub struct Concatenate {
 crate::wire_fields!(Concatenate { axis });
 
 impl Concatenate {
+    /// `Concatenate()`: along the last axis.
     pub fn new() -> Self {
         Concatenate { axis: -1 }
     }
+    /// Keras's `axis=` (default -1).
     pub fn axis(self, axis: i8) -> Self {
         Concatenate { axis }
     }

@@ -9,15 +9,31 @@ use crate::graph::{weight, WeightSpecs};
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.Conv1D(filters, kernel_size)`.
+///
+/// ```
+/// use kiln::layers::{Conv1D, Input};
+/// use kiln::{Fixed, Functional, Padding};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[100, 4]))?;
+/// let y = f.call(Conv1D::new(16, 5).padding(Padding::Causal).dilation_rate(2), &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 100, 16)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Conv1D {
+    /// Keras's `filters`: the output's channels.
     pub filters: u32,
+    /// Keras's `kernel_size`: the window's length in steps.
     pub kernel_size: u16,
+    /// Keras's `strides`: steps between windows.
     pub strides: u16,
+    /// Keras's `dilation_rate`: steps between the kernel's taps (1: adjacent).
     pub dilation_rate: u16,
     /// `Valid`, `Same` or `Causal`.
     pub padding: Padding,
+    /// Keras's `activation`, applied after the bias (`Linear`: none).
     pub activation: Activation,
+    /// Keras's `use_bias`: false leaves out the `bias` variable.
     pub use_bias: bool,
 }
 
@@ -45,21 +61,26 @@ impl Conv1D {
             use_bias: true,
         }
     }
+    /// Keras's `strides=` (default 1).
     pub fn strides(self, strides: u16) -> Self {
         Conv1D { strides, ..self }
     }
+    /// Keras's `dilation_rate=` (default 1; not together with strides above 1, as in Keras).
     pub fn dilation_rate(self, dilation_rate: u16) -> Self {
         Conv1D {
             dilation_rate,
             ..self
         }
     }
+    /// Keras's `padding=` (default `Valid`).
     pub fn padding(self, padding: Padding) -> Self {
         Conv1D { padding, ..self }
     }
+    /// Keras's `activation=` (default `Linear`).
     pub fn activation(self, activation: Activation) -> Self {
         Conv1D { activation, ..self }
     }
+    /// Keras's `use_bias=` (default true).
     pub fn use_bias(self, use_bias: bool) -> Self {
         Conv1D { use_bias, ..self }
     }

@@ -11,14 +11,32 @@ use crate::kernels;
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.Conv2D(filters, kernel_size)`.
+///
+/// ```
+/// use kiln::layers::{Conv2D, Input};
+/// use kiln::{Activation, Fixed, Functional, Padding};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[28, 28, 1]))?;
+/// let conv = Conv2D::new(8, [3, 3]).padding(Padding::Same).activation(Activation::Relu);
+/// let y = f.call(conv.strides([2, 2]), &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 14, 14, 8)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Conv2D {
+    /// Keras's `filters`: the output's channels.
     pub filters: u32,
+    /// Keras's `kernel_size`: the window's `[height, width]`.
     pub kernel_size: Pair,
+    /// Keras's `strides`: `[rows, columns]` between windows.
     pub strides: Pair,
+    /// Keras's `dilation_rate`: `[rows, columns]` between the kernel's taps (1: adjacent).
     pub dilation_rate: Pair,
+    /// Keras's `padding`: `Valid` (no padding) or `Same` (an output of `ceil(input / strides)`).
     pub padding: Padding,
+    /// Keras's `activation`, applied after the bias (`Linear`: none).
     pub activation: Activation,
+    /// Keras's `use_bias`: false leaves out the `bias` variable.
     pub use_bias: bool,
 }
 
@@ -46,21 +64,26 @@ impl Conv2D {
             use_bias: true,
         }
     }
+    /// Keras's `strides=` (default 1).
     pub fn strides(self, strides: Pair) -> Self {
         Conv2D { strides, ..self }
     }
+    /// Keras's `dilation_rate=` (default 1; not together with strides above 1, as in Keras).
     pub fn dilation_rate(self, dilation_rate: Pair) -> Self {
         Conv2D {
             dilation_rate,
             ..self
         }
     }
+    /// Keras's `padding=` (default `Valid`).
     pub fn padding(self, padding: Padding) -> Self {
         Conv2D { padding, ..self }
     }
+    /// Keras's `activation=` (default `Linear`).
     pub fn activation(self, activation: Activation) -> Self {
         Conv2D { activation, ..self }
     }
+    /// Keras's `use_bias=` (default true).
     pub fn use_bias(self, use_bias: bool) -> Self {
         Conv2D { use_bias, ..self }
     }

@@ -6,8 +6,19 @@ use crate::shape::{Dim, Shape};
 
 /// `keras.layers.Cropping2D`: `cropping = [[top, bottom], [left, right]]`, as Keras
 /// stores it (`Cropping2D(1)` is `[[1, 1], [1, 1]]`).
+///
+/// ```
+/// use kiln::layers::{Cropping2D, Input};
+/// use kiln::{Fixed, Functional};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[28, 28, 3]))?;
+/// let y = f.call(Cropping2D::new([[2, 2], [4, 0]]), &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 24, 24, 3)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cropping2D {
+    /// Keras's `cropping`: rows cut off the top and bottom, columns off the left and right.
     pub cropping: [[u16; 2]; 2],
 }
 

@@ -8,10 +8,23 @@ use crate::kernels;
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.Dense(units)`.
+///
+/// ```
+/// use kiln::layers::{Dense, Input};
+/// use kiln::{Activation, Fixed, Functional};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[16]))?;
+/// let y = f.call(Dense::new(8).activation(Activation::Relu), &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 8)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dense {
+    /// Keras's `units`: the size of the output's last axis.
     pub units: u32,
+    /// Keras's `activation`, applied after the bias (`Linear`: none).
     pub activation: Activation,
+    /// Keras's `use_bias`: false leaves out the `bias` variable.
     pub use_bias: bool,
 }
 
@@ -31,9 +44,11 @@ impl Dense {
             use_bias: true,
         }
     }
+    /// Keras's `activation=` (default `Linear`).
     pub fn activation(self, activation: Activation) -> Self {
         Dense { activation, ..self }
     }
+    /// Keras's `use_bias=` (default true).
     pub fn use_bias(self, use_bias: bool) -> Self {
         Dense { use_bias, ..self }
     }

@@ -11,14 +11,32 @@ use crate::kernels::{self, Conv2dGeometry};
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.DepthwiseConv2D(kernel_size)`.
+///
+/// ```
+/// use kiln::layers::{DepthwiseConv2D, Input};
+/// use kiln::{Fixed, Functional, Padding};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[32, 32, 3]))?;
+/// let y = f.call(DepthwiseConv2D::new([3, 3]).depth_multiplier(2).padding(Padding::Same), &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 32, 32, 6)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DepthwiseConv2D {
+    /// Keras's `kernel_size`: the window's `[height, width]`.
     pub kernel_size: Pair,
+    /// Keras's `strides`: `[rows, columns]` between windows.
     pub strides: Pair,
+    /// Keras's `dilation_rate`: `[rows, columns]` between the kernel's taps (1: adjacent).
     pub dilation_rate: Pair,
+    /// Keras's `padding`: `Valid` (no padding) or `Same` (an output of `ceil(input / strides)`).
     pub padding: Padding,
+    /// Keras's `depth_multiplier`: filters per input channel; the output has
+    /// `channels × depth_multiplier` channels.
     pub depth_multiplier: u32,
+    /// Keras's `activation`, applied after the bias (`Linear`: none).
     pub activation: Activation,
+    /// Keras's `use_bias`: false leaves out the `bias` variable.
     pub use_bias: bool,
 }
 
@@ -46,27 +64,33 @@ impl DepthwiseConv2D {
             use_bias: true,
         }
     }
+    /// Keras's `strides=` (default 1).
     pub fn strides(self, strides: Pair) -> Self {
         DepthwiseConv2D { strides, ..self }
     }
+    /// Keras's `dilation_rate=` (default 1; not together with strides above 1, as in Keras).
     pub fn dilation_rate(self, dilation_rate: Pair) -> Self {
         DepthwiseConv2D {
             dilation_rate,
             ..self
         }
     }
+    /// Keras's `padding=` (default `Valid`).
     pub fn padding(self, padding: Padding) -> Self {
         DepthwiseConv2D { padding, ..self }
     }
+    /// Keras's `depth_multiplier=` (default 1).
     pub fn depth_multiplier(self, depth_multiplier: u32) -> Self {
         DepthwiseConv2D {
             depth_multiplier,
             ..self
         }
     }
+    /// Keras's `activation=` (default `Linear`).
     pub fn activation(self, activation: Activation) -> Self {
         DepthwiseConv2D { activation, ..self }
     }
+    /// Keras's `use_bias=` (default true).
     pub fn use_bias(self, use_bias: bool) -> Self {
         DepthwiseConv2D { use_bias, ..self }
     }

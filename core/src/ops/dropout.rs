@@ -9,8 +9,23 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.Dropout(rate)`.
+///
+/// ```
+/// use kiln::layers::{Dense, Dropout, Input};
+/// use kiln::{Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[2]))?;
+/// model.add(Dropout::new(0.5))?; // the identity in predict
+/// model.add(Dense::new(1))?;
+/// model.set_weights(&[1.0, 1.0, 0.0])?;
+/// let mut y = [0.0f32];
+/// model.predict(&[&[2.0, 3.0]], &mut [&mut y], &mut [0u8; 64])?;
+/// assert_eq!(y, [5.0]);
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dropout {
+    /// Keras's `rate`: the fraction of values a training call zeroes, in `[0, 1)`.
     pub rate: f32,
 }
 
@@ -18,6 +33,7 @@ pub struct Dropout {
 crate::wire_fields!(Dropout { rate });
 
 impl Dropout {
+    /// `Dropout(rate)`.
     pub fn new(rate: f32) -> Self {
         Dropout { rate }
     }

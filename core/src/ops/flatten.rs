@@ -4,6 +4,16 @@ use super::{Cx, Mismatch, Op, Step};
 use crate::shape::Shape;
 
 /// `keras.layers.Flatten()`.
+///
+/// ```
+/// use kiln::layers::{Flatten, Input};
+/// use kiln::{Fixed, Functional};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[7, 7, 32]))?;
+/// let y = f.call(Flatten, &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 1568)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Flatten;
 

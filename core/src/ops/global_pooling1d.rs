@@ -33,12 +33,32 @@ fn params(cx: &Cx<'_, '_>) -> Result<Params, Mismatch> {
 
 super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalAveragePooling1D()`.
+    ///
+    /// ```
+    /// use kiln::layers::{GlobalAveragePooling1D, Input};
+    /// use kiln::{Fixed, Functional};
+    /// let mut f = Functional::<Fixed<4>>::new();
+    /// let x = f.input(Input::new(&[100, 16]))?;
+    /// let y = f.call(GlobalAveragePooling1D::new(), &[x])?;
+    /// assert_eq!(f.shape(y).to_string(), "(None, 16)");
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     GlobalAveragePooling1D,
     "global_average_pooling1d",
     kernels::fast::global_average_pool
 );
 super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalMaxPooling1D()`.
+    ///
+    /// ```
+    /// use kiln::layers::{GlobalMaxPooling1D, Input};
+    /// use kiln::{Fixed, Functional};
+    /// let mut f = Functional::<Fixed<4>>::new();
+    /// let x = f.input(Input::new(&[100, 16]))?;
+    /// let y = f.call(GlobalMaxPooling1D::new().keepdims(true), &[x])?;
+    /// assert_eq!(f.shape(y).to_string(), "(None, 1, 16)");
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     GlobalMaxPooling1D,
     "global_max_pooling1d",
     kernels::fast::global_max_pool

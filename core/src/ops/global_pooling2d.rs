@@ -28,6 +28,16 @@ fn params(cx: &Cx<'_, '_>) -> Result<Params, Mismatch> {
 
 super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalAveragePooling2D()`.
+    ///
+    /// ```
+    /// use kiln::layers::{GlobalAveragePooling2D, Input};
+    /// use kiln::{Fixed, Functional};
+    /// let mut f = Functional::<Fixed<4>>::new();
+    /// let x = f.input(Input::new(&[7, 7, 32]))?;
+    /// let y = f.call(GlobalAveragePooling2D::new(), &[x])?;
+    /// assert_eq!(f.shape(y).to_string(), "(None, 32)");
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     GlobalAveragePooling2D,
     "global_average_pooling2d",
     kernels::fast::global_average_pool,
@@ -35,6 +45,16 @@ super::pool2d::global_pooling_layer!(
 );
 super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalMaxPooling2D()`.
+    ///
+    /// ```
+    /// use kiln::layers::{GlobalMaxPooling2D, Input};
+    /// use kiln::{Fixed, Functional};
+    /// let mut f = Functional::<Fixed<4>>::new();
+    /// let x = f.input(Input::new(&[7, 7, 32]))?;
+    /// let y = f.call(GlobalMaxPooling2D::new().keepdims(true), &[x])?;
+    /// assert_eq!(f.shape(y).to_string(), "(None, 1, 1, 32)");
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     GlobalMaxPooling2D,
     "global_max_pooling2d",
     kernels::fast::global_max_pool

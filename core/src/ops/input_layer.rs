@@ -9,7 +9,9 @@ use crate::shape::Shape;
 /// dtype of the data it takes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InputLayer {
+    /// Keras's `batch_shape`: the batch axis, then the `shape` given to `Input`.
     pub shape: Shape,
+    /// Keras's `dtype`: `F32`, or `I8` for an int8 model's input.
     pub dtype: DType,
 }
 

@@ -30,12 +30,28 @@ pub const HEADER_WORDS: usize = 4;
 pub const PER_TENSOR: i32 = 1;
 
 /// The first words of an int8 layer's `requant`.
+///
+/// ```
+/// use kiln::ops::int8::{write_channel_requant, Flavor, Header, HEADER_WORDS};
+/// use kiln::Activation;
+/// // A convolution's output at scale 0.05, zero point -128, with a fused ReLU6.
+/// let requant = Flavor::LiteRtReference.conv();
+/// let header = Header::new(requant, 0, Activation::Relu6, 0.05, -128).unwrap();
+/// assert_eq!((header.act_min, header.act_max), (-128, -8)); // 6.0 is -128 + 120
+/// // Its `requant` variable for 2 output channels, one multiplier pair each.
+/// let mut words = [0; HEADER_WORDS + 2 * 2];
+/// let pairs: Vec<i32> = [0.004, 0.002].iter().flat_map(|&s| requant.words(s)).collect();
+/// assert!(write_channel_requant(&mut words, header, 2, &pairs));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
     /// How the kernel scales its accumulators (which runtime's rounding it reproduces).
     pub requant: Requant,
+    /// Flags: [`PER_TENSOR`] or 0.
     pub flags: i32,
+    /// The output's lower clamp on its int8 scale (the fused activation's floor).
     pub act_min: i32,
+    /// The output's upper clamp on its int8 scale (the fused activation's ceiling).
     pub act_max: i32,
 }
 

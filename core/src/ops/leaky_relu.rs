@@ -6,8 +6,21 @@ use crate::kernels;
 use crate::shape::Shape;
 
 /// `keras.layers.LeakyReLU(negative_slope=0.3)`.
+///
+/// ```
+/// use kiln::layers::{Input, LeakyReLU};
+/// use kiln::{Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[2]))?;
+/// model.add(LeakyReLU::new().negative_slope(0.5))?;
+/// let mut y = [0.0f32; 2];
+/// model.predict(&[&[-2.0, 3.0]], &mut [&mut y], &mut [0u8; 64])?;
+/// assert_eq!(y, [-1.0, 3.0]);
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LeakyReLU {
+    /// Keras's `negative_slope`: the factor on negative values.
     pub negative_slope: f32,
 }
 
@@ -15,11 +28,13 @@ pub struct LeakyReLU {
 crate::wire_fields!(LeakyReLU { negative_slope });
 
 impl LeakyReLU {
+    /// `LeakyReLU()`: slope 0.3.
     pub fn new() -> Self {
         LeakyReLU {
             negative_slope: 0.3,
         }
     }
+    /// Keras's `negative_slope=` (default 0.3; at least 0).
     pub fn negative_slope(self, negative_slope: f32) -> Self {
         LeakyReLU { negative_slope }
     }

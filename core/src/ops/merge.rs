@@ -110,6 +110,19 @@ macro_rules! merge_layer {
 
 merge_layer! {
     /// `keras.layers.Add()`.
+    ///
+    /// ```
+    /// use kiln::layers::{Add, Input, Subtract};
+    /// use kiln::{Fixed, Functional};
+    /// let mut f = Functional::<Fixed<8>>::new();
+    /// let a = f.input(Input::new(&[4]))?;
+    /// let b = f.input(Input::new(&[4]))?;
+    /// let c = f.input(Input::new(&[4]))?;
+    /// let sum = f.call(Add, &[a, b, c])?;
+    /// let difference = f.call(Subtract, &[sum, c])?;
+    /// assert_eq!(f.shape(difference).to_string(), "(None, 4)");
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     Add;
     /// `keras.layers.Subtract()`: exactly two inputs, `a - b`.
     Subtract;

@@ -201,6 +201,7 @@ pub trait Op {
 pub enum Arity {
     /// None: an InputLayer starts the model.
     None,
+    /// Exactly one (most layers).
     One,
     /// Two or more (merges, Concatenate).
     Many,
@@ -211,7 +212,9 @@ pub enum Arity {
 /// A shape a layer cannot take, and what it expected instead.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Mismatch {
+    /// The input shape the layer got.
     pub found: Shape,
+    /// What it takes instead, in words (`"a rank-4 input"`, …).
     pub expected: &'static str,
 }
 
@@ -227,6 +230,7 @@ impl Mismatch {
 pub struct LeftOut {
     /// The layer's class name or the activation's Keras name.
     pub what: &'static str,
+    /// The cargo feature of kiln to enable (`"conv2d"`, `"math"`, …).
     pub feature: &'static str,
 }
 
@@ -372,8 +376,11 @@ impl<'w> Cx<'_, 'w> {
 /// A layer's weight variables: their specs, and the buffer they are in from `start`.
 #[derive(Clone, Copy, Debug)]
 pub struct Weights<'a, 'w> {
+    /// The layer's variables, in Keras's order.
     pub specs: &'a [WeightSpec],
+    /// The model's whole weight buffer.
     pub buffer: &'w [u8],
+    /// Where the layer's first variable starts in `buffer`, in bytes.
     pub start: usize,
 }
 
@@ -447,6 +454,7 @@ impl PartialEq for Run {
 
 /// The randomness of a call in training mode.
 pub struct Rand<'r> {
+    /// The generator the run was given.
     pub rng: &'r mut SmallRng,
     /// Drawn once per call: a RandomCrop takes one window for the whole batch.
     pub call_seed: u64,
@@ -554,40 +562,63 @@ macro_rules! registry {
 registry! {
     /// `keras.Input`: the full shape, batch axis first (`(None, 37)`), and the dtype.
     InputLayer = 0 (InputLayer => ()),
+    /// `keras.layers.Dense`.
     Dense = 1 in "dense" (Dense => dense::Params<'w>),
+    /// `keras.layers.Conv2D`.
     Conv2D = 2 in "conv2d" (Conv2D => int8::Typed<conv::Params<'w>, (crate::kernels::Conv2dGeometry, int8::Kernel<'w>)>),
+    /// `keras.layers.DepthwiseConv2D`.
     DepthwiseConv2D = 3 in "depthwise-conv2d" (DepthwiseConv2D => int8::Typed<depthwise_conv2d::Params<'w>, (crate::kernels::Conv2dGeometry, usize, int8::Kernel<'w>)>),
+    /// `keras.layers.MaxPooling2D`.
     MaxPooling2D = 4 in "max-pooling" (MaxPooling2D => pool2d::PoolStep),
+    /// `keras.layers.AveragePooling2D`.
     AveragePooling2D = 5 in "average-pooling" (AveragePooling2D => pool2d::PoolStep),
+    /// `keras.layers.GlobalAveragePooling2D`.
     GlobalAveragePooling2D = 6 in "global-pooling" (GlobalAveragePooling2D => pool2d::GlobalParams),
+    /// `keras.layers.GlobalMaxPooling2D`.
     GlobalMaxPooling2D = 7 in "global-pooling" (GlobalMaxPooling2D => pool2d::GlobalParams),
+    /// `keras.layers.Flatten`.
     Flatten = 8 (Flatten => ()),
+    /// `keras.layers.Reshape`.
     Reshape = 9 in "reshape" (Reshape => ()),
     /// Identity at inference.
     Dropout = 10 (Dropout => f32),
+    /// `keras.layers.Activation`.
     Activation = 11 in "activations" (Activation => int8::Typed<activation::Params, activation::Int8<'w>>),
+    /// `keras.layers.ReLU`.
     ReLU = 12 in "activations" (ReLU => int8::Typed<ReLU, crate::kernels::int8::relu::ReluParams>),
+    /// `keras.layers.LeakyReLU`.
     LeakyReLU = 13 in "activations" (LeakyReLU => f32),
     /// Softmax over the last axis.
     Softmax = 14 in "activations" (Softmax => int8::Typed<usize, (usize, crate::kernels::int8::softmax::SoftmaxParams)>),
+    /// `keras.layers.BatchNormalization`, at inference.
     BatchNormalization = 15 in "normalization"
         (BatchNormalization => batch_normalization::Params<'w>),
     /// `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`: inputs of one shape.
     Merge = 16 in "merge" (crate::graph::config::MergeOp => int8::Typed<crate::graph::config::MergeOp, crate::kernels::int8::add::AddParams>),
+    /// `keras.layers.Concatenate`.
     Concatenate = 17 in "concatenate" (Concatenate => concatenate::Params),
     /// The identity at inference (Keras 3 behaviour); a random crop in training.
     RandomCrop = 18 in "random-crop" (RandomCrop => random_crop::Params),
     /// A model used as a layer; its layers have this one as `parent`.
     Model = 19 (ModelKind => ()),
+    /// `keras.layers.ZeroPadding2D`.
     ZeroPadding2D = 20 in "zero-padding2d" (ZeroPadding2D => zero_padding2d::Params),
+    /// `keras.layers.Cropping2D`.
     Cropping2D = 21 in "cropping2d" (Cropping2D => cropping2d::Params),
+    /// `keras.layers.UpSampling2D`.
     /// Nearest-neighbour only.
     UpSampling2D = 22 in "up-sampling2d" (UpSampling2D => up_sampling2d::Params),
+    /// `keras.layers.Conv1D`.
     Conv1D = 23 in "conv1d" (Conv1D => conv::Params<'w>),
+    /// `keras.layers.MaxPooling1D`.
     MaxPooling1D = 24 in "max-pooling" (MaxPooling1D => pool2d::PoolStep),
+    /// `keras.layers.AveragePooling1D`.
     AveragePooling1D = 25 in "average-pooling" (AveragePooling1D => pool2d::PoolStep),
+    /// `keras.layers.GlobalAveragePooling1D`.
     GlobalAveragePooling1D = 26 in "global-pooling" (GlobalAveragePooling1D => pool2d::GlobalParams),
+    /// `keras.layers.GlobalMaxPooling1D`.
     GlobalMaxPooling1D = 27 in "global-pooling" (GlobalMaxPooling1D => pool2d::GlobalParams),
+    /// `keras.layers.SeparableConv2D`.
     SeparableConv2D = 28 in "separable-conv2d" (SeparableConv2D => separable_conv2d::Params<'w>),
     /// Float32 to int8 (TensorFlow Lite's QUANTIZE), at an int8 model's float input.
     Quantize = 29 (Quantize => quantize::Params),

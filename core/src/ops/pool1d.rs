@@ -10,8 +10,11 @@ use crate::shape::Shape;
 /// The configuration of a 1-D pooling layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pool1D {
+    /// Keras's `pool_size`: the window's length in steps.
     pub pool_size: u16,
+    /// Keras's `strides`: steps between windows.
     pub strides: u16,
+    /// Keras's `padding`: `Valid` or `Same`.
     pub padding: Padding,
 }
 

@@ -15,8 +15,11 @@ pub type Pair = [u16; 2];
 /// The configuration of a 2-D pooling layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pool2D {
+    /// Keras's `pool_size`: the window's `[height, width]`.
     pub pool_size: Pair,
+    /// Keras's `strides`: `[rows, columns]` between windows.
     pub strides: Pair,
+    /// Keras's `padding`: `Valid` or `Same`.
     pub padding: Padding,
 }
 
@@ -210,6 +213,7 @@ macro_rules! global_pooling_layer {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq)]
         pub struct $name {
+            /// Keras's `keepdims`: keep the pooled axes, of size 1.
             pub keepdims: bool,
         }
 

@@ -7,10 +7,24 @@ use crate::kernels::{self, crop_window, SmallRng};
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.RandomCrop(height, width, seed=None)`.
+///
+/// ```
+/// use kiln::layers::{Input, RandomCrop};
+/// use kiln::{Fixed, Functional};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[32, 32, 3]))?;
+/// let y = f.call(RandomCrop::new(24, 24), &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 24, 24, 3)"); // predict: the input, uncropped
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RandomCrop {
+    /// Keras's `height`: the rows a training call keeps.
     pub height: u32,
+    /// Keras's `width`: the columns a training call keeps.
     pub width: u32,
+    /// Keras's `seed`: kept for the configuration; a run's windows come from the
+    /// [`SmallRng`] given to [`Graph::call`](crate::Graph::call).
     pub seed: Option<u32>,
 }
 
@@ -22,6 +36,7 @@ crate::wire_fields!(RandomCrop {
 });
 
 impl RandomCrop {
+    /// `RandomCrop(height, width)`, without a seed.
     pub fn new(height: u32, width: u32) -> Self {
         RandomCrop {
             height,
@@ -29,6 +44,7 @@ impl RandomCrop {
             seed: None,
         }
     }
+    /// Keras's `seed=`.
     pub fn seed(self, seed: u32) -> Self {
         RandomCrop {
             seed: Some(seed),

@@ -9,10 +9,25 @@ use crate::shape::Shape;
 
 /// `keras.layers.ReLU`: `max_value` if x ≥ max_value, x if x ≥ threshold, else
 /// `negative_slope * (x - threshold)`.
+///
+/// ```
+/// use kiln::layers::{Input, ReLU};
+/// use kiln::{Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[3]))?;
+/// model.add(ReLU::new().max_value(6.0))?; // ReLU6
+/// let mut y = [0.0f32; 3];
+/// model.predict(&[&[-1.0, 2.0, 9.0]], &mut [&mut y], &mut [0u8; 64])?;
+/// assert_eq!(y, [0.0, 2.0, 6.0]);
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ReLU {
+    /// Keras's `max_value`: the ceiling (`None`: no ceiling).
     pub max_value: Option<f32>,
+    /// Keras's `negative_slope`: the factor below the threshold.
     pub negative_slope: f32,
+    /// Keras's `threshold`: where the slope changes.
     pub threshold: f32,
 }
 
@@ -32,18 +47,21 @@ impl ReLU {
             threshold: 0.0,
         }
     }
+    /// Keras's `max_value=` (default none; at least 0).
     pub fn max_value(self, max_value: f32) -> Self {
         ReLU {
             max_value: Some(max_value),
             ..self
         }
     }
+    /// Keras's `negative_slope=` (default 0; at least 0).
     pub fn negative_slope(self, negative_slope: f32) -> Self {
         ReLU {
             negative_slope,
             ..self
         }
     }
+    /// Keras's `threshold=` (default 0; at least 0).
     pub fn threshold(self, threshold: f32) -> Self {
         ReLU { threshold, ..self }
     }

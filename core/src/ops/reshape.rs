@@ -4,6 +4,17 @@ use super::{one, Cx, Mismatch, Op, Step};
 use crate::shape::{Shape, MAX_RANK};
 
 /// `keras.layers.Reshape`'s `target_shape` (without the batch axis); `-1` is inferred.
+///
+/// ```
+/// use kiln::layers::{Input, Reshape};
+/// use kiln::{Fixed, Functional};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[12]))?;
+/// let reshape = Reshape::new(&[-1, 3]).expect("at most MAX_RANK - 1 axes");
+/// let y = f.call(reshape, &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 4, 3)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Reshape {
     dims: [i32; MAX_RANK - 1],
@@ -24,6 +35,7 @@ impl Reshape {
         })
     }
 
+    /// Keras's `target_shape`, as given (`-1` for the inferred axis).
     pub fn target_shape(&self) -> &[i32] {
         self.dims.get(..self.rank as usize).unwrap_or(&self.dims)
     }

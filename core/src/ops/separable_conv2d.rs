@@ -10,15 +10,33 @@ use crate::kernels::{self, Conv2dGeometry};
 use crate::shape::{Shape, MAX_DIM};
 
 /// `keras.layers.SeparableConv2D(filters, kernel_size)`.
+///
+/// ```
+/// use kiln::layers::{Input, SeparableConv2D};
+/// use kiln::{Fixed, Functional};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[32, 32, 3]))?;
+/// let y = f.call(SeparableConv2D::new(16, [3, 3]), &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 30, 30, 16)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SeparableConv2D {
+    /// Keras's `filters`: the output's channels (those of the 1×1 pointwise step).
     pub filters: u32,
+    /// Keras's `kernel_size`: the depthwise window's `[height, width]`.
     pub kernel_size: Pair,
+    /// Keras's `strides`: `[rows, columns]` between windows.
     pub strides: Pair,
+    /// Keras's `dilation_rate`: `[rows, columns]` between the kernel's taps (1: adjacent).
     pub dilation_rate: Pair,
+    /// Keras's `padding`: `Valid` (no padding) or `Same` (an output of `ceil(input / strides)`).
     pub padding: Padding,
+    /// Keras's `depth_multiplier`: the depthwise step's filters per input channel.
     pub depth_multiplier: u32,
+    /// Keras's `activation`, applied after the bias (`Linear`: none).
     pub activation: Activation,
+    /// Keras's `use_bias`: false leaves out the `bias` variable.
     pub use_bias: bool,
 }
 
@@ -49,27 +67,33 @@ impl SeparableConv2D {
             use_bias: true,
         }
     }
+    /// Keras's `strides=` (default 1).
     pub fn strides(self, strides: Pair) -> Self {
         SeparableConv2D { strides, ..self }
     }
+    /// Keras's `dilation_rate=` (default 1; not together with strides above 1, as in Keras).
     pub fn dilation_rate(self, dilation_rate: Pair) -> Self {
         SeparableConv2D {
             dilation_rate,
             ..self
         }
     }
+    /// Keras's `padding=` (default `Valid`).
     pub fn padding(self, padding: Padding) -> Self {
         SeparableConv2D { padding, ..self }
     }
+    /// Keras's `depth_multiplier=` (default 1).
     pub fn depth_multiplier(self, depth_multiplier: u32) -> Self {
         SeparableConv2D {
             depth_multiplier,
             ..self
         }
     }
+    /// Keras's `activation=` (default `Linear`).
     pub fn activation(self, activation: Activation) -> Self {
         SeparableConv2D { activation, ..self }
     }
+    /// Keras's `use_bias=` (default true).
     pub fn use_bias(self, use_bias: bool) -> Self {
         SeparableConv2D { use_bias, ..self }
     }

@@ -8,6 +8,18 @@ use crate::kernels::int8::softmax::SoftmaxParams;
 use crate::shape::Shape;
 
 /// `keras.layers.Softmax()` over the last axis.
+///
+/// ```
+/// use kiln::layers::{Input, Softmax};
+/// use kiln::{Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[2]))?;
+/// model.add(Softmax)?;
+/// let mut y = [0.0f32; 2];
+/// model.predict(&[&[1.0, 1.0]], &mut [&mut y], &mut [0u8; 64])?;
+/// assert_eq!(y, [0.5, 0.5]);
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Softmax;
 

@@ -7,8 +7,19 @@ use crate::shape::{Dim, Shape};
 
 /// `keras.layers.UpSampling2D(size)`, nearest-neighbour (Keras's default; `bilinear` is
 /// not supported).
+///
+/// ```
+/// use kiln::layers::{Input, UpSampling2D};
+/// use kiln::{Fixed, Functional};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[7, 7, 8]))?;
+/// let y = f.call(UpSampling2D::new([2, 3]), &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 14, 21, 8)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct UpSampling2D {
+    /// Keras's `size`: how many times each row and each column is repeated.
     pub size: Pair,
 }
 

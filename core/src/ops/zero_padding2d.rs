@@ -8,8 +8,19 @@ use crate::shape::{Dim, Shape};
 
 /// `keras.layers.ZeroPadding2D`: `padding = [[top, bottom], [left, right]]`, as Keras
 /// stores it (`ZeroPadding2D(1)` is `[[1, 1], [1, 1]]`).
+///
+/// ```
+/// use kiln::layers::{Input, ZeroPadding2D};
+/// use kiln::{Fixed, Functional};
+/// let mut f = Functional::<Fixed<4>>::new();
+/// let x = f.input(Input::new(&[28, 28, 3]))?;
+/// let y = f.call(ZeroPadding2D::new([[1, 1], [2, 0]]), &[x])?;
+/// assert_eq!(f.shape(y).to_string(), "(None, 30, 30, 3)");
+/// # Ok::<(), kiln::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ZeroPadding2D {
+    /// Keras's `padding`: rows of zeros above and below, columns left and right.
     pub padding: [[u16; 2]; 2],
 }
 

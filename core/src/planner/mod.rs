@@ -24,7 +24,9 @@ pub const ARENA_ALIGN: usize = 4;
 /// Where one tensor lives: `bytes` bytes from byte `offset` of the arena.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Placement {
+    /// Where the tensor starts, in bytes from the arena's (aligned) start.
     pub offset: usize,
+    /// The bytes it takes, rounded up to [`ARENA_ALIGN`].
     pub bytes: usize,
     /// True when the tensor reuses its input's memory (in place).
     pub in_place: bool,
@@ -48,6 +50,8 @@ impl<S: Storage> Plan<S> {
         arena_bytes(self.bytes)
     }
 
+    /// [`Plan::lower_bound`]: the most bytes live at once, which no plan for this order
+    /// can go under.
     pub fn lower_bound_bytes(&self) -> usize {
         self.lower_bound
     }

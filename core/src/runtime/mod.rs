@@ -246,6 +246,23 @@ impl<S: Storage> Graph<'_, S> {
 
     /// Keras's `predict`: `inputs[i]` holds a whole batch for model input `i` (row-major,
     /// batch first), `outputs[j]` receives model output `j`. Returns the batch size.
+    ///
+    /// ```
+    /// use kiln::layers::{Dense, Input};
+    /// use kiln::{Activation, Fixed, Sequential};
+    /// // Keras's get_weights(), flat: kernel (2, 2), bias (2,), kernel (2, 1), bias (1,).
+    /// let weights = [1.0, 0.0, 0.0, 1.0, 0.0, -3.0, 2.0, 5.0, 0.5];
+    /// let mut model = Sequential::<Fixed<4>>::new();
+    /// model.add(Input::new(&[2]))?;
+    /// model.add(Dense::new(2).activation(Activation::Relu))?;
+    /// model.add(Dense::new(1))?;
+    /// model.set_weights(&weights)?;
+    /// let mut arena = [0u8; 64]; // at least model.arena_bytes()?
+    /// let mut y = [0.0f32; 2];
+    /// let batch = model.predict(&[&[1.0, 2.0, 3.0, 4.0]], &mut [&mut y], &mut arena)?;
+    /// assert_eq!((batch, y), (2, [2.5, 11.5]));
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     pub fn predict<T: Element>(
         &self,
         inputs: &[&[T]],
@@ -271,6 +288,22 @@ impl<S: Storage> Graph<'_, S> {
     /// Keras's `model(x, training=…)`: a forward pass where Dropout (training) drops and
     /// scales, and RandomCrop (training, its default) crops one random window per batch.
     /// `rng` draws the randomness; the same seed gives the same run.
+    ///
+    /// ```
+    /// use kiln::kernels::SmallRng;
+    /// use kiln::layers::{Dropout, Input};
+    /// use kiln::{Fixed, Sequential};
+    /// let mut model = Sequential::<Fixed<4>>::new();
+    /// model.add(Input::new(&[4]))?;
+    /// model.add(Dropout::new(0.5))?;
+    /// let (x, mut y, mut arena) = ([1.0f32; 4], [0.0f32; 4], [0u8; 64]);
+    /// let mut rng = SmallRng::new(42);
+    /// model.call(None, &[&x], &mut [&mut y], &mut arena, Some(true), &mut rng)?;
+    /// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0)); // dropped, or scaled by 1 / (1 - 0.5)
+    /// model.call(None, &[&x], &mut [&mut y], &mut arena, Some(false), &mut rng)?;
+    /// assert_eq!(y, x);
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn call<T: Element>(
         &self,

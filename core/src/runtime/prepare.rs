@@ -79,6 +79,20 @@ impl<'w, S: Storage> Graph<'w, S> {
     /// Prepares the model for runs at inference on inputs of the given shapes (`None`: the
     /// declared ones, which must then be fully known): checks everything a run needs,
     /// plans the arena and resolves every step, so that runs only compute.
+    ///
+    /// ```
+    /// use kiln::layers::{GlobalMaxPooling1D, Input};
+    /// use kiln::{Fixed, Sequential, Shape};
+    /// let mut model = Sequential::<Fixed<4>>::new();
+    /// model.add(Input::with_dims(&[None, Some(2)]))?; // any number of steps
+    /// model.add(GlobalMaxPooling1D::new())?;
+    /// // Runs of 3 steps (the batch axis is the buffers' business).
+    /// let prepared = model.prepare(Some(&[Shape::new(&[None, Some(3), Some(2)])?]))?;
+    /// let mut y = [0.0f32; 2];
+    /// prepared.predict(&[&[1.0, 6.0, 5.0, 2.0, 3.0, 4.0]], &mut [&mut y], &mut [0u8; 64])?;
+    /// assert_eq!(y, [5.0, 6.0]);
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     pub fn prepare(&self, input_shapes: Option<&[Shape]>) -> Result<Prepared<'w, S>, Error> {
         self.prepare_for(input_shapes, Some(false))
     }

@@ -24,13 +24,26 @@ pub use crate::graph::storage::CELL_CAPACITY;
 
 /// Keras's `summary()` arguments. `Default` is Keras's defaults on a terminal 80 wide
 /// (a pipe, CI, or a device), which gives tables 76 characters wide.
+///
+/// ```
+/// use kiln::SummaryOptions;
+/// // model.summary(line_length=100, show_trainable=True)
+/// let options = SummaryOptions {
+///     line_length: Some(100),
+///     show_trainable: true,
+///     ..SummaryOptions::default()
+/// };
+/// # let _ = options;
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SummaryOptions<'a> {
     /// Total width; `None` (or 0) uses Keras's default for the model and terminal.
     pub line_length: Option<usize>,
     /// Right edges of the columns as fractions of the width.
     pub positions: Option<&'a [f64]>,
+    /// Keras's `expand_nested`: also list the layers inside nested models.
     pub expand_nested: bool,
+    /// Keras's `show_trainable`: add a "Trainable" column (`Y` or `N`).
     pub show_trainable: bool,
     /// Regexes for the first and last rows to show (Python `re.match`, a prefix match).
     pub layer_range: Option<[&'a str; 2]>,
@@ -60,28 +73,44 @@ pub const MAX_LINE_LENGTH: usize = 10_000;
 /// Why `summary` could not print. Messages are Keras's where Keras has one.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SummaryError<'a> {
+    /// A column would be narrower than 4 characters (Keras's "Insufficient console width
+    /// to print summary.").
     InsufficientWidth,
     /// `line_length` is over [`MAX_LINE_LENGTH`].
     LineTooLong {
+        /// The `line_length` asked for.
         given: usize,
     },
     /// A position is NaN or infinite (Python cannot turn it into a column edge).
     Position {
+        /// The position given.
         value: f64,
     },
+    /// `positions` has fewer edges than the table has columns.
     TooFewPositions {
+        /// The table's columns.
         expected: usize,
+        /// The positions given.
         found: usize,
     },
+    /// `positions` has more edges than kiln lays out.
     TooManyPositions,
+    /// No layer's name matches `layer_range`'s start or end (Keras's "Passed layer_names
+    /// do not match the layer names in the model.").
     LayerRangeNoMatch {
+        /// The start pattern.
         start: &'a str,
+        /// The end pattern.
         end: &'a str,
     },
+    /// A `layer_range` pattern kiln cannot match.
     Pattern {
+        /// The pattern.
         pattern: &'a str,
+        /// What is wrong with it.
         error: PatternError,
     },
+    /// A cell's text is longer than [`CELL_CAPACITY`] bytes.
     CellTooLong,
 }
 
@@ -265,6 +294,24 @@ impl<S: Storage> Graph<'_, S> {
     }
 
     /// Prints the summary table through `print_fn`, one line per call.
+    ///
+    /// ```
+    /// use kiln::layers::{Dense, Input};
+    /// use kiln::{Activation, Fixed, Sequential, SummaryOptions};
+    /// let mut model = Sequential::<Fixed<4>>::new();
+    /// model.add(Input::new(&[37]))?;
+    /// model.add(Dense::new(32).activation(Activation::Relu))?;
+    /// model.add(Dense::new(5).activation(Activation::Softmax))?;
+    /// let mut lines = Vec::new();
+    /// model.summary(&SummaryOptions::default(), &mut |line| lines.push(line.to_string()))?;
+    /// assert_eq!(lines[0], "Model: \"sequential\"");
+    /// assert_eq!(
+    ///     lines[4],
+    ///     "│ dense (Dense)                   │ (None, 32)             │         1,216 │"
+    /// );
+    /// assert_eq!(lines[8], " Total params: 1,381 (5.39 KB)");
+    /// # Ok::<(), kiln::Error>(())
+    /// ```
     pub fn summary<'o>(
         &self,
         options: &SummaryOptions<'o>,

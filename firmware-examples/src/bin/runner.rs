@@ -12,6 +12,8 @@
 //! skipped): `BLOB OUTPUT INPUT…`. With none: `model.kiln output.bin input.bin`. Paths are
 //! relative to QEMU's working directory. An input may carry its shape, batch first, as
 //! `x0.bin:1x12x10x3`, for models whose inputs have `None` axes (then every input must).
+//! The command line is read into the last KiB of the flash the program does not use (at
+//! most 1 KiB), which leaves RAM to the outputs and the arena.
 //!
 //! * BLOB: a `kiln export` blob. It is read into the flash the program does not use
 //!   (`memory/common.x`), so its weights are read from flash as on a real part.
@@ -27,7 +29,7 @@
 //! with their bits; brackets `prepare` and then one `predict` with `kiln_marker_start` /
 //! `kiln_marker_end` for the instruction-count plugin (regions 1 and 2), and prints the
 //! stack both used together. Exit code: 0 ok, 1 kiln refused the blob or the inputs, 2 a
-//! host file could not be read or written, or does not fit.
+//! host file could not be read or written, or does not fit, 3 the stack overflowed.
 //!
 //! Built with only the kiln features a model needs (`kiln run` does), it links only that
 //! model's ops. Feature `baseline` leaves every kiln call out (the outputs are then zeros):
@@ -40,7 +42,7 @@ use cortex_m_rt::entry;
 use kiln_firmware_examples::semihosting::{self as sh, IoError};
 use kiln_firmware_examples::{
     exit, kiln_marker_end, kiln_marker_start, println, stack_high_water, stack_mark,
-    stack_overflowed, stack_used_since, BOARD, CPU,
+    stack_overflowed, stack_size, stack_used_since, BOARD, CPU,
 };
 
 /// RAM for the outputs and the arena.
@@ -48,26 +50,49 @@ use kiln_firmware_examples::{
 const WORK_BYTES: usize = 3 * 1024 * 1024;
 #[cfg(kiln_board = "lm3s6965evb")]
 const WORK_BYTES: usize = 32 * 1024;
+/// The microbit's 16 KiB of RAM hold everything: the statics, this buffer and the stack,
+/// which holds the loaded graph and the prepared model (both `MAX_LAYERS` long) and the
+/// frames of loading and preparing them. What the runner reported for every int8 fixture
+/// that fits (3 to 11 layers): at most 5.4 KiB + 600 bytes a layer. The stack is given
+/// 6 KiB + 600 bytes a layer; the buffer is the rest.
+#[cfg(kiln_board = "microbit")]
+const WORK_BYTES: usize = (MICROBIT_RAM - 128 - microbit_stack(MAX_LAYERS)) / 16 * 16;
+#[cfg(kiln_board = "microbit")]
+const MICROBIT_RAM: usize = 16 * 1024;
+#[cfg(kiln_board = "microbit")]
+const fn microbit_stack(layers: usize) -> usize {
+    6 * 1024 + 600 * layers
+}
+#[cfg(kiln_board = "microbit")]
+const _: () = assert!(
+    microbit_stack(MAX_LAYERS) + 128 + 256 <= MICROBIT_RAM,
+    "the microbit's 16 KiB of RAM hold a graph of at most 16 layers (KILN_RUNNER_MAX_LAYERS)"
+);
 
 /// Layer/node capacity of the loaded graph: `KILN_RUNNER_MAX_LAYERS` when the runner is
-/// built (`kiln run` gives the model's own), else 128 on the mps2-an386 (4 MiB of RAM) and
-/// 16 on the lm3s6965evb (64 KiB).
-#[cfg(not(feature = "baseline"))]
+/// built (`kiln run` gives the model's own), else 128 on the mps2-an386 (4 MiB of RAM),
+/// 16 on the lm3s6965evb (64 KiB) and 8 on the microbit (16 KiB).
+#[cfg_attr(feature = "baseline", allow(dead_code))]
 const MAX_LAYERS: usize = parse_usize(env!("KILN_RUNNER_MAX_LAYERS"));
 
-#[cfg(not(feature = "baseline"))]
+#[cfg_attr(feature = "baseline", allow(dead_code))]
 const fn parse_usize(text: &str) -> usize {
     let bytes = text.as_bytes();
     let mut value = 0;
     let mut i = 0;
     while i < bytes.len() {
-        assert!(bytes[i].is_ascii_digit(), "KILN_RUNNER_MAX_LAYERS is a number");
+        assert!(
+            bytes[i].is_ascii_digit(),
+            "KILN_RUNNER_MAX_LAYERS is a number"
+        );
         value = value * 10 + (bytes[i] - b'0') as usize;
         i += 1;
     }
     value
 }
 
+/// Bytes of flash for the semihosting command line.
+const CMDLINE_BYTES: usize = 1024;
 /// Model inputs/outputs the runner handles.
 const MAX_IO: usize = 8;
 /// Values of each output printed when they also go to a file.
@@ -135,11 +160,15 @@ fn blob_region() -> &'static mut [u8] {
     unsafe { core::slice::from_raw_parts_mut(start, len) }
 }
 
+/// Not inlined: `main`'s frame holds none of this.
+#[inline(never)]
 fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     let work: &'static mut [u8] = bytemuck::cast_slice_mut(work);
-    // The command line: "KERNEL BLOB OUTPUT INPUT…".
-    let mut cmdline_buf = [0u8; 1024];
-    let cmdline = sh::command_line(&mut cmdline_buf).unwrap_or("");
+    // The command line: "KERNEL BLOB OUTPUT INPUT…", read into the end of the free flash
+    // (the blob and the inputs go there too: RAM is kept for the outputs and the arena).
+    let region = blob_region();
+    let (region, cmdline_buf) = region.split_at_mut(region.len().saturating_sub(CMDLINE_BYTES));
+    let cmdline = sh::command_line(cmdline_buf).unwrap_or("");
     let mut words = cmdline.split_ascii_whitespace().skip(1);
     let blob_path = words.next().unwrap_or("model.kiln");
     let output_path = words.next().unwrap_or("output.bin");
@@ -168,7 +197,6 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     };
 
     // The blob, into flash.
-    let region = blob_region();
     let capacity = region.len();
     let blob_len = sh::read_file(blob_path, region).map_err(|e| Failure::Io("blob", e))?;
     // The inputs go into the flash after the blob (16-byte aligned): they are only read,
@@ -181,7 +209,9 @@ fn run(work: &'static mut [f32]) -> Result<(), Failure> {
         blob.as_ptr() as usize
     );
     let mark = stack_mark();
-    let model = engine::Model::load(blob, input_shapes)?;
+    // The graph stays in this frame, written here by `kiln::format::load` itself.
+    let loaded = engine::load(blob);
+    let model = engine::Model::new(&loaded, input_shapes)?;
     let load_stack = stack_used_since(mark);
     if input_paths.len() != model.inputs() {
         println!(
@@ -310,15 +340,28 @@ mod engine {
     use super::{stack_mark, stack_used_since};
     use kiln::{Fixed, Graph, Shape};
 
-    pub struct Model {
-        graph: Graph<'static, Fixed<MAX_LAYERS>>,
+    /// A loaded blob: its graph, or why kiln refused it.
+    pub type Loaded = Result<Graph<'static, Fixed<MAX_LAYERS>>, kiln::Error>;
+
+    /// Loads the blob. The caller keeps the `Result` as it is: `kiln::format::load` then
+    /// writes the graph straight into the caller's frame, where a `?` or a move out of it
+    /// would make a copy (about 200 bytes a layer: on the microbit's 16 KiB they count).
+    pub fn load(blob: &'static [u8]) -> Loaded {
+        kiln::format::load::<Fixed<MAX_LAYERS>>(blob)
+    }
+
+    pub struct Model<'g> {
+        graph: &'g Graph<'static, Fixed<MAX_LAYERS>>,
         shapes: Option<heapless::Vec<Shape, MAX_IO>>,
         sample: heapless::Vec<Shape, MAX_LAYERS>,
     }
 
-    impl Model {
-        pub fn load(blob: &'static [u8], given: Option<&[Dims]>) -> Result<Model, Failure> {
-            let graph = kiln::format::load::<Fixed<MAX_LAYERS>>(blob)?;
+    impl<'g> Model<'g> {
+        /// The loaded graph with the shapes of its nodes. Not inlined: its frame is gone
+        /// before `prepare` and `predict` run.
+        #[inline(never)]
+        pub fn new(loaded: &'g Loaded, given: Option<&[Dims]>) -> Result<Model<'g>, Failure> {
+            let graph = loaded.as_ref().map_err(|e| Failure::Kiln(e.clone()))?;
             #[cfg(feature = "summary")]
             graph
                 .summary(
@@ -413,8 +456,10 @@ mod engine {
             if self.element_bytes() == 1 {
                 let ins: heapless::Vec<&[i8], MAX_IO> =
                     inputs.iter().map(|b| bytemuck::cast_slice(b)).collect();
-                let mut outs: heapless::Vec<&mut [i8], MAX_IO> =
-                    outputs.iter_mut().map(|b| bytemuck::cast_slice_mut(b)).collect();
+                let mut outs: heapless::Vec<&mut [i8], MAX_IO> = outputs
+                    .iter_mut()
+                    .map(|b| bytemuck::cast_slice_mut(b))
+                    .collect();
                 return self.run(&ins, &mut outs, arena);
             }
             let mut ins: heapless::Vec<&[f32], MAX_IO> = heapless::Vec::new();
@@ -441,7 +486,9 @@ mod engine {
             let mut prepared = kiln::runtime::Prepared::default();
             let mark = stack_mark();
             kiln_marker_start();
-            let done = self.graph.prepare_into(&mut prepared, self.shapes.as_deref());
+            let done = self
+                .graph
+                .prepare_into(&mut prepared, self.shapes.as_deref());
             kiln_marker_end();
             let prepare_stack = stack_used_since(mark);
             done?;
@@ -465,14 +512,20 @@ mod engine {
     use super::{kiln_marker_end, kiln_marker_start, Dims, Failure};
     use core::hint::black_box;
 
+    pub type Loaded = usize;
+
+    pub fn load(blob: &'static [u8]) -> Loaded {
+        black_box(blob.len())
+    }
+
     pub struct Model {
         blob_len: usize,
     }
 
     impl Model {
-        pub fn load(blob: &'static [u8], _: Option<&[Dims]>) -> Result<Model, Failure> {
+        pub fn new(loaded: &Loaded, _: Option<&[Dims]>) -> Result<Model, Failure> {
             Ok(Model {
-                blob_len: black_box(blob.len()),
+                blob_len: black_box(*loaded),
             })
         }
         pub fn inputs(&self) -> usize {
@@ -515,14 +568,19 @@ mod engine {
 #[entry]
 fn main() -> ! {
     // cortex-m-rt hands the entry function a `&'static mut` to each `static mut` declared
-    // first in it; the inputs, outputs and arena are cut from this one buffer.
+    // first in it; the outputs and the arena are cut from this one buffer.
     static mut WORK: [f32; WORK_BYTES / 4] = [0.0; WORK_BYTES / 4];
     println!("kiln-runner: board {BOARD}, {CPU}");
-    match run(WORK) {
-        Ok(()) if stack_overflowed() => {
-            println!("kiln-runner: error: the stack overflowed into the statics");
-            exit(3)
-        }
+    let result = run(WORK);
+    // First: after an overflow, whatever `run` returned may come from overwritten statics.
+    if stack_overflowed() {
+        println!(
+            "kiln-runner: error: the stack overflowed into the statics (it has {} bytes on the {BOARD})",
+            stack_size()
+        );
+        exit(3)
+    }
+    match result {
         Ok(()) => {
             println!(
                 "kiln-runner: stack {} bytes used at most",

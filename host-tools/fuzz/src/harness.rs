@@ -3,7 +3,7 @@
 // committed corpora on stable. A panic is the only failure.
 
 use kiln::SummaryOptions;
-use kiln_host::formats::{npy as npy_format, WeightTree};
+use kiln_host::formats::{npy as npy_format, tflite as tflite_format, WeightTree};
 use kiln_host::import::import;
 use kiln_host::HostGraph;
 use serde_json::Value;
@@ -80,6 +80,49 @@ pub fn npy(data: &[u8]) -> bool {
     };
     let elements: usize = array.shape.iter().product();
     assert_eq!(array.data.len(), elements, "shape {:?}", array.shape);
+    true
+}
+
+/// `tflite`: the bytes are a `.tflite` file. What parses holds what the reader validates:
+/// every index in range, constant data of its shape's size, consistent quantization, and
+/// at most twice the input's size in copied data.
+pub fn tflite(data: &[u8]) -> bool {
+    let Ok(model) = tflite_format::parse(data) else {
+        return false;
+    };
+    assert!(!model.subgraphs.is_empty());
+    let mut copied = 0;
+    for graph in &model.subgraphs {
+        let n = graph.tensors.len();
+        assert!(graph.inputs.iter().chain(&graph.outputs).all(|&t| t < n));
+        for op in &graph.operators {
+            assert!(op
+                .inputs
+                .iter()
+                .flatten()
+                .chain(&op.outputs)
+                .all(|&t| t < n));
+        }
+        for t in &graph.tensors {
+            assert!(t.shape.iter().all(|&d| d >= 0), "{:?}", t.shape);
+            if let Some(signature) = &t.shape_signature {
+                assert_eq!(signature.len(), t.shape.len());
+            }
+            if let (Some(bytes), Some(size)) = (&t.data, t.dtype.size()) {
+                let elements: usize = t.shape.iter().map(|&d| d as usize).product();
+                assert_eq!(bytes.len(), elements * size, "{:?} {}", t.shape, t.dtype);
+            }
+            copied += t.data.as_ref().map_or(0, Vec::len);
+            if let Some(q) = &t.quantization {
+                assert_eq!(q.scale.len(), q.zero_point.len());
+                if q.scale.len() > 1 {
+                    let axis = q.quantized_dimension as usize;
+                    assert_eq!(t.shape[axis] as usize, q.scale.len());
+                }
+            }
+        }
+    }
+    assert!(copied <= 2 * data.len());
     true
 }
 

@@ -3,4 +3,4 @@
 
 mod harness;
 
-pub use harness::{import_config, import_weights, npy, summary_options};
+pub use harness::{import_config, import_weights, npy, summary_options, tflite};

@@ -27,8 +27,10 @@
 //!   type, with known padding, activation and weights-format values and positive strides,
 //!   dilations and filter sizes;
 //! - sizes: no allocation is sized by a count from the file before the data it counts has
-//!   been seen in the file, and the constant data copied out (a buffer may be shared by
-//!   several tensors) adds up to at most twice the file's size.
+//!   been seen in the file; tables referred to many times (a flatbuffer is a DAG) are
+//!   bounded by the verifier, at one table visited per 8 bytes of file and 4 times the
+//!   file's bytes read; and the constant data copied out (a buffer may be shared by several
+//!   tensors) adds up to at most twice the file's size.
 //!
 //! Not supported, and refused with a message saying so: sparse tensors and custom
 //! quantization. Unknown builtin operators, options and tensor types are kept as `Other`.
@@ -473,9 +475,11 @@ fn describe_invalid(error: &flatbuffers::InvalidFlatbuffer, len: usize) -> Strin
             format!("the vtable offset {soffset} at byte {position} points out of the file"),
             error_trace,
         ),
-        E::TooManyTables => return "more tables than the file's size allows".into(),
+        E::TooManyTables => {
+            return "its tables are referred to too many times for the file's size".into()
+        }
         E::ApparentSizeTooLarge => {
-            return "its tables refer to the same data too many times".into()
+            return "its tables refer to the same data too many times for the file's size".into()
         }
         E::DepthLimitReached => return "tables nested too deep".into(),
     };

@@ -21,14 +21,18 @@ pub enum Board {
     M4,
     /// QEMU's `lm3s6965evb`: Cortex-M3 (no FPU), 256 KiB of flash, 64 KiB of RAM.
     M3,
+    /// QEMU's `microbit` (nRF51822): Cortex-M0 (ARMv6-M, no FPU), 256 KiB of flash, 16 KiB
+    /// of RAM.
+    M0,
 }
 
 impl Board {
-    /// `m4` or `m3` (or QEMU's machine name).
+    /// `m4`, `m3` or `m0` (or QEMU's machine name).
     pub fn parse(name: &str) -> Option<Board> {
         match name {
             "m4" | "mps2-an386" => Some(Board::M4),
             "m3" | "lm3s6965evb" => Some(Board::M3),
+            "m0" | "microbit" => Some(Board::M0),
             _ => None,
         }
     }
@@ -37,6 +41,7 @@ impl Board {
         match self {
             Board::M4 => "m4",
             Board::M3 => "m3",
+            Board::M0 => "m0",
         }
     }
 
@@ -44,6 +49,7 @@ impl Board {
         match self {
             Board::M4 => "mps2-an386",
             Board::M3 => "lm3s6965evb",
+            Board::M0 => "microbit",
         }
     }
 
@@ -51,6 +57,17 @@ impl Board {
         match self {
             Board::M4 => "cortex-m4",
             Board::M3 => "cortex-m3",
+            Board::M0 => "cortex-m0",
+        }
+    }
+
+    /// The largest graph capacity (layers or nodes, `kiln::Fixed<N>`) its runner can hold,
+    /// if RAM limits it: on the microbit's 16 KiB the graph and the prepared model are on
+    /// the stack, next to the outputs and the arena (`firmware-examples/src/bin/runner.rs`).
+    pub fn max_layers(self) -> Option<usize> {
+        match self {
+            Board::M4 | Board::M3 => None,
+            Board::M0 => Some(16),
         }
     }
 
@@ -59,6 +76,7 @@ impl Board {
         match self {
             Board::M4 => "thumbv7em-none-eabihf",
             Board::M3 => "thumbv7m-none-eabi",
+            Board::M0 => "thumbv6m-none-eabi",
         }
     }
 }
@@ -79,6 +97,9 @@ pub enum RunError {
         last_error: String,
         log: PathBuf,
     },
+    /// The model is larger than the board's runner can hold.
+    #[error("{0}")]
+    TooLarge(String),
     /// The firmware reported an error (kiln refused the blob or the inputs).
     #[error("the runner on {board} says: {message}")]
     Runner {
@@ -97,7 +118,7 @@ pub struct RunnerBuild {
     /// every op family (one runner for every model, for batch runs).
     pub features: Option<Vec<&'static str>>,
     /// The graph capacity `N` of `kiln::Fixed<N>`; `None`: the board's default (128 on the
-    /// m4, 16 on the m3).
+    /// m4, 16 on the m3, 8 on the m0).
     pub max_layers: Option<usize>,
     /// More kiln features (`fast-math`).
     pub extra: Vec<String>,
@@ -203,6 +224,15 @@ pub fn run(
     blob: &[u8],
     inputs: &[RunInput],
 ) -> Result<RunReport, RunError> {
+    if let (Some(limit), Some(n)) = (board.max_layers(), build.max_layers) {
+        if n > limit {
+            return Err(RunError::TooLarge(format!(
+                "the model has {n} layers or nodes, the runner on {} ({}) holds at most {limit} in its RAM",
+                board.name(),
+                board.machine()
+            )));
+        }
+    }
     let qemu = qemu_version()?;
     check_target(board)?;
     let cache = cache_dir()?;
@@ -678,4 +708,40 @@ fn run_with_timeout(
         return Err(RunError::Qemu(format!("qemu-system-arm failed: {first}")));
     }
     Ok((status, log))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cortex_m0_board_is_the_microbit_on_thumbv6m() {
+        for name in ["m0", "microbit"] {
+            assert_eq!(Board::parse(name), Some(Board::M0));
+        }
+        let m0 = Board::M0;
+        assert_eq!(
+            (m0.name(), m0.machine(), m0.cpu(), m0.target()),
+            ("m0", "microbit", "cortex-m0", "thumbv6m-none-eabi")
+        );
+        assert_eq!(Board::parse("m0+"), None);
+    }
+
+    #[test]
+    fn a_graph_over_the_m0_runners_capacity_is_refused_before_any_build() {
+        let build = RunnerBuild {
+            features: Some(vec!["dense"]),
+            max_layers: Some(17),
+            extra: Vec::new(),
+        };
+        // No QEMU, cargo or cache is looked at: the error comes first.
+        let err = run(Board::M0, &build, &[], &[]).err().expect("refused");
+        assert!(matches!(err, RunError::TooLarge(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "the model has 17 layers or nodes, the runner on m0 (microbit) holds at most 16 in its RAM"
+        );
+        assert_eq!(Board::M0.max_layers(), Some(16));
+        assert_eq!(Board::M3.max_layers(), None);
+    }
 }

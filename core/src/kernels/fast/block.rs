@@ -17,10 +17,16 @@ pub const BLOCK: usize = 8;
 /// run per kernel row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rows {
+    /// How many runs of consecutive rows (1 for Dense, the kernel's height for a
+    /// convolution window).
     pub runs: usize,
+    /// Rows (input values) in each run.
     pub run_len: usize,
+    /// Distance in `x` from one run's first input to the next's.
     pub x_run: usize,
+    /// Distance in rows of `w` from one run's first row to the next's.
     pub w_run: usize,
+    /// Values of `w` from one row to the next (the layer's output channels).
     pub stride: usize,
 }
 

@@ -43,6 +43,17 @@ impl AddParams {
     /// `s1 / twice_max`, `s2 / twice_max` and `twice_max / (2^20 · s_out)` (the
     /// product in f32) in f64, each through `QuantizeMultiplierSmallerThanOneExp`.
     /// `None` where TFLite's checks would abort (a multiplier not in `(0, 1)`).
+    ///
+    /// ```
+    /// use kiln::kernels::int8::{activation_range, add, AddParams, FusedActivation};
+    /// // a at (scale 0.5, zero point 1), b at (0.25, -2), the sum at (0.5, 3), no activation.
+    /// let (act_min, act_max) = activation_range(FusedActivation::None, 0.5, 3).unwrap();
+    /// let p = AddParams::new(0.5, 1, 0.25, -2, 0.5, 3, act_min, act_max).unwrap();
+    /// let mut sum = [0i8; 2];
+    /// add(&[5, -3], &[6, 2], &p, &mut sum);
+    /// assert_eq!(sum, [11, 1]); // 2.0 + 2.0 = 4.0 and -2.0 + 1.0 = -1.0
+    /// assert_eq!(AddParams::from_words(p.to_words()), Some(p)); // as a blob keeps them
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         input1_scale: f32,

@@ -26,6 +26,14 @@ impl LogisticParams {
 
     /// Host side: the table for input quantization `(input_scale, input_zero_point)`,
     /// with f32 `1 / (1 + expf(−x))` (`libm::expf`).
+    ///
+    /// ```
+    /// use kiln::kernels::int8::{logistic, LogisticParams};
+    /// let p = LogisticParams::new(0.1, 0);
+    /// let mut out = [0i8; 3];
+    /// logistic(&p, &[0, 127, -128], &mut out);
+    /// assert_eq!(out, [0, 127, -128]); // σ(0) = 0.5, σ(12.7) ≈ 1, σ(-12.8) ≈ 0
+    /// ```
     pub fn new(input_scale: f32, input_zero_point: i32) -> Self {
         LogisticParams {
             lut: Lut::new(

@@ -17,6 +17,14 @@ impl Lut {
     /// Host side, `LUTPopulateInt8` in f32: for each `q`,
     /// `y = f(s_in · (float)(q − zp_in))`, then
     /// `(int32_t)(roundf(y · (1 / s_out)) + (float)zp_out)`, clamped to int8.
+    ///
+    /// ```
+    /// use kiln::kernels::int8::Lut;
+    /// // x / 2, from and to scale 0.1, zero point 0.
+    /// let lut = Lut::new(0.1, 0, 0.1, 0, |x| x / 2.0);
+    /// assert_eq!(lut.table[10], 5);
+    /// assert_eq!(lut.table[-10i8 as u8 as usize], -5);
+    /// ```
     pub fn new(
         input_scale: f32,
         input_zero_point: i32,

@@ -33,6 +33,16 @@ impl MeanParams {
 
     /// Host side, LiteRT `BUILTIN_REF` / TFLM default (double rounding). `None` if
     /// `count` is 0 or above `i32::MAX`.
+    ///
+    /// ```
+    /// use kiln::kernels::int8::{mean, MeanParams};
+    /// // A 2 × 2 image of 2 channels: zero point 3 in, -1 out, the same scale.
+    /// let p = MeanParams::new(0.1, 3, 0.1, -1, 4).unwrap();
+    /// let mut out = [0i8; 2];
+    /// mean(&p, &[4, -128, 5, -128, 6, -128, 8, -127], &mut out);
+    /// assert_eq!(out, [2, -128]); // channel 0: (1 + 2 + 3 + 5) / 4 = 2.75, rounded to 3
+    /// assert_eq!(MeanParams::from_words(p.to_words()), Some(p));
+    /// ```
     pub fn new(
         input_scale: f32,
         input_zero_point: i32,

@@ -120,6 +120,13 @@ impl Multiplier {
     /// default (double-rounding) build: `frexp`, `round(q · 2^31)` (half away from
     /// zero), `2^31` folded into `2^30` with `shift + 1`, and reals below about 2^-31
     /// (`shift < −31`) flushed to `(0, 0)`. `0.0` and non-finite reals give `(0, 0)`.
+    ///
+    /// ```
+    /// use kiln::kernels::int8::{multiply_by_quantized_multiplier, Multiplier, Rounding};
+    /// let m = Multiplier::from_real(0.75);
+    /// assert_eq!((m.multiplier, m.shift), (3 << 29, 0)); // 0.75 · 2^31, times 2^0
+    /// assert_eq!(multiply_by_quantized_multiplier(100, m, Rounding::Double), 75);
+    /// ```
     pub fn from_real(real: f64) -> Multiplier {
         Self::from_real_with(real, Rounding::Double)
     }

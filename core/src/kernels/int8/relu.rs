@@ -8,14 +8,18 @@ use super::quant::{multiply_by_quantized_multiplier, Multiplier, Rounding};
 /// The integer parameters of an int8 RELU / RELU6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReluParams {
+    /// The input's zero point.
     pub input_zero_point: i32,
+    /// The output's zero point.
     pub output_zero_point: i32,
     /// `s_in / s_out`.
     pub multiplier: Multiplier,
     /// The clamp on the output's scale: `max(−128, zp_out)` and 127, or `zp_out + round(6
     /// / s_out)` for RELU6.
     pub act_min: i32,
+    /// The upper end of that clamp.
     pub act_max: i32,
+    /// `MultiplyByQuantizedMultiplier`'s rounding.
     pub rounding: Rounding,
 }
 
@@ -25,6 +29,17 @@ impl ReluParams {
 
     /// Host side, as `ReluPrepare` works it out: `QuantizeMultiplier(s_in / s_out)` in
     /// double precision.
+    ///
+    /// ```
+    /// use kiln::kernels::int8::relu::{relu, ReluParams};
+    /// use kiln::kernels::int8::{activation_range, FusedActivation, Rounding};
+    /// // RELU6 from scale 0.1, zero point 0 to scale 0.05, zero point -128.
+    /// let clamp = activation_range(FusedActivation::Relu6, 0.05, -128).unwrap();
+    /// let p = ReluParams::new((0.1, 0), (0.05, -128), clamp, Rounding::Double);
+    /// let mut x = [-10i8, 10, 100];
+    /// relu(&p, &mut x);
+    /// assert_eq!(x, [-128, -108, -8]); // 0.0, 1.0 and 6.0
+    /// ```
     pub fn new(
         input: (f32, i32),
         output: (f32, i32),

@@ -40,6 +40,15 @@ impl SoftmaxParams {
     /// in f64, `QuantizeMultiplierGreaterThanOne(real)`; `diff_min =
     /// −floor(31 · 2^26 / 2^left_shift)` (`CalculateInputRadius(5, left_shift, 31)`).
     /// `None` where TFLite's check aborts (`real ≤ 1`).
+    ///
+    /// ```
+    /// use kiln::kernels::int8::{softmax, SoftmaxParams};
+    /// let p = SoftmaxParams::new(1.0 / 16.0, 1.0).unwrap(); // input scale 1/16, beta 1
+    /// let mut out = [0i8; 2];
+    /// softmax(&p, &[0, 0], 2, &mut out);
+    /// assert_eq!(out, [0, 0]); // 0.5 each: 128 steps of 1/256 above -128
+    /// assert_eq!(SoftmaxParams::from_words(p.to_words()), Some(p));
+    /// ```
     pub fn new(input_scale: f32, beta: f32) -> Option<Self> {
         Self::with_rounding(input_scale, beta, Rounding::Double)
     }

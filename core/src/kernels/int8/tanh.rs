@@ -26,6 +26,14 @@ impl TanhParams {
 
     /// Host side: the table for input quantization `(input_scale, input_zero_point)`,
     /// with f32 `tanhf` (`libm::tanhf`).
+    ///
+    /// ```
+    /// use kiln::kernels::int8::{tanh, TanhParams};
+    /// let p = TanhParams::new(0.5, 1);
+    /// let mut out = [0i8; 2];
+    /// tanh(&p, &[2, 0], &mut out);
+    /// assert_eq!(out, [59, -59]); // tanh(±0.5) = ±0.462, at the output's scale 1/128
+    /// ```
     pub fn new(input_scale: f32, input_zero_point: i32) -> Self {
         TanhParams {
             lut: Lut::new(

@@ -2,20 +2,57 @@
 
 use crate::output::Out;
 use anyhow::{bail, Context, Result};
-use kiln_host::load::load_model;
-use std::path::Path;
+use kiln_host::formats::npy;
+use kiln_host::load::load_model_with;
+use kiln_host::quantize::{self, Granularity, QuantizeError, QuantizeOptions, Ranges};
+use kiln_host::HostGraph;
+use std::path::{Path, PathBuf};
 
-pub fn run(model: &Path, output: &Path, rust: Option<&Path>, out: &mut Out) -> Result<()> {
+/// `--per-tensor`: which kernels get one scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PerTensor {
+    /// Dense layers' kernels (convolutions stay per channel).
+    Dense,
+    /// Every kernel.
+    All,
+}
+
+/// `--int8` and what goes with it.
+pub struct Int8 {
+    pub calibration: Vec<PathBuf>,
+    pub per_tensor: Option<PerTensor>,
+}
+
+pub fn run(
+    model: &Path,
+    output: &Path,
+    rust: Option<&Path>,
+    flavor: kiln::ops::int8::Flavor,
+    int8: Option<&Int8>,
+    out: &mut Out,
+) -> Result<()> {
     let mut writes = vec![("-o", output)];
     writes.extend(rust.map(|r| ("--rust", r)));
-    crate::paths::check_outputs(&[("the model", model)], &writes)?;
-    let host = load_model(model)?;
+    let mut reads = vec![("the model", model)];
+    if let Some(int8) = int8 {
+        reads.extend(
+            int8.calibration
+                .iter()
+                .map(|p| ("a --calibration", p.as_path())),
+        );
+    }
+    crate::paths::check_outputs(&reads, &writes)?;
+    let host = load_model_with(model, flavor)?;
     if !host.has_weights() {
         bail!(
             "{}: the file has no weights (a bare model config); export needs a .keras archive",
             model.display()
         );
     }
+    let host = match int8 {
+        Some(int8) => quantize_model(&host, model, int8, flavor, out)?,
+        None => host,
+    };
     for (_, path) in &writes {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
@@ -68,6 +105,62 @@ pub fn run(model: &Path, output: &Path, rust: Option<&Path>, out: &mut Out) -> R
         out.line(format_args!("wrote {}", rust.display()))?;
     }
     Ok(())
+}
+
+/// `--int8`: the model quantized with the calibration files, and what was done, printed.
+fn quantize_model(
+    host: &HostGraph,
+    model: &Path,
+    int8: &Int8,
+    flavor: kiln::ops::int8::Flavor,
+    out: &mut Out,
+) -> Result<HostGraph> {
+    let arrays = int8
+        .calibration
+        .iter()
+        .map(npy::read_f32)
+        .collect::<Result<Vec<_>, _>>()?;
+    let weights = match int8.per_tensor {
+        None => Granularity::PerChannel,
+        Some(PerTensor::Dense) => Granularity::PerTensorDense,
+        Some(PerTensor::All) => Granularity::PerTensor,
+    };
+    let options = QuantizeOptions {
+        weights,
+        ranges: Ranges::LikeConverter,
+        flavor,
+    };
+    let q = quantize::quantize(host, &arrays, &options).map_err(|e| {
+        // A calibration array's problem names its file; anything else, the model's.
+        let file = match &e {
+            QuantizeError::Calibration { index, .. } => int8.calibration.get(*index),
+            _ => None,
+        };
+        anyhow::Error::new(e).context(file.map_or(model, |f| f.as_path()).display().to_string())
+    })?;
+    let kernels = match weights {
+        Granularity::PerChannel => "per output channel",
+        Granularity::PerTensorDense => "per tensor for Dense, per output channel for convolutions",
+        Granularity::PerTensor => "per tensor",
+    };
+    let n = q.report.samples;
+    let samples = if n == 1 { "sample" } else { "samples" };
+    out.line(format_args!(
+        "int8: quantized with {n} calibration {samples}; kernels {kernels}; int8 inputs and outputs"
+    ))?;
+    for rewrite in &q.rewrites {
+        out.line(format_args!("int8: {rewrite}"))?;
+    }
+    out.line(format_args!(
+        "int8: error against float on the calibration set ({n} {samples}, not held-out data):"
+    ))?;
+    for e in &q.report.outputs {
+        out.line(format_args!(
+            "int8:   output {} ({}): mean abs {:.6}, max abs {:.6} (int8 scale {}, zero point {})",
+            e.index, e.layer, e.mean_abs, e.max_abs, e.scale, e.zero_point
+        ))?;
+    }
+    Ok(q.model)
 }
 
 /// The Rust file for `--rust`, whose `include_bytes!` names the blob relative to it.

@@ -33,7 +33,8 @@ struct Cli {
 enum Command {
     /// Print the model's summary table, exactly as Keras's model.summary() prints it.
     Summary {
-        /// A Keras 3 `.keras` archive, a `model.to_json()` file or a `.kiln` blob.
+        /// A Keras 3 `.keras` archive, a `model.to_json()` file, an int8 `.tflite` or a
+        /// `.kiln` blob.
         model: PathBuf,
         /// Total width of the table (Keras's line_length). Default: Keras's rule
         /// (88, or 108 with a "Connected to" column, capped at the terminal width - 4;
@@ -57,7 +58,7 @@ enum Command {
     /// Write the model as a .kiln blob for flashing (and, with --rust, a .rs file that
     /// includes it with its arena size as a constant).
     Export {
-        /// A Keras 3 `.keras` archive or a `.kiln` blob.
+        /// A Keras 3 `.keras` archive, an int8 `.tflite` or a `.kiln` blob.
         model: PathBuf,
         /// Where to write the blob.
         #[arg(short, long)]
@@ -65,16 +66,37 @@ enum Command {
         /// Also write Rust source declaring ARENA_BYTES, the I/O sizes and the blob.
         #[arg(long)]
         rust: Option<PathBuf>,
+        /// Quantize to int8 first (post-training, as TensorFlow Lite's converter does:
+        /// BatchNormalization folded, activations fused, kernels symmetric per output
+        /// channel) with the --calibration samples; the blob's inputs and outputs are
+        /// int8. Prints the int8 error against float on the calibration set.
+        #[arg(long, requires = "calibration")]
+        int8: bool,
+        /// Calibration samples for --int8: one .npy per model input, in model.inputs
+        /// order, the first axis the samples (give it once per input).
+        #[arg(long, requires = "int8", value_name = "NPY")]
+        calibration: Vec<PathBuf>,
+        /// With --int8: kernels with one scale per tensor rather than per output channel,
+        /// for `dense` layers only or for `all` (the converter's
+        /// _experimental_disable_per_channel[_quantization_for_dense_layers]).
+        #[arg(long, requires = "int8", value_name = "LAYERS")]
+        per_tensor: Option<export::PerTensor>,
+        /// Whose integer arithmetic an int8 `.tflite` reproduces: `litert` (LiteRT's
+        /// reference kernels, the default) or `tflm` (TensorFlow Lite Micro's default
+        /// build: two rounding steps in FULLY_CONNECTED).
+        #[arg(long, value_enum, default_value = "litert")]
+        rounding: Rounding,
     },
     /// Run the model on an emulated Cortex-M under QEMU (generic runner firmware, built
     /// with only the model's op families and capacity), print the outputs, the arena and
     /// flash used, the instructions prepare and predict executed, and kiln's code and
     /// stack for the model.
     Run {
-        /// `m4` (mps2-an386, Cortex-M4F) or `m3` (lm3s6965evb, Cortex-M3, soft float).
+        /// `m4` (mps2-an386, Cortex-M4F), `m3` (lm3s6965evb, Cortex-M3, soft float) or `m0`
+        /// (microbit, Cortex-M0, soft float, 16 KiB of RAM).
         #[arg(long, value_name = "BOARD")]
         qemu: String,
-        /// A `.kiln` blob or a `.keras` archive (exported first).
+        /// A `.kiln` blob, a `.keras` archive or an int8 `.tflite` (exported first).
         model: PathBuf,
         /// One .npy per model input, in model.inputs order; the first axis is the batch.
         #[arg(long, required = true)]
@@ -91,15 +113,24 @@ enum Command {
         /// micromath's approximations for exp, log and tanh).
         #[arg(long, value_name = "FEATURES", value_delimiter = ',')]
         kiln_features: Vec<String>,
+        /// Whose integer arithmetic an int8 `.tflite` reproduces: `litert` (LiteRT's
+        /// reference kernels, the default) or `tflm` (TensorFlow Lite Micro's default
+        /// build: two rounding steps in FULLY_CONNECTED).
+        #[arg(long, value_enum, default_value = "litert")]
+        rounding: Rounding,
     },
-    /// Check a .kiln blob and show what is in it: layers, flash and arena bytes, checksum.
+    /// Show what a model holds: layers, each tensor's dtype, scale and zero point, flash
+    /// and arena bytes (a .kiln blob is checked: magic, version, checksum).
     Inspect {
-        /// A `.kiln` blob.
+        /// A `.kiln` blob, a `.keras` archive or an int8 `.tflite`.
         model: PathBuf,
     },
-    /// Run the model on float32 .npy inputs, as Keras's model.predict().
+    /// Run the model on .npy inputs, as Keras's model.predict() (an int8 model: int8
+    /// inputs give its raw int8 outputs; float32 inputs are quantized with the input's
+    /// scale and zero point, and the outputs dequantized).
     Predict {
-        /// A Keras 3 `.keras` archive or a `.kiln` blob (weights are needed).
+        /// A Keras 3 `.keras` archive, an int8 `.tflite` or a `.kiln` blob (weights are
+        /// needed).
         model: PathBuf,
         /// One .npy per model input, in model.inputs order; the first axis is the batch.
         #[arg(long, required = true)]
@@ -108,7 +139,28 @@ enum Command {
         /// printed.
         #[arg(long)]
         output: Vec<PathBuf>,
+        /// Whose integer arithmetic an int8 `.tflite` reproduces: `litert` (LiteRT's
+        /// reference kernels, the default) or `tflm` (TensorFlow Lite Micro's default
+        /// build: two rounding steps in FULLY_CONNECTED).
+        #[arg(long, value_enum, default_value = "litert")]
+        rounding: Rounding,
     },
+}
+
+/// `--rounding`: which runtime's int8 arithmetic to reproduce.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Rounding {
+    Litert,
+    Tflm,
+}
+
+impl Rounding {
+    fn flavor(self) -> kiln::ops::int8::Flavor {
+        match self {
+            Rounding::Litert => kiln::ops::int8::Flavor::LiteRtReference,
+            Rounding::Tflm => kiln::ops::int8::Flavor::Tflm,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -162,12 +214,24 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             model,
             input,
             output,
-        } => predict::run(&model, &input, &output, out),
+            rounding,
+        } => predict::run(&model, &input, &output, rounding.flavor(), out),
         Command::Export {
             model,
             output,
             rust,
-        } => export::run(&model, &output, rust.as_deref(), out),
+            rounding,
+            int8,
+            calibration,
+            per_tensor,
+        } => {
+            let int8 = int8.then_some(export::Int8 {
+                calibration,
+                per_tensor,
+            });
+            let flavor = rounding.flavor();
+            export::run(&model, &output, rust.as_deref(), flavor, int8.as_ref(), out)
+        }
         Command::Inspect { model } => inspect::run(&model, out),
         Command::Run {
             qemu,
@@ -176,7 +240,16 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             output,
             all_ops,
             kiln_features,
-        } => run::run(&qemu, &model, &input, &output, all_ops, &kiln_features, out),
+            rounding,
+        } => run::run(
+            &qemu,
+            &model,
+            &input,
+            &output,
+            (all_ops, &kiln_features),
+            rounding.flavor(),
+            out,
+        ),
     }
 }
 

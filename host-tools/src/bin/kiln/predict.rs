@@ -3,9 +3,10 @@
 use crate::output::Out;
 use anyhow::{bail, Context, Result};
 use kiln::graph::{DType, Quant};
+use kiln::ops::int8::Flavor;
 use kiln::Shape;
 use kiln_host::formats::npy::{self, NpyArray};
-use kiln_host::load::load_model;
+use kiln_host::load::load_model_with;
 use std::path::{Path, PathBuf};
 
 /// Inputs read and checked against a model: one array per model input, one batch size.
@@ -84,8 +85,14 @@ pub fn blame(error: kiln::Error, model: &Path, inputs: &[PathBuf]) -> anyhow::Er
     anyhow::Error::new(error).context(file.display().to_string())
 }
 
-pub fn run(model: &Path, input: &[PathBuf], output: &[PathBuf], out: &mut Out) -> Result<()> {
-    let host = load_model(model)?;
+pub fn run(
+    model: &Path,
+    input: &[PathBuf],
+    output: &[PathBuf],
+    flavor: Flavor,
+    out: &mut Out,
+) -> Result<()> {
+    let host = load_model_with(model, flavor)?;
     if !host.has_weights() {
         bail!(
             "{}: the file has no weights (a bare model config); predict needs a .keras archive",

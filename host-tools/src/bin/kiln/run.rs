@@ -4,7 +4,7 @@ use crate::output::Out;
 use anyhow::{bail, Context, Result};
 use kiln::graph::DType;
 use kiln_host::formats::npy;
-use kiln_host::load::load_model;
+use kiln_host::load::load_model_with;
 use kiln_host::qemu::{self, Board, RunInput, RunnerBuild, Values};
 use std::path::{Path, PathBuf};
 
@@ -13,8 +13,8 @@ pub fn run(
     model: &Path,
     input: &[PathBuf],
     output: &[PathBuf],
-    all_ops: bool,
-    kiln_features: &[String],
+    (all_ops, kiln_features): (bool, &[String]),
+    flavor: kiln::ops::int8::Flavor,
     out: &mut Out,
 ) -> Result<()> {
     const EXTRA: &[&str] = &["fast-math"];
@@ -25,7 +25,7 @@ pub fn run(
         );
     }
     let Some(board) = Board::parse(board) else {
-        bail!("--qemu takes m4 (mps2-an386, Cortex-M4F) or m3 (lm3s6965evb, Cortex-M3), not {board:?}");
+        bail!("--qemu takes m4 (mps2-an386, Cortex-M4F), m3 (lm3s6965evb, Cortex-M3) or m0 (microbit, Cortex-M0), not {board:?}");
     };
     let mut reads = vec![("the model", model)];
     reads.extend(input.iter().map(|p| ("an --input", p.as_path())));
@@ -37,7 +37,7 @@ pub fn run(
         kiln_host::blob::decode(&bytes)
             .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?
     } else {
-        load_model(model)?
+        load_model_with(model, flavor)?
     };
     if !host.has_weights() {
         bail!(

@@ -69,7 +69,7 @@ fn scalar_at<T: Scalar>(buf: &[u8], pos: usize) -> Read<T> {
         .ok_or(OutOfBounds(pos))
 }
 
-/// A vector of scalars: `len` elements of `T` from `start`.
+/// A vector of scalars, as the bytes of its elements.
 #[derive(Clone, Copy)]
 pub(super) struct Scalars<'a, T> {
     bytes: &'a [u8],

@@ -3,7 +3,7 @@
 //!
 //! Each output is the same wrapping int32 sum as in the reference kernel (only the order of
 //! the additions changes, which wrapping addition does not notice), then the same
-//! requantization, worked out with fewer instructions ([`Requantizer`]). Every kernel is
+//! requantization, worked out with fewer instructions (`Requantizer`). Every kernel is
 //! tested against its reference kernel for identical bytes on random shapes, strides,
 //! padding, dilations, offsets and multipliers (both [`Requant`] kinds, per tensor and per
 //! channel).
@@ -12,7 +12,7 @@
 //! * **Cortex-M4/M7** (`thumbv7em-none-eabihf`, the Armv7E-M DSP extension): the inputs
 //!   are widened once into 16-bit lane pairs in a stack buffer (`sxtab16`, with the input
 //!   offset added), the weights split word by word (`sxtb16`, `sxtb16 ror #8`) and two
-//!   products taken per `smlad` ([`dsp`]). FULLY_CONNECTED runs two output rows per pass
+//!   products taken per `smlad` (module `dsp`). FULLY_CONNECTED runs two output rows per pass
 //!   over the packed input; CONV_2D packs four output pixels' windows and runs each
 //!   filter over all four at once, so each weight word is loaded and split once per four
 //!   pixels; DEPTHWISE_CONV_2D takes four channels per word (`smlabb`/`smlatt`).
@@ -25,7 +25,7 @@
 //! to `cfg`, and `thumbv7em-none-eabihf` is the hard-float Cortex-M target whose cores
 //! all have the DSP extension. A soft-float Cortex-M4 build (`thumbv7em-none-eabi`) takes
 //! the plain path. The DSP kernels are also compiled on hosts in tests, on
-//! [`dsp::Emulated`], a portable definition of each instruction.
+//! `dsp::Emulated`, a portable definition of each instruction.
 //!
 //! # Stack
 //! The DSP kernels keep their packed inputs in a stack buffer of [`PACK_WORDS`] words
