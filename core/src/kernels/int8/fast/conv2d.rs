@@ -82,8 +82,147 @@ fn runs(g: &Conv2dGeometry, oy: usize, ox: usize, mut f: impl FnMut(usize, usize
     }
 }
 
-/// Per output pixel, four filters per pass over the window's runs.
+/// Words (i32) of the plain path's window buffer: four windows of up to 72 taps, two of
+/// up to 144, one of up to 288.
+const PLAIN_WORDS: usize = 288;
+
+/// Per block of `P` output pixels (4, 2 or 1, as many as the buffer holds windows of), the
+/// windows gathered with the offset added (padded taps 0), interleaved tap by tap; then
+/// `C = 4 / P` filters per pass over them, so each pass loads each tap's inputs once for
+/// `C` filters and each weight once for `P` pixels: four sums per pass. Windows longer
+/// than 288 taps go run by run, one pixel at a time.
 fn plain(
+    g: &Conv2dGeometry,
+    input: &[i8],
+    offset: i32,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    r: &Requantizer<'_, '_>,
+    output: &mut [i8],
+) {
+    let l = g.kernel_h * g.kernel_w * g.in_c;
+    if l == 0 || l > PLAIN_WORDS {
+        return plain_runs(g, input, offset, filter, bias, r, output);
+    }
+    match PLAIN_WORDS / l {
+        1 => blocks::<1, 4>(g, input, offset, filter, bias, r, output),
+        2 | 3 => blocks::<2, 2>(g, input, offset, filter, bias, r, output),
+        _ => blocks::<4, 1>(g, input, offset, filter, bias, r, output),
+    }
+}
+
+/// [`plain`] for `P` pixels and `C` filters per pass.
+#[allow(clippy::too_many_arguments)]
+fn blocks<const P: usize, const C: usize>(
+    g: &Conv2dGeometry,
+    input: &[i8],
+    offset: i32,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    r: &Requantizer<'_, '_>,
+    output: &mut [i8],
+) {
+    let out_c = g.out_c;
+    let l = g.kernel_h * g.kernel_w * g.in_c;
+    let bias_of = |c: usize| bias.and_then(|b| b.get(c)).copied().unwrap_or(0);
+    let mut buf = [0i32; PLAIN_WORDS];
+    let xs = &mut buf[..P * l];
+    let whole = Whole::new(g);
+    let pixels = g.out_h * g.out_w;
+    let (mut oy, mut ox) = (0, 0);
+    let mut p0 = 0;
+    while p0 < pixels {
+        let n = P.min(pixels - p0);
+        for q in 0..P {
+            if q >= n {
+                xs.iter_mut().skip(q).step_by(P).for_each(|x| *x = 0);
+                continue;
+            }
+            if !whole.at(oy, ox) {
+                xs.iter_mut().skip(q).step_by(P).for_each(|x| *x = 0);
+            }
+            runs(g, oy, ox, |at, t, len| {
+                let (Some(x), Some(d)) = (input.get(at..at + len), xs.get_mut(P * t..)) else {
+                    return;
+                };
+                for (d, &x) in d.chunks_exact_mut(P).zip(x) {
+                    d[q % P] = i32::from(x).wrapping_add(offset);
+                }
+            });
+            ox += 1;
+            if ox == g.out_w {
+                (oy, ox) = (oy + 1, 0);
+            }
+        }
+        let xs = &*xs;
+        let block = output
+            .get_mut(p0 * out_c..(p0 + n) * out_c)
+            .unwrap_or(&mut []);
+        let mut oc = 0;
+        while oc < out_c {
+            let c = C.min(out_c - oc);
+            let mut acc = [[0i32; P]; C];
+            for (k, a) in acc.iter_mut().enumerate().take(c) {
+                *a = [bias_of(oc + k); P];
+            }
+            let row = |k: usize| {
+                let at = (oc + k.min(c - 1)) * l;
+                filter.get(at..at + l).unwrap_or(&[])
+            };
+            dot_block::<P, C>(xs, core::array::from_fn(row), &mut acc);
+            for (k, a) in acc.iter().enumerate().take(c) {
+                let out = block.iter_mut().skip(oc + k).step_by(out_c);
+                r.apply_each(r.channel(oc + k), oc + k, a, out);
+            }
+            oc += c;
+        }
+        p0 += n;
+    }
+}
+
+/// `acc[c][p] += Σ_i rows[c][i] · xs[P·i + p]`, wrapping.
+#[inline(always)]
+fn dot_block<const P: usize, const C: usize>(
+    xs: &[i32],
+    rows: [&[i8]; C],
+    acc: &mut [[i32; P]; C],
+) {
+    // the four sums as one array, pixel-minor
+    let mut a = [0i32; 4];
+    for (k, v) in a.iter_mut().enumerate() {
+        *v = acc
+            .get(k / P)
+            .and_then(|r| r.get(k % P))
+            .copied()
+            .unwrap_or(0);
+    }
+    match (P, C) {
+        (4, 1) => dsp::dot_4x1(xs, rows[0], &mut a),
+        (2, 2) => dsp::dot_2x2(xs, rows[0], rows[1 % C], &mut a),
+        _ => {
+            // (P = 1, C = 4) each input once for four rows
+            let (w0, w1, w2, w3) = (rows[0], rows[1 % C], rows[2 % C], rows[3 % C]);
+            for ((((x, &b0), &b1), &b2), &b3) in xs.chunks_exact(P).zip(w0).zip(w1).zip(w2).zip(w3)
+            {
+                dsp::no_unroll();
+                let x = x[0];
+                a[0] = a[0].wrapping_add(i32::from(b0).wrapping_mul(x));
+                a[1] = a[1].wrapping_add(i32::from(b1).wrapping_mul(x));
+                a[2] = a[2].wrapping_add(i32::from(b2).wrapping_mul(x));
+                a[3] = a[3].wrapping_add(i32::from(b3).wrapping_mul(x));
+            }
+        }
+    }
+    for (k, &v) in a.iter().enumerate() {
+        if let Some(r) = acc.get_mut(k / P).and_then(|r| r.get_mut(k % P)) {
+            *r = v;
+        }
+    }
+}
+
+/// Windows too long for the buffer: per output pixel, four filters per pass over the
+/// window's runs.
+fn plain_runs(
     g: &Conv2dGeometry,
     input: &[i8],
     offset: i32,

@@ -395,6 +395,159 @@ impl Isa for Emulated {
     }
 }
 
+/// Keeps LLVM from unrolling the loop it is called in, on Arm: for Cortex-M cores it
+/// unrolls small loops by four, and the plain kernels' loops (four sums, their row
+/// pointers, the inputs) then run out of registers and spill every sum. An inline
+/// assembly statement counts as a call, and LLVM does not unroll loops with calls; this
+/// one is empty (no instruction). Elsewhere it does nothing.
+#[inline(always)]
+pub(crate) fn no_unroll() {
+    #[cfg(target_arch = "arm")]
+    #[allow(unsafe_code)]
+    // SAFETY: an empty statement: no instruction, no register, memory or flag touched.
+    unsafe {
+        core::arch::asm!("", options(nomem, nostack, preserves_flags));
+    }
+}
+
+/// `acc[p] += Σ_i w[i] · xs[4i + p]` (four windows interleaved, one filter row), wrapping;
+/// `n = min(xs.len() / 4, w.len())` taps. On Thumb-2 cores (Cortex-M3 and later) a loop
+/// of `ldm` of the four inputs, `ldrsb` of the weight and four `mla`, two taps per turn:
+/// 14 instructions per 8 multiply-adds.
+#[inline(always)]
+pub(crate) fn dot_4x1(xs: &[i32], w: &[i8], acc: &mut [i32; 4]) {
+    let n = (xs.len() / 4).min(w.len());
+    #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+    if n > 0 {
+        let [mut a0, mut a1, mut a2, mut a3] = *acc;
+        // SAFETY: reads `4n` words of `xs` (aligned, `[i32]`) and `n` bytes of `w`, both
+        // inside their slices (`n` is bounded by both lengths); only declared registers
+        // change. `n % 2` single taps first, then `n / 2` turns of two.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::asm!(
+                "tst {n}, #1",
+                "beq 1f",
+                "ldm {px}!, {{r0, r1, r2, r3}}",
+                "ldrsb {w}, [{pw}], #1",
+                "mla {a0}, {w}, r0, {a0}",
+                "mla {a1}, {w}, r1, {a1}",
+                "mla {a2}, {w}, r2, {a2}",
+                "mla {a3}, {w}, r3, {a3}",
+                "1:",
+                "lsrs {n}, {n}, #1",
+                "beq 3f",
+                "2:",
+                "ldm {px}!, {{r0, r1, r2, r3}}",
+                "ldrsb {w}, [{pw}], #1",
+                "mla {a0}, {w}, r0, {a0}",
+                "mla {a1}, {w}, r1, {a1}",
+                "mla {a2}, {w}, r2, {a2}",
+                "mla {a3}, {w}, r3, {a3}",
+                "ldm {px}!, {{r0, r1, r2, r3}}",
+                "ldrsb {w}, [{pw}], #1",
+                "mla {a0}, {w}, r0, {a0}",
+                "mla {a1}, {w}, r1, {a1}",
+                "mla {a2}, {w}, r2, {a2}",
+                "mla {a3}, {w}, r3, {a3}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                "3:",
+                n = inout(reg) n => _,
+                px = inout(reg) xs.as_ptr() => _,
+                pw = inout(reg) w.as_ptr() => _,
+                w = out(reg) _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                options(nostack),
+            );
+        }
+        *acc = [a0, a1, a2, a3];
+        return;
+    }
+    for (x, &w) in xs.chunks_exact(4).zip(w).take(n) {
+        let w = i32::from(w);
+        for p in 0..4 {
+            acc[p] = acc[p].wrapping_add(w.wrapping_mul(x[p]));
+        }
+    }
+}
+
+/// `acc[2c + p] += Σ_i w_c[i] · xs[2i + p]` (two windows interleaved, two filter rows),
+/// wrapping; `n = min(xs.len() / 2, w0.len(), w1.len())` taps. On Thumb-2 cores a loop of
+/// `ldrd` of the two inputs, two `ldrsb` and four `mla`, two taps per turn: 16
+/// instructions per 8 multiply-adds.
+#[inline(always)]
+pub(crate) fn dot_2x2(xs: &[i32], w0: &[i8], w1: &[i8], acc: &mut [i32; 4]) {
+    let n = (xs.len() / 2).min(w0.len()).min(w1.len());
+    #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+    if n > 0 {
+        let [mut a0, mut a1, mut a2, mut a3] = *acc;
+        // SAFETY: reads `2n` words of `xs` (aligned, `[i32]`, for `ldrd`) and `n` bytes
+        // of each of `w0` and `w1`, inside their slices; only declared registers change.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::asm!(
+                "tst {n}, #1",
+                "beq 1f",
+                "ldrd {x0}, {x1}, [{px}], #8",
+                "ldrsb {u}, [{p0}], #1",
+                "ldrsb {v}, [{p1}], #1",
+                "mla {a0}, {u}, {x0}, {a0}",
+                "mla {a1}, {u}, {x1}, {a1}",
+                "mla {a2}, {v}, {x0}, {a2}",
+                "mla {a3}, {v}, {x1}, {a3}",
+                "1:",
+                "lsrs {n}, {n}, #1",
+                "beq 3f",
+                "2:",
+                "ldrd {x0}, {x1}, [{px}], #8",
+                "ldrsb {u}, [{p0}], #1",
+                "ldrsb {v}, [{p1}], #1",
+                "mla {a0}, {u}, {x0}, {a0}",
+                "mla {a1}, {u}, {x1}, {a1}",
+                "mla {a2}, {v}, {x0}, {a2}",
+                "mla {a3}, {v}, {x1}, {a3}",
+                "ldrd {x0}, {x1}, [{px}], #8",
+                "ldrsb {u}, [{p0}], #1",
+                "ldrsb {v}, [{p1}], #1",
+                "mla {a0}, {u}, {x0}, {a0}",
+                "mla {a1}, {u}, {x1}, {a1}",
+                "mla {a2}, {v}, {x0}, {a2}",
+                "mla {a3}, {v}, {x1}, {a3}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                "3:",
+                n = inout(reg) n => _,
+                px = inout(reg) xs.as_ptr() => _,
+                p0 = inout(reg) w0.as_ptr() => _,
+                p1 = inout(reg) w1.as_ptr() => _,
+                x0 = out(reg) _,
+                x1 = out(reg) _,
+                u = out(reg) _,
+                v = out(reg) _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                options(nostack),
+            );
+        }
+        *acc = [a0, a1, a2, a3];
+        return;
+    }
+    for ((x, &u), &v) in xs.chunks_exact(2).zip(w0).zip(w1).take(n) {
+        let (u, v) = (i32::from(u), i32::from(v));
+        acc[0] = acc[0].wrapping_add(u.wrapping_mul(x[0]));
+        acc[1] = acc[1].wrapping_add(u.wrapping_mul(x[1]));
+        acc[2] = acc[2].wrapping_add(v.wrapping_mul(x[0]));
+        acc[3] = acc[3].wrapping_add(v.wrapping_mul(x[1]));
+    }
+}
+
 /// Cortex-M4/M7 (`thumbv7em-none-eabihf`), through `asm!`.
 #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
 pub(crate) use arm::Arm;
