@@ -310,9 +310,33 @@ impl<'m> Builder<'m> {
         };
         let id = self.ws.layer(layer).map_err(kiln_err)?;
         let t = self.ws.apply(id, inputs).map_err(kiln_err)?;
+        self.check_shape(output, t)?;
         let (_, quant) = self.quant_of(output)?;
         self.record(output, t, quant);
         Ok((self.ws.layer_name(id).to_string(), t))
+    }
+
+    /// Checks that kiln's shape of `t` is the one the file declares for tensor `index`: the
+    /// importer reads operators' parameters (a mean's cell count, a depthwise convolution's
+    /// input channels) from the declared shapes, so they must be the shapes that run.
+    fn check_shape(&self, index: usize, t: kiln::Tensor) -> Result<()> {
+        let declared = self.sample_dims(index)?;
+        let shape = self.ws.shape(t);
+        let inferred: Vec<Option<u32>> = (1..shape.rank()).map(|a| shape.dim(a)).collect();
+        if inferred.len() != declared.len()
+            || inferred.iter().zip(&declared).any(|(i, d)| *i != Some(*d))
+        {
+            let t = self.tensor_info(index)?;
+            return Err(TfliteImportError::Tensor {
+                index,
+                name: t.name.clone(),
+                reason: format!(
+                    "has shape {:?} in the file, but kiln computes {shape} for it",
+                    t.shape
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn constant(&self, at: &At<'_>, k: usize, dtype: TensorType) -> Result<&'m Tensor> {

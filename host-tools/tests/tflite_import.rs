@@ -1,0 +1,121 @@
+//! Hostile `.tflite` models (sound flatbuffers, bad contents) through the importer and
+//! everything after it: each is a fixture with one field changed, written back with the
+//! `tflite_import` fuzz target's writer (`fuzz/src/structured.rs`) and run through that
+//! target's own code (`fuzz/src/harness.rs`), which must not panic; then the importer must
+//! refuse it with the error that says why. The crashes the fuzz target found, one test each.
+
+#[path = "../fuzz/src/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+#[path = "../fuzz/src/structured.rs"]
+#[allow(dead_code)]
+mod structured;
+
+use harness::TfliteStage;
+use kiln::ops::int8::{Flavor, HEADER_WORDS};
+use kiln::LayerKind;
+use kiln_host::formats::tflite::{self, Options, TfliteModel};
+use kiln_host::import::tflite::{import_tflite, TfliteOptions};
+use std::path::Path;
+
+fn fixture(name: &str) -> TfliteModel {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/int8")
+        .join(name)
+        .join("model.tflite");
+    tflite::read(&file).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `model` written to bytes, which parse back to the same model.
+fn bytes(model: &TfliteModel) -> Vec<u8> {
+    let bytes = structured::write(model);
+    let parsed = tflite::parse(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(&parsed, model, "the writer changed the model");
+    bytes
+}
+
+/// The fuzz target on `model` (no panic), and the importer's error for each flavor.
+fn refused(model: &TfliteModel) -> Vec<String> {
+    let stage = harness::tflite_import(&bytes(model));
+    assert_eq!(stage, TfliteStage::Parsed, "some import accepted it");
+    [Flavor::LiteRtReference, Flavor::Tflm]
+        .into_iter()
+        .map(|flavor| {
+            let options = TfliteOptions {
+                flavor,
+                every_tensor: false,
+            };
+            import_tflite(model, options)
+                .map(|_| ())
+                .expect_err("imports")
+                .to_string()
+        })
+        .collect()
+}
+
+fn assert_refused(model: &TfliteModel, expected: &str) {
+    for e in refused(model) {
+        assert!(e.contains(expected), "{e}");
+    }
+}
+
+#[test]
+fn the_fixtures_go_all_the_way() {
+    for name in ["conv_per_tensor", "pools", "residual_add", "activations"] {
+        let stage = harness::tflite_import(&bytes(&fixture(name)));
+        assert_eq!(stage, TfliteStage::Predicted, "{name}");
+    }
+}
+
+/// Found by the fuzz target: a CONV_2D whose stride gives another output shape than the
+/// file declares, followed by a MEAN. The importer took the mean's cell count from the
+/// declared shape (16) while the tensor that ran had 4 cells: the int8 mean kernel's slice
+/// contract broke (a debug assertion; a release build wrote nothing). Now every computed
+/// tensor's shape must be the declared one.
+#[test]
+fn a_shape_other_than_the_declared_one_is_refused() {
+    let mut model = fixture("conv_per_tensor");
+    let Options::Conv2D { stride_w, .. } = &mut model.subgraphs[0].operators[3].options else {
+        panic!("operator 3 is a CONV_2D");
+    };
+    *stride_w = 11;
+    assert_refused(
+        &model,
+        "has shape [1, 4, 4, 6] in the file, but kiln computes (None, 4, 1, 6) for it",
+    );
+}
+
+/// The same contract, from a blob: an int8 GlobalAveragePooling2D whose `requant` counts
+/// other cells than its input has is refused by `prepare` (it was run, breaking the
+/// kernel's slice contract).
+#[test]
+fn a_mean_count_other_than_the_input_cells_is_refused_at_prepare() {
+    let import = import_tflite(&fixture("conv_per_tensor"), TfliteOptions::default()).unwrap();
+    let graph = import.model.structure();
+    let id = graph
+        .all_layers()
+        .iter()
+        .position(|l| matches!(l.kind, LayerKind::GlobalAveragePooling2D(_)))
+        .unwrap();
+    let range = graph.weight_range(id as u16, "requant").unwrap();
+    let mut weights = import.model.weights().to_vec();
+    // MeanParams words: multiplier, shift, input zero point, output zero point, count, …
+    let count_at = range.start + 4 * (HEADER_WORDS + 4);
+    assert_eq!(weights[count_at..count_at + 4], 16i32.to_le_bytes());
+    weights[count_at..count_at + 4].copy_from_slice(&15i32.to_le_bytes());
+    let patched = kiln_host::HostGraph::from_bytes(graph.clone(), &weights);
+    let e = patched
+        .graph()
+        .unwrap()
+        .prepare(None)
+        .err()
+        .expect("prepares");
+    assert!(
+        e.to_string()
+            .contains("an int8 mean whose count is the input's cells per channel"),
+        "{e}"
+    );
+    let blob = kiln_host::blob::encode(&patched).unwrap();
+    let loaded = kiln_host::blob::decode(&blob).unwrap();
+    assert!(loaded.graph().unwrap().prepare(None).is_err());
+}
