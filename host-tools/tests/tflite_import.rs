@@ -119,3 +119,17 @@ fn a_mean_count_other_than_the_input_cells_is_refused_at_prepare() {
     let loaded = kiln_host::blob::decode(&blob).unwrap();
     assert!(loaded.graph().unwrap().prepare(None).is_err());
 }
+
+/// A MEAN reading a tensor declared 65536 × 65536: its cell count was a `u32` product,
+/// which overflowed (a panic in debug builds) before anything looked at the tensor. It is
+/// counted in `usize` and refused.
+#[test]
+fn a_mean_over_more_cells_than_an_i32_counts_is_refused() {
+    let mut model = fixture("conv_per_tensor");
+    let g = &mut model.subgraphs[0];
+    let mut huge = g.tensors[15].clone();
+    huge.shape = vec![1, 65536, 65536, 6];
+    g.tensors.push(huge);
+    g.operators[4].inputs[0] = Some(g.tensors.len() - 1);
+    assert_refused(&model, "a mean over 4294967296 cells per channel");
+}

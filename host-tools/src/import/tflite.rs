@@ -559,7 +559,7 @@ impl<'m> Builder<'m> {
                 let output = self.output(&at)?;
                 let (s_in, z_in) = self.scale(&at, input)?;
                 let (s_out, z_out) = self.scale(&at, output)?;
-                let count = (dims[0] * dims[1]) as usize;
+                let count = dims[0] as usize * dims[1] as usize;
                 let params = MeanParams::with_rounding(
                     s_in,
                     z_in,
@@ -568,7 +568,11 @@ impl<'m> Builder<'m> {
                     count,
                     self.flavor.rounding(),
                 )
-                .ok_or_else(|| at.err("an empty image"))?;
+                .ok_or_else(|| {
+                    at.err(format!(
+                        "a mean over {count} cells per channel (kiln averages 1 to 2^31 - 1)"
+                    ))
+                })?;
                 let header = self.header(&at, Fused::None)?;
                 self.with_words(
                     &at,
