@@ -133,3 +133,32 @@ fn a_mean_over_more_cells_than_an_i32_counts_is_refused() {
     g.operators[4].inputs[0] = Some(g.tensors.len() - 1);
     assert_refused(&model, "a mean over 4294967296 cells per channel");
 }
+
+/// Strides, dilations and kernel sizes over 65535 were cast to `u16`, wrapping: 65536
+/// became 0, 65537 became 1 (another model than the file's). They are refused.
+#[test]
+fn windows_and_strides_over_u16_are_refused() {
+    for v in [65536, 65537, u32::MAX >> 1] {
+        let mut model = fixture("conv_per_tensor");
+        let Options::Conv2D { dilation_h, .. } = &mut model.subgraphs[0].operators[0].options
+        else {
+            panic!("operator 0 is a CONV_2D");
+        };
+        *dilation_h = v;
+        assert_refused(
+            &model,
+            &format!("a window, stride or dilation of {v}, over kiln's 65535"),
+        );
+        let mut model = fixture("conv_per_tensor");
+        let Options::DepthwiseConv2D { stride_w, .. } =
+            &mut model.subgraphs[0].operators[1].options
+        else {
+            panic!("operator 1 is a DEPTHWISE_CONV_2D");
+        };
+        *stride_w = v;
+        assert_refused(
+            &model,
+            &format!("a window, stride or dilation of {v}, over kiln's 65535"),
+        );
+    }
+}

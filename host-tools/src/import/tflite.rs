@@ -412,9 +412,9 @@ impl<'m> Builder<'m> {
             ) => {
                 let filter = self.constant(&at, 1, TensorType::Int8)?;
                 let [filters, kh, kw, _] = dims4(&at, &filter.shape)?;
-                let conv = Conv2D::new(filters, [kh as u16, kw as u16])
-                    .strides([*stride_h as u16, *stride_w as u16])
-                    .dilation_rate([*dilation_h as u16, *dilation_w as u16])
+                let conv = Conv2D::new(filters, pair(&at, kh, kw)?)
+                    .strides(pair(&at, *stride_h, *stride_w)?)
+                    .dilation_rate(pair(&at, *dilation_h, *dilation_w)?)
                     .padding(padding(*p));
                 let requant = self.flavor.conv();
                 self.with_kernel(&at, conv, *act, requant, filter, filters)
@@ -440,10 +440,10 @@ impl<'m> Builder<'m> {
                         "{out} output channels from {channels} input channels"
                     )));
                 }
-                let conv = DepthwiseConv2D::new([kh as u16, kw as u16])
+                let conv = DepthwiseConv2D::new(pair(&at, kh, kw)?)
                     .depth_multiplier(out / channels)
-                    .strides([*stride_h as u16, *stride_w as u16])
-                    .dilation_rate([*dilation_h as u16, *dilation_w as u16])
+                    .strides(pair(&at, *stride_h, *stride_w)?)
+                    .dilation_rate(pair(&at, *dilation_h, *dilation_w)?)
                     .padding(padding(*p));
                 let requant = self.flavor.conv();
                 self.with_kernel(&at, conv, *act, requant, filter, out)
@@ -487,8 +487,8 @@ impl<'m> Builder<'m> {
                     activation: act,
                 },
             ) => {
-                let size = [u16_of(&at, *filter_h)?, u16_of(&at, *filter_w)?];
-                let strides = [u16_of(&at, *stride_h)?, u16_of(&at, *stride_w)?];
+                let size = pair(&at, *filter_h, *filter_w)?;
+                let strides = pair(&at, *stride_h, *stride_w)?;
                 let header = self.header(&at, *act)?;
                 if op.op == BuiltinOp::MaxPool2D {
                     let pool = MaxPooling2D::new(size)
@@ -824,8 +824,16 @@ impl<'m> Builder<'m> {
     }
 }
 
-fn u16_of(at: &At<'_>, v: u32) -> Result<u16> {
-    u16::try_from(v).map_err(|_| at.err(format!("a window or stride of {v}, over 65535")))
+/// A kernel size, window, stride or dilation as kiln holds it (`[rows, columns]`, 16-bit).
+fn pair(at: &At<'_>, rows: u32, columns: u32) -> Result<[u16; 2]> {
+    let one = |v: u32| {
+        u16::try_from(v).map_err(|_| {
+            at.err(format!(
+                "a window, stride or dilation of {v}, over kiln's 65535"
+            ))
+        })
+    };
+    Ok([one(rows)?, one(columns)?])
 }
 
 fn dims4(at: &At<'_>, shape: &[i32]) -> Result<[u32; 4]> {
