@@ -16,7 +16,50 @@ use kiln::ops::int8::{Flavor, HEADER_WORDS};
 use kiln::LayerKind;
 use kiln_host::formats::tflite::{self, Options, TfliteModel};
 use kiln_host::import::tflite::{import_tflite, TfliteOptions};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::path::Path;
+
+/// The system allocator, noting each thread's largest allocation: a test can then say
+/// that an import stayed within a bound.
+struct Peak;
+
+thread_local! {
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    let _ = PEAK.try_with(|p| p.set(p.get().max(size)));
+}
+
+// SAFETY: every call goes to `System` with the caller's arguments.
+unsafe impl GlobalAlloc for Peak {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Peak = Peak;
+
+/// The largest allocation `f` makes on this thread.
+fn peak_allocation(f: impl FnOnce()) -> usize {
+    PEAK.with(|p| p.set(0));
+    f();
+    PEAK.with(Cell::get)
+}
 
 fn fixture(name: &str) -> TfliteModel {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -161,4 +204,20 @@ fn windows_and_strides_over_u16_are_refused() {
             &format!("a window, stride or dilation of {v}, over kiln's 65535"),
         );
     }
+}
+
+/// A FULLY_CONNECTED on an input declared with 2^25 values and a filter of 32: kiln's
+/// Dense then has a kernel of 24 × 2^25 bytes, and the importer allocated the model's
+/// whole weight buffer (768 MiB) before finding that the file's filter is not that kernel.
+/// Now the variables are checked first: the import allocates about what the file holds.
+#[test]
+fn weights_bigger_than_the_file_are_refused_before_they_are_allocated() {
+    let mut model = fixture("mlp_per_tensor");
+    model.subgraphs[0].tensors[0].shape = vec![1, 1 << 25];
+    let mut errors = Vec::new();
+    let peak = peak_allocation(|| errors = refused(&model));
+    for e in errors {
+        assert!(e.contains("variable kernel does not take 768 bytes"), "{e}");
+    }
+    assert!(peak < 1 << 20, "an allocation of {peak} bytes");
 }

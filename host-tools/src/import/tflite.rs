@@ -117,7 +117,11 @@ pub fn import_tflite(model: &TfliteModel, options: TfliteOptions) -> Result<Tfli
         error: Box::new(error),
     };
     let kiln_graph: HostModel<'static> = b.ws.model(&inputs, &outputs).map_err(at_end)?;
-    let mut bytes = vec![0u8; kiln_graph.weight_bytes()];
+    // Where each variable the file gives goes. The buffer is made only once every variable
+    // of every layer is one of these, of its size: its size is kiln's, from the shapes,
+    // which a hostile file can make any size (a Dense on a declared input of 2^25 values).
+    let mut placed = Vec::new();
+    let mut given = std::collections::HashSet::new();
     for (index, layer, vars) in &b.weights {
         let id = kiln_graph
             .all_layers()
@@ -132,8 +136,27 @@ pub fn import_tflite(model: &TfliteModel, options: TfliteOptions) -> Result<Tfli
                     op: layer.clone(),
                     reason: format!("variable {name} does not take {} bytes", data.len()),
                 })?;
-            bytes[range].copy_from_slice(data);
+            placed.push((range, data));
+            given.insert((id, *name));
         }
+    }
+    for (id, layer) in kiln_graph.all_layers().iter().enumerate() {
+        for spec in kiln_graph.layer_weights(id as LayerId) {
+            if !given.contains(&(Some(id), spec.name)) {
+                return Err(TfliteImportError::Operator {
+                    index: graph.operators.len(),
+                    op: "the model's weights".into(),
+                    reason: format!(
+                        "layer '{}' has a variable {} of shape {} that the file does not give",
+                        layer.name, spec.name, spec.shape
+                    ),
+                });
+            }
+        }
+    }
+    let mut bytes = vec![0u8; kiln_graph.weight_bytes()];
+    for (range, data) in placed {
+        bytes[range].copy_from_slice(data);
     }
     // The model's outputs, in order, are the tensors asked for.
     let asked: Vec<usize> = if options.every_tensor {
