@@ -62,10 +62,14 @@ fn peak_allocation(f: impl FnOnce()) -> usize {
 }
 
 fn fixture(name: &str) -> TfliteModel {
+    fixture_file(name, "model.tflite")
+}
+
+fn fixture_file(name: &str, file: &str) -> TfliteModel {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/int8")
         .join(name)
-        .join("model.tflite");
+        .join(file);
     tflite::read(&file).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -77,16 +81,18 @@ fn bytes(model: &TfliteModel) -> Vec<u8> {
     bytes
 }
 
-/// The fuzz target on `model` (no panic), and the importer's error for each flavor.
+/// The fuzz target on `model` (no panic), and the importer's error for each flavor, with
+/// the subgraph's outputs and with every tensor as an output.
 fn refused(model: &TfliteModel) -> Vec<String> {
     let stage = harness::tflite_import(&bytes(model));
     assert_eq!(stage, TfliteStage::Parsed, "some import accepted it");
     [Flavor::LiteRtReference, Flavor::Tflm]
         .into_iter()
-        .map(|flavor| {
+        .flat_map(|flavor| [(flavor, false), (flavor, true)])
+        .map(|(flavor, every_tensor)| {
             let options = TfliteOptions {
                 flavor,
-                every_tensor: false,
+                every_tensor,
             };
             import_tflite(model, options)
                 .map(|_| ())
@@ -220,4 +226,33 @@ fn weights_bigger_than_the_file_are_refused_before_they_are_allocated() {
         assert!(e.contains("variable kernel does not take 768 bytes"), "{e}");
     }
     assert!(peak < 1 << 20, "an allocation of {peak} bytes");
+}
+
+/// Found by the fuzz target: the DEQUANTIZE at the end of a float-output model writing
+/// back into its own int8 input tensor. The importer recorded that tensor's int8
+/// quantization on kiln's float32 Dequantize node; with every tensor as an output, the
+/// model imported, and kiln wrote a blob its loader refuses ("a tensor's quantization
+/// parameters are invalid"). A computed tensor must now have the dtype the file declares.
+#[test]
+fn a_dtype_other_than_the_declared_one_is_refused() {
+    let mut model = fixture_file("mlp_per_channel", "model_float_io.tflite");
+    let g = &mut model.subgraphs[0];
+    let last = g.operators.len() - 1;
+    assert_eq!(
+        g.operators[last].op,
+        kiln_host::formats::tflite::BuiltinOp::Dequantize
+    );
+    let input = g.operators[last].inputs[0].unwrap();
+    g.operators[last].outputs = vec![input];
+    assert_refused(&model, "is int8 in the file, but kiln computes float32 for it");
+    // And a DEQUANTIZE into a tensor declared int8.
+    let mut model = fixture_file("mlp_per_channel", "model_float_io.tflite");
+    let g = &mut model.subgraphs[0];
+    let output = g.outputs[0];
+    g.tensors[output].dtype = kiln_host::formats::tflite::TensorType::Int8;
+    g.tensors[output].quantization = g.tensors[input].quantization.clone();
+    assert_refused(
+        &model,
+        "is int8 in the file, but kiln computes float32 for it",
+    );
 }

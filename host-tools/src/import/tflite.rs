@@ -339,10 +339,28 @@ impl<'m> Builder<'m> {
         Ok((self.ws.layer_name(id).to_string(), t))
     }
 
-    /// Checks that kiln's shape of `t` is the one the file declares for tensor `index`: the
-    /// importer reads operators' parameters (a mean's cell count, a depthwise convolution's
-    /// input channels) from the declared shapes, so they must be the shapes that run.
+    /// Checks that kiln's shape and dtype of `t` are the ones the file declares for tensor
+    /// `index`: the importer reads operators' parameters (a mean's cell count, a depthwise
+    /// convolution's input channels) from the declared shapes, and the quantization it
+    /// records on `t` from the declared tensor, so they must be what runs.
     fn check_shape(&self, index: usize, t: kiln::Tensor) -> Result<()> {
+        let info = self.tensor_info(index)?;
+        let computed = self.ws.dtype(t);
+        let declared_dtype = match info.dtype {
+            TensorType::Int8 => Some(DType::I8),
+            TensorType::Float32 => Some(DType::F32),
+            _ => None,
+        };
+        if declared_dtype != Some(computed) {
+            return Err(TfliteImportError::Tensor {
+                index,
+                name: info.name.clone(),
+                reason: format!(
+                    "is {} in the file, but kiln computes {computed} for it",
+                    info.dtype.name()
+                ),
+            });
+        }
         let declared = self.sample_dims(index)?;
         let shape = self.ws.shape(t);
         let inferred: Vec<Option<u32>> = (1..shape.rank()).map(|a| shape.dim(a)).collect();
