@@ -244,7 +244,10 @@ fn a_dtype_other_than_the_declared_one_is_refused() {
     );
     let input = g.operators[last].inputs[0].unwrap();
     g.operators[last].outputs = vec![input];
-    assert_refused(&model, "is int8 in the file, but kiln computes float32 for it");
+    assert_refused(
+        &model,
+        "is int8 in the file, but kiln computes float32 for it",
+    );
     // And a DEQUANTIZE into a tensor declared int8.
     let mut model = fixture_file("mlp_per_channel", "model_float_io.tflite");
     let g = &mut model.subgraphs[0];
