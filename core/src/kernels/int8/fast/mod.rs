@@ -224,34 +224,6 @@ impl<'s, 'a> Requantizer<'s, 'a> {
         }
     }
 
-    /// [`Self::apply`] to each of `acc` into `out`, the kind of requantization chosen once.
-    #[inline(always)]
-    pub(crate) fn apply_each<'o>(
-        &self,
-        ch: Channel,
-        c: usize,
-        acc: &[i32],
-        out: impl Iterator<Item = &'o mut i8>,
-    ) {
-        match ch {
-            Channel::Round { m, e, bias } if self.full => {
-                for (y, &a) in out.zip(acc) {
-                    *y = self.finish_full(round(high_mul(a, m), e, bias));
-                }
-            }
-            Channel::Round { m, e, bias } => {
-                for (y, &a) in out.zip(acc) {
-                    *y = self.finish(round(high_mul(a, m), e, bias));
-                }
-            }
-            _ => {
-                for (y, &a) in out.zip(acc) {
-                    *y = self.apply(ch, c, a);
-                }
-            }
-        }
-    }
-
     /// [`Channel::Round`] with the Cortex-M4's instructions: `qadd`, `smmulr`, `qadd`,
     /// `sub`, `asr`, `qadd`, then `ssat` (or the two clamps).
     #[inline(always)]
@@ -271,16 +243,6 @@ impl<'s, 'a> Requantizer<'s, 'a> {
     #[inline(never)]
     pub(crate) fn apply4_cold(&self, ch: Channel, c: usize, acc: [i32; 4]) -> [i8; 4] {
         acc.map(|a| self.apply(ch, c, a))
-    }
-
-    /// [`Self::finish`] when the clamp is the int8 range: one `ssat`.
-    #[inline(always)]
-    fn finish_full(&self, scaled: i32) -> i8 {
-        #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
-        let v = scaled.clamp(-65536, 65535) + self.offset;
-        #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
-        let v = scaled.saturating_add(self.offset);
-        v.clamp(-128, 127) as i8
     }
 
     /// `saturating_add(offset)`, `max(act_min)`, `min(act_max)`, int8 clamp, with the
