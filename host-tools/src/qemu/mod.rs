@@ -181,6 +181,22 @@ pub enum Values {
 }
 
 impl Values {
+    /// The float32 values, if these are.
+    pub fn as_f32(&self) -> Option<&[f32]> {
+        match self {
+            Values::F32(v) => Some(v),
+            Values::I8(_) => None,
+        }
+    }
+
+    /// The int8 values, if these are.
+    pub fn as_i8(&self) -> Option<&[i8]> {
+        match self {
+            Values::I8(v) => Some(v),
+            Values::F32(_) => None,
+        }
+    }
+
     fn to_le_bytes(&self) -> Vec<u8> {
         match self {
             Values::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),

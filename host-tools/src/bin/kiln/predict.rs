@@ -7,6 +7,7 @@ use kiln::ops::int8::Flavor;
 use kiln::Shape;
 use kiln_host::formats::npy::{self, NpyArray};
 use kiln_host::load::load_model_with;
+use kiln_host::qemu::Values;
 use std::path::{Path, PathBuf};
 
 /// Inputs read and checked against a model: one array per model input, one batch size.
@@ -113,7 +114,7 @@ pub fn run(
     let writes: Vec<(&str, &Path)> = output.iter().map(|p| ("--output", p.as_path())).collect();
     crate::paths::check_outputs(&reads, &writes)?;
 
-    let inputs = read_inputs(model, input, graph.input_nodes().len())?;
+    let mut inputs = read_inputs(model, input, graph.input_nodes().len())?;
     let plan = graph
         .plan(Some(&inputs.shapes))
         .map_err(|e| blame(e, model, input))?;
@@ -140,74 +141,29 @@ pub fn run(
         );
     }
     let io = Io::of(&graph, model)?;
+    let (values, raw) = io.inputs(std::mem::take(&mut inputs.arrays), input)?;
     let mut arena = vec![0u8; plan.arena_bytes()];
-    let results = match io.dtype {
+    let shapes = Some(inputs.shapes.as_slice());
+    let sizes: Vec<usize> = per_output.iter().map(|n| n * inputs.batch).collect();
+    let results: Vec<Values> = match io.dtype {
         DType::I8 => {
-            let raw = inputs.arrays.iter().all(|a| a.int8.is_some());
-            let values: Vec<Vec<i8>> = inputs
-                .arrays
-                .iter()
-                .zip(&io.inputs)
-                .map(|(a, &(scale, zero_point))| match (&a.int8, raw) {
-                    (Some(v), true) => v.clone(),
-                    _ => {
-                        let mut q = vec![0i8; a.data.len()];
-                        kiln::kernels::int8::quantize(&a.data, scale, zero_point, &mut q);
-                        q
-                    }
-                })
-                .collect();
-            let mut buffers: Vec<Vec<i8>> = per_output
-                .iter()
-                .map(|n| vec![0; n * inputs.batch])
-                .collect();
-            {
-                let ins: Vec<&[i8]> = values.iter().map(Vec::as_slice).collect();
-                let mut outs: Vec<&mut [i8]> = buffers.iter_mut().map(Vec::as_mut_slice).collect();
-                run_typed(&graph, &inputs.shapes, &ins, &mut outs, &mut arena)
-                    .map_err(|e| blame(e, model, input))?;
-            }
-            if raw {
-                Results::I8(buffers)
-            } else {
-                let floats = buffers
-                    .iter()
-                    .zip(&io.outputs)
-                    .map(|(b, &(scale, zero_point))| {
-                        let mut f = vec![0f32; b.len()];
-                        kiln::kernels::int8::dequantize(b, scale, zero_point, &mut f);
-                        f
-                    })
-                    .collect();
-                Results::F32(floats)
-            }
+            let ins: Vec<&[i8]> = values.iter().map(|v| v.as_i8().unwrap_or(&[])).collect();
+            predict_all(&graph, shapes, &ins, &sizes, &mut arena)
+                .map_err(|e| blame(e, model, input))?
+                .into_iter()
+                .map(Values::I8)
+                .collect()
         }
         _ => {
-            if let Some((i, _)) = inputs
-                .arrays
-                .iter()
-                .enumerate()
-                .find(|(_, a)| a.int8.is_some())
-            {
-                bail!(
-                    "{}: int8 values for a float32 model input",
-                    input[i].display()
-                );
-            }
-            let mut buffers: Vec<Vec<f32>> = per_output
-                .iter()
-                .map(|n| vec![0.0; n * inputs.batch])
-                .collect();
-            {
-                let ins: Vec<&[f32]> = inputs.arrays.iter().map(|a| a.data.as_slice()).collect();
-                let mut outs: Vec<&mut [f32]> = buffers.iter_mut().map(Vec::as_mut_slice).collect();
-                run_typed(&graph, &inputs.shapes, &ins, &mut outs, &mut arena)
-                    .map_err(|e| blame(e, model, input))?;
-            }
-            Results::F32(buffers)
+            let ins: Vec<&[f32]> = values.iter().map(|v| v.as_f32().unwrap_or(&[])).collect();
+            predict_all(&graph, shapes, &ins, &sizes, &mut arena)
+                .map_err(|e| blame(e, model, input))?
+                .into_iter()
+                .map(Values::F32)
+                .collect()
         }
     };
-    for j in 0..n_out {
+    for (j, values) in results.into_iter().enumerate() {
         let node = graph.output_nodes()[j] as usize;
         let mut dims = vec![inputs.batch];
         dims.extend(
@@ -217,32 +173,36 @@ pub fn run(
                 .skip(1)
                 .map(|d| d.unwrap_or(0) as usize),
         );
-        match (&results, output.get(j)) {
-            (Results::F32(b), Some(path)) => npy::write_f32(path, &dims, &b[j])?,
-            (Results::I8(b), Some(path)) => npy::write_i8(path, &dims, &b[j])?,
-            (Results::F32(b), None) => print_array(out, j, &dims, &b[j])?,
-            (Results::I8(b), None) => print_array(out, j, &dims, &b[j])?,
+        match (io.output(j, values, raw), output.get(j)) {
+            (values, Some(path)) => write_npy(path, &dims, &values)?,
+            (Values::F32(v), None) => print_array(out, j, &dims, &v)?,
+            (Values::I8(v), None) => print_array(out, j, &dims, &v)?,
         }
     }
     Ok(())
 }
 
-/// What `predict` gives: float32 values, or an int8 model's raw int8 values.
-enum Results {
-    F32(Vec<Vec<f32>>),
-    I8(Vec<Vec<i8>>),
+/// Runs `graph` on `inputs` of one element type, into outputs of `sizes` values.
+fn predict_all<T: kiln::graph::Element + Default>(
+    graph: &kiln_host::model::HostModel<'_>,
+    shapes: Option<&[Shape]>,
+    inputs: &[&[T]],
+    sizes: &[usize],
+    arena: &mut [u8],
+) -> Result<Vec<Vec<T>>, kiln::Error> {
+    let mut outs: Vec<Vec<T>> = sizes.iter().map(|&n| vec![T::default(); n]).collect();
+    let mut slices: Vec<&mut [T]> = outs.iter_mut().map(Vec::as_mut_slice).collect();
+    graph.predict_with_shapes(shapes, inputs, &mut slices, arena)?;
+    Ok(outs)
 }
 
-fn run_typed<T: kiln::graph::Element>(
-    graph: &kiln_host::model::HostModel<'_>,
-    shapes: &[Shape],
-    inputs: &[&[T]],
-    outputs: &mut [&mut [T]],
-    arena: &mut [u8],
-) -> Result<(), kiln::Error> {
-    graph
-        .predict_with_shapes(Some(shapes), inputs, outputs, arena)
-        .map(|_| ())
+/// Writes an output as float32 or int8 `.npy`.
+pub fn write_npy(path: &Path, dims: &[usize], values: &Values) -> Result<()> {
+    match values {
+        Values::F32(v) => npy::write_f32(path, dims, v)?,
+        Values::I8(v) => npy::write_i8(path, dims, v)?,
+    }
+    Ok(())
 }
 
 /// A model's input and output dtype, and the quantization of each, for an int8 model.
@@ -279,8 +239,54 @@ impl Io {
             outputs: outs.iter().map(|t| t.1).collect(),
         })
     }
-}
 
+    /// The values a run of the model takes from `arrays` (read from `files`): an int8
+    /// model takes int8 arrays as they are (`raw`: its outputs stay int8) and quantizes
+    /// float32 ones with each input's scale and zero point (TensorFlow Lite's QUANTIZE);
+    /// a float model refuses int8 arrays.
+    pub fn inputs(&self, arrays: Vec<NpyArray>, files: &[PathBuf]) -> Result<(Vec<Values>, bool)> {
+        if self.dtype != DType::I8 {
+            if let Some(i) = arrays.iter().position(|a| a.int8.is_some()) {
+                bail!(
+                    "{}: int8 values for a float32 model input",
+                    files[i].display()
+                );
+            }
+            return Ok((
+                arrays.into_iter().map(|a| Values::F32(a.data)).collect(),
+                false,
+            ));
+        }
+        let raw = arrays.iter().all(|a| a.int8.is_some());
+        let values = arrays
+            .into_iter()
+            .zip(&self.inputs)
+            .map(|(a, &(scale, zero_point))| match a.int8 {
+                Some(v) if raw => Values::I8(v),
+                _ => {
+                    let mut q = vec![0i8; a.data.len()];
+                    kiln::kernels::int8::quantize(&a.data, scale, zero_point, &mut q);
+                    Values::I8(q)
+                }
+            })
+            .collect();
+        Ok((values, raw))
+    }
+
+    /// Output `j` as the user gets it: an int8 model's dequantized to float32 unless the
+    /// inputs were `raw` int8.
+    pub fn output(&self, j: usize, values: Values, raw: bool) -> Values {
+        match values {
+            Values::I8(v) if !raw => {
+                let (scale, zero_point) = self.outputs.get(j).copied().unwrap_or((1.0, 0));
+                let mut f = vec![0f32; v.len()];
+                kiln::kernels::int8::dequantize(&v, scale, zero_point, &mut f);
+                Values::F32(f)
+            }
+            values => values,
+        }
+    }
+}
 /// Prints one output: its shape, then one line per sample.
 fn print_array<T: std::fmt::Debug>(
     out: &mut Out,

@@ -2,10 +2,8 @@
 
 use crate::output::Out;
 use anyhow::{bail, Context, Result};
-use kiln::graph::DType;
-use kiln_host::formats::npy;
 use kiln_host::load::load_model_with;
-use kiln_host::qemu::{self, Board, RunInput, RunnerBuild, Values};
+use kiln_host::qemu::{self, Board, RunInput, RunnerBuild};
 use std::path::{Path, PathBuf};
 
 pub fn run(
@@ -69,39 +67,12 @@ pub fn run(
     // An int8 model runs on int8: float32 inputs are quantized here, as `kiln predict`
     // does, and its outputs dequantized.
     let io = crate::predict::Io::of(&graph, model)?;
-    let raw = io.dtype != DType::I8 || inputs.arrays.iter().all(|a| a.int8.is_some());
-    if io.dtype != DType::I8 {
-        if let Some((i, _)) = inputs
-            .arrays
-            .iter()
-            .enumerate()
-            .find(|(_, a)| a.int8.is_some())
-        {
-            bail!(
-                "{}: int8 values for a float32 model input",
-                input[i].display()
-            );
-        }
-    }
-    let run_inputs: Vec<RunInput> = inputs
-        .arrays
+    let shapes: Vec<Vec<usize>> = inputs.arrays.iter().map(|a| a.shape.clone()).collect();
+    let (values, raw) = io.inputs(inputs.arrays, input)?;
+    let run_inputs: Vec<RunInput> = values
         .into_iter()
-        .zip(&io.inputs)
-        .map(|(a, &(scale, zero_point))| {
-            let data = match (io.dtype, a.int8) {
-                (DType::I8, Some(v)) if raw => Values::I8(v),
-                (DType::I8, _) => {
-                    let mut q = vec![0i8; a.data.len()];
-                    kiln::kernels::int8::quantize(&a.data, scale, zero_point, &mut q);
-                    Values::I8(q)
-                }
-                _ => Values::F32(a.data),
-            };
-            RunInput {
-                shape: a.shape,
-                data,
-            }
-        })
+        .zip(shapes)
+        .map(|(data, shape)| RunInput { shape, data })
         .collect();
 
     let mut build = if all_ops {
@@ -138,18 +109,8 @@ pub fn run(
             output.len()
         );
     }
-    for ((path, (shape, data)), &(scale, zero_point)) in
-        output.iter().zip(&report.outputs).zip(&io.outputs)
-    {
-        match data {
-            Values::I8(v) if raw => npy::write_i8(path, shape, v)?,
-            Values::I8(v) => {
-                let mut f = vec![0f32; v.len()];
-                kiln::kernels::int8::dequantize(v, scale, zero_point, &mut f);
-                npy::write_f32(path, shape, &f)?
-            }
-            Values::F32(v) => npy::write_f32(path, shape, v)?,
-        }
+    for (j, (path, (shape, data))) in output.iter().zip(report.outputs).enumerate() {
+        crate::predict::write_npy(path, &shape, &io.output(j, data, raw))?;
         out.line(format_args!("kiln run: wrote {}", path.display()))?;
     }
     Ok(())
