@@ -1,5 +1,6 @@
 //! `keras.layers.Dense`: `activation(x · kernel + bias)` on the last axis.
 
+use super::int8::Typed;
 use super::{dim, int8, one, Cx, Mismatch, Op, Rand, Run, Step, StepArgs};
 use crate::graph::config::Activation;
 use crate::graph::layer::int8_weights;
@@ -54,20 +55,14 @@ impl Dense {
     }
 }
 
-/// A prepared Dense step.
+/// A prepared float32 Dense step (an int8 one is `(in_features, Kernel)`: TensorFlow
+/// Lite's FULLY_CONNECTED, kernel `(units, in)`).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Params<'w> {
-    F32 {
-        in_features: usize,
-        kernel: &'w [f32],
-        bias: Option<&'w [f32]>,
-        activation: Activation,
-    },
-    /// TensorFlow Lite's FULLY_CONNECTED: kernel `(units, in)`.
-    I8 {
-        in_features: usize,
-        kernel: int8::Kernel<'w>,
-    },
+pub(crate) struct Params<'w> {
+    in_features: usize,
+    kernel: &'w [f32],
+    bias: Option<&'w [f32]>,
+    activation: Activation,
 }
 
 impl Op for Dense {
@@ -131,42 +126,30 @@ impl Op for Dense {
             let kernel = int8::kernel(cx, self.use_bias, self.units as usize)?;
             return Ok(Step {
                 run: Run::Int8(run_int8),
-                args: StepArgs::Dense(Params::I8 {
-                    in_features,
-                    kernel,
-                }),
+                args: StepArgs::Dense(Typed::I8((in_features, kernel))),
             });
         }
         Ok(Step {
             run: Run::Compute(run),
-            args: StepArgs::Dense(Params::F32 {
+            args: StepArgs::Dense(Typed::F32(Params {
                 in_features,
                 kernel: cx.weight(0)?,
                 bias: self.use_bias.then(|| cx.weight(1)).transpose()?,
                 activation: self.activation,
-            }),
+            })),
         })
     }
 }
 
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
-    let (
-        StepArgs::Dense(Params::F32 {
-            in_features,
-            kernel,
-            bias,
-            activation,
-        }),
-        [input],
-    ) = (args, inputs)
-    else {
+    let (StepArgs::Dense(Typed::F32(p)), [input]) = (args, inputs) else {
         return;
     };
-    kernels::fast::dense(input, *in_features, kernel, *bias, output, *activation);
+    kernels::fast::dense(input, p.in_features, p.kernel, p.bias, output, p.activation);
 }
 
 fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
-    let (StepArgs::Dense(Params::I8 { in_features, kernel: k }), [input]) = (args, inputs) else {
+    let (StepArgs::Dense(Typed::I8((in_features, k))), [input]) = (args, inputs) else {
         return;
     };
     kernels::int8::fast::fully_connected(

@@ -563,7 +563,7 @@ registry! {
     /// `keras.Input`: the full shape, batch axis first (`(None, 37)`), and the dtype.
     InputLayer = 0 (InputLayer => ()),
     /// `keras.layers.Dense`.
-    Dense = 1 in "dense" (Dense => dense::Params<'w>),
+    Dense = 1 in "dense" (Dense => int8::Typed<dense::Params<'w>, (usize, int8::Kernel<'w>)>),
     /// `keras.layers.Conv2D`.
     Conv2D = 2 in "conv2d" (Conv2D => int8::Typed<conv::Params<'w>, (crate::kernels::Conv2dGeometry, int8::Kernel<'w>)>),
     /// `keras.layers.DepthwiseConv2D`.
