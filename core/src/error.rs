@@ -176,6 +176,9 @@ pub enum Error {
     /// A model blob is corrupted, truncated or from another format version.
     #[cfg(feature = "format")]
     Blob(crate::format::BlobError),
+    /// Training cannot start, or stopped (see [`crate::train`]).
+    #[cfg(feature = "training")]
+    Train(crate::train::TrainError),
 }
 
 impl Error {
@@ -191,6 +194,11 @@ impl Error {
             | Error::LeftOut { layer, .. }
             | Error::ArenaTooLarge { layer, .. } => Some(layer),
             Error::DuplicateName { name, .. } => Some(name),
+            #[cfg(feature = "training")]
+            Error::Train(
+                crate::train::TrainError::NoBackward { layer, .. }
+                | crate::train::TrainError::NotFloat { layer },
+            ) => Some(layer),
             Error::Shape { layer, .. } if !layer.is_empty() => Some(layer),
             _ => None,
         }
@@ -312,6 +320,8 @@ impl fmt::Display for Error {
             Error::NoSuchLayer => f.write_str("No such layer"),
             #[cfg(feature = "format")]
             Error::Blob(e) => fmt::Display::fmt(e, f),
+            #[cfg(feature = "training")]
+            Error::Train(e) => fmt::Display::fmt(e, f),
         }
     }
 }

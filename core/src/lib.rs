@@ -37,6 +37,8 @@ pub mod runtime;
 pub mod shape;
 #[cfg(feature = "summary")]
 pub mod summary;
+#[cfg(feature = "training")]
+pub mod train;
 
 pub use error::Error;
 pub use graph::config::{Activation, MergeOp, Padding};

@@ -22,6 +22,8 @@
 
 pub mod activation;
 pub mod average_pool2d;
+#[cfg(feature = "training")]
+pub mod backward;
 pub mod batch_norm;
 pub mod concatenate;
 pub mod conv2d;

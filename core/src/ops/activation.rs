@@ -104,6 +104,11 @@ impl Op for Activation {
         dtype == DType::F32 || (dtype == DType::I8 && int8_words(self.0).is_some())
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let last_axis = dim(&cx.output, cx.output.rank().saturating_sub(1))?;
         if cx.is_int8() {
@@ -150,5 +155,16 @@ fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
                 crate::kernels::int8::relu::relu(p, output);
             }
         }
+    }
+}
+
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, saved: &super::Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    let (StepArgs::Activation(Typed::F32(p)), [x]) = (args, saved.inputs) else {
+        return;
+    };
+    if dx.len() == d.len() {
+        dx.copy_from_slice(d);
+        p.function.backward(Some(x), saved.output, dx, p.last_axis);
     }
 }

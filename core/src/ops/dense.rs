@@ -119,6 +119,15 @@ impl Op for Dense {
         self.activation.math()
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward {
+            output: Some(backward::output),
+            weights: Some(backward::weights),
+            input: backward::input,
+        })
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let input = cx.input();
         let in_features = dim(&input, input.rank().saturating_sub(1))?;
@@ -161,4 +170,39 @@ fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
         &k.stage,
         output,
     );
+}
+
+#[cfg(feature = "training")]
+mod backward {
+    use super::super::{Saved, StepArgs};
+    use super::{Activation, Typed};
+    use crate::kernels::backward::dense::{dense_input, dense_weights};
+
+    pub(super) fn output(args: &StepArgs<'_>, saved: &Saved<'_>, d: &mut [f32], z: &mut [f32]) {
+        let (StepArgs::Dense(Typed::F32(p)), [x]) = (args, saved.inputs) else {
+            return;
+        };
+        let units = p.kernel.len() / p.in_features.max(1);
+        let z = z.get_mut(..d.len()).unwrap_or(&mut []);
+        let pre = p.activation.backward_needs_input().then(|| {
+            crate::kernels::fast::dense(x, p.in_features, p.kernel, p.bias, z, Activation::Linear);
+            &*z
+        });
+        p.activation.backward(pre, saved.output, d, units);
+    }
+
+    pub(super) fn weights(args: &StepArgs<'_>, saved: &Saved<'_>, d: &[f32], dw: &mut [f32]) {
+        let (StepArgs::Dense(Typed::F32(p)), [x]) = (args, saved.inputs) else {
+            return;
+        };
+        let (d_kernel, d_bias) = dw.split_at_mut(p.kernel.len().min(dw.len()));
+        let d_bias = p.bias.map(|_| d_bias);
+        dense_weights(x, d, p.in_features, d_kernel, d_bias);
+    }
+
+    pub(super) fn input(args: &StepArgs<'_>, _: &Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+        if let StepArgs::Dense(Typed::F32(p)) = args {
+            dense_input(p.kernel, d, p.in_features, dx);
+        }
+    }
 }

@@ -69,6 +69,11 @@ impl Op for Dropout {
         true
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         if !cx.training {
             return Ok(Step::COPY);
@@ -96,5 +101,18 @@ impl Op for Dropout {
 fn run(args: &StepArgs<'_>, data: &mut [f32], rand: &mut Rand<'_>) {
     if let StepArgs::Dropout(rate) = args {
         kernels::dropout(data, *rate, rand.rng);
+    }
+}
+
+/// The mask of the forward call, drawn again from the generator as that call found it:
+/// a kept value's gradient is scaled as the value was, a dropped one's is 0.
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, saved: &super::Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    if dx.len() != d.len() {
+        return;
+    }
+    dx.copy_from_slice(d);
+    if let StepArgs::Dropout(rate) = args {
+        kernels::dropout(dx, *rate, &mut saved.rng.clone());
     }
 }

@@ -55,6 +55,11 @@ impl Op for Flatten {
         true
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::PASS)
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         if cx.is_int8() {
             super::int8::same_quantization(cx)?;

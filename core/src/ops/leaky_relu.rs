@@ -71,6 +71,11 @@ impl Op for LeakyReLU {
         true
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, _: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         Ok(Step {
             run: Run::InPlace(run),
@@ -82,5 +87,15 @@ impl Op for LeakyReLU {
 fn run(args: &StepArgs<'_>, data: &mut [f32], _: &mut Rand<'_>) {
     if let StepArgs::LeakyReLU(slope) = args {
         kernels::leaky_relu(data, *slope);
+    }
+}
+
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, saved: &super::Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    let (StepArgs::LeakyReLU(slope), [x]) = (args, saved.inputs) else {
+        return;
+    };
+    for ((g, &d), &x) in dx.iter_mut().zip(d).zip(*x) {
+        *g = if x >= 0.0 { d } else { d * slope };
     }
 }

@@ -194,6 +194,71 @@ pub trait Op {
     /// Resolves the layer's step of a run for the concrete shapes and weights in `cx`:
     /// everything the step needs is worked out here, once.
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch>;
+
+    /// The layer's backward pass on float32 tensors, which works from the step
+    /// [`Op::prepare`] made for training (`None`: gradients cannot flow through it, so
+    /// only the layers after it can train).
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<Backward> {
+        None
+    }
+}
+
+/// What a layer's forward call of one sample left for its backward pass.
+#[cfg(feature = "training")]
+pub struct Saved<'a> {
+    /// The tensors the layer was called on.
+    pub inputs: &'a [&'a [f32]],
+    /// What it computed.
+    pub output: &'a [f32],
+    /// The generator as the forward call found it (Dropout draws its mask again).
+    pub rng: SmallRng,
+}
+
+/// A layer's backward pass for one sample, in up to three parts that the trainer runs in
+/// this order: `output` turns dL/d(output) into the gradient the rest work from (a fused
+/// activation's derivative), `weights` adds dL/d(weights) to the layer's gradient
+/// buffer, and `input` writes dL/d(input k) for each input that needs one.
+#[cfg(feature = "training")]
+#[derive(Clone, Copy)]
+pub struct Backward {
+    pub(crate) output: Option<OutputBackward>,
+    pub(crate) weights: Option<WeightsBackward>,
+    pub(crate) input: InputBackward,
+}
+
+/// Changes `d_output` in place (with `scratch`, as long as the output, to spare).
+#[cfg(feature = "training")]
+pub(crate) type OutputBackward = fn(&StepArgs<'_>, &Saved<'_>, &mut [f32], &mut [f32]);
+/// Adds the weights' gradient (laid out as the layer's variables) to the last slice.
+#[cfg(feature = "training")]
+pub(crate) type WeightsBackward = fn(&StepArgs<'_>, &Saved<'_>, &[f32], &mut [f32]);
+/// Writes (overwrites) the gradient of input `k` into the last slice.
+#[cfg(feature = "training")]
+pub(crate) type InputBackward = fn(&StepArgs<'_>, &Saved<'_>, usize, &[f32], &mut [f32]);
+
+#[cfg(feature = "training")]
+impl Backward {
+    /// A backward pass that only maps the output's gradient to the inputs'.
+    pub(crate) const fn input(input: InputBackward) -> Backward {
+        Backward {
+            output: None,
+            weights: None,
+            input,
+        }
+    }
+
+    /// The backward pass of a layer whose output is its input's values (Flatten,
+    /// Reshape, Dropout at inference): the gradient passes through.
+    pub(crate) const PASS: Backward = Backward::input(pass);
+}
+
+/// The gradient of an output that holds its input's values, in the same order.
+#[cfg(feature = "training")]
+fn pass(_: &StepArgs<'_>, _: &Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    if d.len() == dx.len() {
+        dx.copy_from_slice(d);
+    }
 }
 
 /// How many tensors one call of a layer takes.

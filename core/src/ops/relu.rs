@@ -116,6 +116,11 @@ impl Op for ReLU {
         matches!(dtype, DType::F32 | DType::I8)
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         if cx.is_int8() {
             let plain = self.negative_slope == 0.0 && self.threshold == 0.0;
@@ -149,5 +154,24 @@ fn run(args: &StepArgs<'_>, data: &mut [f32], _: &mut Rand<'_>) {
 fn run_int8(args: &StepArgs<'_>, data: &mut [i8]) {
     if let StepArgs::ReLU(Typed::I8(p)) = args {
         kernels::int8::relu::relu(p, data);
+    }
+}
+
+/// `ReLU(max_value, negative_slope, threshold)`'s derivative from its input: 0 at and
+/// above the ceiling, 1 above the threshold, the slope below (`relu'(0) = 0`).
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, saved: &super::Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    let (StepArgs::ReLU(Typed::F32(r)), [x]) = (args, saved.inputs) else {
+        return;
+    };
+    for ((g, &d), &x) in dx.iter_mut().zip(d).zip(*x) {
+        let slope = if r.max_value.is_some_and(|m| x >= m) {
+            0.0
+        } else if x > r.threshold {
+            1.0
+        } else {
+            r.negative_slope
+        };
+        *g = d * slope;
     }
 }

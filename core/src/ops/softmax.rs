@@ -62,6 +62,11 @@ impl Op for Softmax {
         matches!(dtype, DType::F32 | DType::I8)
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let last_axis = dim(&cx.output, cx.output.rank().saturating_sub(1))?;
         if cx.is_int8() {
@@ -88,5 +93,15 @@ fn run(args: &StepArgs<'_>, data: &mut [f32], _: &mut Rand<'_>) {
 fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
     if let (StepArgs::Softmax(Typed::I8((depth, p))), [input]) = (args, inputs) {
         crate::kernels::int8::softmax::softmax(p, input, *depth, output);
+    }
+}
+
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, saved: &super::Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    if let StepArgs::Softmax(Typed::F32(last_axis)) = args {
+        if dx.len() == d.len() {
+            dx.copy_from_slice(d);
+            Activation::Softmax.backward(None, saved.output, dx, *last_axis);
+        }
     }
 }

@@ -154,7 +154,7 @@ fn range(p: &Placement) -> core::ops::Range<usize> {
 /// Runs one step of one sample. Its tensors are bytes in the arena (aligned for any
 /// dtype: the planner places them so) or the caller's buffers; a step sees them in its
 /// own element types.
-fn run_step<'a, S: Storage>(
+pub(crate) fn run_step<'a, S: Storage>(
     placed: &Placed<'_, S>,
     caller: &dyn Fn(&Source) -> &'a [u8],
     arena: &mut [u8],

@@ -3,8 +3,8 @@
 //! Nothing is written on bad input and nothing can panic. A batch runs one sample at a
 //! time through the same arena.
 
-mod invoke;
-mod prepare;
+pub(crate) mod invoke;
+pub(crate) mod prepare;
 #[cfg(test)]
 mod tests;
 

@@ -35,6 +35,16 @@ pub(crate) struct Placed<'w, S: Storage> {
     pub step: Step<'w>,
     pub inputs: S::Few<Source>,
     pub output: Placement,
+    /// The node this step computes.
+    pub node: NodeId,
+}
+
+/// Where the layers that train read their weights from: a copy in RAM (`ram`, layer `l`'s
+/// first byte at `at[l]`), instead of the graph's buffer (which may be in flash).
+#[derive(Clone, Copy)]
+pub(crate) struct WeightSource<'t, 'l> {
+    pub ram: &'t [u8],
+    pub at: &'l [Option<u32>],
 }
 
 /// A model ready to run: make it once with [`Graph::prepare`], then run it any number of
@@ -145,11 +155,27 @@ impl<'w, S: Storage> Graph<'w, S> {
         training: Option<bool>,
         plan: Option<&Plan<S>>,
     ) -> Result<(), Error> {
+        self.prepare_with(out, input_shapes, training, plan, None)
+    }
+
+    /// [`Self::prepare_in`] with the weights of some layers read from `ram` (training).
+    #[inline(never)]
+    pub(crate) fn prepare_with<'t>(
+        &self,
+        out: &mut Prepared<'t, S>,
+        input_shapes: Option<&[Shape]>,
+        training: Option<bool>,
+        plan: Option<&Plan<S>>,
+        ram: Option<WeightSource<'t, '_>>,
+    ) -> Result<(), Error>
+    where
+        'w: 't,
+    {
         out.steps.clear();
         out.inputs.clear();
         out.outputs.clear();
         out.plan_bytes = 0;
-        let result = self.fill(out, input_shapes, training, plan);
+        let result = self.fill(out, input_shapes, training, plan, ram);
         if result.is_err() {
             out.steps.clear();
             out.inputs.clear();
@@ -158,13 +184,17 @@ impl<'w, S: Storage> Graph<'w, S> {
         result
     }
 
-    fn fill(
+    fn fill<'t>(
         &self,
-        out: &mut Prepared<'w, S>,
+        out: &mut Prepared<'t, S>,
         input_shapes: Option<&[Shape]>,
         training: Option<bool>,
         plan: Option<&Plan<S>>,
-    ) -> Result<(), Error> {
+        ram: Option<WeightSource<'t, '_>>,
+    ) -> Result<(), Error>
+    where
+        'w: 't,
+    {
         if self.weights.len() != self.weight_len {
             return Err(Error::WeightsLength {
                 expected: self.weight_len,
@@ -184,7 +214,7 @@ impl<'w, S: Storage> Graph<'w, S> {
         for i in 0..self.nodes.len() {
             let is_input = self.inputs.iter().any(|&n| n as usize == i);
             if !is_input && self.nodes[i].view_of.is_none() {
-                let step = self.step_of(i, &shapes, training)?;
+                let step = self.step_of(i, &shapes, training, ram)?;
                 self.push_step(out, i, step, &shapes, plan)?;
             }
         }
@@ -232,12 +262,16 @@ impl<'w, S: Storage> Graph<'w, S> {
     /// Resolves node `i`'s step. Its own function (as is [`Self::push_step`]), so that
     /// its temporaries do not stack up on the caller's or on each other's.
     #[inline(never)]
-    fn step_of(
+    fn step_of<'t>(
         &self,
         i: usize,
         shapes: &[Shape],
         training: Option<bool>,
-    ) -> Result<Step<'w>, Error> {
+        ram: Option<WeightSource<'t, '_>>,
+    ) -> Result<Step<'t>, Error>
+    where
+        'w: 't,
+    {
         let node = self.nodes.get(i).ok_or(Error::NoSuchLayer)?;
         let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
         let op = layer.kind.op();
@@ -262,6 +296,13 @@ impl<'w, S: Storage> Graph<'w, S> {
             });
         }
         let specs = self.layer_weights(node.layer);
+        let in_ram = ram.and_then(|r| {
+            let at = r.at.get(node.layer as usize).copied().flatten()?;
+            Some((r.ram, at as usize))
+        });
+        if let Some((buffer, start)) = in_ram {
+            return self.prepare_step(i, node, &specs, buffer, start, shapes, training);
+        }
         let start = match (specs.is_empty(), self.weight_offset(node.layer)) {
             (true, _) => 0,
             (false, Some(start)) => start,
@@ -272,6 +313,23 @@ impl<'w, S: Storage> Graph<'w, S> {
                 })
             }
         };
+        self.prepare_step(i, node, &specs, self.weights, start, shapes, training)
+    }
+
+    /// Prepares node `i`'s layer with its weights at `start` in `buffer`.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_step<'t>(
+        &self,
+        i: usize,
+        node: &crate::graph::Node<S>,
+        specs: &[crate::graph::WeightSpec],
+        buffer: &'t [u8],
+        start: usize,
+        shapes: &[Shape],
+        training: Option<bool>,
+    ) -> Result<Step<'t>, Error> {
+        let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
+        let op = layer.kind.op();
         let tensors = |n: NodeId| {
             self.nodes
                 .get(self.resolve(n) as usize)
@@ -285,8 +343,8 @@ impl<'w, S: Storage> Graph<'w, S> {
             inputs: &node.inputs,
             output: shapes.get(i).copied().unwrap_or(Shape::SCALAR),
             weights: Weights {
-                specs: &specs,
-                buffer: self.weights,
+                specs,
+                buffer,
                 start,
             },
             training: self.node_training(i, training),
@@ -298,11 +356,11 @@ impl<'w, S: Storage> Graph<'w, S> {
 
     /// Appends node `i`'s step, with where its inputs and output are, to `out`.
     #[inline(never)]
-    fn push_step(
+    fn push_step<'t>(
         &self,
-        out: &mut Prepared<'w, S>,
+        out: &mut Prepared<'t, S>,
         i: usize,
-        step: Step<'w>,
+        step: Step<'t>,
         shapes: &[Shape],
         plan: &Plan<S>,
     ) -> Result<(), Error> {
@@ -324,6 +382,7 @@ impl<'w, S: Storage> Graph<'w, S> {
             step,
             inputs,
             output,
+            node: i as NodeId,
         };
         storage::push(&mut out.steps, placed, "nodes")
     }

@@ -1,0 +1,263 @@
+//! Where training keeps everything, in one arena: the RAM copy of the weights that train,
+//! their gradients and optimizer slots, one sample's activations and their gradients,
+//! scratch, and (for `evaluate`) the inference plan. Worked out at `compile`, from the
+//! graph alone, so the size is known before the firmware links (`kiln export --train`).
+
+use super::{Compile, TrainError};
+use crate::error::Error;
+use crate::graph::storage::{self, Storage};
+use crate::graph::{DType, Graph, LayerId, NodeId};
+use crate::name::for_error;
+use crate::planner::{self, Placement, Plan, ARENA_ALIGN};
+
+/// The arena of a compiled model: its parts in bytes, in the order they are laid out.
+///
+/// ```
+/// use kiln::layers::{Dense, Input};
+/// use kiln::train::{Compile, Loss, Sgd};
+/// use kiln::{Fixed, Sequential};
+/// let mut model = Sequential::<Fixed<4>>::new();
+/// model.add(Input::new(&[3]))?;
+/// model.add(Dense::new(2))?;
+/// let plan = model.train_plan(&Compile::new(Sgd::new(0.1).momentum(0.9)).loss(Loss::MeanSquaredError))?;
+/// assert_eq!(plan.trainable_bytes(), 8 * 4);        // kernel (3, 2) and bias (2,)
+/// assert_eq!(plan.slot_bytes(), 8 * 4);             // one velocity per value
+/// # Ok::<(), kiln::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainPlan<S: Storage> {
+    /// Per layer: where its weights start in the RAM copy (`None`: read where they are).
+    pub(crate) ram_at: S::List<Option<u32>>,
+    /// Per node: where its gradient starts in the gradient region (`None`: none needed).
+    pub(crate) grad_at: S::List<Option<u32>>,
+    /// One sample's activations, each in its own place (the backward pass reads them).
+    pub(crate) activations: Plan<S>,
+    /// `evaluate`'s plan (inference, tensors share memory).
+    pub(crate) inference: Plan<S>,
+    pub(crate) weight_bytes: usize,
+    pub(crate) slot_bytes: usize,
+    pub(crate) grad_bytes: usize,
+    /// Floats in each of the three scratch buffers.
+    pub(crate) scratch: usize,
+    /// Steps of a forward pass (one saved generator state each).
+    pub(crate) steps: usize,
+    pub(crate) lower_bound: usize,
+}
+
+/// Bytes of one saved generator state.
+pub(crate) const RNG_BYTES: usize = 16;
+
+impl<S: Storage> TrainPlan<S> {
+    /// Bytes of the weights that train (their layers' whole weights, copied to RAM):
+    /// `TRAINABLE_BYTES`.
+    pub fn trainable_bytes(&self) -> usize {
+        self.weight_bytes
+    }
+
+    /// Bytes of the weights' gradients (as many as the weights).
+    pub fn gradient_bytes(&self) -> usize {
+        self.weight_bytes
+    }
+
+    /// Bytes of the optimizer's slots (momentum's velocities).
+    pub fn slot_bytes(&self) -> usize {
+        self.slot_bytes
+    }
+
+    /// Bytes of one sample's activations, kept for the backward pass.
+    pub fn activation_bytes(&self) -> usize {
+        self.activations.bytes
+    }
+
+    /// Bytes of the activations' gradients.
+    pub fn activation_gradient_bytes(&self) -> usize {
+        self.grad_bytes
+    }
+
+    /// Bytes of scratch (three buffers as long as the largest tensor) and saved
+    /// generator states.
+    pub fn scratch_bytes(&self) -> usize {
+        3 * self.scratch * 4 + self.steps * RNG_BYTES
+    }
+
+    /// Bytes the part after the weights, gradients and slots needs: a training step's or
+    /// an `evaluate`'s, whichever is bigger.
+    pub(crate) fn work_bytes(&self) -> usize {
+        let train = self.activations.bytes + self.grad_bytes + self.scratch_bytes();
+        let eval = self.inference.bytes + self.scratch * 4;
+        train.max(eval)
+    }
+
+    /// Bytes of arena `compile` needs, with room to align any `[u8]`:
+    /// `TRAIN_ARENA_BYTES`.
+    pub fn train_arena_bytes(&self) -> usize {
+        planner::arena_bytes(self.fixed_bytes() + self.work_bytes())
+    }
+
+    /// Weights, gradients and slots.
+    pub(crate) fn fixed_bytes(&self) -> usize {
+        2 * self.weight_bytes + self.slot_bytes
+    }
+
+    /// What no plan of this way of training (one sample at a time, no recomputation)
+    /// can go under: the weights that train, their gradients and slots, plus the most
+    /// that must be live at once in a step: every tensor the backward pass reads, and the
+    /// largest gradient of one layer's output together with its inputs'.
+    pub fn lower_bound(&self) -> usize {
+        self.fixed_bytes() + self.lower_bound
+    }
+}
+
+impl<'w, S: Storage> Graph<'w, S> {
+    /// The arena training this model with `compile` needs, and how it is laid out.
+    pub fn train_plan(&self, compile: &Compile) -> Result<TrainPlan<S>, Error> {
+        self.check_built()?;
+        compile.check(self.outputs.len()).map_err(Error::Train)?;
+        let train_shapes = self.shapes_for(None, Some(true))?;
+        let inference_shapes = self.shapes_for(None, Some(false))?;
+
+        // The layers that train: trainable (with every enclosing model), with weights.
+        let mut ram_at: S::List<Option<u32>> = Default::default();
+        let mut weight_bytes = 0usize;
+        for id in 0..self.layers.len() {
+            let layer = id as LayerId;
+            let specs = self.layer_weights(layer);
+            let trains = self.is_trainable(layer) && specs.iter().any(|w| w.trainable);
+            let at = if trains {
+                if specs.iter().any(|w| w.dtype != DType::F32) {
+                    return Err(not_float(self, layer));
+                }
+                let at = weight_bytes;
+                weight_bytes += specs.iter().map(|w| w.bytes()).sum::<usize>();
+                Some(to_u32(at)?)
+            } else {
+                None
+            };
+            storage::push(&mut ram_at, at, "layers")?;
+        }
+        let slot_bytes = weight_bytes * compile.optimizer.slots_per_value();
+
+        // Every computed node gets its own place: the backward pass reads them all.
+        let mut placements: S::List<Placement> = Default::default();
+        let mut offset = 0usize;
+        let mut steps = 0usize;
+        let mut largest = 0usize;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let shape = train_shapes.get(i).copied().unwrap_or(crate::Shape::SCALAR);
+            let elements = shape.sample_elements().unwrap_or(0);
+            largest = largest.max(elements);
+            let is_input = self.inputs.iter().any(|&n| n as usize == i);
+            let placement = if is_input || node.view_of.is_some() {
+                Placement::default()
+            } else {
+                steps += 1;
+                let bytes = (elements * node.dtype.size()).next_multiple_of(ARENA_ALIGN);
+                let p = Placement {
+                    offset,
+                    bytes,
+                    in_place: false,
+                };
+                offset += bytes;
+                p
+            };
+            storage::push(&mut placements, placement, "nodes")?;
+        }
+        let activations = Plan {
+            placements,
+            bytes: offset,
+            lower_bound: offset,
+        };
+
+        // Gradients: the nodes downstream of a layer that trains.
+        let mut grad_at: S::List<Option<u32>> = Default::default();
+        let mut grad_bytes = 0usize;
+        let mut live = 0usize;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let resolved = self.resolve(i as NodeId) as usize;
+            let needs = if resolved != i {
+                false // a view: its gradient is its target's
+            } else {
+                let own = ram_at.get(node.layer as usize).copied().flatten().is_some();
+                own || node.inputs.iter().any(|&n| {
+                    let n = self.resolve(n) as usize;
+                    grad_at.get(n).copied().flatten().is_some()
+                })
+            };
+            let at = if needs {
+                let layer = self.layer(node.layer).ok_or(Error::NoSuchLayer)?;
+                if node.dtype != DType::F32 {
+                    return Err(not_float(self, node.layer));
+                }
+                if layer.kind.op().backward().is_none() {
+                    return Err(Error::Train(TrainError::NoBackward {
+                        layer: for_error(&layer.name),
+                        class: layer.class_name(),
+                    }));
+                }
+                let bytes = train_shapes[i].sample_elements().unwrap_or(0) * 4;
+                let inputs: usize = node
+                    .inputs
+                    .iter()
+                    .map(|&n| self.resolve(n) as usize)
+                    .filter(|&n| grad_at.get(n).copied().flatten().is_some())
+                    .map(|n| {
+                        train_shapes
+                            .get(n)
+                            .and_then(|s| s.sample_elements())
+                            .unwrap_or(0)
+                            * 4
+                    })
+                    .sum();
+                live = live.max(bytes + inputs);
+                let at = grad_bytes;
+                grad_bytes += bytes;
+                Some(to_u32(at)?)
+            } else {
+                None
+            };
+            storage::push(&mut grad_at, at, "nodes")?;
+        }
+        // What the backward pass reads: the outputs and inputs of the nodes with a
+        // gradient, each once (model inputs stay in the caller's buffers).
+        let mut saved = 0usize;
+        let placed: &[Placement] = core::ops::Deref::deref(&activations.placements);
+        for (i, placement) in placed.iter().enumerate() {
+            let read = self.nodes.iter().enumerate().any(|(j, node)| {
+                grad_at.get(j).copied().flatten().is_some()
+                    && (j == i || node.inputs.iter().any(|&n| self.resolve(n) as usize == i))
+            });
+            if read {
+                saved += placement.bytes;
+            }
+        }
+        let inference = planner::plan(self, &inference_shapes, Some(false))?;
+        let lower_bound = (saved + live).max(inference.lower_bound);
+        Ok(TrainPlan {
+            ram_at,
+            grad_at,
+            activations,
+            inference,
+            weight_bytes,
+            slot_bytes,
+            grad_bytes,
+            scratch: largest,
+            steps,
+            lower_bound,
+        })
+    }
+}
+
+fn not_float<S: Storage>(graph: &Graph<'_, S>, layer: LayerId) -> Error {
+    let name = graph
+        .layer(layer)
+        .map(|l| for_error(&l.name))
+        .unwrap_or_default();
+    Error::Train(TrainError::NotFloat { layer: name })
+}
+
+fn to_u32(bytes: usize) -> Result<u32, Error> {
+    u32::try_from(bytes).map_err(|_| Error::Capacity {
+        what: "bytes of training arena",
+        capacity: u32::MAX as usize,
+    })
+}

@@ -1,0 +1,861 @@
+//! A compiled model: `fit`, `evaluate`, `train_on_batch`, `predict` with the weights it
+//! trains.
+
+use super::plan::{TrainPlan, RNG_BYTES};
+use super::{Compile, Loss, Permutation, TrainError, MAX_METRICS, MAX_OUTPUTS};
+use crate::error::Error;
+use crate::graph::storage::Storage;
+use crate::graph::Graph;
+use crate::kernels::SmallRng;
+use crate::ops::{Rand, Saved};
+use crate::planner::{Placement, ARENA_ALIGN};
+use crate::runtime::invoke::run_step;
+use crate::runtime::prepare::{Source, WeightSource};
+use crate::runtime::Prepared;
+
+/// Input or target buffers: one per model input (or output), each a whole data set,
+/// batch first.
+#[derive(Clone, Copy, Debug)]
+pub struct Data<'d> {
+    /// One buffer per model input.
+    pub x: &'d [&'d [f32]],
+    /// One buffer per model output: the loss's targets (class indices for a sparse loss).
+    pub y: &'d [&'d [f32]],
+}
+
+/// Keras's `fit` arguments.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FitOptions {
+    /// `batch_size` (Keras's default 32); the last batch may be smaller and still gets a
+    /// full step.
+    pub batch_size: usize,
+    /// `epochs`.
+    pub epochs: usize,
+    /// `shuffle`: a new seeded order each epoch (see [`Permutation`]).
+    pub shuffle: bool,
+    /// The seed of the shuffles and of the training-mode layers (Dropout).
+    pub seed: u64,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            batch_size: 32,
+            epochs: 1,
+            shuffle: true,
+            seed: 0,
+        }
+    }
+}
+
+/// The loss and metrics of a batch, an epoch or an `evaluate`, as Keras logs them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Logs {
+    /// `loss`: the weighted sum of the outputs' losses.
+    pub loss: f32,
+    /// `<output>_loss` per output (unweighted).
+    pub output_losses: heapless::Vec<f32, MAX_OUTPUTS>,
+    /// The metrics, in [`Compile::metrics`] order.
+    pub metrics: heapless::Vec<f32, MAX_METRICS>,
+}
+
+/// One epoch's logs, and the validation data's when `fit` was given some.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EpochLogs {
+    /// On the training data: running means over the epoch's batches.
+    pub train: Logs,
+    /// `evaluate` on the validation data after the epoch (`val_…`).
+    pub validation: Option<Logs>,
+}
+
+/// What `fit` reports as it goes (Keras's callbacks). `()` ignores everything.
+pub trait Callback {
+    /// After each step: the epoch (from 0), the step in it (from 0), the steps per
+    /// epoch, and the running logs of the epoch so far.
+    fn on_batch_end(&mut self, _epoch: usize, _step: usize, _steps: usize, _logs: &Logs) {}
+    /// After each epoch.
+    fn on_epoch_end(&mut self, _epoch: usize, _logs: &EpochLogs) {}
+}
+
+impl Callback for () {}
+
+/// Keras's running means (`Mean` metrics): totals and counts in float32.
+#[derive(Clone, Debug, Default)]
+struct Tracker {
+    loss: (f32, f32),
+    outputs: [(f32, f32); MAX_OUTPUTS],
+    metrics: [(f32, f32); MAX_METRICS],
+}
+
+/// Sums of one batch, per output and per metric, over rows.
+#[derive(Clone, Debug, Default)]
+struct BatchSums {
+    rows: [f32; MAX_OUTPUTS],
+    losses: [f32; MAX_OUTPUTS],
+    metrics: [(f32, f32); MAX_METRICS],
+}
+
+impl Tracker {
+    fn add(&mut self, compile: &Compile, outputs: usize, sums: &BatchSums, batch: usize) {
+        let n = batch as f32;
+        let mut loss = 0.0f32;
+        for k in 0..outputs {
+            let mean = sums.losses[k] / sums.rows[k];
+            loss += compile.loss_weight(k) * mean;
+            let t = &mut self.outputs[k];
+            *t = (t.0 + mean * n, t.1 + n);
+        }
+        self.loss = (self.loss.0 + loss * n, self.loss.1 + n);
+        for (t, s) in self.metrics.iter_mut().zip(&sums.metrics) {
+            *t = (t.0 + s.0, t.1 + s.1);
+        }
+    }
+
+    fn logs(&self, outputs: usize, metrics: usize) -> Logs {
+        let mean = |(total, count): (f32, f32)| total / count;
+        Logs {
+            loss: mean(self.loss),
+            output_losses: self.outputs[..outputs].iter().map(|&t| mean(t)).collect(),
+            metrics: self.metrics[..metrics].iter().map(|&t| mean(t)).collect(),
+        }
+    }
+}
+
+/// A model compiled for training, with its arena: make it with [`Graph::compile`].
+pub struct Trainer<'g, 'w, 'a, S: Storage> {
+    graph: &'g Graph<'w, S>,
+    compile: Compile,
+    plan: TrainPlan<S>,
+    arena: &'a mut [u8],
+    iterations: u64,
+}
+
+impl<'w, S: Storage> Graph<'w, S> {
+    /// Keras's `compile`: checks that the model can train with `compile` (one loss per
+    /// output, a backward pass on every layer gradients flow through, only float32 layers
+    /// training) and that `arena` holds [`TrainPlan::train_arena_bytes`], then copies the
+    /// weights that train into it. Nothing of the graph's own weights is written: get
+    /// the trained ones with [`Trainer::write_weights`].
+    pub fn compile<'g, 'a>(
+        &'g self,
+        compile: Compile,
+        arena: &'a mut [u8],
+    ) -> Result<Trainer<'g, 'w, 'a, S>, Error> {
+        let plan = self.train_plan(&compile)?;
+        let given = arena.len();
+        let skip = arena.as_ptr().align_offset(ARENA_ALIGN).min(given);
+        let arena = &mut arena[skip..];
+        let needed = plan.fixed_bytes() + plan.work_bytes();
+        if arena.len() < needed {
+            return Err(Error::ArenaTooSmall {
+                given,
+                usable: arena.len(),
+                needed,
+                declare: plan.train_arena_bytes(),
+            });
+        }
+        if self.weights.len() != self.weight_len {
+            return Err(Error::WeightsLength {
+                expected: self.weight_len,
+                found: self.weights.len(),
+            });
+        }
+        let arena = &mut arena[..needed];
+        arena.fill(0);
+        for (layer, at) in plan.ram_at.iter().enumerate() {
+            let (Some(at), Some(from)) = (at, self.weight_offset(layer as crate::graph::LayerId))
+            else {
+                continue;
+            };
+            let bytes: usize = self
+                .layer_weights(layer as crate::graph::LayerId)
+                .iter()
+                .map(|w| w.bytes())
+                .sum();
+            let (at, source) = (*at as usize, self.weights.get(from..from + bytes));
+            if let (Some(dest), Some(source)) = (arena.get_mut(at..at + bytes), source) {
+                dest.copy_from_slice(source);
+            }
+        }
+        Ok(Trainer {
+            graph: self,
+            compile,
+            plan,
+            arena,
+            iterations: 0,
+        })
+    }
+}
+
+/// The arena split into its parts.
+struct Parts<'p> {
+    weights: &'p mut [u8],
+    gradients: &'p mut [f32],
+    slots: &'p mut [f32],
+    activations: &'p mut [u8],
+    activation_gradients: &'p mut [f32],
+    scratch: [&'p mut [f32]; 3],
+    rng: &'p mut [u32],
+}
+
+fn take<'p>(rest: &mut &'p mut [u8], bytes: usize) -> &'p mut [u8] {
+    let all = core::mem::take(rest);
+    let (head, tail) = all.split_at_mut(bytes.min(all.len()));
+    *rest = tail;
+    head
+}
+
+fn floats(bytes: &mut [u8]) -> &mut [f32] {
+    bytemuck::try_cast_slice_mut(bytes).unwrap_or(&mut [])
+}
+
+impl<S: Storage> Trainer<'_, '_, '_, S> {
+    /// The plan of this trainer's arena.
+    pub fn plan(&self) -> &TrainPlan<S> {
+        &self.plan
+    }
+
+    /// Keras's `optimizer.iterations`: the steps applied so far.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    /// Writes the model's whole weight buffer, with the trained layers' current weights,
+    /// into `out` (as long as [`Graph::weights`]; e.g. to save or export the model).
+    pub fn write_weights(&self, out: &mut [u8]) -> Result<(), Error> {
+        let graph = self.graph;
+        if out.len() != graph.weights.len() {
+            return Err(Error::WeightsLength {
+                expected: graph.weights.len(),
+                found: out.len(),
+            });
+        }
+        out.copy_from_slice(graph.weights);
+        for (layer, at) in self.plan.ram_at.iter().enumerate() {
+            let (Some(at), Some(to)) = (at, graph.weight_offset(layer as crate::graph::LayerId))
+            else {
+                continue;
+            };
+            let bytes: usize = graph
+                .layer_weights(layer as crate::graph::LayerId)
+                .iter()
+                .map(|w| w.bytes())
+                .sum();
+            let at = *at as usize;
+            if let (Some(dest), Some(source)) =
+                (out.get_mut(to..to + bytes), self.arena.get(at..at + bytes))
+            {
+                dest.copy_from_slice(source);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The arena's parts for `plan`.
+fn parts<'p, S: Storage>(p: &TrainPlan<S>, arena: &'p mut [u8]) -> Parts<'p> {
+    {
+        let mut rest: &mut [u8] = arena;
+        let weights = take(&mut rest, p.weight_bytes);
+        let gradients = floats(take(&mut rest, p.weight_bytes));
+        let slots = floats(take(&mut rest, p.slot_bytes));
+        let activations = take(&mut rest, p.activations.bytes);
+        let activation_gradients = floats(take(&mut rest, p.grad_bytes));
+        let s0 = floats(take(&mut rest, p.scratch * 4));
+        let s1 = floats(take(&mut rest, p.scratch * 4));
+        let s2 = floats(take(&mut rest, p.scratch * 4));
+        let rng =
+            bytemuck::try_cast_slice_mut(take(&mut rest, p.steps * RNG_BYTES)).unwrap_or(&mut []);
+        Parts {
+            weights,
+            gradients,
+            slots,
+            activations,
+            activation_gradients,
+            scratch: [s0, s1, s2],
+            rng,
+        }
+    }
+}
+
+/// Samples in `data`, checked against the model's inputs and the losses' targets.
+fn samples<S: Storage>(
+    compile: &Compile,
+    data: &Data<'_>,
+    prepared: &Prepared<'_, S>,
+) -> Result<usize, Error> {
+    {
+        let (inputs, outputs) = prepared.io_count();
+        if data.x.len() != inputs {
+            return Err(Error::BufferCount {
+                what: "input",
+                expected: inputs,
+                found: data.x.len(),
+            });
+        }
+        if data.y.len() != outputs {
+            return Err(Error::BufferCount {
+                what: "target",
+                expected: outputs,
+                found: data.y.len(),
+            });
+        }
+        let mut samples = None;
+        for (i, x) in data.x.iter().enumerate() {
+            let per = prepared.input_elements(i).unwrap_or(0);
+            if per == 0 || x.len() % per != 0 {
+                return Err(Error::BufferLength {
+                    what: "input",
+                    index: i,
+                    shape: prepared
+                        .inputs
+                        .get(i)
+                        .map_or(crate::Shape::SCALAR, |io| io.shape.with_batch(None)),
+                    found: x.len(),
+                });
+            }
+            let n = x.len() / per;
+            match samples {
+                Some(first) if first != n => return Err(Error::BatchMismatch { first, other: n }),
+                _ => samples = Some(n),
+            }
+        }
+        let samples = samples.unwrap_or(0);
+        for (k, y) in data.y.iter().enumerate() {
+            let loss = compile.losses().get(k).copied();
+            let per = loss.map_or(0, |loss| target_per_sample(prepared, k, loss));
+            if y.len() != per * samples {
+                return Err(Error::Train(TrainError::TargetLength {
+                    output: k,
+                    per_sample: per,
+                    found: y.len(),
+                    samples,
+                }));
+            }
+        }
+        if samples == 0 {
+            return Err(Error::Train(TrainError::Options("the data has no samples")));
+        }
+        Ok(samples)
+    }
+}
+
+impl<S: Storage> Trainer<'_, '_, '_, S> {
+    /// Keras's `train_on_batch`: one optimizer step on all of `data` as one batch.
+    /// Returns the batch's loss and metrics (from the forward pass before the update).
+    pub fn train_on_batch(&mut self, data: &Data<'_>) -> Result<Logs, Error> {
+        let mut tracker = Tracker::default();
+        let n = self.count(data)?;
+        let mut rng = SmallRng::new(self.iterations);
+        self.step(
+            data,
+            &Permutation::identity(n),
+            0..n,
+            &mut rng,
+            &mut tracker,
+        )?;
+        let outputs = self.graph.outputs.len();
+        Ok(tracker.logs(outputs, self.compile.metrics(outputs).count()))
+    }
+
+    fn count(&mut self, data: &Data<'_>) -> Result<usize, Error> {
+        let mut prepared = Prepared::default();
+        let graph = self.graph;
+        graph.prepare_with(
+            &mut prepared,
+            None,
+            Some(true),
+            Some(&self.plan.activations),
+            None,
+        )?;
+        samples(&self.compile, data, &prepared)
+    }
+
+    /// Keras's `fit(x, y, batch_size, epochs, shuffle, validation_data)`: returns the last
+    /// epoch's logs, and reports every step and epoch to `callback`. An error stops it
+    /// with the weights of the last step that was applied.
+    pub fn fit(
+        &mut self,
+        x: &[&[f32]],
+        y: &[&[f32]],
+        options: &FitOptions,
+        validation: Option<Data<'_>>,
+        callback: &mut dyn Callback,
+    ) -> Result<EpochLogs, Error> {
+        if options.batch_size == 0 {
+            return Err(Error::Train(TrainError::Options(
+                "batch_size must be at least 1",
+            )));
+        }
+        let data = Data { x, y };
+        let n = self.count(&data)?;
+        let steps = n.div_ceil(options.batch_size);
+        let outputs = self.graph.outputs.len();
+        let metrics = self.compile.metrics(outputs).count();
+        let mut rng = SmallRng::new(options.seed);
+        let mut last = EpochLogs::default();
+        for epoch in 0..options.epochs {
+            let order = if options.shuffle {
+                Permutation::new(
+                    n,
+                    options.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                )
+            } else {
+                Permutation::identity(n)
+            };
+            let mut tracker = Tracker::default();
+            for step in 0..steps {
+                let start = step * options.batch_size;
+                let end = (start + options.batch_size).min(n);
+                self.step(&data, &order, start..end, &mut rng, &mut tracker)?;
+                callback.on_batch_end(epoch, step, steps, &tracker.logs(outputs, metrics));
+            }
+            last = EpochLogs {
+                train: tracker.logs(outputs, metrics),
+                validation: match validation {
+                    Some(v) => Some(self.evaluate(&v, options.batch_size)?),
+                    None => None,
+                },
+            };
+            callback.on_epoch_end(epoch, &last);
+        }
+        Ok(last)
+    }
+
+    /// Keras's `evaluate(x, y, batch_size)`: the loss and metrics at inference, averaged
+    /// as Keras does (the loss over batches, weighted by their sizes).
+    pub fn evaluate(&mut self, data: &Data<'_>, batch_size: usize) -> Result<Logs, Error> {
+        if batch_size == 0 {
+            return Err(Error::Train(TrainError::Options(
+                "batch_size must be at least 1",
+            )));
+        }
+        let graph = self.graph;
+        let outputs = graph.outputs.len();
+        let compile = &self.compile;
+        let metric_list: heapless::Vec<(usize, super::Metric), MAX_METRICS> =
+            compile.metrics(outputs).collect();
+        let plan = &self.plan;
+        let weight_bytes = plan.weight_bytes;
+        let fixed = plan.fixed_bytes();
+        let (head, work) = self.arena.split_at_mut(fixed);
+        let ram = &head[..weight_bytes];
+        let mut prepared = Prepared::default();
+        let source = WeightSource {
+            ram,
+            at: &plan.ram_at,
+        };
+        graph.prepare_with(
+            &mut prepared,
+            None,
+            Some(false),
+            Some(&plan.inference),
+            Some(source),
+        )?;
+        let n = samples(&compile, data, &prepared)?;
+        let (activations, scratch) = work.split_at_mut(plan.inference.bytes);
+        let scratch = floats(scratch);
+        let mut tracker = Tracker::default();
+        let mut rng = SmallRng::new(0);
+        let mut start = 0;
+        while start < n {
+            let end = (start + batch_size).min(n);
+            let mut sums = BatchSums::default();
+            for sample in start..end {
+                forward(&prepared, data, sample, activations, &mut rng, None);
+                for k in 0..outputs {
+                    let (width, _) = output_rows(&prepared, k);
+                    let prediction = output_values(&prepared, k, data, sample, activations);
+                    let loss = compile.losses()[k];
+                    let tw = loss.target_width(width);
+                    let per = target_per_sample(&prepared, k, loss);
+                    let target = data.y[k]
+                        .get(sample * per..(sample + 1) * per)
+                        .unwrap_or(&[]);
+                    check_labels(loss, target, width, k, sample)?;
+                    for (p, t) in prediction
+                        .chunks(width.max(1))
+                        .zip(target.chunks(tw.max(1)))
+                    {
+                        sums.losses[k] += loss.value(p, t, scratch);
+                        sums.rows[k] += 1.0;
+                        for (m, &(output, metric)) in metric_list.iter().enumerate() {
+                            if output == k {
+                                sums.metrics[m].0 += metric.row(loss, p, t);
+                                sums.metrics[m].1 += 1.0;
+                            }
+                        }
+                    }
+                }
+            }
+            tracker.add(compile, outputs, &sums, end - start);
+            start = end;
+        }
+        Ok(tracker.logs(outputs, metric_list.len()))
+    }
+
+    /// One optimizer step on the samples at `positions` of `order`.
+    fn step(
+        &mut self,
+        data: &Data<'_>,
+        order: &Permutation,
+        positions: core::ops::Range<usize>,
+        rng: &mut SmallRng,
+        tracker: &mut Tracker,
+    ) -> Result<(), Error> {
+        let graph = self.graph;
+        let outputs = graph.outputs.len();
+        let compile = &self.compile;
+        let metric_list: heapless::Vec<(usize, super::Metric), MAX_METRICS> =
+            compile.metrics(outputs).collect();
+        let step_number = self.iterations + 1;
+        let plan = &self.plan;
+        let parts = parts(plan, self.arena);
+        let Parts {
+            weights,
+            gradients,
+            slots,
+            activations,
+            activation_gradients,
+            scratch,
+            rng: rng_states,
+        } = parts;
+        let [s_out, s_work, s_in] = scratch;
+        gradients.fill(0.0);
+        let batch = positions.len();
+        let mut sums = BatchSums::default();
+        {
+            let mut prepared = Prepared::default();
+            let source = WeightSource {
+                ram: &*weights,
+                at: &plan.ram_at,
+            };
+            graph.prepare_with(
+                &mut prepared,
+                None,
+                Some(true),
+                Some(&plan.activations),
+                Some(source),
+            )?;
+            // One draw per batch: a RandomCrop takes one window for the whole batch.
+            let call_seed = u64::from(rng.next_u32()) << 32 | u64::from(rng.next_u32());
+            for position in positions.clone() {
+                let sample = order.at(position);
+                forward(
+                    &prepared,
+                    data,
+                    sample,
+                    activations,
+                    rng,
+                    Some((rng_states, call_seed)),
+                );
+                activation_gradients.fill(0.0);
+                // The losses, and their gradients at the outputs.
+                for k in 0..outputs {
+                    let loss = compile.losses()[k];
+                    let (width, rows) = output_rows(&prepared, k);
+                    let tw = loss.target_width(width);
+                    let per = rows * tw;
+                    let target = data.y[k]
+                        .get(sample * per..(sample + 1) * per)
+                        .unwrap_or(&[]);
+                    check_labels(loss, target, width, k, sample)?;
+                    let scale = compile.loss_weight(k) / (batch * rows) as f32;
+                    let prediction = output_values(&prepared, k, data, sample, activations);
+                    let node = graph.resolve(graph.outputs[k]) as usize;
+                    let grad_at = plan.grad_at.get(node).copied().flatten();
+                    for (r, (p, t)) in prediction
+                        .chunks(width.max(1))
+                        .zip(target.chunks(tw.max(1)))
+                        .enumerate()
+                    {
+                        let g = s_in.get_mut(..p.len()).unwrap_or(&mut []);
+                        sums.losses[k] += loss.row(p, t, scale, g);
+                        sums.rows[k] += 1.0;
+                        if let Some(at) = grad_at {
+                            let at = at as usize / 4 + r * width;
+                            if let Some(dest) = activation_gradients.get_mut(at..at + g.len()) {
+                                for (d, &v) in dest.iter_mut().zip(g.iter()) {
+                                    *d += v;
+                                }
+                            }
+                        }
+                        for (m, &(output, metric)) in metric_list.iter().enumerate() {
+                            if output == k {
+                                sums.metrics[m].0 += metric.row(loss, p, t);
+                                sums.metrics[m].1 += 1.0;
+                            }
+                        }
+                    }
+                }
+                backward(
+                    graph,
+                    plan,
+                    &prepared,
+                    data,
+                    sample,
+                    activations,
+                    activation_gradients,
+                    gradients,
+                    [&mut *s_out, &mut *s_work, &mut *s_in],
+                    rng_states,
+                );
+            }
+        }
+        // All or nothing: check everything, then apply.
+        let loss_total: f32 = (0..outputs)
+            .map(|k| compile.loss_weight(k) * sums.losses[k] / sums.rows[k])
+            .sum();
+        if !loss_total.is_finite() {
+            return Err(non_finite("loss", step_number));
+        }
+        if gradients.iter().any(|g| !g.is_finite()) {
+            return Err(non_finite("gradient", step_number));
+        }
+        let optimizer = compile.optimizer;
+        let values = floats(weights);
+        let mut ok = true;
+        for_each_trainable(graph, plan, |range| {
+            for i in range {
+                let slot = slots.get(i).copied().unwrap_or(0.0);
+                let (w, v) = optimizer.update(values[i], gradients[i], slot);
+                ok &= w.is_finite() && v.is_finite();
+            }
+        });
+        if !ok {
+            return Err(non_finite("weight", step_number));
+        }
+        for_each_trainable(graph, plan, |range| {
+            for i in range {
+                let slot = slots.get(i).copied().unwrap_or(0.0);
+                let (w, v) = optimizer.update(values[i], gradients[i], slot);
+                values[i] = w;
+                if let Some(s) = slots.get_mut(i) {
+                    *s = v;
+                }
+            }
+        });
+        tracker.add(compile, outputs, &sums, batch);
+        self.iterations = step_number;
+        Ok(())
+    }
+}
+
+fn non_finite(what: &'static str, step: u64) -> Error {
+    Error::Train(TrainError::NonFinite { what, step })
+}
+
+/// Calls `f` with the float index range of every trainable variable in the RAM copy.
+fn for_each_trainable<S: Storage>(
+    graph: &Graph<'_, S>,
+    plan: &TrainPlan<S>,
+    mut f: impl FnMut(core::ops::Range<usize>),
+) {
+    for (layer, at) in plan.ram_at.iter().enumerate() {
+        let Some(at) = at else { continue };
+        let specs = graph.layer_weights(layer as crate::graph::LayerId);
+        for (spec, range) in specs.iter().zip(crate::graph::layout(&specs, *at as usize)) {
+            if spec.trainable {
+                f(range.start / 4..range.end / 4);
+            }
+        }
+    }
+}
+
+/// `(width of the last axis, rows)` of output `k` per sample.
+fn output_rows<S: Storage>(prepared: &Prepared<'_, S>, k: usize) -> (usize, usize) {
+    let Some((_, io)) = prepared.outputs.get(k) else {
+        return (0, 0);
+    };
+    let width = io.shape.last().unwrap_or(1) as usize;
+    (width, io.elements.checked_div(width).unwrap_or(0))
+}
+
+/// Target values per sample of output `k` for `loss`.
+fn target_per_sample<S: Storage>(prepared: &Prepared<'_, S>, k: usize, loss: Loss) -> usize {
+    let (width, rows) = output_rows(prepared, k);
+    rows * loss.target_width(width)
+}
+
+/// A sparse loss's targets must be class indices.
+fn check_labels(
+    loss: Loss,
+    target: &[f32],
+    width: usize,
+    output: usize,
+    sample: usize,
+) -> Result<(), Error> {
+    if !loss.sparse() {
+        return Ok(());
+    }
+    for &value in target {
+        if !(value >= 0.0 && value < width as f32 && value == libm::truncf(value)) {
+            return Err(Error::Train(TrainError::Label {
+                output,
+                sample,
+                value,
+                classes: width,
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of model input `index` for one sample.
+fn input_bytes<'d>(data: &Data<'d>, source: &Source, sample: usize) -> &'d [u8] {
+    match *source {
+        Source::Caller { index, bytes } => data
+            .x
+            .get(index)
+            .map(|x| bytemuck::cast_slice::<f32, u8>(x))
+            .and_then(|b| b.get(sample * bytes..(sample + 1) * bytes))
+            .unwrap_or(&[]),
+        Source::Arena { .. } => &[],
+    }
+}
+
+/// Output `k`'s values for the sample just run.
+fn output_values<'v, S: Storage>(
+    prepared: &Prepared<'_, S>,
+    k: usize,
+    data: &Data<'v>,
+    sample: usize,
+    activations: &'v [u8],
+) -> &'v [f32] {
+    let Some((source, _)) = prepared.outputs.get(k) else {
+        return &[];
+    };
+    let bytes = match *source {
+        Source::Caller { .. } => input_bytes(data, source, sample),
+        Source::Arena { offset, bytes } => activations.get(offset..offset + bytes).unwrap_or(&[]),
+    };
+    bytemuck::try_cast_slice(bytes).unwrap_or(&[])
+}
+
+/// Runs every step of one sample; with `saving`, records the generator's state before
+/// each step (Dropout's backward pass draws the same mask again).
+fn forward<S: Storage>(
+    prepared: &Prepared<'_, S>,
+    data: &Data<'_>,
+    sample: usize,
+    activations: &mut [u8],
+    rng: &mut SmallRng,
+    mut saving: Option<(&mut [u32], u64)>,
+) {
+    let caller = |source: &Source| input_bytes(data, source, sample);
+    let call_seed = saving.as_ref().map_or(0, |s| s.1);
+    let mut rand = Rand { rng, call_seed };
+    for (k, placed) in prepared.steps.iter().enumerate() {
+        if let Some((states, _)) = saving.as_mut() {
+            if let Some(dest) = states.get_mut(k * 4..k * 4 + 4) {
+                dest.copy_from_slice(&rand.rng.to_words());
+            }
+        }
+        run_step(placed, &caller, activations, &mut rand);
+    }
+}
+
+/// A tensor's saved values: an arena placement or a model input.
+fn saved_values<'v>(
+    data: &Data<'v>,
+    source: &Source,
+    sample: usize,
+    activations: &'v [u8],
+) -> &'v [f32] {
+    let bytes = match *source {
+        Source::Caller { .. } => input_bytes(data, source, sample),
+        Source::Arena { offset, bytes } => activations.get(offset..offset + bytes).unwrap_or(&[]),
+    };
+    bytemuck::try_cast_slice(bytes).unwrap_or(&[])
+}
+
+fn placement_values<'v>(p: &Placement, activations: &'v [u8]) -> &'v [f32] {
+    let bytes = activations.get(p.offset..p.offset + p.bytes).unwrap_or(&[]);
+    bytemuck::try_cast_slice(bytes).unwrap_or(&[])
+}
+
+/// The backward pass of one sample: every step with a gradient, last to first.
+#[allow(clippy::too_many_arguments)]
+fn backward<S: Storage>(
+    graph: &Graph<'_, S>,
+    plan: &TrainPlan<S>,
+    prepared: &Prepared<'_, S>,
+    data: &Data<'_>,
+    sample: usize,
+    activations: &[u8],
+    activation_gradients: &mut [f32],
+    gradients: &mut [f32],
+    scratch: [&mut [f32]; 3],
+    rng_states: &[u32],
+) {
+    let [d_output, work, d_input] = scratch;
+    for (k, placed) in prepared.steps.iter().enumerate().rev() {
+        let node_id = placed.node as usize;
+        let Some(grad_at) = plan.grad_at.get(node_id).copied().flatten() else {
+            continue;
+        };
+        let (Some(node), Some(layer)) = (
+            graph.nodes.get(node_id),
+            graph.nodes.get(node_id).and_then(|n| graph.layer(n.layer)),
+        ) else {
+            continue;
+        };
+        let Some(back) = layer.kind.op().backward() else {
+            continue;
+        };
+        let output = placement_values(&placed.output, activations);
+        let n = output.len();
+        let at = grad_at as usize / 4;
+        let (Some(d), Some(g)) = (d_output.get_mut(..n), activation_gradients.get(at..at + n))
+        else {
+            continue;
+        };
+        d.copy_from_slice(g);
+        let mut inputs: S::Few<&[f32]> = Default::default();
+        for source in placed.inputs.iter() {
+            let _ = crate::graph::List::push(
+                &mut inputs,
+                saved_values(data, source, sample, activations),
+            );
+        }
+        let words = rng_states.get(k * 4..k * 4 + 4).unwrap_or(&[0; 4]);
+        let saved = Saved {
+            inputs: &inputs,
+            output,
+            rng: SmallRng::from_words([words[0], words[1], words[2], words[3]]),
+        };
+        if let Some(f) = back.output {
+            f(&placed.step.args, &saved, d, work);
+        }
+        if let (Some(f), Some(at)) = (
+            back.weights,
+            plan.ram_at.get(node.layer as usize).copied().flatten(),
+        ) {
+            let floats: usize = graph
+                .layer_weights(node.layer)
+                .iter()
+                .map(|w| w.elements())
+                .sum();
+            let at = at as usize / 4;
+            if let Some(dw) = gradients.get_mut(at..at + floats) {
+                f(&placed.step.args, &saved, d, dw);
+            }
+        }
+        for (j, &input) in node.inputs.iter().enumerate() {
+            let target = graph.resolve(input) as usize;
+            let Some(input_at) = plan.grad_at.get(target).copied().flatten() else {
+                continue;
+            };
+            let len = saved.inputs.get(j).map_or(0, |x| x.len());
+            let (Some(dx), at) = (d_input.get_mut(..len), input_at as usize / 4) else {
+                continue;
+            };
+            (back.input)(&placed.step.args, &saved, j, d, dx);
+            if let Some(dest) = activation_gradients.get_mut(at..at + len) {
+                for (a, &b) in dest.iter_mut().zip(dx.iter()) {
+                    *a += b;
+                }
+            }
+        }
+    }
+}
