@@ -8,5 +8,6 @@ pub mod load;
 pub mod model;
 pub mod qemu;
 pub mod quantize;
+pub mod train;
 
 pub use model::{HostGraph, HostModel};

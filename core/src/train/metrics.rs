@@ -12,6 +12,12 @@ pub enum Metric {
     /// categorical accuracy, anything else categorical accuracy (argmax against argmax,
     /// the first index on ties).
     Accuracy,
+    /// `"binary_accuracy"`: `p > 0.5` against the target, per value.
+    BinaryAccuracy,
+    /// `"categorical_accuracy"`: argmax against argmax.
+    CategoricalAccuracy,
+    /// `"sparse_categorical_accuracy"`: argmax against the class index.
+    SparseCategoricalAccuracy,
     /// `"mae"`: `mean(|y - p|, axis=-1)`.
     Mae,
     /// `"mse"`: `mean((y - p)², axis=-1)`.
@@ -24,6 +30,9 @@ impl Metric {
     pub fn from_keras_name(name: &str) -> Option<Metric> {
         Some(match name {
             "accuracy" | "acc" => Metric::Accuracy,
+            "binary_accuracy" => Metric::BinaryAccuracy,
+            "categorical_accuracy" => Metric::CategoricalAccuracy,
+            "sparse_categorical_accuracy" => Metric::SparseCategoricalAccuracy,
             "mae" | "mean_absolute_error" => Metric::Mae,
             "mse" | "mean_squared_error" => Metric::Mse,
             _ => return None,
@@ -34,6 +43,9 @@ impl Metric {
     pub fn keras_name(&self) -> &'static str {
         match self {
             Metric::Accuracy => "accuracy",
+            Metric::BinaryAccuracy => "binary_accuracy",
+            Metric::CategoricalAccuracy => "categorical_accuracy",
+            Metric::SparseCategoricalAccuracy => "sparse_categorical_accuracy",
             Metric::Mae => "mae",
             Metric::Mse => "mse",
         }
@@ -58,17 +70,24 @@ impl Metric {
                 sum / n
             }
             Metric::Accuracy if prediction.len() == 1 && !loss.sparse() => {
-                let predicted = if prediction[0] > 0.5 { 1.0 } else { 0.0 };
-                f32::from(target.first() == Some(&predicted))
+                Metric::BinaryAccuracy.row(loss, prediction, target)
             }
-            Metric::Accuracy => {
-                let class = argmax(prediction);
-                let truth = if loss.sparse() {
-                    target.first().map_or(usize::MAX, |&c| c as usize)
-                } else {
-                    argmax(target)
-                };
-                f32::from(class == truth)
+            Metric::Accuracy if loss.sparse() => {
+                Metric::SparseCategoricalAccuracy.row(loss, prediction, target)
+            }
+            Metric::Accuracy | Metric::CategoricalAccuracy => {
+                f32::from(argmax(prediction) == argmax(target))
+            }
+            Metric::SparseCategoricalAccuracy => {
+                let truth = target.first().map_or(usize::MAX, |&c| c as usize);
+                f32::from(argmax(prediction) == truth)
+            }
+            Metric::BinaryAccuracy => {
+                let hits = prediction.iter().zip(target).fold(0.0f32, |s, (&p, &y)| {
+                    let predicted = if p > 0.5 { 1.0 } else { 0.0 };
+                    s + f32::from(y == predicted)
+                });
+                hits / n
             }
         }
     }

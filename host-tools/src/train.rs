@@ -1,0 +1,329 @@
+//! Training on the host with the core's trainer (the same code a device runs): the
+//! compile configuration from flags or from a `.keras` file's `compile_config`, `fit`
+//! and `evaluate` on `.npy` data, and Keras's `History.history`.
+
+use kiln::train::{Compile, EpochLogs, FitOptions, Loss, Metric, Optimizer, Sgd};
+use serde_json::{Map, Value};
+
+use crate::model::HostGraph;
+
+/// What `compile()` was given, by output name where Keras keys it so.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompileConfig {
+    /// The optimizer.
+    pub optimizer: Sgd,
+    /// One loss per output, in the model's output order.
+    pub losses: Vec<Loss>,
+    /// One weight per output (empty: 1.0 each).
+    pub loss_weights: Vec<f32>,
+    /// Metrics per output (the same list for every output when compiled with a list).
+    pub metrics: Vec<Vec<Metric>>,
+}
+
+/// Why a compile configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileConfigError {
+    #[error("optimizer {0} is not supported (kiln trains with SGD)")]
+    Optimizer(String),
+    #[error("loss {0} is not supported (kiln has mean_squared_error, mean_absolute_error, categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy)")]
+    Loss(String),
+    #[error("metric {0} is not supported (kiln has accuracy, mae, mse)")]
+    Metric(String),
+    #[error("{0}")]
+    Shape(String),
+}
+
+impl CompileConfig {
+    /// The core's compile.
+    pub fn compile(&self) -> Compile {
+        let mut compile = Compile::new(Optimizer::Sgd(self.optimizer));
+        for &loss in &self.losses {
+            compile = compile.loss(loss);
+        }
+        if !self.loss_weights.is_empty() {
+            compile = compile.loss_weights(&self.loss_weights);
+        }
+        for (k, metrics) in self.metrics.iter().enumerate() {
+            for &m in metrics {
+                compile = compile.output_metric(k as u8, m);
+            }
+        }
+        compile
+    }
+
+    /// Reads Keras's `compile_config` (from a `.keras` file's `config.json`) for a model
+    /// whose outputs are `outputs`; `None` when the model was saved uncompiled.
+    pub fn from_keras(
+        config: &Value,
+        outputs: &[String],
+    ) -> Result<Option<Self>, CompileConfigError> {
+        let Some(cc) = config
+            .get("compile_config")
+            .filter(|c| c.as_object().is_some_and(|o| !o.is_empty()))
+        else {
+            return Ok(None);
+        };
+        let optimizer = optimizer(cc.get("optimizer").unwrap_or(&Value::Null))?;
+        let per_output = |v: &Value| -> Vec<Value> {
+            match v {
+                Value::Object(by_name) if !by_name.contains_key("class_name") => outputs
+                    .iter()
+                    .map(|o| by_name.get(o).cloned().unwrap_or(Value::Null))
+                    .collect(),
+                Value::Array(list) if outputs.len() > 1 && list.len() == outputs.len() => {
+                    list.clone()
+                }
+                other => vec![other.clone(); outputs.len()],
+            }
+        };
+        let losses = per_output(cc.get("loss").unwrap_or(&Value::Null))
+            .iter()
+            .map(loss)
+            .collect::<Result<Vec<_>, _>>()?;
+        let loss_weights = match cc.get("loss_weights") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => per_output(v)
+                .iter()
+                .map(|w| w.as_f64().unwrap_or(1.0) as f32)
+                .collect(),
+        };
+        let metrics = match cc.get("metrics") {
+            None | Some(Value::Null) => vec![Vec::new(); outputs.len()],
+            Some(Value::Array(list)) if list.iter().all(|m| !m.is_array()) => {
+                vec![list.iter().map(metric).collect::<Result<Vec<_>, _>>()?; outputs.len()]
+            }
+            Some(v) => per_output(v)
+                .iter()
+                .map(|m| match m {
+                    Value::Null => Ok(Vec::new()),
+                    Value::Array(list) => list.iter().map(metric).collect(),
+                    one => Ok(vec![metric(one)?]),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(Some(CompileConfig {
+            optimizer,
+            losses,
+            loss_weights,
+            metrics,
+        }))
+    }
+}
+
+fn optimizer(v: &Value) -> Result<Sgd, CompileConfigError> {
+    let name = v
+        .get("class_name")
+        .and_then(Value::as_str)
+        .or_else(|| v.as_str())
+        .unwrap_or("?");
+    if !name.eq_ignore_ascii_case("sgd") {
+        return Err(CompileConfigError::Optimizer(name.to_string()));
+    }
+    let c = v.get("config").cloned().unwrap_or(Value::Null);
+    let f = |key: &str, default: f64| c.get(key).and_then(Value::as_f64).unwrap_or(default) as f32;
+    Ok(Sgd {
+        learning_rate: f("learning_rate", 0.01),
+        momentum: f("momentum", 0.0),
+        nesterov: c.get("nesterov").and_then(Value::as_bool).unwrap_or(false),
+        weight_decay: f("weight_decay", 0.0),
+    })
+}
+
+fn loss(v: &Value) -> Result<Loss, CompileConfigError> {
+    let (name, from_logits) = match v {
+        Value::String(s) => (s.as_str(), false),
+        Value::Object(o) => (
+            o.get("class_name").and_then(Value::as_str).unwrap_or("?"),
+            o.get("config")
+                .and_then(|c| c.get("from_logits"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        ),
+        _ => ("?", false),
+    };
+    Loss::from_keras_name(name, from_logits).ok_or_else(|| CompileConfigError::Loss(v.to_string()))
+}
+
+fn metric(v: &Value) -> Result<Metric, CompileConfigError> {
+    v.as_str()
+        .and_then(Metric::from_keras_name)
+        .ok_or_else(|| CompileConfigError::Metric(v.to_string()))
+}
+
+/// Keras's `History.history` as it builds it: `loss`, `<output>_loss` per output of a
+/// multi-output model (unweighted), the metrics by their compile names (prefixed by the
+/// output's name when there are several outputs), `val_` for the validation data; keys in
+/// alphabetical order.
+pub fn history(
+    config: &CompileConfig,
+    outputs: &[String],
+    epochs: &[EpochLogs],
+) -> Map<String, Value> {
+    let mut history = Map::new();
+    let mut push = |key: String, value: f32| {
+        let entry = history
+            .entry(key)
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = entry {
+            list.push(Value::from(f64::from(value)));
+        }
+    };
+    for epoch in epochs {
+        for (prefix, logs) in [
+            ("", Some(&epoch.train)),
+            ("val_", epoch.validation.as_ref()),
+        ] {
+            let Some(logs) = logs else { continue };
+            for (key, value) in log_entries(config, outputs, logs) {
+                push(format!("{prefix}{key}"), value);
+            }
+        }
+    }
+    history
+}
+
+/// The logs as Keras names them (see [`history`]), in kiln's order.
+pub fn log_entries(
+    config: &CompileConfig,
+    outputs: &[String],
+    logs: &kiln::train::Logs,
+) -> Vec<(String, f32)> {
+    let mut entries = vec![("loss".to_string(), logs.loss)];
+    let several = outputs.len() > 1;
+    if several {
+        for (name, &value) in outputs.iter().zip(&logs.output_losses) {
+            entries.push((format!("{name}_loss"), value));
+        }
+    }
+    let names = config
+        .metrics
+        .iter()
+        .enumerate()
+        .flat_map(|(k, ms)| ms.iter().map(move |m| (k, m)));
+    for ((k, metric), &value) in names.zip(&logs.metrics) {
+        let name = if several {
+            format!("{}_{}", outputs[k], metric.keras_name())
+        } else {
+            metric.keras_name().to_string()
+        };
+        entries.push((name, value));
+    }
+    entries
+}
+
+/// A trained model: the same graph with the trained weights.
+pub fn trained(host: &HostGraph, weights: &[u8]) -> HostGraph {
+    HostGraph::from_bytes(host.structure().clone(), weights)
+}
+
+/// Options of `fit` as Keras takes them.
+pub fn fit_options(batch_size: usize, epochs: usize, shuffle: bool, seed: u64) -> FitOptions {
+    FitOptions {
+        batch_size,
+        epochs,
+        shuffle,
+        seed,
+    }
+}
+
+/// Why host training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainHostError {
+    #[error(transparent)]
+    Kiln(#[from] kiln::Error),
+    #[error(
+        "the model has no weights (a bare config): fit needs a .keras archive or a .kiln blob"
+    )]
+    NoWeights,
+}
+
+/// A fit's result: the model with its trained weights, and every epoch's logs.
+pub struct Fitted {
+    pub model: HostGraph,
+    pub epochs: Vec<EpochLogs>,
+    /// Keras's `optimizer.iterations` at the end.
+    pub iterations: u64,
+}
+
+/// The names of the model's outputs, as Keras's `model.output_names`.
+pub fn output_names(host: &HostGraph) -> Vec<String> {
+    let graph = host.structure();
+    graph
+        .output_nodes()
+        .iter()
+        .map(|&n| graph.node_layer_name(n as usize).to_string())
+        .collect()
+}
+
+/// `fit` on the host, with the core's trainer. `epoch` is called after each epoch;
+/// `batch` after each step (epoch, step, steps, running logs).
+pub fn fit(
+    host: &HostGraph,
+    config: &CompileConfig,
+    data: (&[&[f32]], &[&[f32]]),
+    options: &FitOptions,
+    validation: Option<(&[&[f32]], &[&[f32]])>,
+    callback: &mut dyn kiln::train::Callback,
+) -> Result<Fitted, TrainHostError> {
+    if !host.has_weights() {
+        return Err(TrainHostError::NoWeights);
+    }
+    let graph = host.graph()?;
+    let compile = config.compile();
+    let plan = graph.train_plan(&compile)?;
+    let mut arena = vec![0u8; plan.train_arena_bytes()];
+    let mut trainer = graph.compile(compile, &mut arena)?;
+    let mut collect = Collect {
+        inner: callback,
+        epochs: Vec::new(),
+    };
+    let validation = validation.map(|(x, y)| kiln::train::Data { x, y });
+    let result = trainer.fit(data.0, data.1, options, validation, &mut collect);
+    result?;
+    let mut weights = vec![0u8; graph.weights().len()];
+    trainer.write_weights(&mut weights)?;
+    Ok(Fitted {
+        model: trained(host, &weights),
+        epochs: collect.epochs,
+        iterations: trainer.iterations(),
+    })
+}
+
+/// `evaluate` on the host.
+pub fn evaluate(
+    host: &HostGraph,
+    config: &CompileConfig,
+    data: (&[&[f32]], &[&[f32]]),
+    batch_size: usize,
+) -> Result<kiln::train::Logs, TrainHostError> {
+    if !host.has_weights() {
+        return Err(TrainHostError::NoWeights);
+    }
+    let graph = host.graph()?;
+    let compile = config.compile();
+    let plan = graph.train_plan(&compile)?;
+    let mut arena = vec![0u8; plan.train_arena_bytes()];
+    let mut trainer = graph.compile(compile, &mut arena)?;
+    Ok(trainer.evaluate(
+        &kiln::train::Data {
+            x: data.0,
+            y: data.1,
+        },
+        batch_size,
+    )?)
+}
+
+struct Collect<'c> {
+    inner: &'c mut dyn kiln::train::Callback,
+    epochs: Vec<EpochLogs>,
+}
+
+impl kiln::train::Callback for Collect<'_> {
+    fn on_batch_end(&mut self, epoch: usize, step: usize, steps: usize, logs: &kiln::train::Logs) {
+        self.inner.on_batch_end(epoch, step, steps, logs);
+    }
+    fn on_epoch_end(&mut self, epoch: usize, logs: &EpochLogs) {
+        self.epochs.push(logs.clone());
+        self.inner.on_epoch_end(epoch, logs);
+    }
+}
