@@ -197,6 +197,7 @@ impl Error {
             #[cfg(feature = "training")]
             Error::Train(
                 crate::train::TrainError::NoBackward { layer, .. }
+                | crate::train::TrainError::BatchStatistics { layer, .. }
                 | crate::train::TrainError::NotFloat { layer },
             ) => Some(layer),
             Error::Shape { layer, .. } if !layer.is_empty() => Some(layer),

@@ -2,7 +2,7 @@
 //! compile configuration from flags or from a `.keras` file's `compile_config`, `fit`
 //! and `evaluate` on `.npy` data, and Keras's `History.history`.
 
-use kiln::train::{Compile, EpochLogs, FitOptions, Loss, Metric, Optimizer, Sgd};
+use kiln::train::{Compile, Data, EpochLogs, FitOptions, Loss, Metric, Optimizer, Sgd};
 use serde_json::{Map, Value};
 
 use crate::model::HostGraph;
@@ -260,9 +260,9 @@ pub fn output_names(host: &HostGraph) -> Vec<String> {
 pub fn fit(
     host: &HostGraph,
     config: &CompileConfig,
-    data: (&[&[f32]], &[&[f32]]),
+    data: Data<'_>,
     options: &FitOptions,
-    validation: Option<(&[&[f32]], &[&[f32]])>,
+    validation: Option<Data<'_>>,
     callback: &mut dyn kiln::train::Callback,
 ) -> Result<Fitted, TrainHostError> {
     if !host.has_weights() {
@@ -277,8 +277,7 @@ pub fn fit(
         inner: callback,
         epochs: Vec::new(),
     };
-    let validation = validation.map(|(x, y)| kiln::train::Data { x, y });
-    let result = trainer.fit(data.0, data.1, options, validation, &mut collect);
+    let result = trainer.fit(data.x, data.y, options, validation, &mut collect);
     result?;
     let mut weights = vec![0u8; graph.weights().len()];
     trainer.write_weights(&mut weights)?;
@@ -293,7 +292,7 @@ pub fn fit(
 pub fn evaluate(
     host: &HostGraph,
     config: &CompileConfig,
-    data: (&[&[f32]], &[&[f32]]),
+    data: Data<'_>,
     batch_size: usize,
 ) -> Result<kiln::train::Logs, TrainHostError> {
     if !host.has_weights() {
@@ -304,13 +303,7 @@ pub fn evaluate(
     let plan = graph.train_plan(&compile)?;
     let mut arena = vec![0u8; plan.train_arena_bytes()];
     let mut trainer = graph.compile(compile, &mut arena)?;
-    Ok(trainer.evaluate(
-        &kiln::train::Data {
-            x: data.0,
-            y: data.1,
-        },
-        batch_size,
-    )?)
+    Ok(trainer.evaluate(&data, batch_size)?)
 }
 
 struct Collect<'c> {

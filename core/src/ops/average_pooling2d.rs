@@ -17,5 +17,6 @@ super::pool2d::pooling_layer!(
     AveragePooling2D(Pool2D, Pair),
     "average_pooling2d",
     crate::kernels::fast::average_pool2d,
+    backward: crate::ops::pool2d::backward::average,
     int8: crate::kernels::int8::average_pool2d
 );

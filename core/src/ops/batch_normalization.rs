@@ -126,6 +126,16 @@ impl Op for BatchNormalization {
         true
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
+    #[cfg(feature = "training")]
+    fn uses_batch_statistics(&self) -> bool {
+        true
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let input = cx.input();
         let mut next = 0;
@@ -154,5 +164,24 @@ fn run(args: &StepArgs<'_>, data: &mut [f32], _: &mut Rand<'_>) {
         kernels::fast::batch_norm_in_place(
             data, p.channels, p.gamma, p.beta, p.mean, p.variance, p.epsilon,
         );
+    }
+}
+
+/// At inference (a frozen layer, as Keras runs it even in fit) the layer is
+/// `x · inv + (beta - mean · inv)` per channel: the gradient is `d · inv`.
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, _: &super::Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    let StepArgs::BatchNormalization(p) = args else { return };
+    if p.channels == 0 || dx.len() != d.len() {
+        return;
+    }
+    for c in 0..p.channels {
+        let mut inv = 1.0 / libm::sqrtf(p.variance[c] + p.epsilon);
+        if let Some(g) = p.gamma {
+            inv *= g[c];
+        }
+        for (g, &d) in dx.iter_mut().zip(d).skip(c).step_by(p.channels) {
+            *g = d * inv;
+        }
     }
 }

@@ -70,6 +70,11 @@ impl Op for Concatenate {
         ))
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let rank = cx.output.rank() as i32;
         let axis = if self.axis < 0 {
@@ -108,5 +113,23 @@ fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
     if let StepArgs::Concatenate(p) = args {
         kernels::concatenate(inputs, p.outer, output);
+    }
+}
+
+/// Input `k`'s part of each of the output's `outer` rows.
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, saved: &super::Saved<'_>, k: usize, d: &[f32], dx: &mut [f32]) {
+    let StepArgs::Concatenate(p) = args else { return };
+    let outer = p.outer.max(1);
+    let inner = |x: &&[f32]| x.len() / outer;
+    let row: usize = saved.inputs.iter().map(inner).sum();
+    let before: usize = saved.inputs.iter().take(k).map(inner).sum();
+    let Some(width) = saved.inputs.get(k).map(inner) else { return };
+    if width == 0 || d.len() != outer * row || dx.len() != outer * width {
+        return;
+    }
+    for (o, out) in dx.chunks_exact_mut(width).enumerate() {
+        let at = o * row + before;
+        out.copy_from_slice(&d[at..at + width]);
     }
 }

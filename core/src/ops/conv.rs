@@ -108,3 +108,38 @@ pub(crate) fn window_shape(
         "height and width at least the (dilated) kernel size",
     ))
 }
+
+/// The backward pass of a plain convolution (Conv2D, Conv1D), from its prepared step.
+#[cfg(all(feature = "training", any(feature = "conv1d", feature = "conv2d")))]
+pub(crate) mod backward {
+    use super::Params;
+    use crate::graph::config::Activation;
+    use crate::kernels::backward::conv2d::{conv2d_input, conv2d_weights};
+    use crate::ops::Saved;
+
+    /// The fused activation's derivative (recomputing the pre-activation when it needs it).
+    pub(crate) fn output(p: &Params<'_>, saved: &Saved<'_>, d: &mut [f32], z: &mut [f32]) {
+        let [x] = saved.inputs else { return };
+        let z = z.get_mut(..d.len()).unwrap_or(&mut []);
+        let pre = p.activation.backward_needs_input().then(|| {
+            Params {
+                activation: Activation::Linear,
+                ..*p
+            }
+            .compute(x, z);
+            &*z
+        });
+        p.activation
+            .backward(pre, saved.output, d, p.geometry.out_c);
+    }
+
+    pub(crate) fn weights(p: &Params<'_>, saved: &Saved<'_>, d: &[f32], dw: &mut [f32]) {
+        let [x] = saved.inputs else { return };
+        let (d_kernel, d_bias) = dw.split_at_mut(p.kernel.len().min(dw.len()));
+        conv2d_weights(&p.geometry, x, d, d_kernel, p.bias.map(|_| d_bias));
+    }
+
+    pub(crate) fn input(p: &Params<'_>, d: &[f32], dx: &mut [f32]) {
+        conv2d_input(&p.geometry, p.kernel, d, dx);
+    }
+}

@@ -147,6 +147,15 @@ impl Op for Conv1D {
         self.activation.math()
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward {
+            output: Some(backward::output),
+            weights: Some(backward::weights),
+            input: backward::input,
+        })
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let input = cx.input();
         let (steps, channels) = (dim(&input, 1)?, dim(&input, 2)?);
@@ -175,5 +184,29 @@ impl Op for Conv1D {
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
     if let (StepArgs::Conv1D(p), [input]) = (args, inputs) {
         p.compute(input, output);
+    }
+}
+
+#[cfg(feature = "training")]
+mod backward {
+    use super::super::conv::backward as conv;
+    use super::super::{Saved, StepArgs};
+
+    pub(super) fn output(args: &StepArgs<'_>, saved: &Saved<'_>, d: &mut [f32], z: &mut [f32]) {
+        if let StepArgs::Conv1D(p) = args {
+            conv::output(p, saved, d, z);
+        }
+    }
+
+    pub(super) fn weights(args: &StepArgs<'_>, saved: &Saved<'_>, d: &[f32], dw: &mut [f32]) {
+        if let StepArgs::Conv1D(p) = args {
+            conv::weights(p, saved, d, dw);
+        }
+    }
+
+    pub(super) fn input(args: &StepArgs<'_>, _: &Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+        if let StepArgs::Conv1D(p) = args {
+            conv::input(p, d, dx);
+        }
     }
 }

@@ -156,6 +156,15 @@ impl Op for Conv2D {
         self.activation.math()
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward {
+            output: Some(backward::output),
+            weights: Some(backward::weights),
+            input: backward::input,
+        })
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let geometry = geometry(
             cx.input(),
@@ -196,5 +205,30 @@ fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<
 fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
     if let (StepArgs::Conv2D(Typed::I8((g, k))), [input]) = (args, inputs) {
         kernels::int8::fast::conv2d(g, input, k.input_offset, k.kernel, k.bias, &k.stage, output);
+    }
+}
+
+#[cfg(feature = "training")]
+mod backward {
+    use super::super::conv::backward as conv;
+    use super::super::{Saved, StepArgs};
+    use super::Typed;
+
+    pub(super) fn output(args: &StepArgs<'_>, saved: &Saved<'_>, d: &mut [f32], z: &mut [f32]) {
+        if let StepArgs::Conv2D(Typed::F32(p)) = args {
+            conv::output(p, saved, d, z);
+        }
+    }
+
+    pub(super) fn weights(args: &StepArgs<'_>, saved: &Saved<'_>, d: &[f32], dw: &mut [f32]) {
+        if let StepArgs::Conv2D(Typed::F32(p)) = args {
+            conv::weights(p, saved, d, dw);
+        }
+    }
+
+    pub(super) fn input(args: &StepArgs<'_>, _: &Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+        if let StepArgs::Conv2D(Typed::F32(p)) = args {
+            conv::input(p, d, dx);
+        }
     }
 }

@@ -68,6 +68,11 @@ impl Op for Cropping2D {
         Shape::new(&[input.dim(0), h, w, Some(c)]).map_err(|_| too_small)
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         Ok(Step {
             run: Run::Compute(run),
@@ -82,5 +87,12 @@ impl Op for Cropping2D {
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
     if let (StepArgs::Cropping2D(p), [input]) = (args, inputs) {
         spatial::cropping2d(input, p.image, p.crops, output);
+    }
+}
+
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, _: &super::Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    if let StepArgs::Cropping2D(p) = args {
+        crate::kernels::backward::spatial::cropping2d_backward(d, p.image, p.crops, dx);
     }
 }

@@ -189,6 +189,15 @@ impl Op for DepthwiseConv2D {
         self.activation.math()
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward {
+            output: Some(backward::output),
+            weights: Some(backward::weights),
+            input: backward::input,
+        })
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let (h, w, ch) = image(&cx.input())?;
         let multiplier = self.depth_multiplier as usize;
@@ -250,4 +259,46 @@ fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<
         output,
         p.activation,
     );
+}
+
+#[cfg(feature = "training")]
+mod backward {
+    use super::super::{Saved, StepArgs};
+    use super::{Params, Typed};
+    use crate::graph::config::Activation;
+    use crate::kernels::backward::conv2d::{depthwise_conv2d_input, depthwise_conv2d_weights};
+
+    pub(super) fn output(args: &StepArgs<'_>, saved: &Saved<'_>, d: &mut [f32], z: &mut [f32]) {
+        let (StepArgs::DepthwiseConv2D(Typed::F32(p)), [x]) = (args, saved.inputs) else {
+            return;
+        };
+        let z = z.get_mut(..d.len()).unwrap_or(&mut []);
+        let pre = p.activation.backward_needs_input().then(|| {
+            let Params {
+                geometry,
+                depth_multiplier,
+                kernel,
+                bias,
+                ..
+            } = *p;
+            let linear = Activation::Linear;
+            crate::kernels::fast::depthwise_conv2d(&geometry, depth_multiplier, x, kernel, bias, z, linear);
+            &*z
+        });
+        p.activation.backward(pre, saved.output, d, p.geometry.out_c);
+    }
+
+    pub(super) fn weights(args: &StepArgs<'_>, saved: &Saved<'_>, d: &[f32], dw: &mut [f32]) {
+        let (StepArgs::DepthwiseConv2D(Typed::F32(p)), [x]) = (args, saved.inputs) else {
+            return;
+        };
+        let (d_kernel, d_bias) = dw.split_at_mut(p.kernel.len().min(dw.len()));
+        depthwise_conv2d_weights(&p.geometry, x, d, d_kernel, p.bias.map(|_| d_bias));
+    }
+
+    pub(super) fn input(args: &StepArgs<'_>, _: &Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+        if let StepArgs::DepthwiseConv2D(Typed::F32(p)) = args {
+            depthwise_conv2d_input(&p.geometry, p.kernel, d, dx);
+        }
+    }
 }

@@ -45,7 +45,8 @@ super::pool2d::global_pooling_layer!(
     /// ```
     GlobalAveragePooling1D,
     "global_average_pooling1d",
-    kernels::fast::global_average_pool
+    kernels::fast::global_average_pool,
+    backward: crate::ops::pool2d::backward::global_average
 );
 super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalMaxPooling1D()`.
@@ -61,5 +62,6 @@ super::pool2d::global_pooling_layer!(
     /// ```
     GlobalMaxPooling1D,
     "global_max_pooling1d",
-    kernels::fast::global_max_pool
+    kernels::fast::global_max_pool,
+    backward: crate::ops::pool2d::backward::global_max
 );

@@ -41,6 +41,7 @@ super::pool2d::global_pooling_layer!(
     GlobalAveragePooling2D,
     "global_average_pooling2d",
     kernels::fast::global_average_pool,
+    backward: crate::ops::pool2d::backward::global_average,
     int8: kernels::int8::mean::mean
 );
 super::pool2d::global_pooling_layer!(
@@ -57,5 +58,6 @@ super::pool2d::global_pooling_layer!(
     /// ```
     GlobalMaxPooling2D,
     "global_max_pooling2d",
-    kernels::fast::global_max_pool
+    kernels::fast::global_max_pool,
+    backward: crate::ops::pool2d::backward::global_max
 );

@@ -17,5 +17,6 @@ super::pool2d::pooling_layer!(
     MaxPooling2D(Pool2D, Pair),
     "max_pooling2d",
     crate::kernels::fast::max_pool2d,
+    backward: crate::ops::pool2d::backward::max,
     int8: crate::kernels::int8::max_pool2d
 );

@@ -62,6 +62,11 @@ impl Op for MergeOp {
         dtype == DType::F32 || (dtype == DType::I8 && *self == MergeOp::Add)
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         if cx.is_int8() {
             let params = int8::op_words(cx, 0, AddParams::WORDS)?.1;
@@ -134,4 +139,43 @@ merge_layer! {
     Maximum;
     /// `keras.layers.Minimum()`.
     Minimum;
+}
+
+/// Input `k`'s gradient: `d` for Add (and ±`d` for Subtract), `d / n` for Average, `d`
+/// times the other inputs for Multiply; Maximum and Minimum give `d` to the inputs equal
+/// to the result, shared equally on a tie (JAX splits a tie of two in halves).
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, saved: &super::Saved<'_>, k: usize, d: &[f32], dx: &mut [f32]) {
+    let StepArgs::Merge(Typed::F32(op)) = args else { return };
+    let inputs = saved.inputs;
+    if dx.len() != d.len() || inputs.iter().any(|x| x.len() != d.len()) {
+        return;
+    }
+    for (i, (g, &d)) in dx.iter_mut().zip(d).enumerate() {
+        *g = match op {
+            MergeOp::Add => d,
+            MergeOp::Subtract => {
+                if k == 0 {
+                    d
+                } else {
+                    -d
+                }
+            }
+            MergeOp::Average => d * (1.0 / inputs.len() as f32),
+            MergeOp::Multiply => inputs
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != k)
+                .fold(d, |p, (_, x)| p * x[i]),
+            MergeOp::Maximum | MergeOp::Minimum => {
+                let y = saved.output[i];
+                let ties = inputs.iter().filter(|x| x[i] == y).count();
+                if inputs[k][i] == y {
+                    d / ties as f32
+                } else {
+                    0.0
+                }
+            }
+        };
+    }
 }

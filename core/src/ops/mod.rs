@@ -202,6 +202,20 @@ pub trait Op {
     fn backward(&self) -> Option<Backward> {
         None
     }
+
+    /// True for a layer that, when it trains, computes with the statistics of the whole
+    /// batch (BatchNormalization): kiln's per-sample training cannot train it yet.
+    #[cfg(feature = "training")]
+    fn uses_batch_statistics(&self) -> bool {
+        false
+    }
+
+    /// Floats of scratch the backward pass needs for a call on `input` giving `output`
+    /// (both one sample), beyond the largest tensor of the model.
+    #[cfg(feature = "training")]
+    fn backward_scratch(&self, _input: &Shape, _output: &Shape) -> usize {
+        0
+    }
 }
 
 /// What a layer's forward call of one sample left for its backward pass.
@@ -213,6 +227,9 @@ pub struct Saved<'a> {
     pub output: &'a [f32],
     /// The generator as the forward call found it (Dropout draws its mask again).
     pub rng: SmallRng,
+    /// What the `output` part of the backward pass left in its scratch (empty for that
+    /// part itself).
+    pub work: &'a [f32],
 }
 
 /// A layer's backward pass for one sample, in up to three parts that the trainer runs in

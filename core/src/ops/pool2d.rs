@@ -100,8 +100,8 @@ pub(crate) struct PoolStep {
 /// configuration) and its step, which runs `$kernel` on the prepared geometry.
 #[cfg(any(feature = "max-pooling", feature = "average-pooling"))]
 macro_rules! pooling_layer {
-    ($(#[$doc:meta])* $name:ident($config:ident, $size:ty), $prefix:literal, $kernel:path
-        $(, int8: $int8_kernel:path)?) => {
+    ($(#[$doc:meta])* $name:ident($config:ident, $size:ty), $prefix:literal, $kernel:path,
+        backward: $backward:path $(, int8: $int8_kernel:path)?) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct $name(pub $config);
@@ -156,6 +156,22 @@ macro_rules! pooling_layer {
             }
             )?
 
+            #[cfg(feature = "training")]
+            fn backward(&self) -> Option<super::Backward> {
+                fn input(
+                    args: &super::StepArgs<'_>,
+                    saved: &super::Saved<'_>,
+                    _: usize,
+                    d: &[f32],
+                    dx: &mut [f32],
+                ) {
+                    if let (super::StepArgs::$name(p), [x]) = (args, saved.inputs) {
+                        $backward(&p.geometry, x, d, dx);
+                    }
+                }
+                Some(super::Backward::input(input))
+            }
+
             fn prepare<'w>(
                 &self,
                 cx: &super::Cx<'_, 'w>,
@@ -209,7 +225,8 @@ pub(crate) use pooling_layer;
 /// declares it, and whose step runs `$kernel(input, positions, channels, output)`.
 #[cfg(feature = "global-pooling")]
 macro_rules! global_pooling_layer {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kernel:path $(, int8: $int8_kernel:path)?) => {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kernel:path, backward: $backward:path
+        $(, int8: $int8_kernel:path)?) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq)]
         pub struct $name {
@@ -245,6 +262,22 @@ macro_rules! global_pooling_layer {
                 inputs: &[crate::shape::Shape],
             ) -> Result<crate::shape::Shape, super::Mismatch> {
                 output_shape(self.keepdims, inputs)
+            }
+
+            #[cfg(feature = "training")]
+            fn backward(&self) -> Option<super::Backward> {
+                fn input(
+                    args: &super::StepArgs<'_>,
+                    saved: &super::Saved<'_>,
+                    _: usize,
+                    d: &[f32],
+                    dx: &mut [f32],
+                ) {
+                    if let (super::StepArgs::$name(p), [x]) = (args, saved.inputs) {
+                        $backward(x, p.spatial, d, dx);
+                    }
+                }
+                Some(super::Backward::input(input))
             }
 
             fn prepare<'w>(
@@ -317,3 +350,27 @@ macro_rules! global_pooling_layer {
 }
 #[cfg(feature = "global-pooling")]
 pub(crate) use global_pooling_layer;
+
+/// The pools' backward passes in the shapes the layer macros call them with.
+#[cfg(feature = "training")]
+#[allow(dead_code)] // (a build may have some pool layers and not others)
+pub(crate) mod backward {
+    use crate::kernels::backward::pool;
+    use crate::kernels::Pool2dGeometry;
+
+    pub(crate) fn max(g: &Pool2dGeometry, x: &[f32], d: &[f32], dx: &mut [f32]) {
+        pool::max_pool2d(g, x, d, dx);
+    }
+
+    pub(crate) fn average(g: &Pool2dGeometry, _: &[f32], d: &[f32], dx: &mut [f32]) {
+        pool::average_pool2d(g, d, dx);
+    }
+
+    pub(crate) fn global_average(_: &[f32], spatial: usize, d: &[f32], dx: &mut [f32]) {
+        pool::global_average_pool(d, spatial, dx);
+    }
+
+    pub(crate) fn global_max(x: &[f32], _: usize, d: &[f32], dx: &mut [f32]) {
+        pool::global_max_pool(x, d, dx);
+    }
+}

@@ -167,6 +167,24 @@ impl Op for SeparableConv2D {
         self.activation.math()
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward {
+            output: Some(backward::output),
+            weights: Some(backward::weights),
+            input: backward::input,
+        })
+    }
+
+    /// The depthwise tensor and its gradient, and the pre-activation output.
+    #[cfg(feature = "training")]
+    fn backward_scratch(&self, input: &Shape, output: &Shape) -> usize {
+        let mid = output.sample_elements().unwrap_or(0) / self.filters.max(1) as usize
+            * input.last().unwrap_or(0) as usize
+            * self.depth_multiplier as usize;
+        2 * mid + output.sample_elements().unwrap_or(0)
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let (h, w, ch) = image(&cx.input())?;
         let multiplier = self.depth_multiplier as usize;
@@ -209,4 +227,58 @@ fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<
         output,
     );
     p.activation.apply(output, p.filters);
+}
+
+/// The backward pass through the depthwise tensor `t` (recomputed, with its gradient
+/// `dt`, in the work buffer: `[t | dt | pre-activation]`).
+#[cfg(feature = "training")]
+mod backward {
+    use super::super::{Saved, StepArgs};
+    use super::Params;
+    use crate::graph::config::Activation;
+    use crate::kernels::backward::conv2d::{depthwise_conv2d_input, depthwise_conv2d_weights};
+    use crate::kernels::backward::dense::{dense_input, dense_weights};
+
+    fn parts<'a>(p: &Params<'_>, work: &'a [f32]) -> Option<(&'a [f32], &'a [f32])> {
+        let mid = p.geometry.output_len()?;
+        Some((work.get(..mid)?, work.get(mid..2 * mid)?))
+    }
+
+    pub(super) fn output(args: &StepArgs<'_>, saved: &Saved<'_>, d: &mut [f32], work: &mut [f32]) {
+        let (StepArgs::SeparableConv2D(p), [x]) = (args, saved.inputs) else {
+            return;
+        };
+        let Some(mid) = p.geometry.output_len() else { return };
+        if work.len() < 2 * mid + d.len() {
+            return;
+        }
+        let (t, rest) = work.split_at_mut(mid);
+        let (dt, rest) = rest.split_at_mut(mid);
+        crate::kernels::depthwise_conv2d(&p.geometry, p.depth_multiplier, x, p.depthwise, None, t);
+        let z = &mut rest[..d.len()];
+        let pre = p.activation.backward_needs_input().then(|| {
+            crate::kernels::fast::dense(t, p.geometry.out_c, p.pointwise, p.bias, z, Activation::Linear);
+            &*z
+        });
+        p.activation.backward(pre, saved.output, d, p.filters);
+        dense_input(p.pointwise, d, p.geometry.out_c, dt);
+    }
+
+    pub(super) fn weights(args: &StepArgs<'_>, saved: &Saved<'_>, d: &[f32], dw: &mut [f32]) {
+        let (StepArgs::SeparableConv2D(p), [x]) = (args, saved.inputs) else {
+            return;
+        };
+        let Some((t, dt)) = parts(p, saved.work) else { return };
+        let (d_depthwise, rest) = dw.split_at_mut(p.depthwise.len().min(dw.len()));
+        let (d_pointwise, d_bias) = rest.split_at_mut(p.pointwise.len().min(rest.len()));
+        depthwise_conv2d_weights(&p.geometry, x, dt, d_depthwise, None);
+        dense_weights(t, d, p.geometry.out_c, d_pointwise, p.bias.map(|_| d_bias));
+    }
+
+    pub(super) fn input(args: &StepArgs<'_>, saved: &Saved<'_>, _: usize, _: &[f32], dx: &mut [f32]) {
+        let StepArgs::SeparableConv2D(p) = args else { return };
+        if let Some((_, dt)) = parts(p, saved.work) {
+            depthwise_conv2d_input(&p.geometry, p.depthwise, dt, dx);
+        }
+    }
 }

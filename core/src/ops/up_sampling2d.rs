@@ -72,6 +72,11 @@ impl Op for UpSampling2D {
         Shape::new(&[input.dim(0), h, w, Some(c)]).map_err(|_| too_big)
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let [sh, sw] = self.size;
         Ok(Step {
@@ -87,5 +92,12 @@ impl Op for UpSampling2D {
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
     if let (StepArgs::UpSampling2D(p), [input]) = (args, inputs) {
         spatial::upsampling2d_nearest(input, p.image, p.size, output);
+    }
+}
+
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, _: &super::Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    if let StepArgs::UpSampling2D(p) = args {
+        crate::kernels::backward::spatial::upsampling2d_nearest(d, p.image, p.size, dx);
     }
 }

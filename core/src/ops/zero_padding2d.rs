@@ -73,6 +73,11 @@ impl Op for ZeroPadding2D {
         matches!(dtype, DType::F32 | DType::I8)
     }
 
+    #[cfg(feature = "training")]
+    fn backward(&self) -> Option<super::Backward> {
+        Some(super::Backward::input(backward))
+    }
+
     fn prepare<'w>(&self, cx: &Cx<'_, 'w>) -> Result<Step<'w>, Mismatch> {
         let params = Params {
             image: image(&cx.input())?,
@@ -105,5 +110,12 @@ fn run_int8(args: &StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
 fn run(args: &StepArgs<'_>, inputs: &[&[f32]], output: &mut [f32], _: &mut Rand<'_>) {
     if let (StepArgs::ZeroPadding2D(p), [input]) = (args, inputs) {
         spatial::zero_padding2d(input, p.image, p.margins, output);
+    }
+}
+
+#[cfg(feature = "training")]
+fn backward(args: &StepArgs<'_>, _: &super::Saved<'_>, _: usize, d: &[f32], dx: &mut [f32]) {
+    if let StepArgs::ZeroPadding2D(p) = args {
+        crate::kernels::backward::spatial::zero_padding2d(d, p.image, p.margins, dx);
     }
 }

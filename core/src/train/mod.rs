@@ -203,6 +203,13 @@ pub enum TrainError {
         /// Its Keras class.
         class: &'static str,
     },
+    /// A layer that would train with the batch's statistics (BatchNormalization).
+    BatchStatistics {
+        /// The layer.
+        layer: Name,
+        /// Its Keras class.
+        class: &'static str,
+    },
     /// A layer that would train, or that gradients flow through, is not float32.
     NotFloat {
         /// The layer.
@@ -256,6 +263,10 @@ impl core::fmt::Display for TrainError {
             TrainError::NoBackward { layer, class } => write!(
                 f,
                 "layer '{layer}' ({class}) has no backward pass in kiln yet: freeze it and every layer before it (trainable = false), or train a model without it"
+            ),
+            TrainError::BatchStatistics { layer, class } => write!(
+                f,
+                "layer '{layer}' ({class}) would train with the batch's statistics, which kiln's one-sample-at-a-time training does not compute yet: freeze it (trainable = false) and it runs in inference mode, as Keras runs a frozen BatchNormalization"
             ),
             TrainError::NotFloat { layer } => write!(
                 f,

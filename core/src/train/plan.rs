@@ -37,8 +37,10 @@ pub struct TrainPlan<S: Storage> {
     pub(crate) weight_bytes: usize,
     pub(crate) slot_bytes: usize,
     pub(crate) grad_bytes: usize,
-    /// Floats in each of the three scratch buffers.
+    /// Floats in each of the two gradient scratch buffers (the largest tensor).
     pub(crate) scratch: usize,
+    /// Floats of the backward passes' own scratch.
+    pub(crate) work: usize,
     /// Steps of a forward pass (one saved generator state each).
     pub(crate) steps: usize,
     pub(crate) lower_bound: usize,
@@ -74,10 +76,10 @@ impl<S: Storage> TrainPlan<S> {
         self.grad_bytes
     }
 
-    /// Bytes of scratch (three buffers as long as the largest tensor) and saved
-    /// generator states.
+    /// Bytes of scratch (two buffers as long as the largest tensor, one for the layers'
+    /// backward passes) and saved generator states.
     pub fn scratch_bytes(&self) -> usize {
-        3 * self.scratch * 4 + self.steps * RNG_BYTES
+        (2 * self.scratch + self.work) * 4 + self.steps * RNG_BYTES
     }
 
     /// Bytes the part after the weights, gradients and slots needs: a training step's or
@@ -126,6 +128,15 @@ impl<'w, S: Storage> Graph<'w, S> {
             let at = if trains {
                 if specs.iter().any(|w| w.dtype != DType::F32) {
                     return Err(not_float(self, layer));
+                }
+                if let Some(l) = self
+                    .layer(layer)
+                    .filter(|l| l.kind.op().uses_batch_statistics())
+                {
+                    return Err(Error::Train(TrainError::BatchStatistics {
+                        layer: for_error(&l.name),
+                        class: l.class_name(),
+                    }));
                 }
                 let at = weight_bytes;
                 weight_bytes += specs.iter().map(|w| w.bytes()).sum::<usize>();
@@ -230,6 +241,20 @@ impl<'w, S: Storage> Graph<'w, S> {
                 saved += placement.bytes;
             }
         }
+        let mut work = largest;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let (Some(layer), Some(&input)) = (
+                self.layer(node.layer),
+                node.inputs
+                    .first()
+                    .and_then(|&n| train_shapes.get(self.resolve(n) as usize)),
+            ) else {
+                continue;
+            };
+            if grad_at.get(i).copied().flatten().is_some() {
+                work = work.max(layer.kind.op().backward_scratch(&input, &train_shapes[i]));
+            }
+        }
         let inference = planner::plan(self, &inference_shapes, Some(false))?;
         let lower_bound = (saved + live).max(inference.lower_bound);
         Ok(TrainPlan {
@@ -241,6 +266,7 @@ impl<'w, S: Storage> Graph<'w, S> {
             slot_bytes,
             grad_bytes,
             scratch: largest,
+            work,
             steps,
             lower_bound,
         })

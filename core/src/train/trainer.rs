@@ -262,7 +262,7 @@ fn parts<'p, S: Storage>(p: &TrainPlan<S>, arena: &'p mut [u8]) -> Parts<'p> {
         let activations = take(&mut rest, p.activations.bytes);
         let activation_gradients = floats(take(&mut rest, p.grad_bytes));
         let s0 = floats(take(&mut rest, p.scratch * 4));
-        let s1 = floats(take(&mut rest, p.scratch * 4));
+        let s1 = floats(take(&mut rest, p.work * 4));
         let s2 = floats(take(&mut rest, p.scratch * 4));
         let rng =
             bytemuck::try_cast_slice_mut(take(&mut rest, p.steps * RNG_BYTES)).unwrap_or(&mut []);
@@ -452,7 +452,7 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
             Some(&plan.inference),
             Some(source),
         )?;
-        let n = samples(&compile, data, &prepared)?;
+        let n = samples(compile, data, &prepared)?;
         let (activations, scratch) = work.split_at_mut(plan.inference.bytes);
         let scratch = floats(scratch);
         let mut tracker = Tracker::default();
@@ -819,14 +819,22 @@ fn backward<S: Storage>(
             );
         }
         let words = rng_states.get(k * 4..k * 4 + 4).unwrap_or(&[0; 4]);
+        let rng = SmallRng::from_words([words[0], words[1], words[2], words[3]]);
+        if let Some(f) = back.output {
+            let saved = Saved {
+                inputs: &inputs,
+                output,
+                rng: rng.clone(),
+                work: &[],
+            };
+            f(&placed.step.args, &saved, d, work);
+        }
         let saved = Saved {
             inputs: &inputs,
             output,
-            rng: SmallRng::from_words([words[0], words[1], words[2], words[3]]),
+            rng,
+            work,
         };
-        if let Some(f) = back.output {
-            f(&placed.step.args, &saved, d, work);
-        }
         if let (Some(f), Some(at)) = (
             back.weights,
             plan.ram_at.get(node.layer as usize).copied().flatten(),

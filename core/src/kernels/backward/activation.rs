@@ -16,8 +16,10 @@ impl Activation {
         use Activation as A;
         match self {
             A::Gelu { .. } | A::Silu | A::Softplus | A::Mish | A::HardSilu | A::Softsign => true,
-            A::LeakyRelu { negative_slope } => !(*negative_slope > 0.0),
-            A::Elu { alpha } => !(*alpha > 0.0),
+            A::LeakyRelu { negative_slope } => {
+                negative_slope.partial_cmp(&0.0) != Some(core::cmp::Ordering::Greater)
+            }
+            A::Elu { alpha } => alpha.partial_cmp(&0.0) != Some(core::cmp::Ordering::Greater),
             _ => false,
         }
     }

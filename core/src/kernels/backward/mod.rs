@@ -12,8 +12,11 @@
 //! Each is checked against finite differences of its forward kernel (property tests).
 
 pub mod activation;
+pub mod conv2d;
 
 pub mod dense;
+pub mod pool;
+pub mod spatial;
 
 #[cfg(test)]
 pub(crate) mod check;
