@@ -4,9 +4,11 @@
 //! a closed stdout (`kiln predict … | head -1`) ends the command quietly.
 
 mod export;
+mod fit;
 mod inspect;
 mod output;
 mod paths;
+mod plot;
 mod predict;
 mod run;
 
@@ -125,6 +127,68 @@ enum Command {
         /// A `.kiln` blob, a `.keras` archive or an int8 `.tflite`.
         model: PathBuf,
     },
+    /// Train the model, as Keras's model.fit(), with the arithmetic a device runs (SGD;
+    /// the compile configuration of a .keras saved after compile(), overridden by the
+    /// flags). Prints Keras's epoch lines and writes the trained model.
+    Fit {
+        /// A `.keras` archive or a `.kiln` blob.
+        model: PathBuf,
+        /// One .npy per model input, in model.inputs order; the first axis is the samples.
+        #[arg(long, required = true)]
+        x: Vec<PathBuf>,
+        /// One .npy per model output, in model.outputs order (integer class indices for
+        /// sparse_categorical_crossentropy).
+        #[arg(long, required = true)]
+        y: Vec<PathBuf>,
+        #[command(flatten)]
+        compile: fit::CompileFlags,
+        /// Samples per optimizer step (Keras's default 32); the last batch may be smaller.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Passes over the data.
+        #[arg(long, default_value_t = 1)]
+        epochs: usize,
+        /// Shuffle the samples each epoch (the default, as Keras; kiln's seeded order, not JAX's).
+        #[arg(long, overrides_with = "no_shuffle")]
+        shuffle: bool,
+        /// Take the samples in order.
+        #[arg(long)]
+        no_shuffle: bool,
+        /// Seed of the shuffles and of Dropout.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Validation inputs (one .npy per model input): val_ logs after each epoch.
+        #[arg(long, requires = "validation_y")]
+        validation_x: Vec<PathBuf>,
+        /// Validation targets (one .npy per model output).
+        #[arg(long, requires = "validation_x")]
+        validation_y: Vec<PathBuf>,
+        /// Where to write the trained model: a `.kiln` blob or a `.keras` archive.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write Keras's History.history as JSON.
+        #[arg(long)]
+        history: Option<PathBuf>,
+        /// Draw the loss and metric curves per epoch (SVG).
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
+    /// Keras's model.evaluate(): the loss and metrics at inference, one per line.
+    Evaluate {
+        /// A `.keras` archive or a `.kiln` blob.
+        model: PathBuf,
+        /// One .npy per model input.
+        #[arg(long, required = true)]
+        x: Vec<PathBuf>,
+        /// One .npy per model output.
+        #[arg(long, required = true)]
+        y: Vec<PathBuf>,
+        #[command(flatten)]
+        compile: fit::CompileFlags,
+        /// Samples per batch (Keras's default 32).
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+    },
     /// Run the model on .npy inputs, as Keras's model.predict() (an int8 model: int8
     /// inputs give its raw int8 outputs; float32 inputs are quantized with the input's
     /// scale and zero point, and the outputs dequantized).
@@ -233,6 +297,46 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             export::run(&model, &output, rust.as_deref(), flavor, int8.as_ref(), out)
         }
         Command::Inspect { model } => inspect::run(&model, out),
+        Command::Fit {
+            model,
+            x,
+            y,
+            compile,
+            batch_size,
+            epochs,
+            shuffle: _,
+            no_shuffle,
+            seed,
+            validation_x,
+            validation_y,
+            output,
+            history,
+            plot,
+        } => fit::fit(
+            &fit::FitArgs {
+                model: &model,
+                x: &x,
+                y: &y,
+                compile: &compile,
+                batch_size,
+                epochs,
+                shuffle: !no_shuffle,
+                seed,
+                validation_x: &validation_x,
+                validation_y: &validation_y,
+                output: &output,
+                history: history.as_deref(),
+                plot: plot.as_deref(),
+            },
+            out,
+        ),
+        Command::Evaluate {
+            model,
+            x,
+            y,
+            compile,
+            batch_size,
+        } => fit::evaluate(&model, &x, &y, &compile, batch_size, out),
         Command::Run {
             qemu,
             model,
