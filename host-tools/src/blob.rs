@@ -68,3 +68,16 @@ pub fn read(path: &Path) -> Result<HostGraph, BlobFileError> {
 pub fn rust_source(model: &HostGraph, blob: &[u8], blob_file: &str) -> Result<String, kiln::Error> {
     Ok(kiln::format::rust_source(model.structure(), blob.len(), blob_file)?.to_string())
 }
+
+/// [`rust_source`] with the training constants (`TRAIN_ARENA_BYTES`, `TRAINABLE_BYTES`,
+/// `TRAIN_BATCH_SIZE`) of `plan`.
+pub fn rust_source_training(
+    model: &HostGraph,
+    blob: &[u8],
+    blob_file: &str,
+    plan: &kiln::train::TrainPlan<kiln::Heap>,
+    batch_size: usize,
+) -> Result<String, kiln::Error> {
+    let source = kiln::format::rust_source(model.structure(), blob.len(), blob_file)?;
+    Ok(source.training(plan, batch_size).to_string())
+}

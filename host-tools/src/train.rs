@@ -320,3 +320,35 @@ impl kiln::train::Callback for Collect<'_> {
         self.inner.on_epoch_end(epoch, logs);
     }
 }
+
+/// The training arena of `host` compiled with `config`: its plan.
+pub fn train_plan(
+    host: &HostGraph,
+    config: &CompileConfig,
+) -> Result<kiln::train::TrainPlan<kiln::Heap>, kiln::Error> {
+    host.structure().train_plan(&config.compile())
+}
+
+/// What `kiln export --train` and `kiln inspect` print about a training arena.
+pub fn budget_lines(plan: &kiln::train::TrainPlan<kiln::Heap>, batch_size: usize) -> Vec<String> {
+    vec![
+        format!(
+            "training arena: {} bytes (TRAIN_ARENA_BYTES, batch size {batch_size}), lower bound {} bytes",
+            plan.train_arena_bytes(),
+            plan.lower_bound()
+        ),
+        format!(
+            "  trainable weights {} (TRAINABLE_BYTES), their gradients {}, optimizer slots {}",
+            plan.trainable_bytes(),
+            plan.gradient_bytes(),
+            plan.slot_bytes()
+        ),
+        format!(
+            "  one sample's activations {}, their gradients {}, scratch {}",
+            plan.activation_bytes(),
+            plan.activation_gradient_bytes(),
+            plan.scratch_bytes()
+        ),
+        "  frozen weights stay in flash; the arena does not grow with the batch size (one sample at a time)".to_string(),
+    ]
+}

@@ -39,6 +39,7 @@ pub fn rust_source<'g, S: Storage>(
         features: crate::ops::features(graph),
         blob_len,
         blob_file,
+        training: None,
     })
 }
 
@@ -56,6 +57,19 @@ pub struct RustSource<'g, S: Storage> {
     features: heapless::Vec<&'static str, { crate::ops::MAX_FEATURES }>,
     blob_len: usize,
     blob_file: &'g str,
+    /// `(TRAIN_ARENA_BYTES, TRAINABLE_BYTES, batch size)` when exported for training.
+    training: Option<(usize, usize, usize)>,
+}
+
+impl<'g, S: Storage> RustSource<'g, S> {
+    /// Adds the training constants for `plan` at `batch_size` samples per step.
+    #[cfg(feature = "training")]
+    pub fn training(self, plan: &crate::train::TrainPlan<S>, batch_size: usize) -> Self {
+        RustSource {
+            training: Some((plan.train_arena_bytes(), plan.trainable_bytes(), batch_size)),
+            ..self
+        }
+    }
 }
 
 impl<S: Storage> RustSource<'_, S> {
@@ -102,6 +116,20 @@ impl<S: Storage> fmt::Display for RustSource<'_, S> {
             "/// Bytes of arena `predict` needs (alignment slack included)."
         )?;
         writeln!(f, "pub const ARENA_BYTES: usize = {};", self.arena)?;
+        if let Some((arena, trainable, batch)) = self.training {
+            writeln!(
+                f,
+                "/// Bytes of arena `compile` needs to train (alignment slack included)."
+            )?;
+            writeln!(f, "pub const TRAIN_ARENA_BYTES: usize = {arena};")?;
+            writeln!(
+                f,
+                "/// Bytes of it that hold the weights that train (copied from the blob)."
+            )?;
+            writeln!(f, "pub const TRAINABLE_BYTES: usize = {trainable};")?;
+            writeln!(f, "/// The batch size the training arena was planned for.")?;
+            writeln!(f, "pub const TRAIN_BATCH_SIZE: usize = {batch};")?;
+        }
         writeln!(
             f,
             "/// Layers and nodes the model has: the graph capacity `N`."

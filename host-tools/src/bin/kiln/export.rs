@@ -17,6 +17,12 @@ pub enum PerTensor {
     All,
 }
 
+/// `--train` and what goes with it.
+pub struct Train {
+    pub batch_size: usize,
+    pub compile: crate::fit::CompileFlags,
+}
+
 /// `--int8` and what goes with it.
 pub struct Int8 {
     pub calibration: Vec<PathBuf>,
@@ -29,6 +35,7 @@ pub fn run(
     rust: Option<&Path>,
     flavor: kiln::ops::int8::Flavor,
     int8: Option<&Int8>,
+    train: Option<&Train>,
     out: &mut Out,
 ) -> Result<()> {
     let mut writes = vec![("-o", output)];
@@ -53,6 +60,15 @@ pub fn run(
         Some(int8) => quantize_model(&host, model, int8, flavor, out)?,
         None => host,
     };
+    let training = match train {
+        Some(train) => {
+            let (_, config, _) = crate::fit::compiled_for(model, &train.compile, false)?;
+            let plan = kiln_host::train::train_plan(&host, &config)
+                .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?;
+            Some((plan, train.batch_size))
+        }
+        None => None,
+    };
     for (_, path) in &writes {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
@@ -68,7 +84,14 @@ pub fn run(
     // Everything is checked and made before anything is written, so a failure leaves no
     // blob without its constants.
     let source = match rust {
-        Some(rust) => Some(rust_source(&host, &blob, output, rust, model)?),
+        Some(rust) => Some(rust_source(
+            &host,
+            &blob,
+            output,
+            rust,
+            model,
+            training.as_ref(),
+        )?),
         None => None,
     };
     std::fs::write(output, &blob).with_context(|| format!("{}: cannot write", output.display()))?;
@@ -87,6 +110,11 @@ pub fn run(
             plan.lower_bound_bytes()
         ))?,
         Err(e) => out.line(format_args!("arena: depends on the input shape ({e})"))?,
+    }
+    if let Some((plan, batch)) = &training {
+        for line in kiln_host::train::budget_lines(plan, *batch) {
+            out.line(line)?;
+        }
     }
     let features = kiln::ops::features(host.structure());
     out.line(format_args!(
@@ -170,6 +198,7 @@ fn rust_source(
     output: &Path,
     rust: &Path,
     model: &Path,
+    training: Option<&(kiln::train::TrainPlan<kiln::Heap>, usize)>,
 ) -> Result<String> {
     let absolute = |p: &Path| {
         std::path::absolute(p).with_context(|| format!("{}: cannot resolve the path", p.display()))
@@ -183,7 +212,13 @@ fn rust_source(
             .unwrap_or_default(),
         _ => blob_path.to_string_lossy().into_owned(),
     };
-    kiln_host::blob::rust_source(host, blob, &file).with_context(|| {
+    let source = match training {
+        Some((plan, batch)) => {
+            kiln_host::blob::rust_source_training(host, blob, &file, plan, *batch)
+        }
+        None => kiln_host::blob::rust_source(host, blob, &file),
+    };
+    source.with_context(|| {
         format!(
             "{}: the generated Rust needs known input shapes",
             model.display()

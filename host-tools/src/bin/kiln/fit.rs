@@ -67,7 +67,20 @@ pub struct FitArgs<'a> {
 }
 
 /// The model, and the compile configuration from its file and the flags.
-fn compiled(model: &Path, flags: &CompileFlags) -> Result<(HostGraph, CompileConfig, Vec<String>)> {
+pub fn compiled(
+    model: &Path,
+    flags: &CompileFlags,
+) -> Result<(HostGraph, CompileConfig, Vec<String>)> {
+    compiled_for(model, flags, true)
+}
+
+/// [`compiled`]; for sizing a training arena (`need_loss` false), outputs without a loss
+/// get mean_squared_error: the loss does not change the arena.
+pub fn compiled_for(
+    model: &Path,
+    flags: &CompileFlags,
+    need_loss: bool,
+) -> Result<(HostGraph, CompileConfig, Vec<String>)> {
     let host = load_model(model)?;
     if !host.has_weights() {
         bail!(
@@ -118,6 +131,9 @@ fn compiled(model: &Path, flags: &CompileFlags) -> Result<(HostGraph, CompileCon
         for loss in &mut config.losses {
             *loss = Loss::from_keras_name(loss.keras_name(), true).unwrap_or(*loss);
         }
+    }
+    if config.losses.is_empty() && !need_loss {
+        config.losses = vec![Loss::MeanSquaredError; outputs.len()];
     }
     if config.losses.is_empty() {
         bail!(

@@ -85,6 +85,19 @@ pub fn run(model: &Path, out: &mut Out) -> Result<()> {
         ))?,
         Err(e) => out.line(format_args!("arena: depends on the input shape ({e})"))?,
     }
+    // The training budget: for the .keras's compile configuration, else plain SGD.
+    let flags = crate::fit::CompileFlags::default();
+    match crate::fit::compiled_for(model, &flags, false) {
+        Ok((_, config, _)) => match kiln_host::train::train_plan(&host, &config) {
+            Ok(plan) => {
+                for line in kiln_host::train::budget_lines(&plan, 32) {
+                    out.line(line)?;
+                }
+            }
+            Err(e) => out.line(format_args!("training: not possible as is ({e})"))?,
+        },
+        Err(e) => out.line(format_args!("training: {e:#}"))?,
+    }
     let features = kiln::ops::features(graph);
     out.line(format_args!(
         "kiln features: {}",

@@ -88,6 +88,17 @@ enum Command {
         /// build: two rounding steps in FULLY_CONNECTED).
         #[arg(long, value_enum, default_value = "litert")]
         rounding: Rounding,
+        /// Also plan on-device training: print the training arena and, with --rust, emit
+        /// TRAIN_ARENA_BYTES, TRAINABLE_BYTES and TRAIN_BATCH_SIZE (the compile
+        /// configuration of the .keras, or the flags; only the optimizer's slots change
+        /// the size).
+        #[arg(long)]
+        train: bool,
+        /// With --train: the batch size the training arena is planned for.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[command(flatten)]
+        compile: fit::CompileFlags,
     },
     /// Run the model on an emulated Cortex-M under QEMU (generic runner firmware, built
     /// with only the model's op families and capacity), print the outputs, the arena and
@@ -288,13 +299,28 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             int8,
             calibration,
             per_tensor,
+            train,
+            batch_size,
+            compile,
         } => {
             let int8 = int8.then_some(export::Int8 {
                 calibration,
                 per_tensor,
             });
+            let train = train.then_some(export::Train {
+                batch_size,
+                compile,
+            });
             let flavor = rounding.flavor();
-            export::run(&model, &output, rust.as_deref(), flavor, int8.as_ref(), out)
+            export::run(
+                &model,
+                &output,
+                rust.as_deref(),
+                flavor,
+                int8.as_ref(),
+                train.as_ref(),
+                out,
+            )
         }
         Command::Inspect { model } => inspect::run(&model, out),
         Command::Fit {
