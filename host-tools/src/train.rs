@@ -269,7 +269,7 @@ pub fn fit(
         return Err(TrainHostError::NoWeights);
     }
     let graph = host.graph()?;
-    let compile = config.compile();
+    let compile = config.compile().batch_size(options.batch_size);
     let plan = graph.train_plan(&compile)?;
     let mut arena = vec![0u8; plan.train_arena_bytes()];
     let mut trainer = graph.compile(compile, &mut arena)?;
@@ -299,7 +299,8 @@ pub fn evaluate(
         return Err(TrainHostError::NoWeights);
     }
     let graph = host.graph()?;
-    let compile = config.compile();
+    // Evaluate runs at inference: the batch size does not change the arena.
+    let compile = config.compile().batch_size(batch_size.min(256));
     let plan = graph.train_plan(&compile)?;
     let mut arena = vec![0u8; plan.train_arena_bytes()];
     let mut trainer = graph.compile(compile, &mut arena)?;
@@ -321,12 +322,14 @@ impl kiln::train::Callback for Collect<'_> {
     }
 }
 
-/// The training arena of `host` compiled with `config`: its plan.
+/// The training arena of `host` compiled with `config` for batches of `batch_size`.
 pub fn train_plan(
     host: &HostGraph,
     config: &CompileConfig,
+    batch_size: usize,
 ) -> Result<kiln::train::TrainPlan<kiln::Heap>, kiln::Error> {
-    host.structure().train_plan(&config.compile())
+    host.structure()
+        .train_plan(&config.compile().batch_size(batch_size))
 }
 
 /// What `kiln export --train` and `kiln inspect` print about a training arena.
@@ -349,6 +352,10 @@ pub fn budget_lines(plan: &kiln::train::TrainPlan<kiln::Heap>, batch_size: usize
             plan.activation_gradient_bytes(),
             plan.scratch_bytes()
         ),
-        "  frozen weights stay in flash; the arena does not grow with the batch size (one sample at a time)".to_string(),
+        if plan.lanes() == 1 {
+            "  frozen weights stay in flash; one sample at a time: the arena does not grow with the batch size".to_string()
+        } else {
+            format!("  frozen weights stay in flash; a BatchNormalization trains: the whole batch ({}) is held at once", plan.lanes())
+        },
     ]
 }

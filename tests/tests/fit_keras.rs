@@ -17,10 +17,7 @@ use std::path::{Path, PathBuf};
 /// Cases kiln cannot train yet, and the layer `compile` names: BatchNormalization in
 /// training mode. Each must fail with exactly that typed error (so the list cannot go
 /// stale silently).
-const NOT_YET: &[(&str, &str)] = &[
-    ("batchnorm_train", "batch_normalization"),
-    ("conv1d_batchnorm_train", "batch_normalization"),
-];
+const NOT_YET: &[(&str, &str)] = &[];
 
 /// `|a - b| <= atol + rtol·|b|`.
 fn close(a: &[f32], b: &[f32], rtol: f32, atol: f32) -> Result<(), String> {
@@ -108,7 +105,7 @@ fn check(case: &Case) -> Result<(), String> {
     let trace = npy::read_f32(case.dir.join("weights_trace.npy")).unwrap();
     let width = trace.shape[1];
     let graph = host.graph().map_err(|e| e.to_string())?;
-    let compile = config.compile();
+    let compile = config.compile().batch_size(batch);
     let plan = graph.train_plan(&compile).map_err(|e| e.to_string())?;
     let mut arena = vec![0u8; plan.train_arena_bytes()];
     let mut trainer = graph

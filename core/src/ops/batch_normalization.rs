@@ -77,6 +77,7 @@ pub(crate) struct Params<'w> {
     mean: &'w [f32],
     variance: &'w [f32],
     epsilon: f32,
+    momentum: f32,
 }
 
 impl Op for BatchNormalization {
@@ -128,7 +129,13 @@ impl Op for BatchNormalization {
 
     #[cfg(feature = "training")]
     fn backward(&self) -> Option<super::Backward> {
-        Some(super::Backward::input(backward))
+        Some(super::Backward {
+            batch: Some(super::BatchPass {
+                forward: batch::forward,
+                backward: batch::backward,
+            }),
+            ..super::Backward::input(backward)
+        })
     }
 
     #[cfg(feature = "training")]
@@ -154,6 +161,7 @@ impl Op for BatchNormalization {
                 mean: take()?,
                 variance: take()?,
                 epsilon: self.epsilon,
+                momentum: self.momentum,
             }),
         })
     }
@@ -182,6 +190,136 @@ fn backward(args: &StepArgs<'_>, _: &super::Saved<'_>, _: usize, d: &[f32], dx: 
         }
         for (g, &d) in dx.iter_mut().zip(d).skip(c).step_by(p.channels) {
             *g = d * inv;
+        }
+    }
+}
+
+/// Training with the batch's statistics, as Keras's `call(training=True)` on a trainable
+/// layer: per channel, over every sample and every axis but the last, the mean and the
+/// biased variance (`jnp.mean`, `jnp.var`) normalize the batch, and the gradient flows
+/// through them.
+#[cfg(feature = "training")]
+mod batch {
+    use super::super::StepArgs;
+
+    /// Per channel `c`: the batch's mean and biased variance, summed in index order.
+    fn moments(x: &[f32], channels: usize, c: usize) -> (f32, f32) {
+        let n = (x.len() / channels) as f32;
+        let sum = x.iter().skip(c).step_by(channels).fold(0.0f32, |s, &v| s + v);
+        let mean = sum / n;
+        let squares = x
+            .iter()
+            .skip(c)
+            .step_by(channels)
+            .fold(0.0f32, |s, &v| s + (v - mean) * (v - mean));
+        (mean, squares / n)
+    }
+
+    /// `inv = gamma / sqrt(variance + epsilon)` as the inference kernel computes it.
+    fn inv(gamma: Option<&[f32]>, variance: f32, epsilon: f32, c: usize) -> f32 {
+        let inv = 1.0 / libm::sqrtf(variance + epsilon);
+        gamma.map_or(inv, |g| inv * g[c])
+    }
+
+    /// `stats` = `[momentum, mean…, variance…]` for the moving averages.
+    pub(super) fn forward(args: &StepArgs<'_>, x: &[f32], y: &mut [f32], stats: &mut [f32]) {
+        let StepArgs::BatchNormalization(p) = args else { return };
+        let c = p.channels;
+        if c == 0 || x.len() % c != 0 || y.len() != x.len() || stats.len() != 1 + 2 * c {
+            return;
+        }
+        stats[0] = p.momentum;
+        for ch in 0..c {
+            let (mean, variance) = moments(x, c, ch);
+            stats[1 + ch] = mean;
+            stats[1 + c + ch] = variance;
+            let inv = inv(p.gamma, variance, p.epsilon, ch);
+            let mut res = -mean * inv;
+            if let Some(b) = p.beta {
+                res += b[ch];
+            }
+            for (o, &v) in y.iter_mut().zip(x).skip(ch).step_by(c) {
+                *o = v * inv + res;
+            }
+        }
+    }
+
+    /// With `x̂ = (x - mean) · r`, `r = 1 / sqrt(variance + epsilon)`, `N` values per
+    /// channel: `dbeta = Σ dy`, `dgamma = Σ dy · x̂`, and
+    /// `dx = r · gamma / N · (N · dy - Σ dy - x̂ · Σ dy · x̂)`.
+    pub(super) fn backward(args: &StepArgs<'_>, x: &[f32], d: &[f32], dx: &mut [f32], dw: &mut [f32]) {
+        let StepArgs::BatchNormalization(p) = args else { return };
+        let c = p.channels;
+        if c == 0 || x.len() % c != 0 || d.len() != x.len() || dx.len() != x.len() {
+            return;
+        }
+        let n = (x.len() / c) as f32;
+        for ch in 0..c {
+            let (mean, variance) = moments(x, c, ch);
+            let r = 1.0 / libm::sqrtf(variance + p.epsilon);
+            let (mut sum, mut dot) = (0.0f32, 0.0f32);
+            for (&v, &g) in x.iter().zip(d).skip(ch).step_by(c) {
+                sum += g;
+                dot += g * ((v - mean) * r);
+            }
+            let gamma = p.gamma.map_or(1.0, |g| g[ch]);
+            let scale = r * gamma / n;
+            for ((o, &v), &g) in dx.iter_mut().zip(x).zip(d).skip(ch).step_by(c) {
+                let hat = (v - mean) * r;
+                *o = scale * (n * g - sum - hat * dot);
+            }
+            // dw: gamma then beta (those the layer has), then the moving statistics.
+            let mut at = 0;
+            if p.gamma.is_some() {
+                if let Some(w) = dw.get_mut(ch) {
+                    *w += dot;
+                }
+                at += c;
+            }
+            if p.beta.is_some() {
+                if let Some(w) = dw.get_mut(at + ch) {
+                    *w += sum;
+                }
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        extern crate std;
+        use super::super::Params;
+        use super::*;
+        use crate::kernels::backward::check::{assert_gradient, finite_difference};
+        use proptest::prelude::*;
+        use std::vec::Vec;
+
+        proptest! {
+            #[test]
+            fn gradients_match_finite_differences(
+                x in proptest::collection::vec(-2.0f32..2.0, 12),
+                d in proptest::collection::vec(-1.0f32..1.0, 12),
+            ) {
+                // 6 values of 2 channels; a spread-out batch, so the variance is not tiny.
+                prop_assume!(x.iter().step_by(2).fold(0.0f32, |m, v| m.max(v.abs())) > 0.5);
+                prop_assume!(x.iter().skip(1).step_by(2).fold(0.0f32, |m, v| m.max(v.abs())) > 0.5);
+                let gamma = [1.5f32, 0.5];
+                let beta = [0.1f32, -0.2];
+                let stats = [0.0f32; 2];
+                let run = |gamma: &[f32], beta: &[f32], x: &[f32], y: &mut [f32]| {
+                    let p = Params { channels: 2, gamma: Some(gamma), beta: Some(beta), mean: &stats, variance: &stats, epsilon: 1e-3, momentum: 0.99 };
+                    forward(&StepArgs::BatchNormalization(p), x, y, &mut [0.0; 5]);
+                };
+                let p = Params { channels: 2, gamma: Some(&gamma), beta: Some(&beta), mean: &stats, variance: &stats, epsilon: 1e-3, momentum: 0.99 };
+                let mut dx = [0.0f32; 12];
+                let mut dw = [0.0f32; 8];
+                backward(&StepArgs::BatchNormalization(p), &x, &d, &mut dx, &mut dw);
+                let numeric = finite_difference(&x, &d, 12, |x, y| run(&gamma, &beta, x, y));
+                assert_gradient(&dx, &numeric, "dx");
+                let numeric = finite_difference(&gamma, &d, 12, |g, y| run(g, &beta, &x, y));
+                assert_gradient(&dw[..2], &numeric, "dgamma");
+                let numeric: Vec<f32> = finite_difference(&beta, &d, 12, |b, y| run(&gamma, b, &x, y));
+                assert_gradient(&dw[2..4], &numeric, "dbeta");
+            }
         }
     }
 }

@@ -153,6 +153,7 @@ impl Op for Conv1D {
             output: Some(backward::output),
             weights: Some(backward::weights),
             input: backward::input,
+            batch: None,
         })
     }
 

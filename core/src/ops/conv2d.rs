@@ -162,6 +162,7 @@ impl Op for Conv2D {
             output: Some(backward::output),
             weights: Some(backward::weights),
             input: backward::input,
+            batch: None,
         })
     }
 

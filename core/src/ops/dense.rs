@@ -125,6 +125,7 @@ impl Op for Dense {
             output: Some(backward::output),
             weights: Some(backward::weights),
             input: backward::input,
+            batch: None,
         })
     }
 

@@ -195,6 +195,7 @@ impl Op for DepthwiseConv2D {
             output: Some(backward::output),
             weights: Some(backward::weights),
             input: backward::input,
+            batch: None,
         })
     }
 

@@ -242,7 +242,25 @@ pub struct Backward {
     pub(crate) output: Option<OutputBackward>,
     pub(crate) weights: Option<WeightsBackward>,
     pub(crate) input: InputBackward,
+    /// For a layer that trains with the batch's statistics: its forward and backward
+    /// passes over the whole batch, which replace the per-sample ones while it trains.
+    pub(crate) batch: Option<BatchPass>,
 }
+
+/// The whole-batch passes of a layer that trains with the batch's statistics. Tensors
+/// are the batch's samples one after the other.
+#[cfg(feature = "training")]
+#[derive(Clone, Copy)]
+pub(crate) struct BatchPass {
+    /// `(args, x, y, stats)`: writes `y` and the statistics it used.
+    pub forward: fn(&StepArgs<'_>, &[f32], &mut [f32], &mut [f32]),
+    /// `(args, x, dy, dx, dw)`: writes `dx`, adds to `dw` (empty when frozen).
+    pub backward: BatchBackward,
+}
+
+/// See [`BatchPass::backward`].
+#[cfg(feature = "training")]
+pub(crate) type BatchBackward = fn(&StepArgs<'_>, &[f32], &[f32], &mut [f32], &mut [f32]);
 
 /// Changes `d_output` in place (with `scratch`, as long as the output, to spare).
 #[cfg(feature = "training")]
@@ -262,6 +280,7 @@ impl Backward {
             output: None,
             weights: None,
             input,
+            batch: None,
         }
     }
 

@@ -173,6 +173,7 @@ impl Op for SeparableConv2D {
             output: Some(backward::output),
             weights: Some(backward::weights),
             input: backward::input,
+            batch: None,
         })
     }
 

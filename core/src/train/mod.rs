@@ -83,6 +83,7 @@ pub struct Compile {
     metrics: heapless::Vec<(Option<u8>, Metric), MAX_METRICS>,
     /// More losses, weights or metrics than fit: `compile` refuses it.
     overflow: Option<&'static str>,
+    batch_size: usize,
 }
 
 impl Compile {
@@ -94,7 +95,21 @@ impl Compile {
             loss_weights: heapless::Vec::new(),
             metrics: heapless::Vec::new(),
             overflow: None,
+            batch_size: 32,
         }
+    }
+
+    /// The largest batch `fit` and `train_on_batch` will be given (Keras's default 32).
+    /// Only a model with a BatchNormalization that trains keeps a whole batch in the
+    /// arena; any other trains one sample at a time, whatever the batch size.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// The batch size the arena is planned for (see [`Compile::batch_size`]).
+    pub fn planned_batch_size(&self) -> usize {
+        self.batch_size
     }
 
     /// The loss of the next output (in the model's output order).

@@ -43,6 +43,14 @@ pub struct TrainPlan<S: Storage> {
     pub(crate) work: usize,
     /// Steps of a forward pass (one saved generator state each).
     pub(crate) steps: usize,
+    /// Samples held at once: 1, or the batch size when a layer trains with the batch's
+    /// statistics.
+    pub(crate) lanes: usize,
+    /// Per node of such a layer: where its `[momentum, mean…, variance…]` start in the
+    /// statistics region (floats).
+    pub(crate) stats_at: S::List<Option<u32>>,
+    /// Floats of the statistics region.
+    pub(crate) stats: usize,
     pub(crate) lower_bound: usize,
 }
 
@@ -79,13 +87,31 @@ impl<S: Storage> TrainPlan<S> {
     /// Bytes of scratch (two buffers as long as the largest tensor, one for the layers'
     /// backward passes) and saved generator states.
     pub fn scratch_bytes(&self) -> usize {
-        (2 * self.scratch + self.work) * 4 + self.steps * RNG_BYTES
+        (2 * self.scratch + self.work + self.stats) * 4 + self.lanes * self.steps * RNG_BYTES
+    }
+
+    /// Samples the arena holds at once: 1 (the arena does not grow with the batch), or
+    /// the batch size when a BatchNormalization trains (it needs the batch's statistics).
+    pub fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    /// Channels of the batch statistics node `node` records.
+    pub(crate) fn stats_channels(&self, node: usize) -> usize {
+        let start = self.stats_at.get(node).copied().flatten();
+        let next = self
+            .stats_at
+            .iter()
+            .skip(node + 1)
+            .find_map(|a| *a)
+            .map_or(self.stats as u32, |a| a);
+        start.map_or(0, |s| ((next - s) as usize).saturating_sub(1) / 2)
     }
 
     /// Bytes the part after the weights, gradients and slots needs: a training step's or
     /// an `evaluate`'s, whichever is bigger.
     pub(crate) fn work_bytes(&self) -> usize {
-        let train = self.activations.bytes + self.grad_bytes + self.scratch_bytes();
+        let train = self.lanes * (self.activations.bytes + self.grad_bytes) + self.scratch_bytes();
         let eval = self.inference.bytes + self.scratch * 4;
         train.max(eval)
     }
@@ -129,15 +155,6 @@ impl<'w, S: Storage> Graph<'w, S> {
                 if specs.iter().any(|w| w.dtype != DType::F32) {
                     return Err(not_float(self, layer));
                 }
-                if let Some(l) = self
-                    .layer(layer)
-                    .filter(|l| l.kind.op().uses_batch_statistics())
-                {
-                    return Err(Error::Train(TrainError::BatchStatistics {
-                        layer: for_error(&l.name),
-                        class: l.class_name(),
-                    }));
-                }
                 let at = weight_bytes;
                 weight_bytes += specs.iter().map(|w| w.bytes()).sum::<usize>();
                 Some(to_u32(at)?)
@@ -147,6 +164,34 @@ impl<'w, S: Storage> Graph<'w, S> {
             storage::push(&mut ram_at, at, "layers")?;
         }
         let slot_bytes = weight_bytes * compile.optimizer.slots_per_value();
+        // A layer that trains with the batch's statistics: the whole batch at once.
+        let mut stats_at: S::List<Option<u32>> = Default::default();
+        let mut stats = 0usize;
+        for (i, node) in self.nodes.iter().enumerate() {
+            let batch = ram_at.get(node.layer as usize).copied().flatten().is_some()
+                && self
+                    .layer(node.layer)
+                    .is_some_and(|l| l.kind.op().uses_batch_statistics());
+            let at = if batch {
+                let channels = train_shapes.get(i).and_then(|s| s.last()).unwrap_or(0) as usize;
+                let at = stats;
+                stats += 1 + 2 * channels;
+                Some(to_u32(at)?)
+            } else {
+                None
+            };
+            storage::push(&mut stats_at, at, "nodes")?;
+        }
+        let lanes = if stats > 0 {
+            compile.planned_batch_size()
+        } else {
+            1
+        };
+        if lanes > super::trainer::MAX_LANES || lanes == 0 {
+            return Err(Error::Train(TrainError::Compile(
+                "the batch size of a model whose BatchNormalization trains must be in 1..=256",
+            )));
+        }
 
         // Every computed node gets its own place: the backward pass reads them all.
         let mut placements: S::List<Placement> = Default::default();
@@ -265,8 +310,11 @@ impl<'w, S: Storage> Graph<'w, S> {
             weight_bytes,
             slot_bytes,
             grad_bytes,
-            scratch: largest,
-            work,
+            scratch: largest * lanes,
+            work: work.max(largest * lanes),
+            lanes,
+            stats_at,
+            stats,
             steps,
             lower_bound,
         })

@@ -8,7 +8,7 @@ use crate::graph::storage::Storage;
 use crate::graph::Graph;
 use crate::kernels::SmallRng;
 use crate::ops::{Rand, Saved};
-use crate::planner::{Placement, ARENA_ALIGN};
+use crate::planner::ARENA_ALIGN;
 use crate::runtime::invoke::run_step;
 use crate::runtime::prepare::{Source, WeightSource};
 use crate::runtime::Prepared;
@@ -196,6 +196,7 @@ struct Parts<'p> {
     activation_gradients: &'p mut [f32],
     scratch: [&'p mut [f32]; 3],
     rng: &'p mut [u32],
+    stats: &'p mut [f32],
 }
 
 fn take<'p>(rest: &mut &'p mut [u8], bytes: usize) -> &'p mut [u8] {
@@ -254,27 +255,27 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
 
 /// The arena's parts for `plan`.
 fn parts<'p, S: Storage>(p: &TrainPlan<S>, arena: &'p mut [u8]) -> Parts<'p> {
-    {
-        let mut rest: &mut [u8] = arena;
-        let weights = take(&mut rest, p.weight_bytes);
-        let gradients = floats(take(&mut rest, p.weight_bytes));
-        let slots = floats(take(&mut rest, p.slot_bytes));
-        let activations = take(&mut rest, p.activations.bytes);
-        let activation_gradients = floats(take(&mut rest, p.grad_bytes));
-        let s0 = floats(take(&mut rest, p.scratch * 4));
-        let s1 = floats(take(&mut rest, p.work * 4));
-        let s2 = floats(take(&mut rest, p.scratch * 4));
-        let rng =
-            bytemuck::try_cast_slice_mut(take(&mut rest, p.steps * RNG_BYTES)).unwrap_or(&mut []);
-        Parts {
-            weights,
-            gradients,
-            slots,
-            activations,
-            activation_gradients,
-            scratch: [s0, s1, s2],
-            rng,
-        }
+    let mut rest: &mut [u8] = arena;
+    let weights = take(&mut rest, p.weight_bytes);
+    let gradients = floats(take(&mut rest, p.weight_bytes));
+    let slots = floats(take(&mut rest, p.slot_bytes));
+    let activations = take(&mut rest, p.lanes * p.activations.bytes);
+    let activation_gradients = floats(take(&mut rest, p.lanes * p.grad_bytes));
+    let s0 = floats(take(&mut rest, p.scratch * 4));
+    let s1 = floats(take(&mut rest, p.work * 4));
+    let s2 = floats(take(&mut rest, p.scratch * 4));
+    let rng_bytes = p.lanes * p.steps * RNG_BYTES;
+    let rng = bytemuck::try_cast_slice_mut(take(&mut rest, rng_bytes)).unwrap_or(&mut []);
+    let stats = floats(take(&mut rest, p.stats * 4));
+    Parts {
+        weights,
+        gradients,
+        slots,
+        activations,
+        activation_gradients,
+        scratch: [s0, s1, s2],
+        rng,
+        stats,
     }
 }
 
@@ -462,7 +463,7 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
             let end = (start + batch_size).min(n);
             let mut sums = BatchSums::default();
             for sample in start..end {
-                forward(&prepared, data, sample, activations, &mut rng, None);
+                forward(&prepared, data, sample, activations, &mut rng);
                 for k in 0..outputs {
                     let (width, _) = output_rows(&prepared, k);
                     let prediction = output_values(&prepared, k, data, sample, activations);
@@ -506,23 +507,25 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         let graph = self.graph;
         let outputs = graph.outputs.len();
         let compile = &self.compile;
-        let metric_list: heapless::Vec<(usize, super::Metric), MAX_METRICS> =
-            compile.metrics(outputs).collect();
         let step_number = self.iterations + 1;
         let plan = &self.plan;
-        let parts = parts(plan, self.arena);
+        let batch = positions.len();
+        if plan.lanes > 1 && batch > plan.lanes {
+            return Err(Error::Train(TrainError::Options(
+                "the batch is larger than the batch size the training arena was planned for (Compile::batch_size)",
+            )));
+        }
         let Parts {
             weights,
             gradients,
             slots,
             activations,
             activation_gradients,
-            scratch,
+            mut scratch,
             rng: rng_states,
-        } = parts;
-        let [s_out, s_work, s_in] = scratch;
+            stats,
+        } = parts(plan, self.arena);
         gradients.fill(0.0);
-        let batch = positions.len();
         let mut sums = BatchSums::default();
         {
             let mut prepared = Prepared::default();
@@ -539,67 +542,31 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
             )?;
             // One draw per batch: a RandomCrop takes one window for the whole batch.
             let call_seed = u64::from(rng.next_u32()) << 32 | u64::from(rng.next_u32());
-            for position in positions.clone() {
-                let sample = order.at(position);
-                forward(
-                    &prepared,
-                    data,
-                    sample,
-                    activations,
-                    rng,
-                    Some((rng_states, call_seed)),
-                );
-                activation_gradients.fill(0.0);
-                // The losses, and their gradients at the outputs.
-                for k in 0..outputs {
-                    let loss = compile.losses()[k];
-                    let (width, rows) = output_rows(&prepared, k);
-                    let tw = loss.target_width(width);
-                    let per = rows * tw;
-                    let target = data.y[k]
-                        .get(sample * per..(sample + 1) * per)
-                        .unwrap_or(&[]);
-                    check_labels(loss, target, width, k, sample)?;
-                    let scale = compile.loss_weight(k) / (batch * rows) as f32;
-                    let prediction = output_values(&prepared, k, data, sample, activations);
-                    let node = graph.resolve(graph.outputs[k]) as usize;
-                    let grad_at = plan.grad_at.get(node).copied().flatten();
-                    for (r, (p, t)) in prediction
-                        .chunks(width.max(1))
-                        .zip(target.chunks(tw.max(1)))
-                        .enumerate()
-                    {
-                        let g = s_in.get_mut(..p.len()).unwrap_or(&mut []);
-                        sums.losses[k] += loss.row(p, t, scale, g);
-                        sums.rows[k] += 1.0;
-                        if let Some(at) = grad_at {
-                            let at = at as usize / 4 + r * width;
-                            if let Some(dest) = activation_gradients.get_mut(at..at + g.len()) {
-                                for (d, &v) in dest.iter_mut().zip(g.iter()) {
-                                    *d += v;
-                                }
-                            }
-                        }
-                        for (m, &(output, metric)) in metric_list.iter().enumerate() {
-                            if output == k {
-                                sums.metrics[m].0 += metric.row(loss, p, t);
-                                sums.metrics[m].1 += 1.0;
-                            }
-                        }
-                    }
-                }
-                backward(
+            let mut chunk = positions.start;
+            while chunk < positions.end {
+                let lanes = (positions.end - chunk).min(plan.lanes);
+                let mut pass = Pass {
                     graph,
                     plan,
-                    &prepared,
+                    prepared: &prepared,
                     data,
-                    sample,
-                    activations,
-                    activation_gradients,
-                    gradients,
-                    [&mut *s_out, &mut *s_work, &mut *s_in],
-                    rng_states,
-                );
+                    order,
+                    first: chunk,
+                    lanes,
+                    activations: &mut *activations,
+                    activation_gradients: &mut *activation_gradients,
+                    scratch: {
+                        let [a, b, c] = &mut scratch;
+                        [&mut **a, &mut **b, &mut **c]
+                    },
+                    rng_states: &mut *rng_states,
+                    stats: &mut *stats,
+                };
+                pass.forward(rng, call_seed);
+                pass.activation_gradients.fill(0.0);
+                pass.losses(compile, batch, &mut sums)?;
+                pass.backward(gradients);
+                chunk += lanes;
             }
         }
         // All or nothing: check everything, then apply.
@@ -609,7 +576,7 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         if !loss_total.is_finite() {
             return Err(non_finite("loss", step_number));
         }
-        if gradients.iter().any(|g| !g.is_finite()) {
+        if gradients.iter().any(|g| !g.is_finite()) || stats.iter().any(|s| !s.is_finite()) {
             return Err(non_finite("gradient", step_number));
         }
         let optimizer = compile.optimizer;
@@ -635,9 +602,58 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
                 }
             }
         });
+        update_moving_statistics(graph, plan, stats, values);
         tracker.add(compile, outputs, &sums, batch);
         self.iterations = step_number;
         Ok(())
+    }
+}
+
+/// The most samples a training arena holds at once (a model with a BatchNormalization
+/// that trains keeps its whole batch).
+pub const MAX_LANES: usize = 256;
+
+/// BatchNormalization's moving statistics, from the batch statistics its forward pass
+/// recorded (`[momentum, mean…, variance…]` per layer): `moving · momentum + batch ·
+/// (1 - momentum)`, after the step, as Keras assigns them during the forward pass (the
+/// training forward pass does not read them).
+fn update_moving_statistics<S: Storage>(
+    graph: &Graph<'_, S>,
+    plan: &TrainPlan<S>,
+    stats: &[f32],
+    weights: &mut [f32],
+) {
+    for (node, at) in plan.stats_at.iter().enumerate() {
+        let (Some(at), Some(n)) = (at, graph.nodes.get(node)) else {
+            continue;
+        };
+        let Some(block_at) = plan.ram_at.get(n.layer as usize).copied().flatten() else {
+            continue;
+        };
+        let floats: usize = graph
+            .layer_weights(n.layer)
+            .iter()
+            .map(|w| w.elements())
+            .sum();
+        let channels = plan.stats_channels(node);
+        let at = *at as usize;
+        let (Some(block), Some(s)) = (
+            weights.get_mut(block_at as usize / 4..block_at as usize / 4 + floats),
+            stats.get(at..at + 1 + 2 * channels),
+        ) else {
+            continue;
+        };
+        let momentum = s[0];
+        let rest = (1.0 - f64::from(momentum)) as f32;
+        let (mean, variance) = s[1..].split_at(channels);
+        let (head, moving_variance) = block.split_at_mut(floats - channels);
+        let moving_mean = &mut head[floats - 2 * channels..];
+        for (m, &b) in moving_mean.iter_mut().zip(mean) {
+            *m = *m * momentum + b * rest;
+        }
+        for (m, &b) in moving_variance.iter_mut().zip(variance) {
+            *m = *m * momentum + b * rest;
+        }
     }
 }
 
@@ -732,93 +748,285 @@ fn output_values<'v, S: Storage>(
     bytemuck::try_cast_slice(bytes).unwrap_or(&[])
 }
 
-/// Runs every step of one sample; with `saving`, records the generator's state before
-/// each step (Dropout's backward pass draws the same mask again).
+/// Runs every step of one sample at inference (`evaluate`).
 fn forward<S: Storage>(
     prepared: &Prepared<'_, S>,
     data: &Data<'_>,
     sample: usize,
     activations: &mut [u8],
     rng: &mut SmallRng,
-    mut saving: Option<(&mut [u32], u64)>,
 ) {
     let caller = |source: &Source| input_bytes(data, source, sample);
-    let call_seed = saving.as_ref().map_or(0, |s| s.1);
-    let mut rand = Rand { rng, call_seed };
-    for (k, placed) in prepared.steps.iter().enumerate() {
-        if let Some((states, _)) = saving.as_mut() {
-            if let Some(dest) = states.get_mut(k * 4..k * 4 + 4) {
-                dest.copy_from_slice(&rand.rng.to_words());
-            }
-        }
+    let mut rand = Rand { rng, call_seed: 0 };
+    for placed in prepared.steps.iter() {
         run_step(placed, &caller, activations, &mut rand);
     }
 }
 
-/// A tensor's saved values: an arena placement or a model input.
-fn saved_values<'v>(
-    data: &Data<'v>,
-    source: &Source,
-    sample: usize,
-    activations: &'v [u8],
-) -> &'v [f32] {
-    let bytes = match *source {
-        Source::Caller { .. } => input_bytes(data, source, sample),
-        Source::Arena { offset, bytes } => activations.get(offset..offset + bytes).unwrap_or(&[]),
-    };
-    bytemuck::try_cast_slice(bytes).unwrap_or(&[])
+/// One chunk of a batch (one sample, or the whole batch when a layer needs its
+/// statistics) going through the model: each lane is a sample with its own activations
+/// and gradients.
+struct Pass<'p, 'w, 't, S: Storage> {
+    graph: &'p Graph<'w, S>,
+    plan: &'p TrainPlan<S>,
+    prepared: &'p Prepared<'t, S>,
+    data: &'p Data<'p>,
+    /// Lane `l` is sample `order.at(first + l)`.
+    order: &'p Permutation,
+    first: usize,
+    lanes: usize,
+    activations: &'p mut [u8],
+    activation_gradients: &'p mut [f32],
+    scratch: [&'p mut [f32]; 3],
+    rng_states: &'p mut [u32],
+    stats: &'p mut [f32],
 }
 
-fn placement_values<'v>(p: &Placement, activations: &'v [u8]) -> &'v [f32] {
-    let bytes = activations.get(p.offset..p.offset + p.bytes).unwrap_or(&[]);
-    bytemuck::try_cast_slice(bytes).unwrap_or(&[])
-}
+impl<S: Storage> Pass<'_, '_, '_, S> {
+    fn sample(&self, lane: usize) -> usize {
+        self.order.at(self.first + lane)
+    }
 
-/// The backward pass of one sample: every step with a gradient, last to first.
-#[allow(clippy::too_many_arguments)]
-fn backward<S: Storage>(
-    graph: &Graph<'_, S>,
-    plan: &TrainPlan<S>,
-    prepared: &Prepared<'_, S>,
-    data: &Data<'_>,
-    sample: usize,
-    activations: &[u8],
-    activation_gradients: &mut [f32],
-    gradients: &mut [f32],
-    scratch: [&mut [f32]; 3],
-    rng_states: &[u32],
-) {
-    let [d_output, work, d_input] = scratch;
-    for (k, placed) in prepared.steps.iter().enumerate().rev() {
+    fn lane_bytes(&self) -> usize {
+        self.plan.activations.bytes
+    }
+
+    fn lane_floats(&self) -> usize {
+        self.plan.grad_bytes / 4
+    }
+
+    /// The layer of step `k` trains with the batch's statistics.
+    fn batch_step(&self, placed: &crate::runtime::prepare::Placed<'_, S>) -> bool {
+        self.plan
+            .stats_at
+            .get(placed.node as usize)
+            .copied()
+            .flatten()
+            .is_some()
+    }
+
+    /// Every step, layer by layer, over every lane.
+    fn forward(&mut self, rng: &mut SmallRng, call_seed: u64) {
+        let lane_bytes = self.lane_bytes();
+        let steps = self.prepared.steps.len();
+        let mut rand = Rand { rng, call_seed };
+        for (k, placed) in self.prepared.steps.iter().enumerate() {
+            if self.batch_step(placed) {
+                self.batch_forward(placed);
+                continue;
+            }
+            for lane in 0..self.lanes {
+                let sample = self.sample(lane);
+                let at = (lane * steps + k) * 4;
+                if let Some(dest) = self.rng_states.get_mut(at..at + 4) {
+                    dest.copy_from_slice(&rand.rng.to_words());
+                }
+                let data = self.data;
+                let caller = |source: &Source| input_bytes(data, source, sample);
+                let region = lane * lane_bytes..(lane + 1) * lane_bytes;
+                if let Some(activations) = self.activations.get_mut(region) {
+                    run_step(placed, &caller, activations, &mut rand);
+                }
+            }
+        }
+    }
+
+    /// A layer that normalizes with the batch's statistics: its input gathered from
+    /// every lane, normalized together, scattered back.
+    fn batch_forward(&mut self, placed: &crate::runtime::prepare::Placed<'_, S>) {
+        let node = placed.node as usize;
+        let (Some(back), Some(source)) = (self.backward_of(node), placed.inputs.first()) else {
+            return;
+        };
+        let Some(batch) = back.batch else { return };
+        let lanes = self.lanes;
+        let n = placed.output.bytes / 4;
+        let at = self.plan.stats_at.get(node).copied().flatten().unwrap_or(0) as usize;
+        let channels = self.plan.stats_channels(node);
+        let lane_bytes = self.lane_bytes();
+        let (data, order, first) = (self.data, self.order, self.first);
+        let [x, y, _] = &mut self.scratch;
+        let (Some(x), Some(y)) = (x.get_mut(..lanes * n), y.get_mut(..lanes * n)) else {
+            return;
+        };
+        for lane in 0..lanes {
+            let bytes = match *source {
+                Source::Caller { .. } => input_bytes(data, source, order.at(first + lane)),
+                Source::Arena { offset, bytes } => {
+                    let at = lane * lane_bytes + offset;
+                    self.activations.get(at..at + bytes).unwrap_or(&[])
+                }
+            };
+            let values: &[f32] = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
+            if let Some(dest) = x.get_mut(lane * n..(lane + 1) * n) {
+                if values.len() == n {
+                    dest.copy_from_slice(values);
+                }
+            }
+        }
+        let Some(stats) = self.stats.get_mut(at..at + 1 + 2 * channels) else {
+            return;
+        };
+        (batch.forward)(&placed.step.args, x, y, stats);
+        for lane in 0..lanes {
+            let at = lane * lane_bytes + placed.output.offset;
+            if let (Some(dest), Some(values)) = (
+                self.activations.get_mut(at..at + n * 4),
+                y.get(lane * n..(lane + 1) * n),
+            ) {
+                dest.copy_from_slice(bytemuck::cast_slice(values));
+            }
+        }
+    }
+
+    fn backward_of(&self, node: usize) -> Option<crate::ops::Backward> {
+        let n = self.graph.nodes.get(node)?;
+        self.graph.layer(n.layer)?.kind.op().backward()
+    }
+
+    /// The losses of every lane, and their gradients at the outputs.
+    fn losses(
+        &mut self,
+        compile: &Compile,
+        batch: usize,
+        sums: &mut BatchSums,
+    ) -> Result<(), Error> {
+        let graph = self.graph;
+        let outputs = graph.outputs.len();
+        let metric_list: heapless::Vec<(usize, super::Metric), MAX_METRICS> =
+            compile.metrics(outputs).collect();
+        let lane_floats = self.lane_floats();
+        for lane in 0..self.lanes {
+            let sample = self.sample(lane);
+            for k in 0..outputs {
+                let loss = compile.losses()[k];
+                let (width, rows) = output_rows(self.prepared, k);
+                let tw = loss.target_width(width);
+                let per = rows * tw;
+                let target = self.data.y[k]
+                    .get(sample * per..(sample + 1) * per)
+                    .unwrap_or(&[]);
+                check_labels(loss, target, width, k, sample)?;
+                let scale = compile.loss_weight(k) / (batch * rows) as f32;
+                let Some((source, _)) = self.prepared.outputs.get(k) else {
+                    continue;
+                };
+                let node = graph.resolve(graph.outputs[k]) as usize;
+                let grad_at = self.plan.grad_at.get(node).copied().flatten();
+                let lane_bytes = self.lane_bytes();
+                for r in 0..rows {
+                    let bytes = match *source {
+                        Source::Caller { .. } => input_bytes(self.data, source, sample),
+                        Source::Arena { offset, bytes } => {
+                            let at = lane * lane_bytes + offset;
+                            self.activations.get(at..at + bytes).unwrap_or(&[])
+                        }
+                    };
+                    let prediction: &[f32] = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
+                    let Some(p) = prediction.get(r * width..(r + 1) * width) else {
+                        continue;
+                    };
+                    let t = target.get(r * tw..(r + 1) * tw).unwrap_or(&[]);
+                    let [_, _, g] = &mut self.scratch;
+                    let g = g.get_mut(..p.len()).unwrap_or(&mut []);
+                    sums.losses[k] += loss.row(p, t, scale, g);
+                    sums.rows[k] += 1.0;
+                    for (m, &(output, metric)) in metric_list.iter().enumerate() {
+                        if output == k {
+                            sums.metrics[m].0 += metric.row(loss, p, t);
+                            sums.metrics[m].1 += 1.0;
+                        }
+                    }
+                    if let Some(at) = grad_at {
+                        let at = lane * lane_floats + at as usize / 4 + r * width;
+                        let [_, _, g] = &self.scratch;
+                        if let Some(dest) = self.activation_gradients.get_mut(at..at + width) {
+                            for (d, &v) in dest.iter_mut().zip(g.iter()) {
+                                *d += v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every step with a gradient, last to first, over every lane.
+    fn backward(&mut self, gradients: &mut [f32]) {
+        let steps = self.prepared.steps.len();
+        for (k, placed) in self.prepared.steps.iter().enumerate().rev() {
+            let node_id = placed.node as usize;
+            if self.plan.grad_at.get(node_id).copied().flatten().is_none() {
+                continue;
+            }
+            let Some(back) = self.backward_of(node_id) else {
+                continue;
+            };
+            if self.batch_step(placed) {
+                self.batch_backward(placed, back, gradients);
+                continue;
+            }
+            for lane in 0..self.lanes {
+                self.backward_one(placed, back, lane, lane * steps + k, gradients);
+            }
+        }
+    }
+
+    /// Lane `lane`'s gradient through one step.
+    fn backward_one(
+        &mut self,
+        placed: &crate::runtime::prepare::Placed<'_, S>,
+        back: crate::ops::Backward,
+        lane: usize,
+        rng_at: usize,
+        gradients: &mut [f32],
+    ) {
+        let graph = self.graph;
+        let plan = self.plan;
         let node_id = placed.node as usize;
-        let Some(grad_at) = plan.grad_at.get(node_id).copied().flatten() else {
-            continue;
+        let Some(node) = graph.nodes.get(node_id) else {
+            return;
         };
-        let (Some(node), Some(layer)) = (
-            graph.nodes.get(node_id),
-            graph.nodes.get(node_id).and_then(|n| graph.layer(n.layer)),
-        ) else {
-            continue;
-        };
-        let Some(back) = layer.kind.op().backward() else {
-            continue;
-        };
-        let output = placement_values(&placed.output, activations);
+        let lane_bytes = self.lane_bytes();
+        let lane_floats = self.lane_floats();
+        let activations = &self.activations[lane * lane_bytes..(lane + 1) * lane_bytes];
+        let out = &placed.output;
+        let output: &[f32] = activations
+            .get(out.offset..out.offset + out.bytes)
+            .and_then(|b| bytemuck::try_cast_slice(b).ok())
+            .unwrap_or(&[]);
         let n = output.len();
-        let at = grad_at as usize / 4;
-        let (Some(d), Some(g)) = (d_output.get_mut(..n), activation_gradients.get(at..at + n))
-        else {
-            continue;
+        let Some(grad_at) = plan.grad_at.get(node_id).copied().flatten() else {
+            return;
+        };
+        let at = lane * lane_floats + grad_at as usize / 4;
+        let sample = self.sample(lane);
+        let [d_output, work, d_input] = &mut self.scratch;
+        let (Some(d), Some(g)) = (
+            d_output.get_mut(..n),
+            self.activation_gradients.get(at..at + n),
+        ) else {
+            return;
         };
         d.copy_from_slice(g);
         let mut inputs: S::Few<&[f32]> = Default::default();
         for source in placed.inputs.iter() {
+            let bytes = match *source {
+                Source::Caller { .. } => input_bytes(self.data, source, sample),
+                Source::Arena { offset, bytes } => {
+                    activations.get(offset..offset + bytes).unwrap_or(&[])
+                }
+            };
             let _ = crate::graph::List::push(
                 &mut inputs,
-                saved_values(data, source, sample, activations),
+                bytemuck::try_cast_slice(bytes).unwrap_or(&[]),
             );
         }
-        let words = rng_states.get(k * 4..k * 4 + 4).unwrap_or(&[0; 4]);
+        let words = self
+            .rng_states
+            .get(rng_at * 4..rng_at * 4 + 4)
+            .unwrap_or(&[0; 4]);
         let rng = SmallRng::from_words([words[0], words[1], words[2], words[3]]);
         if let Some(f) = back.output {
             let saved = Saved {
@@ -855,13 +1063,98 @@ fn backward<S: Storage>(
                 continue;
             };
             let len = saved.inputs.get(j).map_or(0, |x| x.len());
-            let (Some(dx), at) = (d_input.get_mut(..len), input_at as usize / 4) else {
+            let Some(dx) = d_input.get_mut(..len) else {
                 continue;
             };
             (back.input)(&placed.step.args, &saved, j, d, dx);
-            if let Some(dest) = activation_gradients.get_mut(at..at + len) {
+            let at = lane * lane_floats + input_at as usize / 4;
+            if let Some(dest) = self.activation_gradients.get_mut(at..at + len) {
                 for (a, &b) in dest.iter_mut().zip(dx.iter()) {
                     *a += b;
+                }
+            }
+        }
+    }
+
+    /// A layer that normalizes with the batch's statistics: its gradient over every lane
+    /// at once.
+    fn batch_backward(
+        &mut self,
+        placed: &crate::runtime::prepare::Placed<'_, S>,
+        back: crate::ops::Backward,
+        gradients: &mut [f32],
+    ) {
+        let graph = self.graph;
+        let plan = self.plan;
+        let node_id = placed.node as usize;
+        let (Some(node), Some(batch), Some(source)) =
+            (graph.nodes.get(node_id), back.batch, placed.inputs.first())
+        else {
+            return;
+        };
+        let lanes = self.lanes;
+        let n = placed.output.bytes / 4;
+        let lane_floats = self.lane_floats();
+        let grad_at = plan.grad_at.get(node_id).copied().flatten().unwrap_or(0) as usize / 4;
+        let lane_bytes = self.lane_bytes();
+        let (data, order, first) = (self.data, self.order, self.first);
+        {
+            let [x, d, _] = &mut self.scratch;
+            for lane in 0..lanes {
+                let bytes = match *source {
+                    Source::Caller { .. } => input_bytes(data, source, order.at(first + lane)),
+                    Source::Arena { offset, bytes } => {
+                        let at = lane * lane_bytes + offset;
+                        self.activations.get(at..at + bytes).unwrap_or(&[])
+                    }
+                };
+                let values: &[f32] = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
+                let at = lane * lane_floats + grad_at;
+                if let (Some(xd), Some(dd), Some(g)) = (
+                    x.get_mut(lane * n..(lane + 1) * n),
+                    d.get_mut(lane * n..(lane + 1) * n),
+                    self.activation_gradients.get(at..at + n),
+                ) {
+                    if values.len() == n {
+                        xd.copy_from_slice(values);
+                    }
+                    dd.copy_from_slice(g);
+                }
+            }
+        }
+        let [x, d, dx] = &mut self.scratch;
+        let (Some(x), Some(d), Some(dx)) = (
+            x.get(..lanes * n),
+            d.get(..lanes * n),
+            dx.get_mut(..lanes * n),
+        ) else {
+            return;
+        };
+        let dw = plan
+            .ram_at
+            .get(node.layer as usize)
+            .copied()
+            .flatten()
+            .and_then(|at| {
+                let floats: usize = graph
+                    .layer_weights(node.layer)
+                    .iter()
+                    .map(|w| w.elements())
+                    .sum();
+                gradients.get_mut(at as usize / 4..at as usize / 4 + floats)
+            });
+        (batch.backward)(&placed.step.args, x, d, dx, dw.unwrap_or(&mut []));
+        let target = graph.resolve(node.inputs.first().copied().unwrap_or(0)) as usize;
+        if let Some(input_at) = plan.grad_at.get(target).copied().flatten() {
+            for lane in 0..lanes {
+                let at = lane * lane_floats + input_at as usize / 4;
+                if let (Some(dest), Some(src)) = (
+                    self.activation_gradients.get_mut(at..at + n),
+                    dx.get(lane * n..(lane + 1) * n),
+                ) {
+                    for (a, &b) in dest.iter_mut().zip(src) {
+                        *a += b;
+                    }
                 }
             }
         }

@@ -63,7 +63,7 @@ pub fn run(
     let training = match train {
         Some(train) => {
             let (_, config, _) = crate::fit::compiled_for(model, &train.compile, false)?;
-            let plan = kiln_host::train::train_plan(&host, &config)
+            let plan = kiln_host::train::train_plan(&host, &config, train.batch_size)
                 .map_err(|e| anyhow::Error::new(e).context(model.display().to_string()))?;
             Some((plan, train.batch_size))
         }

@@ -88,7 +88,7 @@ pub fn run(model: &Path, out: &mut Out) -> Result<()> {
     // The training budget: for the .keras's compile configuration, else plain SGD.
     let flags = crate::fit::CompileFlags::default();
     match crate::fit::compiled_for(model, &flags, false) {
-        Ok((_, config, _)) => match kiln_host::train::train_plan(&host, &config) {
+        Ok((_, config, _)) => match kiln_host::train::train_plan(&host, &config, 32) {
             Ok(plan) => {
                 for line in kiln_host::train::budget_lines(&plan, 32) {
                     out.line(line)?;
