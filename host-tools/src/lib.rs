@@ -8,6 +8,7 @@ pub mod load;
 pub mod model;
 pub mod qemu;
 pub mod quantize;
+pub mod stack;
 pub mod train;
 
 pub use model::{HostGraph, HostModel};

@@ -153,6 +153,13 @@ impl<'w, S: Storage> Graph<'w, S> {
         &self.name
     }
 
+    /// Renames the model (Keras's `model.name = …`; e.g. before nesting two models of
+    /// one name).
+    pub fn set_name(&mut self, name: &str) -> Result<(), Error> {
+        self.name = crate::name::stored(name)?;
+        Ok(())
+    }
+
     /// How the model was built.
     pub fn kind(&self) -> ModelKind {
         self.kind

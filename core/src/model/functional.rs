@@ -517,7 +517,14 @@ impl<'w, S: Storage> Graph<'w, S> {
                                     Some(target),
                                 )?
                             }
-                            None => self.add_node(layer_map[node.layer as usize], &mapped)?,
+                            None => {
+                                let n = self.add_node(layer_map[node.layer as usize], &mapped)?;
+                                // An int8 model's tensors keep their quantization.
+                                if node.quant != crate::graph::Quant::None {
+                                    self.set_quant(n, node.quant)?;
+                                }
+                                n
+                            }
                         }
                     }
                 };

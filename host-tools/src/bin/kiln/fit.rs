@@ -435,3 +435,32 @@ pub fn evaluate(
     }
     Ok(())
 }
+
+pub fn stack(backbone: &Path, head: &Path, output: &Path, out: &mut Out) -> Result<()> {
+    crate::paths::check_outputs(
+        &[("the backbone", backbone), ("the head", head)],
+        &[("-o", output)],
+    )?;
+    let b = load_model(backbone)?;
+    let h = load_model(head)?;
+    let model = kiln_host::stack::stack(&b, &h)
+        .with_context(|| format!("{} + {}", backbone.display(), head.display()))?;
+    let blob = kiln_host::blob::encode(&model)?;
+    write_whole(output, &blob)?;
+    // The loss does not change what trains: one per output, for the plan.
+    let outputs = model.structure().output_nodes().len();
+    let compile = (0..outputs).fold(kiln::train::Compile::new(Sgd::default()), |c, _| {
+        c.loss(Loss::MeanSquaredError)
+    });
+    let trainable = model
+        .structure()
+        .train_plan(&compile)
+        .map(|p| p.trainable_bytes())
+        .unwrap_or(0);
+    out.line(format_args!(
+        "wrote {}: {} bytes; the backbone is frozen, {trainable} bytes of the head's weights train",
+        output.display(),
+        blob.len()
+    ))?;
+    Ok(())
+}

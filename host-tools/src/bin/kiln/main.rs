@@ -184,6 +184,18 @@ enum Command {
         #[arg(long)]
         plot: Option<PathBuf>,
     },
+    /// Put a float head on a (quantized) backbone for fine-tuning on the device: float
+    /// input → Quantize → BACKBONE (frozen) → Dequantize → HEAD (trains). Writes a .kiln
+    /// blob for `kiln fit`, `kiln export` and the firmware.
+    Stack {
+        /// The feature extractor: an int8 `.tflite`, a `.kiln` blob or a `.keras`.
+        backbone: PathBuf,
+        /// The head: a `.keras` or `.kiln` whose input takes the backbone's output.
+        head: PathBuf,
+        /// Where to write the stacked model (`.kiln`).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Keras's model.evaluate(): the loss and metrics at inference, one per line.
     Evaluate {
         /// A `.keras` archive or a `.kiln` blob.
@@ -356,6 +368,11 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             },
             out,
         ),
+        Command::Stack {
+            backbone,
+            head,
+            output,
+        } => fit::stack(&backbone, &head, &output, out),
         Command::Evaluate {
             model,
             x,
