@@ -46,6 +46,8 @@ mod metrics;
 pub mod optimizer;
 mod plan;
 mod shuffle;
+#[cfg(all(test, feature = "all-ops"))]
+mod tests;
 mod trainer;
 
 pub use loss::Loss;
