@@ -1,5 +1,5 @@
-//! The backward passes of [`conv2d`](crate::kernels::conv2d) and
-//! [`depthwise_conv2d`](crate::kernels::depthwise_conv2d): one sample, `(H, W, C)`,
+//! The backward passes of [`conv2d`](fn@crate::kernels::conv2d) and
+//! [`depthwise_conv2d`](fn@crate::kernels::depthwise_conv2d): one sample, `(H, W, C)`,
 //! kernels in Keras's layouts.
 
 use crate::kernels::Conv2dGeometry;

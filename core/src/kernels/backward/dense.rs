@@ -1,4 +1,4 @@
-//! The backward pass of [`dense`](crate::kernels::dense): `y = x · W + b` on the last
+//! The backward pass of [`dense`](fn@crate::kernels::dense): `y = x · W + b` on the last
 //! axis of one sample (`rows` of `in_features` values).
 
 /// Adds dL/dW (`(in, out)`, row-major) and dL/db to `d_kernel` and `d_bias`:

@@ -8,7 +8,7 @@ fn fits(g: &Pool2dGeometry, input: usize, output: usize) -> bool {
     g.input_len() == Some(input) && g.output_len() == Some(output) && g.windows_fit()
 }
 
-/// Writes dL/dx of [`max_pool2d`](crate::kernels::max_pool2d).
+/// Writes dL/dx of [`max_pool2d`](fn@crate::kernels::max_pool2d).
 pub fn max_pool2d(g: &Pool2dGeometry, input: &[f32], d_output: &[f32], d_input: &mut [f32]) {
     let ok = fits(g, input.len(), d_output.len()) && d_input.len() == input.len();
     debug_assert!(ok, "max_pool2d backward: lengths break the contract");
@@ -36,7 +36,7 @@ pub fn max_pool2d(g: &Pool2dGeometry, input: &[f32], d_output: &[f32], d_input: 
     }
 }
 
-/// Writes dL/dx of [`average_pool2d`](crate::kernels::average_pool2d).
+/// Writes dL/dx of [`average_pool2d`](fn@crate::kernels::average_pool2d).
 pub fn average_pool2d(g: &Pool2dGeometry, d_output: &[f32], d_input: &mut [f32]) {
     let ok = fits(g, d_input.len(), d_output.len());
     debug_assert!(ok, "average_pool2d backward: lengths break the contract");
@@ -60,7 +60,7 @@ pub fn average_pool2d(g: &Pool2dGeometry, d_output: &[f32], d_input: &mut [f32])
     }
 }
 
-/// Writes dL/dx of [`global_average_pool`](crate::kernels::global_average_pool).
+/// Writes dL/dx of [`global_average_pool`](fn@crate::kernels::global_average_pool).
 pub fn global_average_pool(d_output: &[f32], spatial: usize, d_input: &mut [f32]) {
     let c = d_output.len();
     let ok = c > 0 && spatial.checked_mul(c) == Some(d_input.len());
@@ -79,7 +79,7 @@ pub fn global_average_pool(d_output: &[f32], spatial: usize, d_input: &mut [f32]
     }
 }
 
-/// Writes dL/dx of [`global_max_pool`](crate::kernels::global_max_pool).
+/// Writes dL/dx of [`global_max_pool`](fn@crate::kernels::global_max_pool).
 pub fn global_max_pool(input: &[f32], d_output: &[f32], d_input: &mut [f32]) {
     let c = d_output.len();
     let ok = c > 0 && input.len() % c == 0 && d_input.len() == input.len();

@@ -21,7 +21,7 @@ pub fn zero_padding2d(
     );
 }
 
-/// Writes dL/dx of [`cropping2d`](crate::kernels::spatial::cropping2d) of an `image`.
+/// Writes dL/dx of [`cropping2d`] of an `image`.
 pub fn cropping2d_backward(
     d_output: &[f32],
     (h, w, c): (usize, usize, usize),

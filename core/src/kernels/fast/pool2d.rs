@@ -144,7 +144,7 @@ fn global(
     }
 }
 
-/// [`kernels::global_average_pool`](crate::kernels::global_average_pool), its contract
+/// [`kernels::global_average_pool`](fn@crate::kernels::global_average_pool), its contract
 /// and bits.
 pub fn global_average_pool(input: &[f32], spatial: usize, channels: usize, output: &mut [f32]) {
     let n = spatial as f32;
@@ -163,7 +163,7 @@ pub fn global_average_pool(input: &[f32], spatial: usize, channels: usize, outpu
     );
 }
 
-/// [`kernels::global_max_pool`](crate::kernels::global_max_pool), its contract and bits.
+/// [`kernels::global_max_pool`](fn@crate::kernels::global_max_pool), its contract and bits.
 pub fn global_max_pool(input: &[f32], spatial: usize, channels: usize, output: &mut [f32]) {
     global(
         input,
