@@ -25,15 +25,22 @@ fn values(n: usize, seed: u32) -> Vec<f32> {
 fn fit(c: &mut Criterion) {
     let mut model = Sequential::<Heap>::new();
     model.add(Input::new(&[784])).unwrap();
-    model.add(Dense::new(128).activation(Activation::Relu)).unwrap();
-    model.add(Dense::new(10).activation(Activation::Softmax)).unwrap();
+    model
+        .add(Dense::new(128).activation(Activation::Relu))
+        .unwrap();
+    model
+        .add(Dense::new(10).activation(Activation::Softmax))
+        .unwrap();
     let weights: Vec<f32> = values(784 * 128 + 128 + 128 * 10 + 10, 1)
         .into_iter()
         .map(|w| w * 0.05)
         .collect();
     model.set_weights(&weights).unwrap();
     let n = 1000;
-    let x: Vec<f32> = values(n * 784, 2).into_iter().map(|v| (v + 1.0) * 0.5).collect();
+    let x: Vec<f32> = values(n * 784, 2)
+        .into_iter()
+        .map(|v| (v + 1.0) * 0.5)
+        .collect();
     let mut y = vec![0.0f32; n * 10];
     for (i, row) in y.chunks_mut(10).enumerate() {
         row[i * 7 % 10] = 1.0;

@@ -43,22 +43,6 @@ impl SmallRng {
         }
     }
 
-    /// The generator's whole state, to resume it later with [`Self::from_words`].
-    #[cfg(feature = "training")]
-    pub(crate) fn to_words(&self) -> [u32; 4] {
-        let (s, i) = (self.state, self.inc);
-        [s as u32, (s >> 32) as u32, i as u32, (i >> 32) as u32]
-    }
-
-    /// A generator in the state [`Self::to_words`] gave.
-    #[cfg(feature = "training")]
-    pub(crate) fn from_words(w: [u32; 4]) -> Self {
-        SmallRng {
-            state: u64::from(w[0]) | u64::from(w[1]) << 32,
-            inc: u64::from(w[2]) | u64::from(w[3]) << 32,
-        }
-    }
-
     /// The next 32 uniformly distributed bits.
     pub fn next_u32(&mut self) -> u32 {
         let old = self.state;

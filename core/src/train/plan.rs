@@ -41,8 +41,6 @@ pub struct TrainPlan<S: Storage> {
     pub(crate) scratch: usize,
     /// Floats of the backward passes' own scratch.
     pub(crate) work: usize,
-    /// Steps of a forward pass (one saved generator state each).
-    pub(crate) steps: usize,
     /// Samples held at once: 1, or the batch size when a layer trains with the batch's
     /// statistics.
     pub(crate) lanes: usize,
@@ -53,9 +51,6 @@ pub struct TrainPlan<S: Storage> {
     pub(crate) stats: usize,
     pub(crate) lower_bound: usize,
 }
-
-/// Bytes of one saved generator state.
-pub(crate) const RNG_BYTES: usize = 16;
 
 impl<S: Storage> TrainPlan<S> {
     /// Bytes of the weights that train (their layers' whole weights, copied to RAM):
@@ -85,9 +80,9 @@ impl<S: Storage> TrainPlan<S> {
     }
 
     /// Bytes of scratch (two buffers as long as the largest tensor, one for the layers'
-    /// backward passes) and saved generator states.
+    /// backward passes) and of batch statistics.
     pub fn scratch_bytes(&self) -> usize {
-        (2 * self.scratch + self.work + self.stats) * 4 + self.lanes * self.steps * RNG_BYTES
+        (2 * self.scratch + self.work + self.stats) * 4
     }
 
     /// Samples the arena holds at once: 1 (the arena does not grow with the batch), or
@@ -196,7 +191,6 @@ impl<'w, S: Storage> Graph<'w, S> {
         // Every computed node gets its own place: the backward pass reads them all.
         let mut placements: S::List<Placement> = Default::default();
         let mut offset = 0usize;
-        let mut steps = 0usize;
         let mut largest = 0usize;
         for (i, node) in self.nodes.iter().enumerate() {
             let shape = train_shapes.get(i).copied().unwrap_or(crate::Shape::SCALAR);
@@ -206,7 +200,6 @@ impl<'w, S: Storage> Graph<'w, S> {
             let placement = if is_input || node.view_of.is_some() {
                 Placement::default()
             } else {
-                steps += 1;
                 let bytes = (elements * node.dtype.size()).next_multiple_of(ARENA_ALIGN);
                 let p = Placement {
                     offset,
@@ -315,7 +308,6 @@ impl<'w, S: Storage> Graph<'w, S> {
             lanes,
             stats_at,
             stats,
-            steps,
             lower_bound,
         })
     }

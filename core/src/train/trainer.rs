@@ -1,7 +1,7 @@
 //! A compiled model: `fit`, `evaluate`, `train_on_batch`, `predict` with the weights it
 //! trains.
 
-use super::plan::{TrainPlan, RNG_BYTES};
+use super::plan::TrainPlan;
 use super::{Compile, Loss, Permutation, TrainError, MAX_METRICS, MAX_OUTPUTS};
 use crate::error::Error;
 use crate::graph::storage::Storage;
@@ -195,7 +195,6 @@ struct Parts<'p> {
     activations: &'p mut [u8],
     activation_gradients: &'p mut [f32],
     scratch: [&'p mut [f32]; 3],
-    rng: &'p mut [u32],
     stats: &'p mut [f32],
 }
 
@@ -264,8 +263,6 @@ fn parts<'p, S: Storage>(p: &TrainPlan<S>, arena: &'p mut [u8]) -> Parts<'p> {
     let s0 = floats(take(&mut rest, p.scratch * 4));
     let s1 = floats(take(&mut rest, p.work * 4));
     let s2 = floats(take(&mut rest, p.scratch * 4));
-    let rng_bytes = p.lanes * p.steps * RNG_BYTES;
-    let rng = bytemuck::try_cast_slice_mut(take(&mut rest, rng_bytes)).unwrap_or(&mut []);
     let stats = floats(take(&mut rest, p.stats * 4));
     Parts {
         weights,
@@ -274,7 +271,6 @@ fn parts<'p, S: Storage>(p: &TrainPlan<S>, arena: &'p mut [u8]) -> Parts<'p> {
         activations,
         activation_gradients,
         scratch: [s0, s1, s2],
-        rng,
         stats,
     }
 }
@@ -522,7 +518,6 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
             activations,
             activation_gradients,
             mut scratch,
-            rng: rng_states,
             stats,
         } = parts(plan, self.arena);
         gradients.fill(0.0);
@@ -552,6 +547,8 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
                     data,
                     order,
                     first: chunk,
+                    batch_start: positions.start,
+                    call_seed,
                     lanes,
                     activations: &mut *activations,
                     activation_gradients: &mut *activation_gradients,
@@ -559,10 +556,9 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
                         let [a, b, c] = &mut scratch;
                         [&mut **a, &mut **b, &mut **c]
                     },
-                    rng_states: &mut *rng_states,
                     stats: &mut *stats,
                 };
-                pass.forward(rng, call_seed);
+                pass.forward();
                 pass.activation_gradients.fill(0.0);
                 pass.losses(compile, batch, &mut sums)?;
                 pass.backward(gradients);
@@ -774,11 +770,13 @@ struct Pass<'p, 'w, 't, S: Storage> {
     /// Lane `l` is sample `order.at(first + l)`.
     order: &'p Permutation,
     first: usize,
+    /// The batch's first position in `order`, and its seed (drawn once per batch).
+    batch_start: usize,
+    call_seed: u64,
     lanes: usize,
     activations: &'p mut [u8],
     activation_gradients: &'p mut [f32],
     scratch: [&'p mut [f32]; 3],
-    rng_states: &'p mut [u32],
     stats: &'p mut [f32],
 }
 
@@ -805,11 +803,20 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
             .is_some()
     }
 
+    /// The generator step `k` of lane `lane` draws from (Dropout's mask): one stream per
+    /// sample of the batch and step, so the draws do not depend on the order the lanes
+    /// and steps run in, and the backward pass can draw the same mask again.
+    fn generator(&self, lane: usize, k: usize) -> SmallRng {
+        let position = (self.first + lane - self.batch_start) as u64;
+        SmallRng::with_stream(
+            self.call_seed ^ position.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            k as u64,
+        )
+    }
+
     /// Every step, layer by layer, over every lane.
-    fn forward(&mut self, rng: &mut SmallRng, call_seed: u64) {
+    fn forward(&mut self) {
         let lane_bytes = self.lane_bytes();
-        let steps = self.prepared.steps.len();
-        let mut rand = Rand { rng, call_seed };
         for (k, placed) in self.prepared.steps.iter().enumerate() {
             if self.batch_step(placed) {
                 self.batch_forward(placed);
@@ -817,10 +824,11 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
             }
             for lane in 0..self.lanes {
                 let sample = self.sample(lane);
-                let at = (lane * steps + k) * 4;
-                if let Some(dest) = self.rng_states.get_mut(at..at + 4) {
-                    dest.copy_from_slice(&rand.rng.to_words());
-                }
+                let mut rng = self.generator(lane, k);
+                let mut rand = Rand {
+                    rng: &mut rng,
+                    call_seed: self.call_seed,
+                };
                 let data = self.data;
                 let caller = |source: &Source| input_bytes(data, source, sample);
                 let region = lane * lane_bytes..(lane + 1) * lane_bytes;
@@ -954,7 +962,6 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
 
     /// Every step with a gradient, last to first, over every lane.
     fn backward(&mut self, gradients: &mut [f32]) {
-        let steps = self.prepared.steps.len();
         for (k, placed) in self.prepared.steps.iter().enumerate().rev() {
             let node_id = placed.node as usize;
             if self.plan.grad_at.get(node_id).copied().flatten().is_none() {
@@ -968,7 +975,7 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
                 continue;
             }
             for lane in 0..self.lanes {
-                self.backward_one(placed, back, lane, lane * steps + k, gradients);
+                self.backward_one(placed, back, lane, k, gradients);
             }
         }
     }
@@ -979,7 +986,7 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         placed: &crate::runtime::prepare::Placed<'_, S>,
         back: crate::ops::Backward,
         lane: usize,
-        rng_at: usize,
+        step: usize,
         gradients: &mut [f32],
     ) {
         let graph = self.graph;
@@ -1002,6 +1009,7 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         };
         let at = lane * lane_floats + grad_at as usize / 4;
         let sample = self.sample(lane);
+        let rng = self.generator(lane, step);
         let [d_output, work, d_input] = &mut self.scratch;
         let (Some(d), Some(g)) = (
             d_output.get_mut(..n),
@@ -1023,11 +1031,6 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
                 bytemuck::try_cast_slice(bytes).unwrap_or(&[]),
             );
         }
-        let words = self
-            .rng_states
-            .get(rng_at * 4..rng_at * 4 + 4)
-            .unwrap_or(&[0; 4]);
-        let rng = SmallRng::from_words([words[0], words[1], words[2], words[3]]);
         if let Some(f) = back.output {
             let saved = Saved {
                 inputs: &inputs,
