@@ -12,6 +12,7 @@
 pub mod error;
 pub mod file;
 pub mod keras_archive;
+pub mod keras_writer;
 pub mod npy;
 pub mod tflite;
 pub mod weights;

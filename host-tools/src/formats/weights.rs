@@ -29,7 +29,8 @@
 //! - `hdf5-pure` 0.47: reads Keras files, but on bit-flipped input it *aborted* the process
 //!   (an allocation of 52 TB from a corrupt chunk fill value) -- an abort cannot be caught --
 //!   and it could not read a `libver="latest"` file written by HDF5 2.0 (layout version 5);
-//!   it also needs Rust 1.89 (the workspace promises 1.85);
+//!   it also needs Rust 1.89 (the core keeps 1.85; the host tools now need 1.89 anyway, for
+//!   the writer, which uses hdf5-pure only on the data kiln itself builds);
 //! - `rust-hdf5` 0.7: opens only files on disk (no in-memory open, so a `.keras` member would
 //!   need a temporary file) and needs Rust 1.89.
 //!

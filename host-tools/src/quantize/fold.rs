@@ -56,7 +56,7 @@ pub fn fold_batch_norm(
     let channels = bn.channels();
     let fits = channels > 0
         && bn.is_consistent()
-        && kernel.len() % channels == 0
+        && kernel.len().is_multiple_of(channels)
         && bias.is_none_or(|b| b.len() == channels);
     if !fits {
         return None;
