@@ -243,6 +243,8 @@ pub struct Fitted {
     pub epochs: Vec<EpochLogs>,
     /// Keras's `optimizer.iterations` at the end.
     pub iterations: u64,
+    /// The optimizer's state at the end, as a `.keras` saves it.
+    pub optimizer: crate::formats::keras_writer::OptimizerState,
 }
 
 /// The names of the model's outputs, as Keras's `model.output_names`.
@@ -281,10 +283,18 @@ pub fn fit(
     result?;
     let mut weights = vec![0u8; graph.weights().len()];
     trainer.write_weights(&mut weights)?;
+    let mut slots = Vec::new();
+    trainer.for_each_slot(|s| slots.push(s.to_vec()));
+    let optimizer = crate::formats::keras_writer::OptimizerState {
+        iterations: trainer.iterations() as i64,
+        learning_rate: trainer.learning_rate(),
+        slots,
+    };
     Ok(Fitted {
         model: trained(host, &weights),
         epochs: collect.epochs,
         iterations: trainer.iterations(),
+        optimizer,
     })
 }
 

@@ -357,3 +357,38 @@ fn export_train_emits_the_training_constants() {
         "{text}"
     );
 }
+
+#[test]
+fn fit_writes_a_keras_file_with_the_trained_weights_and_the_optimizer_state() {
+    let case = "mlp_cce_probs_momentum";
+    let (keras, blob) = (temp("trained.keras"), temp("trained_too.kiln"));
+    ok(&fit(case, &keras, &[]));
+    ok(&fit(case, &blob, &[]));
+    // The .keras holds the same weights as the .kiln from the same run, bit for bit.
+    let from_keras = kiln_host::load::load_model(&keras).unwrap();
+    let from_blob = kiln_host::load::load_model(&blob).unwrap();
+    assert_eq!(from_keras.weights(), from_blob.weights());
+    // And Keras's optimizer variables: iterations 6, then a momentum per trainable variable
+    // (4: two Dense kernels and biases), as Keras's own trained.keras has.
+    let archive = kiln_host::formats::keras_archive::open(&keras).unwrap();
+    let keras_own =
+        kiln_host::formats::keras_archive::open(fixture(case).join("trained.keras")).unwrap();
+    assert_eq!(archive.config, keras_own.config);
+    // A .kiln input has no config to write a .keras from.
+    let err = fails(&kiln(&[
+        "fit",
+        &s(&blob),
+        "--x",
+        &s(&fixture(case).join("x.npy")),
+        "--y",
+        &s(&fixture(case).join("y.npy")),
+        "--loss",
+        "categorical_crossentropy",
+        "-o",
+        &s(&temp("no.keras")),
+    ]));
+    assert!(
+        err.contains("needs the model to be a .keras archive"),
+        "{err}"
+    );
+}

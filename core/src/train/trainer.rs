@@ -215,6 +215,35 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         &self.plan
     }
 
+    /// Calls `f` with the optimizer's slots (SGD's velocities) of each trainable variable,
+    /// in the weight buffer's order (Keras's `model.trainable_variables`); never called
+    /// for an optimizer without slots (SGD without momentum).
+    pub fn for_each_slot(&self, mut f: impl FnMut(&[f32])) {
+        let p = &self.plan;
+        let Some(bytes) = self
+            .arena
+            .get(2 * p.weight_bytes..2 * p.weight_bytes + p.slot_bytes)
+        else {
+            return;
+        };
+        let slots: &[f32] = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
+        if slots.is_empty() {
+            return;
+        }
+        for_each_trainable(self.graph, p, |range| {
+            if let Some(values) = slots.get(range) {
+                f(values);
+            }
+        });
+    }
+
+    /// The learning rate the optimizer steps with.
+    pub fn learning_rate(&self) -> f32 {
+        match self.compile.optimizer {
+            super::Optimizer::Sgd(sgd) => sgd.learning_rate,
+        }
+    }
+
     /// Keras's `optimizer.iterations`: the steps applied so far.
     pub fn iterations(&self) -> u64 {
         self.iterations

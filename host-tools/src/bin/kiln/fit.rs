@@ -356,7 +356,7 @@ pub fn fit(args: &FitArgs<'_>, out: &mut Out) -> Result<()> {
     // temporary file renamed over it), so a failure leaves the previous ones intact.
     let history = train::history(&config, &outputs, &fitted.epochs);
     if keras_out {
-        write_keras(args.model, &fitted, &config, args.output)?;
+        write_keras(args.model, &fitted, args.output)?;
     } else {
         let blob = kiln_host::blob::encode(&fitted.model)
             .with_context(|| args.model.display().to_string())?;
@@ -381,17 +381,22 @@ pub fn fit(args: &FitArgs<'_>, out: &mut Out) -> Result<()> {
     Ok(())
 }
 
-fn write_keras(
-    model: &Path,
-    fitted: &train::Fitted,
-    _config: &CompileConfig,
-    output: &Path,
-) -> Result<()> {
-    let _ = (model, fitted);
-    bail!(
-        "{}: writing .keras is not in this build yet; write a .kiln blob (-o trained.kiln)",
-        output.display()
-    )
+/// `-o trained.keras`: the model's `.keras` (config and metadata as they were) with the
+/// trained weights and the optimizer's state, as Keras saves them after `fit`.
+fn write_keras(model: &Path, fitted: &train::Fitted, output: &Path) -> Result<()> {
+    if !matches!(open_model_file(model), Ok(ModelFile::Archive(_))) {
+        bail!(
+            "{}: -o {} needs the model to be a .keras archive (its config is written with the new weights); write a .kiln blob instead",
+            model.display(),
+            output.display()
+        );
+    }
+    let weights = fitted
+        .model
+        .weights_f32()
+        .with_context(|| format!("{}: a .keras holds float32 weights only", output.display()))?;
+    kiln_host::formats::keras_writer::write_keras(model, weights, &fitted.optimizer, output)
+        .with_context(|| output.display().to_string())
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
