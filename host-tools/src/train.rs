@@ -2,7 +2,7 @@
 //! compile configuration from flags or from a `.keras` file's `compile_config`, `fit`
 //! and `evaluate` on `.npy` data, and Keras's `History.history`.
 
-use kiln::train::{Compile, Data, EpochLogs, FitOptions, Loss, Metric, Optimizer, Sgd};
+use kiln::train::{Adam, Compile, Data, EpochLogs, FitOptions, Loss, Metric, Optimizer, Sgd};
 use serde_json::{Map, Value};
 
 use crate::model::HostGraph;
@@ -11,7 +11,7 @@ use crate::model::HostGraph;
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompileConfig {
     /// The optimizer.
-    pub optimizer: Sgd,
+    pub optimizer: Optimizer,
     /// One loss per output, in the model's output order.
     pub losses: Vec<Loss>,
     /// One weight per output (empty: 1.0 each).
@@ -23,7 +23,7 @@ pub struct CompileConfig {
 /// Why a compile configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileConfigError {
-    #[error("optimizer {0} is not supported (kiln trains with SGD)")]
+    #[error("optimizer {0} is not supported (kiln trains with SGD and Adam)")]
     Optimizer(String),
     #[error("loss {0} is not supported (kiln has mean_squared_error, mean_absolute_error, categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy)")]
     Loss(String),
@@ -36,7 +36,7 @@ pub enum CompileConfigError {
 impl CompileConfig {
     /// The core's compile.
     pub fn compile(&self) -> Compile {
-        let mut compile = Compile::new(Optimizer::Sgd(self.optimizer));
+        let mut compile = Compile::new(self.optimizer);
         for &loss in &self.losses {
             compile = compile.loss(loss);
         }
@@ -110,23 +110,32 @@ impl CompileConfig {
     }
 }
 
-fn optimizer(v: &Value) -> Result<Sgd, CompileConfigError> {
+fn optimizer(v: &Value) -> Result<Optimizer, CompileConfigError> {
     let name = v
         .get("class_name")
         .and_then(Value::as_str)
         .or_else(|| v.as_str())
         .unwrap_or("?");
-    if !name.eq_ignore_ascii_case("sgd") {
-        return Err(CompileConfigError::Optimizer(name.to_string()));
-    }
     let c = v.get("config").cloned().unwrap_or(Value::Null);
     let f = |key: &str, default: f64| c.get(key).and_then(Value::as_f64).unwrap_or(default) as f32;
-    Ok(Sgd {
-        learning_rate: f("learning_rate", 0.01),
-        momentum: f("momentum", 0.0),
-        nesterov: c.get("nesterov").and_then(Value::as_bool).unwrap_or(false),
-        weight_decay: f("weight_decay", 0.0),
-    })
+    match name.to_ascii_lowercase().as_str() {
+        "sgd" => Ok(Optimizer::Sgd(Sgd {
+            learning_rate: f("learning_rate", 0.01),
+            momentum: f("momentum", 0.0),
+            nesterov: c.get("nesterov").and_then(Value::as_bool).unwrap_or(false),
+            weight_decay: f("weight_decay", 0.0),
+        })),
+        "adam" if c.get("amsgrad").and_then(Value::as_bool) != Some(true) => {
+            Ok(Optimizer::Adam(Adam {
+                learning_rate: f("learning_rate", 0.001),
+                beta_1: f("beta_1", 0.9),
+                beta_2: f("beta_2", 0.999),
+                epsilon: f("epsilon", 1e-7),
+                weight_decay: f("weight_decay", 0.0),
+            }))
+        }
+        _ => Err(CompileConfigError::Optimizer(format!("{name} {c}"))),
+    }
 }
 
 fn loss(v: &Value) -> Result<Loss, CompileConfigError> {
@@ -283,8 +292,18 @@ pub fn fit(
     result?;
     let mut weights = vec![0u8; graph.weights().len()];
     trainer.write_weights(&mut weights)?;
-    let mut slots = Vec::new();
-    trainer.for_each_slot(|s| slots.push(s.to_vec()));
+    // Keras saves an optimizer's slots variable by variable (Adam: momentum, velocity).
+    let mut planes: Vec<Vec<Vec<f32>>> = Vec::new();
+    trainer.for_each_slot(|j, s| {
+        if planes.len() <= j {
+            planes.push(Vec::new());
+        }
+        planes[j].push(s.to_vec());
+    });
+    let variables = planes.first().map_or(0, Vec::len);
+    let slots = (0..variables)
+        .flat_map(|v| planes.iter().map(move |p| p[v].clone()))
+        .collect();
     let optimizer = crate::formats::keras_writer::OptimizerState {
         iterations: trainer.iterations() as i64,
         learning_rate: trainer.learning_rate(),

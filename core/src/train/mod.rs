@@ -52,7 +52,7 @@ mod trainer;
 
 pub use loss::Loss;
 pub use metrics::Metric;
-pub use optimizer::{Optimizer, Sgd};
+pub use optimizer::{Adam, Optimizer, Sgd};
 pub use plan::TrainPlan;
 pub use shuffle::Permutation;
 pub use trainer::{Callback, Data, EpochLogs, FitOptions, Logs, Trainer};

@@ -215,33 +215,31 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         &self.plan
     }
 
-    /// Calls `f` with the optimizer's slots (SGD's velocities) of each trainable variable,
-    /// in the weight buffer's order (Keras's `model.trainable_variables`); never called
-    /// for an optimizer without slots (SGD without momentum).
-    pub fn for_each_slot(&self, mut f: impl FnMut(&[f32])) {
+    /// Calls `f(slot, values)` with the optimizer's slots of each trainable variable (SGD's
+    /// velocities: slot 0; Adam's first and second moments: slots 0 and 1), slot by slot,
+    /// each in the weight buffer's order (Keras's `model.trainable_variables`); never
+    /// called for an optimizer without slots (SGD without momentum).
+    pub fn for_each_slot(&self, mut f: impl FnMut(usize, &[f32])) {
         let p = &self.plan;
-        let Some(bytes) = self
-            .arena
-            .get(2 * p.weight_bytes..2 * p.weight_bytes + p.slot_bytes)
-        else {
+        let start = 2 * p.weight_bytes;
+        let Some(bytes) = self.arena.get(start..start + p.slot_bytes) else {
             return;
         };
         let slots: &[f32] = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
-        if slots.is_empty() {
-            return;
+        let plane = p.weight_bytes / 4;
+        for j in 0..self.compile.optimizer.slots_per_value() {
+            for_each_trainable(self.graph, p, |range| {
+                let (a, b) = (j * plane + range.start, j * plane + range.end);
+                if let Some(values) = slots.get(a..b) {
+                    f(j, values);
+                }
+            });
         }
-        for_each_trainable(self.graph, p, |range| {
-            if let Some(values) = slots.get(range) {
-                f(values);
-            }
-        });
     }
 
     /// The learning rate the optimizer steps with.
     pub fn learning_rate(&self) -> f32 {
-        match self.compile.optimizer {
-            super::Optimizer::Sgd(sgd) => sgd.learning_rate,
-        }
+        self.compile.optimizer.learning_rate()
     }
 
     /// Keras's `optimizer.iterations`: the steps applied so far.
@@ -606,12 +604,19 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         }
         let optimizer = compile.optimizer;
         let values = floats(weights);
+        // Slot plane j of value i is at j · (weights that train) + i.
+        let plane = plan.weight_bytes / 4;
+        let slot = |slots: &[f32], i: usize| {
+            [
+                slots.get(i).copied().unwrap_or(0.0),
+                slots.get(plane + i).copied().unwrap_or(0.0),
+            ]
+        };
         let mut ok = true;
         for_each_trainable(graph, plan, |range| {
             for i in range {
-                let slot = slots.get(i).copied().unwrap_or(0.0);
-                let (w, v) = optimizer.update(values[i], gradients[i], slot);
-                ok &= w.is_finite() && v.is_finite();
+                let (w, s) = optimizer.update(values[i], gradients[i], slot(slots, i), step_number);
+                ok &= w.is_finite() && s.iter().all(|s| s.is_finite());
             }
         });
         if !ok {
@@ -619,11 +624,12 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         }
         for_each_trainable(graph, plan, |range| {
             for i in range {
-                let slot = slots.get(i).copied().unwrap_or(0.0);
-                let (w, v) = optimizer.update(values[i], gradients[i], slot);
+                let (w, s) = optimizer.update(values[i], gradients[i], slot(slots, i), step_number);
                 values[i] = w;
-                if let Some(s) = slots.get_mut(i) {
-                    *s = v;
+                for (j, s) in s.into_iter().enumerate().take(optimizer.slots_per_value()) {
+                    if let Some(dest) = slots.get_mut(j * plane + i) {
+                        *dest = s;
+                    }
                 }
             }
         });

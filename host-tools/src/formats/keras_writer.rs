@@ -63,8 +63,10 @@ pub struct OptimizerState {
     pub learning_rate: f32,
     /// One momentum (velocity) per trainable variable, in `model.trainable_variables` order
     /// (kiln's weight-buffer order, trainable variables only), each as many values as its
-    /// variable; `vars/2`, `vars/3`, …. Empty when there is no momentum: Keras's SGD has
-    /// none when `momentum == 0`, and warns and keeps a fresh optimizer otherwise.
+    /// variable; `vars/2`, `vars/3`, …. Adam has two per variable, variable by variable
+    /// (its momentum, then its velocity), as Keras creates them. Empty when there is no
+    /// momentum: Keras's SGD has none when `momentum == 0`, and warns and keeps a fresh
+    /// optimizer otherwise.
     pub slots: Vec<Vec<f32>>,
 }
 
@@ -375,7 +377,16 @@ fn write_optimizer(
             ))
         }
     };
-    if !state.slots.is_empty() && state.slots.len() != trainable.len() {
+    // One slot per trainable variable (SGD's momentum), or several, variable by variable
+    // (Adam's momentum then velocity of each), as Keras creates and saves them.
+    let per_variable = if trainable.is_empty() {
+        0
+    } else {
+        state.slots.len() / trainable.len()
+    };
+    if !state.slots.is_empty()
+        && (per_variable == 0 || state.slots.len() != per_variable * trainable.len())
+    {
         return Err(fail(format!(
             "{} momentum slots given, the model has {} trainable variables",
             state.slots.len(),
@@ -386,7 +397,10 @@ fn write_optimizer(
         ("0".to_string(), Dataset::new(Vec::new(), iterations)),
         ("1".to_string(), Dataset::new(Vec::new(), learning_rate)),
     ];
-    for (i, (slot, shape)) in state.slots.iter().zip(trainable).enumerate() {
+    let shapes = trainable
+        .iter()
+        .flat_map(|shape| std::iter::repeat_n(shape, per_variable.max(1)));
+    for (i, (slot, shape)) in state.slots.iter().zip(shapes).enumerate() {
         let elements: usize = shape.iter().product();
         if slot.len() != elements {
             return Err(fail(format!(

@@ -3,7 +3,9 @@
 
 use crate::output::Out;
 use anyhow::{bail, Context, Result};
-use kiln::train::{Callback, Data, EpochLogs, FitOptions, Logs, Loss, Metric, Sgd};
+use kiln::train::{
+    Adam, Callback, Data, EpochLogs, FitOptions, Logs, Loss, Metric, Optimizer, Sgd,
+};
 use kiln_host::formats::keras_archive::{open_model_file, ModelFile};
 use kiln_host::formats::npy;
 use kiln_host::load::load_model;
@@ -28,19 +30,28 @@ pub struct CompileFlags {
     /// Keras's loss_weights, one per output, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub loss_weights: Vec<f32>,
-    /// The optimizer (sgd).
+    /// The optimizer: sgd or adam.
     #[arg(long)]
     pub optimizer: Option<String>,
-    /// SGD's learning_rate (Keras's default 0.01).
+    /// The learning_rate (Keras's default 0.01 for SGD, 0.001 for Adam).
     #[arg(long)]
     pub learning_rate: Option<f32>,
+    /// Adam's beta_1 (default 0.9).
+    #[arg(long)]
+    pub beta_1: Option<f32>,
+    /// Adam's beta_2 (default 0.999).
+    #[arg(long)]
+    pub beta_2: Option<f32>,
+    /// Adam's epsilon (default 1e-7).
+    #[arg(long)]
+    pub epsilon: Option<f32>,
     /// SGD's momentum.
     #[arg(long)]
     pub momentum: Option<f32>,
     /// SGD's nesterov.
     #[arg(long)]
     pub nesterov: bool,
-    /// SGD's weight_decay.
+    /// The optimizer's weight_decay (SGD and Adam).
     #[arg(long)]
     pub weight_decay: Option<f32>,
     /// Metrics on every output: accuracy, mae, mse (also binary_accuracy,
@@ -95,28 +106,65 @@ pub fn compiled_for(
         _ => None,
     };
     let mut config = from_file.unwrap_or(CompileConfig {
-        optimizer: Sgd::default(),
+        optimizer: Optimizer::Sgd(Sgd::default()),
         losses: Vec::new(),
         loss_weights: Vec::new(),
         metrics: vec![Vec::new(); outputs.len()],
     });
-    if let Some(name) = &flags.optimizer {
-        if !name.eq_ignore_ascii_case("sgd") {
-            bail!("--optimizer {name}: kiln trains with sgd");
+    match flags
+        .optimizer
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => {}
+        Some("sgd") if !matches!(config.optimizer, Optimizer::Sgd(_)) => {
+            config.optimizer = Optimizer::Sgd(Sgd::default());
         }
+        Some("adam") if !matches!(config.optimizer, Optimizer::Adam(_)) => {
+            config.optimizer = Optimizer::Adam(Adam::default());
+        }
+        Some("sgd" | "adam") => {}
+        Some(other) => bail!("--optimizer {other}: kiln trains with sgd or adam"),
     }
-    let sgd = &mut config.optimizer;
-    if let Some(lr) = flags.learning_rate {
-        sgd.learning_rate = lr;
-    }
-    if let Some(m) = flags.momentum {
-        sgd.momentum = m;
-    }
-    if flags.nesterov {
-        sgd.nesterov = true;
-    }
-    if let Some(wd) = flags.weight_decay {
-        sgd.weight_decay = wd;
+    match &mut config.optimizer {
+        Optimizer::Sgd(sgd) => {
+            if flags.beta_1.is_some() || flags.beta_2.is_some() || flags.epsilon.is_some() {
+                bail!("--beta-1, --beta-2 and --epsilon are Adam's (the optimizer is sgd)");
+            }
+            if let Some(lr) = flags.learning_rate {
+                sgd.learning_rate = lr;
+            }
+            if let Some(m) = flags.momentum {
+                sgd.momentum = m;
+            }
+            if flags.nesterov {
+                sgd.nesterov = true;
+            }
+            if let Some(wd) = flags.weight_decay {
+                sgd.weight_decay = wd;
+            }
+        }
+        Optimizer::Adam(adam) => {
+            if flags.momentum.is_some() || flags.nesterov {
+                bail!("--momentum and --nesterov are SGD's (the optimizer is adam)");
+            }
+            if let Some(lr) = flags.learning_rate {
+                adam.learning_rate = lr;
+            }
+            if let Some(b) = flags.beta_1 {
+                adam.beta_1 = b;
+            }
+            if let Some(b) = flags.beta_2 {
+                adam.beta_2 = b;
+            }
+            if let Some(e) = flags.epsilon {
+                adam.epsilon = e;
+            }
+            if let Some(wd) = flags.weight_decay {
+                adam.weight_decay = wd;
+            }
+        }
     }
     if !flags.loss.is_empty() {
         config.losses = flags

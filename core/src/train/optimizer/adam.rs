@@ -1,0 +1,125 @@
+//! `keras.optimizers.Adam` as Keras 3 applies it (`optimizers/adam.py`), per variable,
+//! in float32, with `t = iterations + 1`:
+//!
+//! ```text
+//! if weight_decay: w = w - w * weight_decay * lr           # decoupled, before the step
+//! alpha = lr * sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+//! m = m + (g - m) * (1 - beta_1)                            # m, v start at 0
+//! v = v + (g * g - v) * (1 - beta_2)
+//! w = w - (m * alpha) / (sqrt(v) + epsilon)
+//! ```
+//! (`1 - beta` is computed in double precision, as Python does, then rounded; `amsgrad`
+//! is not supported.)
+
+/// `keras.optimizers.Adam(learning_rate, beta_1, beta_2, epsilon, weight_decay)`.
+///
+/// ```
+/// use kiln::train::Adam;
+/// let adam = Adam::new(0.001).beta_1(0.8);
+/// assert_eq!((adam.beta_1, adam.beta_2, adam.epsilon), (0.8, 0.999, 1e-7));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adam {
+    /// `learning_rate` (Keras's default 0.001).
+    pub learning_rate: f32,
+    /// `beta_1` (default 0.9).
+    pub beta_1: f32,
+    /// `beta_2` (default 0.999).
+    pub beta_2: f32,
+    /// `epsilon` (default 1e-7).
+    pub epsilon: f32,
+    /// `weight_decay` (default none: 0).
+    pub weight_decay: f32,
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam::new(0.001)
+    }
+}
+
+impl Adam {
+    /// `Adam(learning_rate)` with Keras's defaults.
+    pub fn new(learning_rate: f32) -> Self {
+        Adam {
+            learning_rate,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            weight_decay: 0.0,
+        }
+    }
+    /// Keras's `beta_1=`.
+    pub fn beta_1(self, beta_1: f32) -> Self {
+        Adam { beta_1, ..self }
+    }
+    /// Keras's `beta_2=`.
+    pub fn beta_2(self, beta_2: f32) -> Self {
+        Adam { beta_2, ..self }
+    }
+    /// Keras's `epsilon=`.
+    pub fn epsilon(self, epsilon: f32) -> Self {
+        Adam { epsilon, ..self }
+    }
+    /// Keras's `weight_decay=`.
+    pub fn weight_decay(self, weight_decay: f32) -> Self {
+        Adam {
+            weight_decay,
+            ..self
+        }
+    }
+
+    /// Finite rates, betas in `[0, 1)`, a positive epsilon.
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if !self.learning_rate.is_finite() {
+            return Err("the learning rate must be a finite number");
+        }
+        if !(0.0..1.0).contains(&self.beta_1) || !(0.0..1.0).contains(&self.beta_2) {
+            return Err("beta_1 and beta_2 must be in [0, 1)");
+        }
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return Err("epsilon must be a finite number > 0");
+        }
+        if !self.weight_decay.is_finite() || self.weight_decay < 0.0 {
+            return Err("weight_decay must be a finite number >= 0");
+        }
+        Ok(())
+    }
+
+    /// One variable's step `t` (Keras's `iterations + 1`): the new `(w, [m, v])`.
+    pub(super) fn update(&self, mut w: f32, g: f32, [m, v]: [f32; 2], t: u64) -> (f32, [f32; 2]) {
+        let lr = self.learning_rate;
+        if self.weight_decay != 0.0 {
+            w = w - w * self.weight_decay * lr;
+        }
+        let t = t as f32;
+        let beta_1_power = libm::powf(self.beta_1, t);
+        let beta_2_power = libm::powf(self.beta_2, t);
+        let alpha = lr * libm::sqrtf(1.0 - beta_2_power) / (1.0 - beta_1_power);
+        let one_minus = |beta: f32| (1.0 - f64::from(beta)) as f32;
+        let m = m + (g - m) * one_minus(self.beta_1);
+        let v = v + (g * g - v) * one_minus(self.beta_2);
+        (w - (m * alpha) / (libm::sqrtf(v) + self.epsilon), [m, v])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_step_moves_each_weight_by_about_the_learning_rate() {
+        // t = 1: m = 0.1 g, v = 0.001 g², alpha = lr·sqrt(0.001)/0.1, so the step is
+        // lr · g/|g| (up to epsilon).
+        let adam = Adam::new(0.01);
+        let (w, [m, v]) = adam.update(1.0, 4.0, [0.0, 0.0], 1);
+        assert!((w - 0.99).abs() < 1e-6, "{w}");
+        assert!(
+            (m - 0.4).abs() < 1e-6 && (v - 0.016).abs() < 1e-6,
+            "{m} {v}"
+        );
+        // A tiny gradient: epsilon shows (sqrt(v) = 3.162e-5 beside 1e-7).
+        let (w, _) = adam.update(1.0, -0.001, [0.0, 0.0], 1);
+        assert!((w - 1.009_968_5).abs() < 1e-6, "{w}");
+    }
+}
