@@ -599,39 +599,34 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         if !loss_total.is_finite() {
             return Err(non_finite("loss", step_number));
         }
-        if gradients.iter().any(|g| !g.is_finite()) || stats.iter().any(|s| !s.is_finite()) {
+        let finite = |v: &[f32]| v.iter().fold(true, |ok, x| ok & x.is_finite());
+        if !finite(gradients) || !finite(stats) {
             return Err(non_finite("gradient", step_number));
         }
         let optimizer = compile.optimizer;
         let values = floats(weights);
         // Slot plane j of value i is at j · (weights that train) + i.
         let plane = plan.weight_bytes / 4;
-        let slot = |slots: &[f32], i: usize| {
-            [
-                slots.get(i).copied().unwrap_or(0.0),
-                slots.get(plane + i).copied().unwrap_or(0.0),
-            ]
-        };
+        let (s0, s1) = slots.split_at_mut(plane.min(slots.len()));
         let mut ok = true;
-        for_each_trainable(graph, plan, |range| {
-            for i in range {
-                let (w, s) = optimizer.update(values[i], gradients[i], slot(slots, i), step_number);
-                ok &= w.is_finite() && s.iter().all(|s| s.is_finite());
-            }
+        for_each_trainable(graph, plan, |r| {
+            let (w, g) = (&mut values[r.clone()], &gradients[r.clone()]);
+            let planes = [
+                s0.get_mut(r.clone()).unwrap_or(&mut []),
+                s1.get_mut(r).unwrap_or(&mut []),
+            ];
+            ok &= optimizer.step::<false>(w, g, planes, step_number);
         });
         if !ok {
             return Err(non_finite("weight", step_number));
         }
-        for_each_trainable(graph, plan, |range| {
-            for i in range {
-                let (w, s) = optimizer.update(values[i], gradients[i], slot(slots, i), step_number);
-                values[i] = w;
-                for (j, s) in s.into_iter().enumerate().take(optimizer.slots_per_value()) {
-                    if let Some(dest) = slots.get_mut(j * plane + i) {
-                        *dest = s;
-                    }
-                }
-            }
+        for_each_trainable(graph, plan, |r| {
+            let (w, g) = (&mut values[r.clone()], &gradients[r.clone()]);
+            let planes = [
+                s0.get_mut(r.clone()).unwrap_or(&mut []),
+                s1.get_mut(r).unwrap_or(&mut []),
+            ];
+            optimizer.step::<true>(w, g, planes, step_number);
         });
         update_moving_statistics(graph, plan, stats, values);
         tracker.add(compile, outputs, &sums, batch);

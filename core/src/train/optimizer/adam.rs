@@ -86,21 +86,47 @@ impl Adam {
         Ok(())
     }
 
-    /// One variable's step `t` (Keras's `iterations + 1`): the new `(w, [m, v])`.
-    pub(super) fn update(&self, mut w: f32, g: f32, [m, v]: [f32; 2], t: u64) -> (f32, [f32; 2]) {
-        let lr = self.learning_rate;
-        if self.weight_decay != 0.0 {
-            w = w - w * self.weight_decay * lr;
-        }
+    /// What step `t` (Keras's `iterations + 1`) shares between every value.
+    pub(super) fn coefficients(&self, t: u64) -> Coefficients {
         let t = t as f32;
         let beta_1_power = libm::powf(self.beta_1, t);
         let beta_2_power = libm::powf(self.beta_2, t);
-        let alpha = lr * libm::sqrtf(1.0 - beta_2_power) / (1.0 - beta_1_power);
         let one_minus = |beta: f32| (1.0 - f64::from(beta)) as f32;
-        let m = m + (g - m) * one_minus(self.beta_1);
-        let v = v + (g * g - v) * one_minus(self.beta_2);
-        (w - (m * alpha) / (libm::sqrtf(v) + self.epsilon), [m, v])
+        Coefficients {
+            alpha: self.learning_rate * libm::sqrtf(1.0 - beta_2_power) / (1.0 - beta_1_power),
+            one_minus_beta_1: one_minus(self.beta_1),
+            one_minus_beta_2: one_minus(self.beta_2),
+        }
     }
+
+    /// One value's step with the step's coefficients: the new `(w, [m, v])`.
+    #[inline(always)]
+    pub(super) fn update_with(
+        &self,
+        c: &Coefficients,
+        mut w: f32,
+        g: f32,
+        [m, v]: [f32; 2],
+    ) -> (f32, [f32; 2]) {
+        if self.weight_decay != 0.0 {
+            w = w - w * self.weight_decay * self.learning_rate;
+        }
+        let m = m + (g - m) * c.one_minus_beta_1;
+        let v = v + (g * g - v) * c.one_minus_beta_2;
+        (w - (m * c.alpha) / (libm::sqrtf(v) + self.epsilon), [m, v])
+    }
+
+    #[cfg(test)]
+    fn update(&self, w: f32, g: f32, slots: [f32; 2], t: u64) -> (f32, [f32; 2]) {
+        self.update_with(&self.coefficients(t), w, g, slots)
+    }
+}
+
+/// The bias-corrected step size and the moments' rates of one step.
+pub(super) struct Coefficients {
+    alpha: f32,
+    one_minus_beta_1: f32,
+    one_minus_beta_2: f32,
 }
 
 #[cfg(test)]

@@ -51,18 +51,49 @@ impl Optimizer {
         }
     }
 
-    /// The new value of one variable at step `t` (Keras's `iterations + 1`) from its
-    /// value `w`, gradient `g` and slots (the first `slots_per_value` are used), as
-    /// `(w, slots)`; nothing is written, so that a step can be checked whole before any
-    /// of it is applied.
-    pub(crate) fn update(&self, w: f32, g: f32, slots: [f32; 2], t: u64) -> (f32, [f32; 2]) {
+    /// One step of the values of one variable: `w` with gradient `g` and its slot planes
+    /// (`slots_per_value` of them are used), at step `t` (Keras's `iterations + 1`).
+    /// With `WRITE` false nothing is written and the result says whether every new value
+    /// would be finite, so that a step can be checked whole before any of it is applied.
+    pub(crate) fn step<const WRITE: bool>(
+        &self,
+        w: &mut [f32],
+        g: &[f32],
+        [s0, s1]: [&mut [f32]; 2],
+        t: u64,
+    ) -> bool {
+        let mut finite = true;
         match self {
-            Optimizer::Sgd(sgd) => {
-                let (w, v) = sgd.update(w, g, slots[0]);
-                (w, [v, 0.0])
+            Optimizer::Sgd(sgd) if sgd.momentum == 0.0 => {
+                for (w, &g) in w.iter_mut().zip(g) {
+                    let (new, _) = sgd.update(*w, g, 0.0);
+                    finite &= new.is_finite();
+                    if WRITE {
+                        *w = new;
+                    }
+                }
             }
-            Optimizer::Adam(adam) => adam.update(w, g, slots, t),
+            Optimizer::Sgd(sgd) => {
+                for ((w, &g), v) in w.iter_mut().zip(g).zip(s0.iter_mut()) {
+                    let (new, velocity) = sgd.update(*w, g, *v);
+                    finite &= new.is_finite() & velocity.is_finite();
+                    if WRITE {
+                        (*w, *v) = (new, velocity);
+                    }
+                }
+            }
+            Optimizer::Adam(adam) => {
+                let c = adam.coefficients(t);
+                for (((w, &g), m), v) in w.iter_mut().zip(g).zip(s0.iter_mut()).zip(s1.iter_mut()) {
+                    let (new, [m2, v2]) = adam.update_with(&c, *w, g, [*m, *v]);
+                    finite &= new.is_finite() & m2.is_finite() & v2.is_finite();
+                    if WRITE {
+                        (*w, *m, *v) = (new, m2, v2);
+                    }
+                }
+            }
         }
+        finite
     }
 }
 

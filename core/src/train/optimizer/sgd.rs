@@ -78,6 +78,7 @@ impl Sgd {
         Ok(())
     }
 
+    #[inline(always)]
     pub(super) fn update(&self, mut w: f32, g: f32, v: f32) -> (f32, f32) {
         let lr = self.learning_rate;
         if self.weight_decay != 0.0 {
