@@ -38,6 +38,13 @@ pub fn conv2d(
         packed::<dsp::Arm>(g, input, input_offset, filter, bias, &r, output);
         return;
     }
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    {
+        // the rare layers the DSP path does not take: the reference kernel, the least flash
+        let _ = r;
+        crate::kernels::int8::conv2d(g, input, input_offset, filter, bias, stage, output);
+    }
+    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
     plain(g, input, input_offset, filter, bias, &r, output);
 }
 
@@ -91,6 +98,7 @@ const PLAIN_WORDS: usize = 288;
 /// `C = 4 / P` filters per pass over them, so each pass loads each tap's inputs once for
 /// `C` filters and each weight once for `P` pixels: four sums per pass. Windows longer
 /// than 288 taps go run by run, one pixel at a time.
+#[cfg_attr(all(target_arch = "arm", target_abi = "eabihf"), allow(dead_code))]
 fn plain(
     g: &Conv2dGeometry,
     input: &[i8],
@@ -369,13 +377,11 @@ pub(crate) fn packed<I: Isa>(
     }
 }
 
-/// The per-channel [`Channel::Round`] parameters of a stage whose every channel has
-/// them and whose clamp is the int8 range, for [`Isa::filters4`] (up to 64 channels), and
-/// the filter's last rows padded with zeros to whole words (`filters4` reads whole
-/// words; past the filter's end there are none).
+/// A stage whose every channel is [`Channel::Round`] and whose clamp is the int8 range,
+/// for [`Isa::filters4`] (which reads the multiplier pairs from the stage), and the
+/// filter's last rows padded with zeros to whole words (`filters4` reads whole words;
+/// past the filter's end there are none).
 pub(crate) struct Rounds {
-    m: [i32; 64],
-    e: [u8; 64],
     /// Channels whose rows the filter holds whole words of.
     whole_rows: usize,
     /// Rows `whole_rows..`, from `tail[0]`, `l` apart.
@@ -384,7 +390,7 @@ pub(crate) struct Rounds {
 
 impl Rounds {
     fn new(r: &Requantizer<'_, '_>, out_c: usize, filter: &[u8], l: usize) -> Option<Rounds> {
-        if !r.full || out_c > 64 || l == 0 {
+        if !r.full || l == 0 || !(0..out_c).all(|c| matches!(r.channel(c), Channel::Round { .. })) {
             return None;
         }
         let words = l.div_ceil(4);
@@ -393,8 +399,6 @@ impl Rounds {
             None => 0,
         };
         let mut t = Rounds {
-            m: [0; 64],
-            e: [0; 64],
             whole_rows,
             tail: [0; WINDOW + 16],
         };
@@ -403,13 +407,6 @@ impl Rounds {
             return None;
         }
         t.tail[..rest.len()].copy_from_slice(rest);
-        for c in 0..out_c {
-            let Channel::Round { m, e, .. } = r.channel(c) else {
-                return None;
-            };
-            t.m[c] = m;
-            t.e[c] = e as u8;
-        }
         Some(t)
     }
 }
@@ -440,21 +437,24 @@ fn filters<I: Isa>(
             // The channels whose whole rows (4 · words bytes) the filter holds, then
             // the last one or few from the padded copy of their rows.
             let w = t.whole_rows;
+            let pairs = r.stage.multipliers;
+            let step = if r.per_tensor { 0 } else { 2 };
             let f = Filters {
                 xs,
                 words,
                 groups: n / 4,
                 rows: filter,
                 l,
-                m: &t.m[..w],
-                e: &t.e[..w],
+                channels: w,
+                pairs,
+                step,
                 bias: bias.and_then(|b| b.get(..w)),
                 offset: r.offset,
             };
             let tail = Filters {
                 rows: &t.tail,
-                m: t.m.get(w..out_c).unwrap_or(&[]),
-                e: t.e.get(w..out_c).unwrap_or(&[]),
+                channels: out_c - w,
+                pairs: pairs.get(w * step..).unwrap_or(&[]),
                 bias: bias.and_then(|b| b.get(w..)),
                 ..f
             };
@@ -880,6 +880,8 @@ mod tests {
             ((11, 6, 1), 8, (10, 4), (2, 2)),
             ((5, 5, 64), 64, (1, 1), (1, 1)),
             ((4, 4, 17), 3, (5, 5), (1, 1)),
+            // windows past the plain path's buffer (400 taps): run by run
+            ((7, 6, 16), 5, (5, 5), (1, 1)),
         ]
         .into_iter()
         .enumerate()

@@ -49,6 +49,22 @@ pub fn depthwise_conv2d(
         packed::<dsp::Arm>(g, input, input_offset, filter, bias, &r, output);
         return;
     }
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    {
+        // depth multipliers above 1, offsets a lane cannot hold: the reference kernel
+        let _ = r;
+        crate::kernels::int8::depthwise_conv2d(
+            g,
+            dm,
+            input,
+            input_offset,
+            filter,
+            bias,
+            stage,
+            output,
+        );
+    }
+    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
     plain(g, dm, input, input_offset, filter, bias, &r, output);
 }
 
@@ -74,6 +90,7 @@ fn taps(g: &Conv2dGeometry, oy: usize, ox: usize, mut f: impl FnMut(usize, usize
 /// Per output pixel, [`LANES`] channels at a time over the taps (depth multiplier 1);
 /// one channel at a time otherwise.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(all(target_arch = "arm", target_abi = "eabihf"), allow(dead_code))]
 fn plain(
     g: &Conv2dGeometry,
     dm: usize,
@@ -144,7 +161,7 @@ pub(crate) fn packed<I: Isa>(
     output: &mut [i8],
 ) {
     if g.kernel_h.saturating_mul(g.kernel_w) > 64 {
-        plain(g, 1, input, offset, filter, bias, r, output);
+        crate::kernels::int8::depthwise_conv2d(g, 1, input, offset, filter, bias, r.stage, output);
         return;
     }
     let out_c = g.out_c;

@@ -163,16 +163,19 @@ pub(crate) trait Isa {
         if !f.fits(out, out_c) {
             return false;
         }
-        for (c, (&m, &e)) in f.m.iter().zip(f.e).enumerate() {
+        for c in 0..f.channels {
+            let (m, shift) = (f.pairs[c * f.step], f.pairs[c * f.step + 1]);
+            // what the assembly computes for any shift (the callers give 1..=31)
+            let e = shift.wrapping_neg() as u32;
             let row = f.rows.get(c * f.l..).unwrap_or(&[]);
             let b = f.bias.map_or(0, |b| b[c]);
-            let bias = 1i32 << (e - 1);
+            let bias = 1i32.wrapping_shl(e.wrapping_sub(1) & 255);
             for (g, x) in f.xs.chunks_exact(8 * f.words).take(f.groups).enumerate() {
                 let mut acc = [b; 4];
                 Self::dot_pixels4(x, row, &mut acc);
                 for (k, a) in acc.into_iter().enumerate() {
                     let high = Self::smmulr(Self::qadd(a, a), m);
-                    let v = Self::qadd(high, bias).wrapping_add(high >> 31) >> e;
+                    let v = Self::qadd(high, bias).wrapping_add(high >> 31) >> (e & 31);
                     out[(4 * g + k) * out_c + c] = Self::qadd(v, f.offset).clamp(-128, 127) as i8;
                 }
             }
@@ -183,9 +186,10 @@ pub(crate) trait Isa {
 
 /// A block of CONV_2D work for [`Isa::filters4`]: `groups` groups of four packed
 /// windows (`xs`, `8 · words` words per group), the filter rows from `rows` (row `c` at
-/// `rows[c · l..]`, `4 · words` bytes of it read), and per channel the [`Channel::Round`]
-/// parameters `m[c]`, `e[c]` and the bias (`bias[c]`, or 0). Every output is clamped to
-/// the int8 range only (the stage's clamp is that range).
+/// `rows[c · l..]`, `4 · words` bytes of it read), and per channel its [`Channel::Round`]
+/// multiplier pair from `pairs` (`(m, shift)` at `pairs[c · step..]`: step 2 per channel,
+/// 0 for a per-tensor stage; `e = −shift`) and the bias (`bias[c]`, or 0). Every output is
+/// clamped to the int8 range only (the stage's clamp is that range).
 ///
 /// [`Channel::Round`]: super::Channel::Round
 pub(crate) struct Filters<'a> {
@@ -194,8 +198,9 @@ pub(crate) struct Filters<'a> {
     pub groups: usize,
     pub rows: &'a [u8],
     pub l: usize,
-    pub m: &'a [i32],
-    pub e: &'a [u8],
+    pub channels: usize,
+    pub pairs: &'a [i32],
+    pub step: usize,
     pub bias: Option<&'a [i32]>,
     pub offset: i32,
 }
@@ -204,7 +209,7 @@ impl Filters<'_> {
     /// Every slice holds what the block reads, and `out` (from the block's first pixel's
     /// first channel, pixels `out_c` apart) every output written.
     pub(crate) fn fits(&self, out: &[i8], out_c: usize) -> bool {
-        let c = self.m.len();
+        let c = self.channels;
         let reads = |n: usize, per: usize, len: usize| n.checked_mul(per).is_some_and(|v| v <= len);
         let last_row = (c.wrapping_sub(1))
             .checked_mul(self.l)
@@ -213,18 +218,24 @@ impl Filters<'_> {
             .checked_sub(1)
             .and_then(|p| p.checked_mul(out_c))
             .and_then(|v| v.checked_add(c));
+        let last_pair = (c.wrapping_sub(1))
+            .checked_mul(self.step)
+            .and_then(|v| v.checked_add(2));
         c >= 1
             && self.words >= 1
             && self.groups >= 1
-            && self.e.len() == c
+            && (self.step == 0 || self.step == 2)
             && c <= out_c
             && self.bias.is_none_or(|b| b.len() == c)
             && reads(self.groups, 8 * self.words, self.xs.len())
             && last_row.is_some_and(|v| v <= self.rows.len())
             && last_out.is_some_and(|v| v <= out.len())
-            && self.e.iter().all(|e| (1..=31).contains(e))
+            && last_pair.is_some_and(|v| v <= self.pairs.len())
     }
 }
+
+/// Words of a window [`Gather`] holds (a window of the DSP convolution's buffer).
+pub(crate) const GATHER: usize = super::PACK_WORDS / 8;
 
 /// How to read the words of a window from the input, each as `(load(a) & mask) |
 /// (load(b) & !mask)` (unaligned 4-byte loads at offsets `a` and `b` from the window's
@@ -232,21 +243,21 @@ impl Filters<'_> {
 /// ends inside it), for [`Isa::gather`]. Built only with every load inside `span` bytes.
 pub(crate) struct Gather {
     /// `a | b << 16`, `mask`; entry `count` (if `last`) is the padded last word.
-    words: [[u32; 2]; 65],
+    words: [[u32; 2]; GATHER + 1],
     count: usize,
     last: bool,
     span: usize,
 }
 
 impl Gather {
-    /// `None` if there are more than 64 words or a load would end past `span`.
+    /// `None` if there are more than [`GATHER`] words or a load would end past `span`.
     pub(crate) fn new(
         words: &[(u16, u16, u32)],
         last: Option<(u16, u32)>,
         span: usize,
     ) -> Option<Gather> {
         let mut g = Gather {
-            words: [[0; 2]; 65],
+            words: [[0; 2]; GATHER + 1],
             count: words.len(),
             last: last.is_some(),
             span,
@@ -262,7 +273,7 @@ impl Gather {
             }
             *slot = [u32::from(a) | u32::from(b) << 16, mask];
         }
-        if words.len() > 64 {
+        if words.len() > GATHER {
             return None;
         }
         if let Some((a, mask)) = last {
@@ -1090,10 +1101,10 @@ mod arm {
                 f.xs.as_ptr() as usize,
                 out.as_mut_ptr() as usize,
                 out_c,
-                f.m.len(),
+                f.channels,
                 f.l,
-                f.m.as_ptr() as usize,
-                f.e.as_ptr() as usize,
+                f.pairs.as_ptr() as usize,
+                4 * f.step,
                 bias as usize,
                 step,
                 f.offset as u32 as usize,
@@ -1104,8 +1115,8 @@ mod arm {
                 0,
                 0,
             ];
-            // SAFETY: `f.fits(out, out_c)`: for each of the `m.len()` channels `c` the
-            // code reads `m[c]`, `e[c]` (1..=31) and `bias[c]` (or the one `ZERO`, step 0),
+            // SAFETY: `f.fits(out, out_c)`: for each of the `channels` channels `c` the
+            // code reads `pairs[c·step..][..2]` and `bias[c]` (or the one `ZERO`, step 0),
             // the row `rows[c·l..][..4·words]` (unaligned `ldr`) and the `groups · 8 ·
             // words` words of `xs` (aligned `ldm`), all inside their slices, and writes
             // `out[(4g + k)·out_c + c]` for `g < groups`, `k < 4`, inside `out`. It reads
@@ -1123,13 +1134,14 @@ mod arm {
                         "add {w}, {w}, {n}",
                         "str {w}, [{t}, #40]",
                         "ldr {w}, [{t}, #32]",
-                        "ldr {n}, [{w}], #4",
-                        "str {w}, [{t}, #32]",
+                        "ldr {n}, [{w}]",
                         "str {n}, [{t}, #64]",
-                        "ldr {w}, [{t}, #36]",
-                        "ldrb {n}, [{w}], #1",
-                        "str {w}, [{t}, #36]",
+                        "ldr {n}, [{w}, #4]",
+                        "rsbs {n}, {n}, #0",
                         "str {n}, [{t}, #68]",
+                        "ldr {px}, [{t}, #36]",
+                        "add {w}, {w}, {px}",
+                        "str {w}, [{t}, #32]",
                         "subs {n}, {n}, #1",
                         "movs {w}, #1",
                         "lsls {w}, {w}, {n}",

@@ -54,6 +54,10 @@ pub const PACK_WORDS: usize = 288;
 /// The longest CONV_2D window (`kernel_h · kernel_w · in_c`) the DSP path packs.
 pub const WINDOW: usize = 4 * (PACK_WORDS / 8);
 
+/// Words of FULLY_CONNECTED's packed-input buffer: 98 weight words (392 inputs) of one
+/// input row per piece.
+pub const FC_WORDS: usize = 196;
+
 /// FULLY_CONNECTED rows whose partial sums are kept while the input goes past in pieces.
 pub const GROUP: usize = 64;
 
@@ -203,9 +207,19 @@ impl<'s, 'a> Requantizer<'s, 'a> {
     }
 
     /// The int8 output of accumulator `acc` (bias included) of channel `c`, whose
-    /// parameters are `ch` (from [`Self::channel`]).
+    /// parameters are `ch` (from [`Self::channel`]): [`Channel::Round`] inline, the
+    /// other kinds out of line (they are rarer, and each inlined copy costs flash).
     #[inline(always)]
     pub(crate) fn apply(&self, ch: Channel, c: usize, acc: i32) -> i8 {
+        match ch {
+            Channel::Round { m, e, bias } => self.finish(round(high_mul(acc, m), e, bias)),
+            _ => self.apply_other(ch, c, acc),
+        }
+    }
+
+    /// [`Self::apply`] for every kind.
+    #[inline(never)]
+    fn apply_other(&self, ch: Channel, c: usize, acc: i32) -> i8 {
         match ch {
             Channel::Round { m, e, bias } => self.finish(round(high_mul(acc, m), e, bias)),
             Channel::Double {
