@@ -151,6 +151,33 @@ pub(crate) trait Isa {
         }
     }
 
+    /// All of one depthwise output pixel's channels, four at a time: [`Self::dw_taps`]
+    /// from the bias, then each sum requantized as in [`Self::filters4`] and stored in
+    /// `out`. `false` (nothing written) unless [`DwPixel::fits`].
+    #[inline(always)]
+    fn dw_pixel(p: &DwPixel<'_>, out: &mut [i8]) -> bool {
+        if !p.fits(out) {
+            return false;
+        }
+        for g in 0..p.groups {
+            let c = 4 * g;
+            let mut acc = [0i32; 4];
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = p.bias.map_or(0, |b| b[c + k]);
+            }
+            Self::dw_taps(p.taps, &p.x[c..], &p.w[c..], p.pair, &mut acc);
+            for (k, a) in acc.into_iter().enumerate() {
+                let at = (c + k) * p.step;
+                let (m, e) = (p.pairs[at], p.pairs[at + 1].wrapping_neg() as u32);
+                let bias = 1i32.wrapping_shl(e.wrapping_sub(1) & 255);
+                let high = Self::smmulr(Self::qadd(a, a), m);
+                let v = Self::qadd(high, bias).wrapping_add(high >> 31) >> (e & 31);
+                out[c + k] = Self::qadd(v, p.offset).clamp(-128, 127) as i8;
+            }
+        }
+        true
+    }
+
     /// Channel by channel, group by group: the group's four sums ([`Self::dot_pixels4`]
     /// from the channel's bias), each requantized as [`Channel::Round`] with the int8
     /// clamp, `qadd(smmulr(qadd(a, a), m), 2^(e−1)) − (high < 0)`, `>> e`,
@@ -310,6 +337,11 @@ impl Taps {
         (self.count, self.x_end, self.w_end) = (0, 0, 0);
     }
 
+    /// The taps: `[input offset, weights offset]`.
+    pub(crate) fn as_slice(&self) -> &[[u32; 2]] {
+        &self.at[..self.count]
+    }
+
     /// `false` (nothing added) if the list is full or an offset does not fit in 32 bits.
     pub(crate) fn push(&mut self, x: usize, w: usize) -> bool {
         let (Some(slot), Ok(xo), Ok(wo)) = (
@@ -324,6 +356,43 @@ impl Taps {
         self.x_end = self.x_end.max(x + 4);
         self.w_end = self.w_end.max(w + 4);
         true
+    }
+}
+
+/// One DEPTHWISE_CONV_2D output pixel for [`Isa::dw_pixel`]: its taps, the input from
+/// the taps' first channel (`x`) and the weights (`w`), `groups` groups of four channels,
+/// each channel's [`Channel::Round`] pair from `pairs` (`(m, shift)` at `pairs[c ·
+/// step..]`, step 2 or 0; `e = −shift`), the bias (or 0), the output offset; the int8
+/// clamp only.
+///
+/// [`Channel::Round`]: super::Channel::Round
+pub(crate) struct DwPixel<'a> {
+    pub taps: &'a Taps,
+    pub x: &'a [u8],
+    pub w: &'a [u8],
+    pub pair: u32,
+    pub groups: usize,
+    pub pairs: &'a [i32],
+    pub step: usize,
+    pub bias: Option<&'a [i32]>,
+    pub offset: i32,
+}
+
+impl DwPixel<'_> {
+    /// Every load and store inside its slice (`out`: the pixel's `4 · groups` outputs).
+    pub(crate) fn fits(&self, out: &[i8]) -> bool {
+        let c = 4 * self.groups;
+        let last_pair = (c.wrapping_sub(1))
+            .checked_mul(self.step)
+            .and_then(|v| v.checked_add(2));
+        self.groups >= 1
+            && self.taps.count >= 1
+            && (self.step == 0 || self.step == 2)
+            && out.len() >= c
+            && self.bias.is_none_or(|b| b.len() >= c)
+            && self.x.len() >= self.taps.x_end + 4 * (self.groups - 1)
+            && self.w.len() >= self.taps.w_end + 4 * (self.groups - 1)
+            && last_pair.is_some_and(|v| v <= self.pairs.len())
     }
 }
 
@@ -556,6 +625,75 @@ pub(crate) fn dot_2x2(xs: &[i32], w0: &[i8], w1: &[i8], acc: &mut [i32; 4]) {
         acc[1] = acc[1].wrapping_add(u.wrapping_mul(x[1]));
         acc[2] = acc[2].wrapping_add(v.wrapping_mul(x[0]));
         acc[3] = acc[3].wrapping_add(v.wrapping_mul(x[1]));
+    }
+}
+
+/// `acc[k] += Σ_taps w[w_off + k] · (x[x_off + k] + offset)` for four channels, wrapping
+/// (the plain depthwise kernel's inner loop). On Thumb-2 cores (Cortex-M3 and later)
+/// assembly: per tap one `ldrd` of its offsets, then per channel `ldrsb`, `ldrsb`, `add`,
+/// `mla`: 21 instructions per tap. Does nothing if a tap's load would leave `x` or `w`.
+#[inline(always)]
+pub(crate) fn dw_taps_plain(t: &Taps, x: &[u8], w: &[u8], offset: i32, acc: &mut [i32; 4]) {
+    if x.len() < t.x_end || w.len() < t.w_end {
+        return;
+    }
+    #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+    if t.count > 0 {
+        let [mut a0, mut a1, mut a2, mut a3] = *acc;
+        // SAFETY: every tap's offsets plus 4 are at most `x_end` and `w_end`, which `x`
+        // and `w` hold (checked above): each `ldrsb` (offsets 0..=3 from the tap's) is
+        // inside its slice; `t.at` is read `count` entries long. Only declared registers
+        // change.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::asm!(
+                "1:",
+                "ldrd {xo}, {wo}, [{tp}], #8",
+                "add {xo}, {xo}, {xb}",
+                "add {wo}, {wo}, {wb}",
+                "ldrsb {xv}, [{xo}]",
+                "ldrsb {wv}, [{wo}]",
+                "add {xv}, {xv}, {off}",
+                "mla {a0}, {wv}, {xv}, {a0}",
+                "ldrsb {xv}, [{xo}, #1]",
+                "ldrsb {wv}, [{wo}, #1]",
+                "add {xv}, {xv}, {off}",
+                "mla {a1}, {wv}, {xv}, {a1}",
+                "ldrsb {xv}, [{xo}, #2]",
+                "ldrsb {wv}, [{wo}, #2]",
+                "add {xv}, {xv}, {off}",
+                "mla {a2}, {wv}, {xv}, {a2}",
+                "ldrsb {xv}, [{xo}, #3]",
+                "ldrsb {wv}, [{wo}, #3]",
+                "add {xv}, {xv}, {off}",
+                "mla {a3}, {wv}, {xv}, {a3}",
+                "subs {n}, {n}, #1",
+                "bne 1b",
+                tp = inout(reg) t.at.as_ptr() => _,
+                n = inout(reg) t.count => _,
+                xb = in(reg) x.as_ptr(),
+                wb = in(reg) w.as_ptr(),
+                off = in(reg) offset,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                xo = out(reg) _,
+                wo = out(reg) _,
+                xv = out(reg) _,
+                wv = out(reg) _,
+                options(nostack),
+            );
+        }
+        *acc = [a0, a1, a2, a3];
+        return;
+    }
+    for &[xo, wo] in &t.at[..t.count] {
+        let (xo, wo) = (xo as usize, wo as usize);
+        for (k, a) in acc.iter_mut().enumerate() {
+            let (xv, wv) = (i32::from(x[xo + k] as i8), i32::from(w[wo + k] as i8));
+            *a = a.wrapping_add(wv.wrapping_mul(xv.wrapping_add(offset)));
+        }
     }
 }
 
@@ -1329,6 +1467,164 @@ mod arm {
                     n = out(reg) _,
                     w = out(reg) _,
                     out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                    out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+                );
+            }
+            true
+        }
+
+        /// [`Isa::dw_pixel`] in one piece of assembly: per group of four channels the
+        /// bias (`ldm`), the [`Isa::dw_taps`] loop, then each sum requantized with its
+        /// channel's pair (14 instructions) and stored; the table of pointers on the stack
+        /// with its address (the loop has every register). About 90 instructions per
+        /// group besides the taps' 13 each.
+        #[inline(always)]
+        fn dw_pixel(p: &super::DwPixel<'_>, out: &mut [i8]) -> bool {
+            if !p.fits(out) {
+                return false;
+            }
+            static ZERO: [i32; 4] = [0; 4];
+            let (bias, bstep) = match p.bias {
+                Some(b) => (b.as_ptr(), 16),
+                None => (ZERO.as_ptr(), 0),
+            };
+            let mut table: [usize; 12] = [
+                p.taps.at.as_ptr() as usize,
+                p.taps.count,
+                p.x.as_ptr() as usize,
+                p.w.as_ptr() as usize,
+                bias as usize,
+                bstep,
+                p.pairs.as_ptr() as usize,
+                4 * p.step,
+                p.offset as u32 as usize,
+                out.as_mut_ptr() as usize,
+                p.groups,
+                p.pair as usize,
+            ];
+            // SAFETY: `p.fits(out)`: group `g` reads the four bytes at each tap's offsets
+            // plus `4g` in `x` and `w` (inside: `x_end`/`w_end` bound every tap's load and
+            // the slices hold `4 · (groups − 1)` more), four bias words (or `ZERO`, step
+            // 0), the pairs of channels `4g..4g + 4` (inside `pairs`), and writes
+            // `out[4g..4g + 4]` (inside `out`). It reads and writes `table`, and uses eight
+            // bytes of stack below `sp` that it gives back (`sp` stays 8-byte aligned).
+            // Every register it changes is declared.
+            unsafe {
+                asm!(
+                        "sub sp, sp, #8",
+                        "str {tp}, [sp]",
+                        "1:",
+                        "ldr {tp}, [sp]",
+                        "ldr {w}, [{tp}, #16]",
+                        "ldm {w}, {{r8, r9, r10, r11}}",
+                        "ldr {x}, [{tp}, #20]",
+                        "add {w}, {w}, {x}",
+                        "str {w}, [{tp}, #16]",
+                        "ldr {n}, [{tp}, #4]",
+                        "ldr {xb}, [{tp}, #8]",
+                        "ldr {wb}, [{tp}, #12]",
+                        "ldr {pair}, [{tp}, #44]",
+                        "ldr {tp}, [{tp}, #0]",
+                        "2:",
+                        "ldrd {xo}, {wo}, [{tp}], #8",
+                        "ldr {x}, [{xb}, {xo}]",
+                        "ldr {w}, [{wb}, {wo}]",
+                        "sxtab16 {xo}, {pair}, {x}",
+                        "sxtab16 {x}, {pair}, {x}, ror #8",
+                        "sxtb16 {wo}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlabb r8, {wo}, {xo}, r8",
+                        "smlatt r10, {wo}, {xo}, r10",
+                        "smlabb r9, {w}, {x}, r9",
+                        "smlatt r11, {w}, {x}, r11",
+                        "subs {n}, {n}, #1",
+                        "bne 2b",
+                        "ldr {n}, [sp]",
+                        "adds {xb}, {xb}, #4",
+                        "str {xb}, [{n}, #8]",
+                        "adds {wb}, {wb}, #4",
+                        "str {wb}, [{n}, #12]",
+                        "ldr {tp}, [{n}, #24]",
+                        "ldr {pair}, [{n}, #32]",
+                        "ldr {n}, [{n}, #28]",
+                        "ldr {xb}, [{tp}]",
+                        "ldr {wb}, [{tp}, #4]",
+                        "add {tp}, {tp}, {n}",
+                        "rsbs {wb}, {wb}, #0",
+                        "subs {xo}, {wb}, #1",
+                        "movs {wo}, #1",
+                        "lsls {wo}, {wo}, {xo}",
+                        "qadd {x}, r8, r8",
+                        "smmulr {x}, {x}, {xb}",
+                        "qadd r8, {x}, {wo}",
+                        "add r8, r8, {x}, asr #31",
+                        "asr r8, r8, {wb}",
+                        "qadd r8, r8, {pair}",
+                        "ssat r8, #8, r8",
+                        "ldr {xb}, [{tp}]",
+                        "ldr {wb}, [{tp}, #4]",
+                        "add {tp}, {tp}, {n}",
+                        "rsbs {wb}, {wb}, #0",
+                        "subs {xo}, {wb}, #1",
+                        "movs {wo}, #1",
+                        "lsls {wo}, {wo}, {xo}",
+                        "qadd {x}, r9, r9",
+                        "smmulr {x}, {x}, {xb}",
+                        "qadd r9, {x}, {wo}",
+                        "add r9, r9, {x}, asr #31",
+                        "asr r9, r9, {wb}",
+                        "qadd r9, r9, {pair}",
+                        "ssat r9, #8, r9",
+                        "ldr {xb}, [{tp}]",
+                        "ldr {wb}, [{tp}, #4]",
+                        "add {tp}, {tp}, {n}",
+                        "rsbs {wb}, {wb}, #0",
+                        "subs {xo}, {wb}, #1",
+                        "movs {wo}, #1",
+                        "lsls {wo}, {wo}, {xo}",
+                        "qadd {x}, r10, r10",
+                        "smmulr {x}, {x}, {xb}",
+                        "qadd r10, {x}, {wo}",
+                        "add r10, r10, {x}, asr #31",
+                        "asr r10, r10, {wb}",
+                        "qadd r10, r10, {pair}",
+                        "ssat r10, #8, r10",
+                        "ldr {xb}, [{tp}]",
+                        "ldr {wb}, [{tp}, #4]",
+                        "add {tp}, {tp}, {n}",
+                        "rsbs {wb}, {wb}, #0",
+                        "subs {xo}, {wb}, #1",
+                        "movs {wo}, #1",
+                        "lsls {wo}, {wo}, {xo}",
+                        "qadd {x}, r11, r11",
+                        "smmulr {x}, {x}, {xb}",
+                        "qadd r11, {x}, {wo}",
+                        "add r11, r11, {x}, asr #31",
+                        "asr r11, r11, {wb}",
+                        "qadd r11, r11, {pair}",
+                        "ssat r11, #8, r11",
+                        "ldr {w}, [sp]",
+                        "str {tp}, [{w}, #24]",
+                        "ldr {x}, [{w}, #36]",
+                        "strb r8, [{x}], #1",
+                        "strb r9, [{x}], #1",
+                        "strb r10, [{x}], #1",
+                        "strb r11, [{x}], #1",
+                        "str {x}, [{w}, #36]",
+                        "ldr {n}, [{w}, #40]",
+                        "subs {n}, {n}, #1",
+                        "str {n}, [{w}, #40]",
+                        "bne 1b",
+                        "add sp, sp, #8",
+                    tp = inout(reg) table.as_mut_ptr() => _,
+                    n = out(reg) _,
+                    xb = out(reg) _,
+                    wb = out(reg) _,
+                    pair = out(reg) _,
+                    xo = out(reg) _,
+                    wo = out(reg) _,
+                    x = out(reg) _,
+                    w = out(reg) _,
                     out("r8") _, out("r9") _, out("r10") _, out("r11") _,
                 );
             }
