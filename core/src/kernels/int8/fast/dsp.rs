@@ -6,10 +6,10 @@
 //! ([`Isa::dot_rows2`], [`Isa::dot_pixels4`]). [`Emulated`] computes each instruction's
 //! result in plain Rust, exactly as the Armv7-M architecture reference manual defines it
 //! (16-bit lanes wrap, the 32-bit accumulation wraps), and its inner loops call those
-//! instructions word by word. [`Arm`] (`thumbv7em-none-eabihf`: Cortex-M4F, M7) issues
+//! instructions word by word. `Arm` (`thumbv7em-none-eabihf`: Cortex-M4F, M7) issues
 //! the instructions with `asm!`, the inner loops as hand-scheduled assembly doing the same
 //! operations in the same order. Host tests run the kernels on [`Emulated`] against the
-//! reference kernels; the firmware runs on [`Arm`] under QEMU against the host's bits.
+//! reference kernels; the firmware runs on `Arm` under QEMU against the host's bits.
 //!
 //! # The packed layout
 //! Four int8 values `v0 v1 v2 v3` of one word become two words of 16-bit lanes, *even*
