@@ -61,6 +61,13 @@ for d in "${fixtures[@]}"; do
         "$KILN" run --qemu "$board" --all-ops "$f/model.kiln" "${inputs[@]}" "${fw_out[@]}" \
             >"$f/$board.txt" 2>"$f/$board.err"
         rc=$?
+        # The all-ops runner leaves less flash for the blob than one with the model's own
+        # ops (the int8 kernels of every op): a blob that does not fit gets its own runner.
+        if [ $rc -ne 0 ] && grep -q "does not fit in" "$f/$board.err"; then
+            "$KILN" run --qemu "$board" "$f/model.kiln" "${inputs[@]}" "${fw_out[@]}" \
+                >"$f/$board.txt" 2>"$f/$board.err"
+            rc=$?
+        fi
         set -e
         count="$(sed -n 's/^kiln run: predict executed \([0-9]*\) instructions.*/\1/p' "$f/$board.txt")"
         reason="$(sed -n 's/^error: .*: the runner on [a-z0-9]* says: //p' "$f/$board.err")"

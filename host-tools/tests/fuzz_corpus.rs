@@ -9,7 +9,9 @@ mod harness;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-fn replay(target: &str, run: fn(&[u8]) -> bool, accepted_at_least: usize) {
+/// Runs every file of `target`'s corpus through `run`; none may panic. Returns what `run`
+/// gave for each.
+fn replay_all<R>(target: &str, run: fn(&[u8]) -> R) -> Vec<R> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
         .join(target);
@@ -24,20 +26,26 @@ fn replay(target: &str, run: fn(&[u8]) -> bool, accepted_at_least: usize) {
         files.len()
     );
     let mut panics = Vec::new();
-    let mut accepted = 0;
+    let mut results = Vec::new();
     for file in &files {
         let data = std::fs::read(file).unwrap();
         match catch_unwind(AssertUnwindSafe(|| run(&data))) {
-            Ok(ok) => accepted += usize::from(ok),
+            Ok(r) => results.push(r),
             Err(_) => panics.push(file.display().to_string()),
         }
     }
     assert!(panics.is_empty(), "{target}: panicked on {panics:?}");
-    eprintln!("{target}: {} files, {accepted} accepted", files.len());
+    results
+}
+
+fn replay(target: &str, run: fn(&[u8]) -> bool, accepted_at_least: usize) {
+    let results = replay_all(target, run);
+    let accepted = results.iter().filter(|&&ok| ok).count();
+    eprintln!("{target}: {} files, {accepted} accepted", results.len());
     assert!(
         accepted >= accepted_at_least,
         "{target}: only {accepted} of {} files get past the parser",
-        files.len()
+        results.len()
     );
 }
 
@@ -65,3 +73,34 @@ fn tflite_corpus() {
 fn summary_options_corpus() {
     replay("summary_options", harness::summary_options, 10);
 }
+
+/// The importer's corpus must reach each stage after the parser: import (and the blob
+/// round trip), prepare, and a run compared with the blob's.
+#[test]
+fn tflite_import_corpus() {
+    use harness::TfliteStage as S;
+    let stages = replay_all("tflite_import", harness::tflite_import);
+    let at_least = |stage: S| stages.iter().filter(|&&s| s >= stage).count();
+    let reached = [S::Parsed, S::Imported, S::Prepared, S::Predicted].map(at_least);
+    eprintln!(
+        "tflite_import: {} files; parsed {}, imported {}, prepared {}, predicted {}",
+        stages.len(),
+        reached[0],
+        reached[1],
+        reached[2],
+        reached[3]
+    );
+    for (stage, (got, floor)) in ["parse", "import", "prepare", "predict"]
+        .iter()
+        .zip(reached.iter().zip(TFLITE_IMPORT_FLOORS))
+    {
+        assert!(
+            *got >= floor,
+            "tflite_import: only {got} of {} files get to {stage}",
+            stages.len()
+        );
+    }
+}
+
+/// How many files of the `tflite_import` corpus must parse, import, prepare and predict.
+const TFLITE_IMPORT_FLOORS: [usize; 4] = [30, 28, 28, 28];

@@ -276,11 +276,19 @@ macro_rules! global_pooling_layer {
                         .ok()
                         .and_then(MeanParams::from_words)
                         .ok_or(super::Mismatch::new(cx.input(), "the int8 mean's parameters"))?;
+                    let params = params(cx)?;
+                    // The kernel's slice contract: `count` cells per channel.
+                    if usize::try_from(mean.count).ok() != Some(params.spatial) {
+                        return Err(super::Mismatch::new(
+                            cx.input(),
+                            "an int8 mean whose count is the input's cells per channel",
+                        ));
+                    }
                     return Ok(super::Step {
                         run: super::Run::Int8(run_int8),
                         args: super::StepArgs::$name(super::pool2d::GlobalParams {
                             mean: Some(mean),
-                            ..params(cx)?
+                            ..params
                         }),
                     });
                 }

@@ -2,10 +2,14 @@
 // compiled as a module of `host-tools/tests/fuzz_corpus.rs` (`#[path]`), which replays the
 // committed corpora on stable. A panic is the only failure.
 
-use kiln::SummaryOptions;
+use kiln::graph::{DType, Element};
+use kiln::ops::int8::Flavor;
+use kiln::runtime::Prepared;
+use kiln::{Heap, LayerKind, Shape, SummaryOptions};
 use kiln_host::formats::{npy as npy_format, tflite as tflite_format, WeightTree};
 use kiln_host::import::import;
-use kiln_host::HostGraph;
+use kiln_host::import::tflite::{import_tflite, TfliteOptions};
+use kiln_host::{HostGraph, HostModel};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -14,6 +18,10 @@ use std::sync::OnceLock;
 const MAX_ARENA: usize = 1 << 20;
 /// Nor are models with more weights or input values than this.
 const MAX_VALUES: usize = 1 << 20;
+
+/// `tflite_import` does not run a model whose estimated work (multiply-adds and values
+/// touched, one sample) is over this: a big model is slow, not wrong.
+const MAX_WORK: usize = 1 << 23;
 
 /// Configs the weights are read against (`import_weights`: the first byte picks one).
 const CONFIGS: &[&str] = &[
@@ -124,6 +132,237 @@ pub fn tflite(data: &[u8]) -> bool {
     }
     assert!(copied <= 2 * data.len());
     true
+}
+
+/// How far `tflite_import` took a `.tflite` file (the furthest of its imports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TfliteStage {
+    /// `parse` refused it.
+    Refused,
+    /// It parsed, but no import accepted it.
+    Parsed,
+    /// An import made a model (summarised, exported, loaded back).
+    Imported,
+    /// That model prepared, with an arena and inputs and outputs small enough to run.
+    Prepared,
+    /// It ran on the host and from its blob, with the same outputs.
+    Predicted,
+}
+
+/// `tflite_import`: the bytes are a `.tflite` file, imported with both flavors, with the
+/// subgraph's outputs and with every tensor as an output. What imports must summarise,
+/// export to a blob that loads back as the same graph, and when it prepares and is small,
+/// run from the host graph and from the loaded blob with the same output bytes. Every
+/// failure on the way must be an `Err`.
+pub fn tflite_import(data: &[u8]) -> TfliteStage {
+    let Ok(model) = tflite_format::parse(data) else {
+        return TfliteStage::Refused;
+    };
+    let mut reached = TfliteStage::Parsed;
+    for flavor in [Flavor::LiteRtReference, Flavor::Tflm] {
+        for every_tensor in [false, true] {
+            let options = TfliteOptions {
+                flavor,
+                every_tensor,
+            };
+            if let Ok(import) = import_tflite(&model, options) {
+                assert_eq!(
+                    import.tensors.len(),
+                    import.model.structure().output_nodes().len()
+                );
+                reached = reached.max(exercise_int8(&import.model, data));
+            }
+        }
+    }
+    reached
+}
+
+/// The blob round trip, prepare and run of an imported `.tflite` model.
+fn exercise_int8(model: &HostGraph, data: &[u8]) -> TfliteStage {
+    let graph = model.structure();
+    for options in [
+        SummaryOptions::default(),
+        SummaryOptions {
+            line_length: Some(40),
+            show_trainable: true,
+            expand_nested: true,
+            ..Default::default()
+        },
+    ] {
+        let _ = graph.summary(&options, &mut |line| {
+            let _ = line.to_string();
+        });
+    }
+    assert!(model.has_weights(), "an imported model has its weights");
+    let blob = kiln_host::blob::encode(model)
+        .unwrap_or_else(|e| panic!("kiln cannot write the blob of a model it imported: {e}"));
+    // What a device does: the blob in aligned memory, loaded in place.
+    let mut words = vec![0u128; blob.len().div_ceil(16)];
+    let aligned: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    aligned[..blob.len()].copy_from_slice(&blob);
+    let aligned = &aligned[..blob.len()];
+    let loaded = kiln::format::load::<Heap>(aligned)
+        .unwrap_or_else(|e| panic!("kiln cannot load the blob it wrote: {e}"));
+    assert_eq!(loaded.name(), graph.name());
+    assert_eq!(loaded.all_layers(), graph.all_layers());
+    assert_eq!(loaded.nodes(), graph.nodes());
+    assert_eq!(loaded.input_nodes(), graph.input_nodes());
+    assert_eq!(loaded.output_nodes(), graph.output_nodes());
+    assert_eq!(
+        loaded.weights(),
+        model.weights(),
+        "the blob's weights differ"
+    );
+    let again = kiln_host::blob::decode(&blob).expect("the blob loads");
+    assert_eq!(
+        kiln_host::blob::encode(&again).ok().as_deref(),
+        Some(blob.as_slice()),
+        "the loaded blob writes another blob"
+    );
+
+    let Ok(host) = model.graph() else {
+        panic!("an imported model lends its weights");
+    };
+    let prepared = host.prepare(None);
+    let from_blob = loaded.prepare(None);
+    assert_eq!(
+        prepared.as_ref().map(Prepared::arena_bytes).ok(),
+        from_blob.as_ref().map(Prepared::arena_bytes).ok(),
+        "the host graph and its blob prepare differently"
+    );
+    let (Ok(prepared), Ok(from_blob)) = (prepared, from_blob) else {
+        return TfliteStage::Imported;
+    };
+    let (n_in, n_out) = prepared.io_count();
+    let dtypes: Vec<DType> = (0..n_in)
+        .filter_map(|i| prepared.input_dtype(i))
+        .chain((0..n_out).filter_map(|j| prepared.output_dtype(j)))
+        .collect();
+    let bytes = |elements: Option<usize>, dtype: Option<DType>| {
+        elements
+            .unwrap_or(0)
+            .saturating_mul(dtype.map_or(1, DType::size))
+    };
+    let io_bytes = (0..n_in)
+        .map(|i| bytes(prepared.input_elements(i), prepared.input_dtype(i)))
+        .chain((0..n_out).map(|j| bytes(prepared.output_elements(j), prepared.output_dtype(j))));
+    // A run takes its batch size from the input buffers' lengths: an input of no values
+    // per sample can be prepared but never run (`predict` says so).
+    let runnable = (0..n_in).all(|i| prepared.input_elements(i).is_some_and(|n| n > 0));
+    let small = runnable
+        && prepared.arena_bytes() <= MAX_ARENA
+        && io_bytes.fold(0usize, usize::saturating_add) <= MAX_ARENA
+        && work(&host).is_some_and(|w| w <= MAX_WORK);
+    if !small {
+        return TfliteStage::Imported;
+    }
+    let ran = match dtypes.first() {
+        Some(DType::I8) if dtypes.iter().all(|&d| d == DType::I8) => {
+            same_run::<i8>(&prepared, &from_blob, data);
+            true
+        }
+        Some(DType::F32) if dtypes.iter().all(|&d| d == DType::F32) => {
+            same_run::<f32>(&prepared, &from_blob, data);
+            true
+        }
+        // `predict` takes buffers of one element type.
+        _ => false,
+    };
+    if ran {
+        TfliteStage::Predicted
+    } else {
+        TfliteStage::Prepared
+    }
+}
+
+/// Inputs cut from `data` through both prepared models: one sample through the host's,
+/// the same sample twice (a batch of 2) through the blob's, starting from an arena of
+/// other leftovers. Each sample must give the same bytes.
+fn same_run<T: Element>(host: &Prepared<'_, Heap>, blob: &Prepared<'_, Heap>, data: &[u8]) {
+    let (n_in, n_out) = host.io_count();
+    let zero = <T as bytemuck::Zeroable>::zeroed;
+    let mut at = 0usize;
+    let inputs: Vec<Vec<T>> = (0..n_in)
+        .map(|i| {
+            let n = host.input_elements(i).unwrap_or(0);
+            let mut values = vec![zero(); n];
+            for b in bytemuck::cast_slice_mut::<T, u8>(&mut values) {
+                *b = data.get(at % data.len().max(1)).copied().unwrap_or(0);
+                at += 1;
+            }
+            values
+        })
+        .collect();
+    let run = |prepared: &Prepared<'_, Heap>, batch: usize, fill: u8| -> Vec<u8> {
+        let inputs: Vec<Vec<T>> = inputs.iter().map(|x| x.repeat(batch)).collect();
+        let input_refs: Vec<&[T]> = inputs.iter().map(Vec::as_slice).collect();
+        let mut outputs: Vec<Vec<T>> = (0..n_out)
+            .map(|j| vec![zero(); prepared.output_elements(j).unwrap_or(0) * batch])
+            .collect();
+        let mut refs: Vec<&mut [T]> = outputs.iter_mut().map(Vec::as_mut_slice).collect();
+        let mut arena = vec![fill; prepared.arena_bytes()];
+        let ran = prepared
+            .predict(&input_refs, &mut refs, &mut arena)
+            .unwrap_or_else(|e| panic!("a prepared model refuses a run of its own sizes: {e}"));
+        assert_eq!(ran, batch);
+        // Sample by sample, output after output.
+        let mut bytes = Vec::new();
+        for k in 0..batch {
+            for o in &outputs {
+                let n = o.len() / batch;
+                bytes.extend_from_slice(bytemuck::cast_slice::<T, u8>(&o[k * n..(k + 1) * n]));
+            }
+        }
+        bytes
+    };
+    let one = run(host, 1, 0);
+    let two = run(blob, 2, 0xa5);
+    assert!(
+        two[..one.len()] == one[..],
+        "the blob's run gives other bytes than the host graph's"
+    );
+    assert!(
+        two[one.len()..] == one[..],
+        "the second sample of a batch gives other bytes than the first"
+    );
+}
+
+/// Roughly what one sample costs: multiply-adds and values touched; `None` when a shape
+/// is unknown or the count overflows.
+fn work(graph: &HostModel<'_>) -> Option<usize> {
+    let shapes = graph.sample_shapes(None).ok()?;
+    let layers = graph.all_layers();
+    let mut total = 0usize;
+    for (n, node) in graph.nodes().iter().enumerate() {
+        let out = shapes.get(n)?.sample_elements()?;
+        let input = node.inputs.first().and_then(|&i| shapes.get(i as usize));
+        let depth = || input.and_then(|s| s.last()).map_or(1, |d| d as usize);
+        let per_output = match &layers.get(node.layer as usize)?.kind {
+            LayerKind::Conv2D(c) => {
+                usize::from(c.kernel_size[0]) * usize::from(c.kernel_size[1]) * depth()
+            }
+            LayerKind::DepthwiseConv2D(c) => {
+                usize::from(c.kernel_size[0]) * usize::from(c.kernel_size[1])
+            }
+            LayerKind::Dense(_) => depth(),
+            LayerKind::MaxPooling2D(p) => {
+                usize::from(p.0.pool_size[0]) * usize::from(p.0.pool_size[1])
+            }
+            LayerKind::AveragePooling2D(p) => {
+                usize::from(p.0.pool_size[0]) * usize::from(p.0.pool_size[1])
+            }
+            _ => 1,
+        };
+        let read: usize = node
+            .inputs
+            .iter()
+            .map(|&i| shapes.get(i as usize).and_then(Shape::sample_elements))
+            .sum::<Option<usize>>()?;
+        total = total
+            .checked_add(out.checked_mul(per_output)?)?
+            .checked_add(read)?;
+    }
+    Some(total)
 }
 
 /// `summary_options`: the bytes choose a model and `summary`'s arguments.

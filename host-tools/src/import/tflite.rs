@@ -117,7 +117,11 @@ pub fn import_tflite(model: &TfliteModel, options: TfliteOptions) -> Result<Tfli
         error: Box::new(error),
     };
     let kiln_graph: HostModel<'static> = b.ws.model(&inputs, &outputs).map_err(at_end)?;
-    let mut bytes = vec![0u8; kiln_graph.weight_bytes()];
+    // Where each variable the file gives goes. The buffer is made only once every variable
+    // of every layer is one of these, of its size: its size is kiln's, from the shapes,
+    // which a hostile file can make any size (a Dense on a declared input of 2^25 values).
+    let mut placed = Vec::new();
+    let mut given = std::collections::HashSet::new();
     for (index, layer, vars) in &b.weights {
         let id = kiln_graph
             .all_layers()
@@ -132,8 +136,27 @@ pub fn import_tflite(model: &TfliteModel, options: TfliteOptions) -> Result<Tfli
                     op: layer.clone(),
                     reason: format!("variable {name} does not take {} bytes", data.len()),
                 })?;
-            bytes[range].copy_from_slice(data);
+            placed.push((range, data));
+            given.insert((id, *name));
         }
+    }
+    for (id, layer) in kiln_graph.all_layers().iter().enumerate() {
+        for spec in kiln_graph.layer_weights(id as LayerId) {
+            if !given.contains(&(Some(id), spec.name)) {
+                return Err(TfliteImportError::Operator {
+                    index: graph.operators.len(),
+                    op: "the model's weights".into(),
+                    reason: format!(
+                        "layer '{}' has a variable {} of shape {} that the file does not give",
+                        layer.name, spec.name, spec.shape
+                    ),
+                });
+            }
+        }
+    }
+    let mut bytes = vec![0u8; kiln_graph.weight_bytes()];
+    for (range, data) in placed {
+        bytes[range].copy_from_slice(data);
     }
     // The model's outputs, in order, are the tensors asked for.
     let asked: Vec<usize> = if options.every_tensor {
@@ -310,9 +333,51 @@ impl<'m> Builder<'m> {
         };
         let id = self.ws.layer(layer).map_err(kiln_err)?;
         let t = self.ws.apply(id, inputs).map_err(kiln_err)?;
+        self.check_shape(output, t)?;
         let (_, quant) = self.quant_of(output)?;
         self.record(output, t, quant);
         Ok((self.ws.layer_name(id).to_string(), t))
+    }
+
+    /// Checks that kiln's shape and dtype of `t` are the ones the file declares for tensor
+    /// `index`: the importer reads operators' parameters (a mean's cell count, a depthwise
+    /// convolution's input channels) from the declared shapes, and the quantization it
+    /// records on `t` from the declared tensor, so they must be what runs.
+    fn check_shape(&self, index: usize, t: kiln::Tensor) -> Result<()> {
+        let info = self.tensor_info(index)?;
+        let computed = self.ws.dtype(t);
+        let declared_dtype = match info.dtype {
+            TensorType::Int8 => Some(DType::I8),
+            TensorType::Float32 => Some(DType::F32),
+            _ => None,
+        };
+        if declared_dtype != Some(computed) {
+            return Err(TfliteImportError::Tensor {
+                index,
+                name: info.name.clone(),
+                reason: format!(
+                    "is {} in the file, but kiln computes {computed} for it",
+                    info.dtype.name()
+                ),
+            });
+        }
+        let declared = self.sample_dims(index)?;
+        let shape = self.ws.shape(t);
+        let inferred: Vec<Option<u32>> = (1..shape.rank()).map(|a| shape.dim(a)).collect();
+        if inferred.len() != declared.len()
+            || inferred.iter().zip(&declared).any(|(i, d)| *i != Some(*d))
+        {
+            let t = self.tensor_info(index)?;
+            return Err(TfliteImportError::Tensor {
+                index,
+                name: t.name.clone(),
+                reason: format!(
+                    "has shape {:?} in the file, but kiln computes {shape} for it",
+                    t.shape
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn constant(&self, at: &At<'_>, k: usize, dtype: TensorType) -> Result<&'m Tensor> {
@@ -388,9 +453,9 @@ impl<'m> Builder<'m> {
             ) => {
                 let filter = self.constant(&at, 1, TensorType::Int8)?;
                 let [filters, kh, kw, _] = dims4(&at, &filter.shape)?;
-                let conv = Conv2D::new(filters, [kh as u16, kw as u16])
-                    .strides([*stride_h as u16, *stride_w as u16])
-                    .dilation_rate([*dilation_h as u16, *dilation_w as u16])
+                let conv = Conv2D::new(filters, pair(&at, kh, kw)?)
+                    .strides(pair(&at, *stride_h, *stride_w)?)
+                    .dilation_rate(pair(&at, *dilation_h, *dilation_w)?)
                     .padding(padding(*p));
                 let requant = self.flavor.conv();
                 self.with_kernel(&at, conv, *act, requant, filter, filters)
@@ -416,10 +481,10 @@ impl<'m> Builder<'m> {
                         "{out} output channels from {channels} input channels"
                     )));
                 }
-                let conv = DepthwiseConv2D::new([kh as u16, kw as u16])
+                let conv = DepthwiseConv2D::new(pair(&at, kh, kw)?)
                     .depth_multiplier(out / channels)
-                    .strides([*stride_h as u16, *stride_w as u16])
-                    .dilation_rate([*dilation_h as u16, *dilation_w as u16])
+                    .strides(pair(&at, *stride_h, *stride_w)?)
+                    .dilation_rate(pair(&at, *dilation_h, *dilation_w)?)
                     .padding(padding(*p));
                 let requant = self.flavor.conv();
                 self.with_kernel(&at, conv, *act, requant, filter, out)
@@ -463,8 +528,8 @@ impl<'m> Builder<'m> {
                     activation: act,
                 },
             ) => {
-                let size = [u16_of(&at, *filter_h)?, u16_of(&at, *filter_w)?];
-                let strides = [u16_of(&at, *stride_h)?, u16_of(&at, *stride_w)?];
+                let size = pair(&at, *filter_h, *filter_w)?;
+                let strides = pair(&at, *stride_h, *stride_w)?;
                 let header = self.header(&at, *act)?;
                 if op.op == BuiltinOp::MaxPool2D {
                     let pool = MaxPooling2D::new(size)
@@ -535,7 +600,7 @@ impl<'m> Builder<'m> {
                 let output = self.output(&at)?;
                 let (s_in, z_in) = self.scale(&at, input)?;
                 let (s_out, z_out) = self.scale(&at, output)?;
-                let count = (dims[0] * dims[1]) as usize;
+                let count = dims[0] as usize * dims[1] as usize;
                 let params = MeanParams::with_rounding(
                     s_in,
                     z_in,
@@ -544,7 +609,11 @@ impl<'m> Builder<'m> {
                     count,
                     self.flavor.rounding(),
                 )
-                .ok_or_else(|| at.err("an empty image"))?;
+                .ok_or_else(|| {
+                    at.err(format!(
+                        "a mean over {count} cells per channel (kiln averages 1 to 2^31 - 1)"
+                    ))
+                })?;
                 let header = self.header(&at, Fused::None)?;
                 self.with_words(
                     &at,
@@ -796,8 +865,16 @@ impl<'m> Builder<'m> {
     }
 }
 
-fn u16_of(at: &At<'_>, v: u32) -> Result<u16> {
-    u16::try_from(v).map_err(|_| at.err(format!("a window or stride of {v}, over 65535")))
+/// A kernel size, window, stride or dilation as kiln holds it (`[rows, columns]`, 16-bit).
+fn pair(at: &At<'_>, rows: u32, columns: u32) -> Result<[u16; 2]> {
+    let one = |v: u32| {
+        u16::try_from(v).map_err(|_| {
+            at.err(format!(
+                "a window, stride or dilation of {v}, over kiln's 65535"
+            ))
+        })
+    };
+    Ok([one(rows)?, one(columns)?])
 }
 
 fn dims4(at: &At<'_>, shape: &[i32]) -> Result<[u32; 4]> {
