@@ -89,15 +89,15 @@ fn runs(g: &Conv2dGeometry, oy: usize, ox: usize, mut f: impl FnMut(usize, usize
     }
 }
 
-/// Words (i32) of the plain path's window buffer: four windows of up to 72 taps, two of
-/// up to 144, one of up to 288.
+/// Words (i32) of the plain path's window buffer: four windows of up to 72 taps, or two of
+/// up to 144.
 const PLAIN_WORDS: usize = 288;
 
-/// Per block of `P` output pixels (4, 2 or 1, as many as the buffer holds windows of), the
+/// Per block of `P` output pixels (4 or 2, as many as the buffer holds windows of), the
 /// windows gathered with the offset added (padded taps 0), interleaved tap by tap; then
 /// `C = 4 / P` filters per pass over them, so each pass loads each tap's inputs once for
 /// `C` filters and each weight once for `P` pixels: four sums per pass. Windows longer
-/// than 288 taps go run by run, one pixel at a time.
+/// than 144 taps go run by run, one pixel at a time.
 #[cfg_attr(all(target_arch = "arm", target_abi = "eabihf"), allow(dead_code))]
 fn plain(
     g: &Conv2dGeometry,
