@@ -54,6 +54,10 @@ pub const PACK_WORDS: usize = 288;
 /// The longest CONV_2D window (`kernel_h · kernel_w · in_c`) the DSP path packs.
 pub const WINDOW: usize = 4 * (PACK_WORDS / 8);
 
+/// Words of FULLY_CONNECTED's packed-input buffer: 98 weight words (392 inputs) of one
+/// input row per piece.
+pub const FC_WORDS: usize = 196;
+
 /// FULLY_CONNECTED rows whose partial sums are kept while the input goes past in pieces.
 pub const GROUP: usize = 64;
 
@@ -203,9 +207,19 @@ impl<'s, 'a> Requantizer<'s, 'a> {
     }
 
     /// The int8 output of accumulator `acc` (bias included) of channel `c`, whose
-    /// parameters are `ch` (from [`Self::channel`]).
+    /// parameters are `ch` (from [`Self::channel`]): [`Channel::Round`] inline, the
+    /// other kinds out of line (they are rarer, and each inlined copy costs flash).
     #[inline(always)]
     pub(crate) fn apply(&self, ch: Channel, c: usize, acc: i32) -> i8 {
+        match ch {
+            Channel::Round { m, e, bias } => self.finish(round(high_mul(acc, m), e, bias)),
+            _ => self.apply_other(ch, c, acc),
+        }
+    }
+
+    /// [`Self::apply`] for every kind.
+    #[inline(never)]
+    fn apply_other(&self, ch: Channel, c: usize, acc: i32) -> i8 {
         match ch {
             Channel::Round { m, e, bias } => self.finish(round(high_mul(acc, m), e, bias)),
             Channel::Double {
@@ -221,6 +235,34 @@ impl<'s, 'a> Requantizer<'s, 'a> {
                 None => self.stage.requantize(acc, c),
             },
             Channel::Stage => self.stage.requantize(acc, c),
+        }
+    }
+
+    /// [`Self::apply`] to each of `acc` into `out`, the kind of requantization chosen once.
+    #[inline(always)]
+    pub(crate) fn apply_each<'o>(
+        &self,
+        ch: Channel,
+        c: usize,
+        acc: &[i32],
+        out: impl Iterator<Item = &'o mut i8>,
+    ) {
+        match ch {
+            Channel::Round { m, e, bias } if self.full => {
+                for (y, &a) in out.zip(acc) {
+                    *y = self.finish_full(round(high_mul(a, m), e, bias));
+                }
+            }
+            Channel::Round { m, e, bias } => {
+                for (y, &a) in out.zip(acc) {
+                    *y = self.finish(round(high_mul(a, m), e, bias));
+                }
+            }
+            _ => {
+                for (y, &a) in out.zip(acc) {
+                    *y = self.apply(ch, c, a);
+                }
+            }
         }
     }
 
@@ -243,6 +285,16 @@ impl<'s, 'a> Requantizer<'s, 'a> {
     #[inline(never)]
     pub(crate) fn apply4_cold(&self, ch: Channel, c: usize, acc: [i32; 4]) -> [i8; 4] {
         acc.map(|a| self.apply(ch, c, a))
+    }
+
+    /// [`Self::finish`] when the clamp is the int8 range: one `ssat`.
+    #[inline(always)]
+    fn finish_full(&self, scaled: i32) -> i8 {
+        #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+        let v = scaled.clamp(-65536, 65535) + self.offset;
+        #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+        let v = scaled.saturating_add(self.offset);
+        v.clamp(-128, 127) as i8
     }
 
     /// `saturating_add(offset)`, `max(act_min)`, `min(act_max)`, int8 clamp, with the
