@@ -308,3 +308,34 @@ fn a_model_too_big_for_a_blob_imports_but_does_not_export() {
     let e = kiln_host::blob::encode(&import.model).unwrap_err();
     assert!(matches!(e, kiln::Error::ArenaTooLarge { .. }), "{e}");
 }
+
+/// Found by the fuzz target: a model of two inputs whose output is its first input. The
+/// second is an input no output depends on, which has no layer in kiln's graph (as in
+/// Keras's `model.layers`); kiln wrote its blob, and the loader refused it ("a node's layer
+/// does not exist"). `format::write` now refuses such a graph, so `kiln export` says why.
+#[test]
+fn a_model_input_no_output_uses_imports_but_does_not_export() {
+    let mut model = fixture("two_inputs");
+    let g = &mut model.subgraphs[0];
+    g.outputs = vec![g.inputs[0]];
+    // The operators now compute nothing an output needs, and say so.
+    let e = import_tflite(&model, TfliteOptions::default()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("computes nothing the model's outputs need"),
+        "{e}"
+    );
+    model.subgraphs[0].operators.clear();
+    // With every tensor as an output, both inputs are outputs: that import runs.
+    assert_eq!(
+        harness::tflite_import(&bytes(&model)),
+        TfliteStage::Predicted
+    );
+    let import = import_tflite(&model, TfliteOptions::default()).unwrap();
+    let e = kiln_host::blob::encode(&import.model).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a model input that no output depends on cannot be written to a blob"),
+        "{e}"
+    );
+}
