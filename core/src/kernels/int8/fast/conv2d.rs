@@ -33,24 +33,24 @@ pub fn conv2d(
         return;
     }
     let r = Requantizer::new(stage);
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[cfg(kiln_dsp)]
     if packs(g, input_offset) {
         packed::<dsp::Arm>(g, input, input_offset, filter, bias, &r, output);
         return;
     }
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[cfg(kiln_dsp)]
     {
         // the rare layers the DSP path does not take: the reference kernel, the least flash
         let _ = r;
         crate::kernels::int8::conv2d(g, input, input_offset, filter, bias, stage, output);
     }
-    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+    #[cfg(not(kiln_dsp))]
     plain(g, input, input_offset, filter, bias, &r, output);
 }
 
 /// The DSP path takes this layer: its window fits the buffer, and padding can be written
 /// as the input zero point (`−offset`, an int8), whose lanes are then 0.
-#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn packs(g: &Conv2dGeometry, input_offset: i32) -> bool {
     let window = g
         .kernel_h
@@ -98,7 +98,7 @@ const PLAIN_WORDS: usize = 288;
 /// `C = 4 / P` filters per pass over them, so each pass loads each tap's inputs once for
 /// `C` filters and each weight once for `P` pixels: four sums per pass. Windows longer
 /// than 144 taps go run by run, one pixel at a time.
-#[cfg_attr(all(target_arch = "arm", target_abi = "eabihf"), allow(dead_code))]
+#[cfg_attr(kiln_dsp, allow(dead_code))]
 fn plain(
     g: &Conv2dGeometry,
     input: &[i8],
@@ -288,7 +288,7 @@ fn plain_runs(
 /// buffer, four pixels' words interleaved (padding as zero lanes), then each filter run
 /// over each four at once ([`Isa::dot_groups4`]): each weight word is loaded and split
 /// once per four pixels, each channel's requantization decoded once per block.
-#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn packed<I: Isa>(
     g: &Conv2dGeometry,
     input: &[i8],

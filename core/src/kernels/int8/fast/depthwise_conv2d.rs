@@ -44,12 +44,12 @@ pub fn depthwise_conv2d(
         return;
     }
     let r = Requantizer::new(stage);
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[cfg(kiln_dsp)]
     if dm == 1 && dsp::offset_fits_lanes(input_offset) {
         packed::<dsp::Arm>(g, input, input_offset, filter, bias, &r, output);
         return;
     }
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[cfg(kiln_dsp)]
     {
         // depth multipliers above 1, offsets a lane cannot hold: the reference kernel
         let _ = r;
@@ -64,7 +64,7 @@ pub fn depthwise_conv2d(
             output,
         );
     }
-    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+    #[cfg(not(kiln_dsp))]
     plain(g, dm, input, input_offset, filter, bias, &r, output);
 }
 
@@ -156,7 +156,7 @@ fn list_taps(g: &Conv2dGeometry, oy: usize, ox: usize, list: &mut Taps) -> bool 
 /// Per output pixel, [`LANES`] channels at a time over the taps (depth multiplier 1);
 /// one channel at a time otherwise.
 #[allow(clippy::too_many_arguments)]
-#[cfg_attr(all(target_arch = "arm", target_abi = "eabihf"), allow(dead_code))]
+#[cfg_attr(kiln_dsp, allow(dead_code))]
 fn plain(
     g: &Conv2dGeometry,
     dm: usize,
@@ -219,7 +219,7 @@ fn plain(
 /// ([`Isa::dw_taps`]: their four inputs widened with the offset, their weights split, one
 /// `smlabb`/`smlatt` per product); the last `channels % 4` as in [`plain`]. Kernels of
 /// more than 64 taps take the plain path.
-#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn packed<I: Isa>(
     g: &Conv2dGeometry,
     input: &[i8],

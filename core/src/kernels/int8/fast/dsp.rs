@@ -6,10 +6,11 @@
 //! ([`Isa::dot_rows2`], [`Isa::dot_pixels4`]). [`Emulated`] computes each instruction's
 //! result in plain Rust, exactly as the Armv7-M architecture reference manual defines it
 //! (16-bit lanes wrap, the 32-bit accumulation wraps), and its inner loops call those
-//! instructions word by word. `Arm` (`thumbv7em-none-eabihf`: Cortex-M4F, M7) issues
-//! the instructions with `asm!`, the inner loops as hand-scheduled assembly doing the same
-//! operations in the same order. Host tests run the kernels on [`Emulated`] against the
-//! reference kernels; the firmware runs on `Arm` under QEMU against the host's bits.
+//! instructions word by word. `Arm` (`cfg(kiln_dsp)`, targets with the DSP extension:
+//! Cortex-M4/M7, see `core/build.rs`) issues the instructions with `asm!`, the inner loops
+//! as hand-scheduled assembly doing the same operations in the same order. Host tests run
+//! the kernels on [`Emulated`] against the reference kernels; the firmware runs on `Arm`
+//! under QEMU against the host's bits.
 //!
 //! # The packed layout
 //! Four int8 values `v0 v1 v2 v3` of one word become two words of 16-bit lanes, *even*
@@ -697,11 +698,11 @@ pub(crate) fn dw_taps_plain(t: &Taps, x: &[u8], w: &[u8], offset: i32, acc: &mut
     }
 }
 
-/// Cortex-M4/M7 (`thumbv7em-none-eabihf`), through `asm!`.
-#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+/// Targets with the DSP extension (`cfg(kiln_dsp)`: Cortex-M4/M7), through `asm!`.
+#[cfg(kiln_dsp)]
 pub(crate) use arm::Arm;
 
-#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+#[cfg(kiln_dsp)]
 #[allow(unsafe_code)]
 mod arm {
     use super::Isa;

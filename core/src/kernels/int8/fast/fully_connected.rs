@@ -23,12 +23,12 @@ pub fn fully_connected(
         return;
     }
     let r = Requantizer::new(stage);
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[cfg(kiln_dsp)]
     if dsp::offset_fits_lanes(input_offset) {
         packed::<dsp::Arm>(input, input_offset, filter, bias, depth, &r, output);
         return;
     }
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[cfg(kiln_dsp)]
     {
         // offsets a lane cannot hold (no valid model's): the reference kernel
         let _ = r;
@@ -42,7 +42,7 @@ pub fn fully_connected(
             output,
         );
     }
-    #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+    #[cfg(not(kiln_dsp))]
     plain(input, input_offset, filter, bias, depth, &r, output);
 }
 
@@ -66,7 +66,7 @@ fn contract_holds(
 }
 
 /// Four rows per pass: each input is loaded and offset once for four products.
-#[cfg_attr(all(target_arch = "arm", target_abi = "eabihf"), allow(dead_code))]
+#[cfg_attr(kiln_dsp, allow(dead_code))]
 fn plain(
     input: &[i8],
     offset: i32,
@@ -133,7 +133,7 @@ pub(crate) fn dot1(x: &[i8], offset: i32, w: &[i8], acc: i32) -> i32 {
 /// The DSP path (any [`Isa`]; `offset_fits_lanes(offset)` holds): the input row packed in
 /// pieces of equal size of up to `2 · FC_WORDS` inputs, two rows per pass over each piece,
 /// the partial sums of up to [`GROUP`] rows kept between pieces.
-#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn packed<I: Isa>(
     input: &[i8],
     offset: i32,

@@ -9,23 +9,28 @@
 //! channel).
 //!
 //! # Which code runs where (chosen at build time)
-//! * **Cortex-M4/M7** (`thumbv7em-none-eabihf`, the Armv7E-M DSP extension): the inputs
+//! * **Arm with the DSP extension** (`cfg(kiln_dsp)`: `thumbv7em-none-eabi` and
+//!   `-eabihf`, Cortex-M4/M7; other Arm targets with `-C target-feature=+dsp`): the inputs
 //!   are widened once into 16-bit lane pairs in a stack buffer (`sxtab16`, with the input
 //!   offset added), the weights split word by word (`sxtb16`, `sxtb16 ror #8`) and two
 //!   products taken per `smlad` (module `dsp`). FULLY_CONNECTED runs two output rows per pass
 //!   over the packed input; CONV_2D packs four output pixels' windows and runs each
 //!   filter over all four at once, so each weight word is loaded and split once per four
 //!   pixels; DEPTHWISE_CONV_2D takes four channels per word (`smlabb`/`smlatt`).
-//! * **Everywhere else** (the Cortex-M3/M0 targets, hosts): plain Rust, four output
+//! * **Everywhere else** (Cortex-M3, Armv8-M Mainline without DSP such as
+//!   `thumbv8m.main-none-eabi(hf)`, Cortex-M0, hosts): the plain kernels, four output
 //!   rows/channels per pass so each input is loaded once for four products, inner loops
-//!   over contiguous runs that LLVM vectorizes on hosts. No `unsafe`.
+//!   over contiguous runs that LLVM vectorizes on hosts. On Arm targets with 32-bit
+//!   atomics (Cortex-M3 and later) their innermost loops are Thumb-2 assembly
+//!   (`dsp::dot_4x1`, `dsp::dot_2x2`, `dsp::dw_taps_plain`: `ldm`/`ldrd`, `ldrsb`, `mla`);
+//!   elsewhere plain Rust.
 //!
-//! The DSP code is selected by `cfg(all(target_arch = "arm", target_abi = "eabihf"))`, as
-//! the float kernels' FPU block is: stable Rust does not expose the `dsp` target feature
-//! to `cfg`, and `thumbv7em-none-eabihf` is the hard-float Cortex-M target whose cores
-//! all have the DSP extension. A soft-float Cortex-M4 build (`thumbv7em-none-eabi`) takes
-//! the plain path. The DSP kernels are also compiled on hosts in tests, on
-//! `dsp::Emulated`, a portable definition of each instruction.
+//! `kiln_dsp` is set by the core's build script (`core/build.rs`), since stable Rust sets
+//! no `target_feature` cfg for Arm: for a `thumbv7em` target (every Armv7E-M core has the
+//! extension) unless `-C target-feature=-dsp`, for any other Arm target only with
+//! `-C target-feature=+dsp` (the extension is optional on Armv8-M Mainline). The DSP
+//! kernels are also compiled on hosts in tests, on `dsp::Emulated`, a portable definition
+//! of each instruction.
 //!
 //! # Stack
 //! The DSP kernels keep their packed inputs in a stack buffer of [`PACK_WORDS`] words
@@ -290,9 +295,9 @@ impl<'s, 'a> Requantizer<'s, 'a> {
     /// [`Self::finish`] when the clamp is the int8 range: one `ssat`.
     #[inline(always)]
     fn finish_full(&self, scaled: i32) -> i8 {
-        #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+        #[cfg(not(kiln_dsp))]
         let v = scaled.clamp(-65536, 65535) + self.offset;
-        #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+        #[cfg(kiln_dsp)]
         let v = scaled.saturating_add(self.offset);
         v.clamp(-128, 127) as i8
     }
@@ -304,9 +309,9 @@ impl<'s, 'a> Requantizer<'s, 'a> {
     /// add: a scaled value beyond lands on the same bound either way.
     #[inline(always)]
     fn finish(&self, scaled: i32) -> i8 {
-        #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+        #[cfg(not(kiln_dsp))]
         let v = scaled.clamp(-65536, 65535) + self.offset;
-        #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+        #[cfg(kiln_dsp)]
         let v = scaled.saturating_add(self.offset);
         v.max(self.lo).min(self.hi) as i8
     }
