@@ -498,7 +498,7 @@ pub(crate) fn no_unroll() {
 #[inline(always)]
 pub(crate) fn dot_4x1(xs: &[i32], w: &[i8], acc: &mut [i32; 4]) {
     let n = (xs.len() / 4).min(w.len());
-    #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+    #[cfg(kiln_thumb2)]
     if n > 0 {
         let [mut a0, mut a1, mut a2, mut a3] = *acc;
         // SAFETY: reads `4n` words of `xs` (aligned, `[i32]`) and `n` bytes of `w`, both
@@ -564,7 +564,7 @@ pub(crate) fn dot_4x1(xs: &[i32], w: &[i8], acc: &mut [i32; 4]) {
 #[inline(always)]
 pub(crate) fn dot_2x2(xs: &[i32], w0: &[i8], w1: &[i8], acc: &mut [i32; 4]) {
     let n = (xs.len() / 2).min(w0.len()).min(w1.len());
-    #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+    #[cfg(kiln_thumb2)]
     if n > 0 {
         let [mut a0, mut a1, mut a2, mut a3] = *acc;
         // SAFETY: reads `2n` words of `xs` (aligned, `[i32]`, for `ldrd`) and `n` bytes
@@ -638,7 +638,7 @@ pub(crate) fn dw_taps_plain(t: &Taps, x: &[u8], w: &[u8], offset: i32, acc: &mut
     if x.len() < t.x_end || w.len() < t.w_end {
         return;
     }
-    #[cfg(all(target_arch = "arm", target_has_atomic = "32"))]
+    #[cfg(kiln_thumb2)]
     if t.count > 0 {
         let [mut a0, mut a1, mut a2, mut a3] = *acc;
         // SAFETY: every tap's offsets plus 4 are at most `x_end` and `w_end`, which `x`

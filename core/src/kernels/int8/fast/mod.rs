@@ -20,17 +20,18 @@
 //! * **Everywhere else** (Cortex-M3, Armv8-M Mainline without DSP such as
 //!   `thumbv8m.main-none-eabi(hf)`, Cortex-M0, hosts): the plain kernels, four output
 //!   rows/channels per pass so each input is loaded once for four products, inner loops
-//!   over contiguous runs that LLVM vectorizes on hosts. On Arm targets with 32-bit
-//!   atomics (Cortex-M3 and later) their innermost loops are Thumb-2 assembly
-//!   (`dsp::dot_4x1`, `dsp::dot_2x2`, `dsp::dw_taps_plain`: `ldm`/`ldrd`, `ldrsb`, `mla`);
-//!   elsewhere plain Rust.
+//!   over contiguous runs that LLVM vectorizes on hosts. On Thumb-2 cores
+//!   (`cfg(kiln_thumb2)`: Cortex-M3 and later, not Armv8-M Baseline) their innermost loops
+//!   are assembly (`dsp::dot_4x1`, `dsp::dot_2x2`, `dsp::dw_taps_plain`: `ldm`/`ldrd`,
+//!   `ldrsb`, `mla`); elsewhere plain Rust.
 //!
-//! `kiln_dsp` is set by the core's build script (`core/build.rs`), since stable Rust sets
-//! no `target_feature` cfg for Arm: for a `thumbv7em` target (every Armv7E-M core has the
-//! extension) unless `-C target-feature=-dsp`, for any other Arm target only with
-//! `-C target-feature=+dsp` (the extension is optional on Armv8-M Mainline). The DSP
-//! kernels are also compiled on hosts in tests, on `dsp::Emulated`, a portable definition
-//! of each instruction.
+//! `kiln_dsp` and `kiln_thumb2` are set by the core's build script (`core/build.rs`),
+//! since stable Rust sets no `target_feature` cfg for Arm. `kiln_dsp`: for a `thumbv7em`
+//! target (every Armv7E-M core has the extension) unless `-C target-feature=-dsp`, for any
+//! other Thumb target only with `-C target-feature=+dsp` (the extension is optional on
+//! Armv8-M Mainline). `kiln_thumb2`: `thumbv7m`, `thumbv7em`, `thumbv8m.main` and
+//! `thumbv8.1m.main`. The DSP kernels are also compiled on hosts in tests, on
+//! `dsp::Emulated`, a portable definition of each instruction.
 //!
 //! # Stack
 //! The DSP kernels keep their packed inputs in a stack buffer of [`PACK_WORDS`] words
