@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// (but for build output), single files as they are.
 const KIT: &[&str] = &[
     "core/Cargo.toml",
+    "core/build.rs",
     "core/src",
     "firmware-examples/Cargo.toml",
     "firmware-examples/Cargo.lock",

@@ -17,7 +17,10 @@
 //! `get_weights()` concatenated), so they can stay in flash.
 #![no_std]
 #![warn(missing_docs)]
-// One module may use `unsafe`: kernels/fast/block.rs, the Cortex-M FPU inner loop.
+// `unsafe` is denied but for the inline assembly of two modules, each of which allows it
+// (`#[allow(unsafe_code)]`) and gives every `unsafe` block a `// SAFETY:` comment:
+// kernels/fast/block.rs (the float kernels' Cortex-M FPU inner loop) and
+// kernels/int8/fast/dsp.rs (the int8 kernels' DSP and Thumb-2 inner loops).
 #![deny(unsafe_code)]
 
 #[cfg(feature = "alloc")]

@@ -2,7 +2,8 @@
 //! everything after it: each is a fixture with one field changed, written back with the
 //! `tflite_import` fuzz target's writer (`fuzz/src/structured.rs`) and run through that
 //! target's own code (`fuzz/src/harness.rs`), which must not panic; then the importer must
-//! refuse it with the error that says why. The crashes the fuzz target found, one test each.
+//! refuse it with the error that says why. One test per bug the fuzz target found (and
+//! per one found reading the importer while writing it), each failing before its fix.
 
 #[path = "../fuzz/src/harness.rs"]
 #[allow(dead_code)]
@@ -257,5 +258,84 @@ fn a_dtype_other_than_the_declared_one_is_refused() {
     assert_refused(
         &model,
         "is int8 in the file, but kiln computes float32 for it",
+    );
+}
+
+/// Found by the fuzz target: a float32 input declared with 393 million values, reshaped
+/// three times, every tensor an output. It imports (its summary is right), and its blob
+/// would need an arena of 4.7 GB: `encode` refuses it, as it should, since a blob records
+/// the arena in 32 bits. The harness had asserted that every imported model exports; now
+/// it takes that refusal, and only that one.
+#[test]
+fn a_model_too_big_for_a_blob_imports_but_does_not_export() {
+    use kiln_host::formats::tflite::{BuiltinOp, Operator, Subgraph, Tensor, TensorType};
+    let tensor = |name: &str| Tensor {
+        name: name.into(),
+        shape: vec![1, 2, 65535, 1000, 3],
+        shape_signature: None,
+        dtype: TensorType::Float32,
+        data: None,
+        quantization: None,
+        is_variable: false,
+    };
+    let reshape = |from: usize| Operator {
+        op: BuiltinOp::Reshape,
+        version: 1,
+        inputs: vec![Some(from)],
+        outputs: vec![from + 1],
+        options: Options::None,
+    };
+    let model = TfliteModel {
+        version: 3,
+        description: String::new(),
+        subgraphs: vec![Subgraph {
+            name: "main".into(),
+            tensors: vec![tensor("x"), tensor("a"), tensor("b"), tensor("c")],
+            inputs: vec![0],
+            outputs: vec![3],
+            operators: vec![reshape(0), reshape(1), reshape(2)],
+        }],
+    };
+    assert_eq!(
+        harness::tflite_import(&bytes(&model)),
+        TfliteStage::Imported
+    );
+    let options = TfliteOptions {
+        every_tensor: true,
+        ..Default::default()
+    };
+    let import = import_tflite(&model, options).unwrap();
+    let e = kiln_host::blob::encode(&import.model).unwrap_err();
+    assert!(matches!(e, kiln::Error::ArenaTooLarge { .. }), "{e}");
+}
+
+/// Found by the fuzz target: a model of two inputs whose output is its first input. The
+/// second is an input no output depends on, which has no layer in kiln's graph (as in
+/// Keras's `model.layers`); kiln wrote its blob, and the loader refused it ("a node's layer
+/// does not exist"). `format::write` now refuses such a graph, so `kiln export` says why.
+#[test]
+fn a_model_input_no_output_uses_imports_but_does_not_export() {
+    let mut model = fixture("two_inputs");
+    let g = &mut model.subgraphs[0];
+    g.outputs = vec![g.inputs[0]];
+    // The operators now compute nothing an output needs, and say so.
+    let e = import_tflite(&model, TfliteOptions::default()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("computes nothing the model's outputs need"),
+        "{e}"
+    );
+    model.subgraphs[0].operators.clear();
+    // With every tensor as an output, both inputs are outputs: that import runs.
+    assert_eq!(
+        harness::tflite_import(&bytes(&model)),
+        TfliteStage::Predicted
+    );
+    let import = import_tflite(&model, TfliteOptions::default()).unwrap();
+    let e = kiln_host::blob::encode(&import.model).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a model input that no output depends on cannot be written to a blob"),
+        "{e}"
     );
 }

@@ -190,6 +190,19 @@ pub fn write<S: Storage>(graph: &Graph<'_, S>, out: &mut [u8]) -> Result<usize, 
             found: weights.len(),
         });
     }
+    // A model input no output depends on has no layer in the model (Keras leaves its
+    // InputLayer out of `model.layers`); a blob records each node with its layer, and
+    // `load` refuses a node without one.
+    if graph
+        .nodes
+        .iter()
+        .any(|n| graph.layers.get(n.layer as usize).is_none())
+    {
+        return Err(Error::InvalidConfig {
+            layer: crate::name::for_error(&graph.name),
+            reason: "a model input that no output depends on cannot be written to a blob",
+        });
+    }
     let too_large = |what, size| blob(BlobError::TooLarge { what, size });
     let weights_len =
         u32::try_from(weights.len()).map_err(|_| too_large("the weights", weights.len()))?;

@@ -269,3 +269,30 @@ fn a_blob_recording_more_arena_than_planned_loads_and_less_is_refused() {
     );
     assert!(std::format!("{err}").ends_with("export the model again"));
 }
+
+/// A model input that no output depends on has no layer in the model (Keras leaves its
+/// InputLayer out of `model.layers`). `write` wrote such a graph, and `load` refused it
+/// ("a node's layer does not exist"): now `write` refuses it (found by the host's
+/// `tflite_import` fuzz target, on a `.tflite` whose output is one of its two inputs).
+#[test]
+fn a_model_input_no_output_uses_is_not_written() {
+    let mut f = Functional::<Fixed<4>>::new();
+    let a = f.input(Input::new(&[3])).unwrap();
+    let b = f.input(Input::new(&[2])).unwrap();
+    let y = f.call(Dense::new(1), &[a]).unwrap();
+    let mut model = f.model(&[a, b], &[y]).unwrap();
+    let weights = [0.5f32; 4];
+    model.set_weights(&weights).unwrap();
+    let mut out = vec![0u8; 1 << 12];
+    let e = write(&model, &mut out).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidConfig {
+                reason: "a model input that no output depends on cannot be written to a blob",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}

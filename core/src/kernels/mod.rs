@@ -12,7 +12,8 @@
 //!   never contracts), sums accumulated in a fixed, documented order (bias first,
 //!   then inputs in index order), transcendental functions from `libm`. The same
 //!   inputs give the same bits on the host and on every Cortex-M.
-//! * No allocation, no `unsafe`, no panics: each kernel documents its slice-length
+//! * No allocation, no `unsafe` (but for the Cortex-M FPU assembly in
+//!   `kernels/fast/block.rs`), no panics: each kernel documents its slice-length
 //!   contract (validated by the graph layer before the call), checks it with
 //!   `debug_assert!`, and in release builds returns without writing if it is broken.
 //! * Outputs are separate slices; element-wise ops ([`activation`](mod@activation),

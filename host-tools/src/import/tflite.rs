@@ -127,9 +127,17 @@ pub fn import_tflite(model: &TfliteModel, options: TfliteOptions) -> Result<Tfli
             .all_layers()
             .iter()
             .position(|l| &l.name == layer);
+        let Some(id) = id else {
+            // The model keeps only the layers its outputs need.
+            return Err(TfliteImportError::Operator {
+                index: *index,
+                op: layer.clone(),
+                reason: "computes nothing the model's outputs need".into(),
+            });
+        };
         for (name, data) in vars {
-            let range = id
-                .and_then(|id| kiln_graph.weight_range(id as LayerId, name))
+            let range = kiln_graph
+                .weight_range(id as LayerId, name)
                 .filter(|r| r.len() == data.len())
                 .ok_or_else(|| TfliteImportError::Operator {
                     index: *index,
@@ -137,7 +145,7 @@ pub fn import_tflite(model: &TfliteModel, options: TfliteOptions) -> Result<Tfli
                     reason: format!("variable {name} does not take {} bytes", data.len()),
                 })?;
             placed.push((range, data));
-            given.insert((id, *name));
+            given.insert((Some(id), *name));
         }
     }
     for (id, layer) in kiln_graph.all_layers().iter().enumerate() {

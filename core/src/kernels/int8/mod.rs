@@ -18,9 +18,10 @@
 //!   CONV_2D filter OHWI `(out_c, kh, kw, in_c)`; DEPTHWISE_CONV_2D filter
 //!   `(1, kh, kw, in_c·m)` with output channel `oc = ic·m + k`. Activations are one
 //!   sample, channels-last `(H, W, C)`, as in the float kernels.
-//! * As in the float kernels: no allocation, no `unsafe`, no panics. Each kernel
-//!   documents its slice-length contract, checks it with `debug_assert!`, and in release
-//!   builds returns without writing if it is broken. Int32 accumulation wraps (C's
+//! * As in the float kernels: no allocation, no `unsafe` (but for the DSP and Thumb-2
+//!   assembly in `kernels/int8/fast/dsp.rs`), no panics. Each kernel documents its
+//!   slice-length contract, checks it with `debug_assert!`, and in release builds
+//!   returns without writing if it is broken. Int32 accumulation wraps (C's
 //!   signed overflow, undefined there, cannot happen for valid models).
 //! * Run-time arithmetic is integer only (quantize/dequantize excepted). The `::new` /
 //!   `from_real` / `words` constructors run on the host at export: they take the float

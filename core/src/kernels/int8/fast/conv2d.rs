@@ -33,17 +33,24 @@ pub fn conv2d(
         return;
     }
     let r = Requantizer::new(stage);
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[cfg(kiln_dsp)]
     if packs(g, input_offset) {
         packed::<dsp::Arm>(g, input, input_offset, filter, bias, &r, output);
         return;
     }
+    #[cfg(kiln_dsp)]
+    {
+        // the rare layers the DSP path does not take: the reference kernel, the least flash
+        let _ = r;
+        crate::kernels::int8::conv2d(g, input, input_offset, filter, bias, stage, output);
+    }
+    #[cfg(not(kiln_dsp))]
     plain(g, input, input_offset, filter, bias, &r, output);
 }
 
 /// The DSP path takes this layer: its window fits the buffer, and padding can be written
 /// as the input zero point (`−offset`, an int8), whose lanes are then 0.
-#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn packs(g: &Conv2dGeometry, input_offset: i32) -> bool {
     let window = g
         .kernel_h
@@ -82,8 +89,150 @@ fn runs(g: &Conv2dGeometry, oy: usize, ox: usize, mut f: impl FnMut(usize, usize
     }
 }
 
-/// Per output pixel, four filters per pass over the window's runs.
+/// Words (i32) of the plain path's window buffer: four windows of up to 72 taps, or two of
+/// up to 144.
+const PLAIN_WORDS: usize = 288;
+
+/// Per block of `P` output pixels (4 or 2, as many as the buffer holds windows of), the
+/// windows gathered with the offset added (padded taps 0), interleaved tap by tap; then
+/// `C = 4 / P` filters per pass over them, so each pass loads each tap's inputs once for
+/// `C` filters and each weight once for `P` pixels: four sums per pass. Windows longer
+/// than 144 taps go run by run, one pixel at a time.
+#[cfg_attr(kiln_dsp, allow(dead_code))]
 fn plain(
+    g: &Conv2dGeometry,
+    input: &[i8],
+    offset: i32,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    r: &Requantizer<'_, '_>,
+    output: &mut [i8],
+) {
+    let l = g.kernel_h * g.kernel_w * g.in_c;
+    if l == 0 || l > PLAIN_WORDS {
+        return plain_runs(g, input, offset, filter, bias, r, output);
+    }
+    // (A window of 145 to 288 taps goes run by run: one block shape fewer to link, on a
+    // Cortex-M3 whose all-ops firmware is near its 256 KiB of flash.)
+    match PLAIN_WORDS / l {
+        1 => plain_runs(g, input, offset, filter, bias, r, output),
+        2 | 3 => blocks::<2, 2>(g, input, offset, filter, bias, r, output),
+        _ => blocks::<4, 1>(g, input, offset, filter, bias, r, output),
+    }
+}
+
+/// [`plain`] for `P` pixels and `C` filters per pass.
+#[allow(clippy::too_many_arguments)]
+fn blocks<const P: usize, const C: usize>(
+    g: &Conv2dGeometry,
+    input: &[i8],
+    offset: i32,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    r: &Requantizer<'_, '_>,
+    output: &mut [i8],
+) {
+    let out_c = g.out_c;
+    let l = g.kernel_h * g.kernel_w * g.in_c;
+    let bias_of = |c: usize| bias.and_then(|b| b.get(c)).copied().unwrap_or(0);
+    let mut buf = [0i32; PLAIN_WORDS];
+    let xs = &mut buf[..P * l];
+    let whole = Whole::new(g);
+    let pixels = g.out_h * g.out_w;
+    let (mut oy, mut ox) = (0, 0);
+    let mut p0 = 0;
+    while p0 < pixels {
+        let n = P.min(pixels - p0);
+        for q in 0..P {
+            if q >= n {
+                xs.iter_mut().skip(q).step_by(P).for_each(|x| *x = 0);
+                continue;
+            }
+            if !whole.at(oy, ox) {
+                xs.iter_mut().skip(q).step_by(P).for_each(|x| *x = 0);
+            }
+            runs(g, oy, ox, |at, t, len| {
+                let (Some(x), Some(d)) = (input.get(at..at + len), xs.get_mut(P * t..)) else {
+                    return;
+                };
+                for (d, &x) in d.chunks_exact_mut(P).zip(x) {
+                    d[q % P] = i32::from(x).wrapping_add(offset);
+                }
+            });
+            ox += 1;
+            if ox == g.out_w {
+                (oy, ox) = (oy + 1, 0);
+            }
+        }
+        let xs = &*xs;
+        let block = output
+            .get_mut(p0 * out_c..(p0 + n) * out_c)
+            .unwrap_or(&mut []);
+        let mut oc = 0;
+        while oc < out_c {
+            let c = C.min(out_c - oc);
+            let mut acc = [[0i32; P]; C];
+            for (k, a) in acc.iter_mut().enumerate().take(c) {
+                *a = [bias_of(oc + k); P];
+            }
+            let row = |k: usize| {
+                let at = (oc + k.min(c - 1)) * l;
+                filter.get(at..at + l).unwrap_or(&[])
+            };
+            dot_block::<P, C>(xs, core::array::from_fn(row), &mut acc);
+            for (k, a) in acc.iter().enumerate().take(c) {
+                let out = block.iter_mut().skip(oc + k).step_by(out_c);
+                r.apply_each(r.channel(oc + k), oc + k, a, out);
+            }
+            oc += c;
+        }
+        p0 += n;
+    }
+}
+
+/// `acc[c][p] += Σ_i rows[c][i] · xs[P·i + p]`, wrapping.
+#[inline(always)]
+fn dot_block<const P: usize, const C: usize>(
+    xs: &[i32],
+    rows: [&[i8]; C],
+    acc: &mut [[i32; P]; C],
+) {
+    // the four sums as one array, pixel-minor
+    let mut a = [0i32; 4];
+    for (k, v) in a.iter_mut().enumerate() {
+        *v = acc
+            .get(k / P)
+            .and_then(|r| r.get(k % P))
+            .copied()
+            .unwrap_or(0);
+    }
+    match (P, C) {
+        (4, 1) => dsp::dot_4x1(xs, rows[0], &mut a),
+        (2, 2) => dsp::dot_2x2(xs, rows[0], rows[1 % C], &mut a),
+        _ => {
+            // (P = 1, C = 4) each input once for four rows
+            let (w0, w1, w2, w3) = (rows[0], rows[1 % C], rows[2 % C], rows[3 % C]);
+            for ((((x, &b0), &b1), &b2), &b3) in xs.chunks_exact(P).zip(w0).zip(w1).zip(w2).zip(w3)
+            {
+                dsp::no_unroll();
+                let x = x[0];
+                a[0] = a[0].wrapping_add(i32::from(b0).wrapping_mul(x));
+                a[1] = a[1].wrapping_add(i32::from(b1).wrapping_mul(x));
+                a[2] = a[2].wrapping_add(i32::from(b2).wrapping_mul(x));
+                a[3] = a[3].wrapping_add(i32::from(b3).wrapping_mul(x));
+            }
+        }
+    }
+    for (k, &v) in a.iter().enumerate() {
+        if let Some(r) = acc.get_mut(k / P).and_then(|r| r.get_mut(k % P)) {
+            *r = v;
+        }
+    }
+}
+
+/// Windows too long for the buffer: per output pixel, four filters per pass over the
+/// window's runs.
+fn plain_runs(
     g: &Conv2dGeometry,
     input: &[i8],
     offset: i32,
@@ -139,7 +288,7 @@ fn plain(
 /// buffer, four pixels' words interleaved (padding as zero lanes), then each filter run
 /// over each four at once ([`Isa::dot_groups4`]): each weight word is loaded and split
 /// once per four pixels, each channel's requantization decoded once per block.
-#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn packed<I: Isa>(
     g: &Conv2dGeometry,
     input: &[i8],
@@ -230,13 +379,11 @@ pub(crate) fn packed<I: Isa>(
     }
 }
 
-/// The per-channel [`Channel::Round`] parameters of a stage whose every channel has
-/// them and whose clamp is the int8 range, for [`Isa::filters4`] (up to 64 channels), and
-/// the filter's last rows padded with zeros to whole words (`filters4` reads whole
-/// words; past the filter's end there are none).
+/// A stage whose every channel is [`Channel::Round`] and whose clamp is the int8 range,
+/// for [`Isa::filters4`] (which reads the multiplier pairs from the stage), and the
+/// filter's last rows padded with zeros to whole words (`filters4` reads whole words;
+/// past the filter's end there are none).
 pub(crate) struct Rounds {
-    m: [i32; 64],
-    e: [u8; 64],
     /// Channels whose rows the filter holds whole words of.
     whole_rows: usize,
     /// Rows `whole_rows..`, from `tail[0]`, `l` apart.
@@ -245,7 +392,7 @@ pub(crate) struct Rounds {
 
 impl Rounds {
     fn new(r: &Requantizer<'_, '_>, out_c: usize, filter: &[u8], l: usize) -> Option<Rounds> {
-        if !r.full || out_c > 64 || l == 0 {
+        if !r.full || l == 0 || !(0..out_c).all(|c| matches!(r.channel(c), Channel::Round { .. })) {
             return None;
         }
         let words = l.div_ceil(4);
@@ -254,8 +401,6 @@ impl Rounds {
             None => 0,
         };
         let mut t = Rounds {
-            m: [0; 64],
-            e: [0; 64],
             whole_rows,
             tail: [0; WINDOW + 16],
         };
@@ -264,13 +409,6 @@ impl Rounds {
             return None;
         }
         t.tail[..rest.len()].copy_from_slice(rest);
-        for c in 0..out_c {
-            let Channel::Round { m, e, .. } = r.channel(c) else {
-                return None;
-            };
-            t.m[c] = m;
-            t.e[c] = e as u8;
-        }
         Some(t)
     }
 }
@@ -301,21 +439,24 @@ fn filters<I: Isa>(
             // The channels whose whole rows (4 · words bytes) the filter holds, then
             // the last one or few from the padded copy of their rows.
             let w = t.whole_rows;
+            let pairs = r.stage.multipliers;
+            let step = if r.per_tensor { 0 } else { 2 };
             let f = Filters {
                 xs,
                 words,
                 groups: n / 4,
                 rows: filter,
                 l,
-                m: &t.m[..w],
-                e: &t.e[..w],
+                channels: w,
+                pairs,
+                step,
                 bias: bias.and_then(|b| b.get(..w)),
                 offset: r.offset,
             };
             let tail = Filters {
                 rows: &t.tail,
-                m: t.m.get(w..out_c).unwrap_or(&[]),
-                e: t.e.get(w..out_c).unwrap_or(&[]),
+                channels: out_c - w,
+                pairs: pairs.get(w * step..).unwrap_or(&[]),
                 bias: bias.and_then(|b| b.get(w..)),
                 ..f
             };
@@ -741,6 +882,8 @@ mod tests {
             ((11, 6, 1), 8, (10, 4), (2, 2)),
             ((5, 5, 64), 64, (1, 1), (1, 1)),
             ((4, 4, 17), 3, (5, 5), (1, 1)),
+            // windows past the plain path's buffer (400 taps): run by run
+            ((7, 6, 16), 5, (5, 5), (1, 1)),
         ]
         .into_iter()
         .enumerate()

@@ -1,7 +1,7 @@
 //! Int8 DEPTHWISE_CONV_2D, fast: the contract and bits of
 //! [`int8::depthwise_conv2d`](fn@crate::kernels::int8::depthwise_conv2d).
 
-use super::dsp::{self, Isa, Taps};
+use super::dsp::{self, DwPixel, Isa, Taps};
 use super::{Requantizer, RoundTable};
 use crate::kernels::conv2d::Conv2dGeometry;
 use crate::kernels::int8::quant::OutputStage;
@@ -44,11 +44,27 @@ pub fn depthwise_conv2d(
         return;
     }
     let r = Requantizer::new(stage);
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[cfg(kiln_dsp)]
     if dm == 1 && dsp::offset_fits_lanes(input_offset) {
         packed::<dsp::Arm>(g, input, input_offset, filter, bias, &r, output);
         return;
     }
+    #[cfg(kiln_dsp)]
+    {
+        // depth multipliers above 1, offsets a lane cannot hold: the reference kernel
+        let _ = r;
+        crate::kernels::int8::depthwise_conv2d(
+            g,
+            dm,
+            input,
+            input_offset,
+            filter,
+            bias,
+            stage,
+            output,
+        );
+    }
+    #[cfg(not(kiln_dsp))]
     plain(g, dm, input, input_offset, filter, bias, &r, output);
 }
 
@@ -71,9 +87,76 @@ fn taps(g: &Conv2dGeometry, oy: usize, ox: usize, mut f: impl FnMut(usize, usize
     }
 }
 
+/// [`plain`] on Cortex-M (depth multiplier 1, up to 64 taps): per output pixel its taps
+/// inside the input listed once, then four channels per pass over the list
+/// ([`dsp::dw_taps_plain`]), the rest one by one.
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+fn listed(
+    g: &Conv2dGeometry,
+    input: &[i8],
+    offset: i32,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    r: &Requantizer<'_, '_>,
+    output: &mut [i8],
+) {
+    let out_c = g.out_c;
+    let bias_of = |c: usize| bias.and_then(|b| b.get(c)).copied().unwrap_or(0);
+    let bytes: (&[u8], &[u8]) = (bytemuck::cast_slice(input), bytemuck::cast_slice(filter));
+    let mut list = Taps::new();
+    let mut pixels = output.chunks_exact_mut(out_c);
+    for oy in 0..g.out_h {
+        for ox in 0..g.out_w {
+            let Some(pixel) = pixels.next() else { return };
+            if !list_taps(g, oy, ox, &mut list) {
+                return;
+            }
+            let mut blocks = pixel.chunks_exact_mut(4);
+            let mut c0 = 0;
+            for y in &mut blocks {
+                let mut acc = [
+                    bias_of(c0),
+                    bias_of(c0 + 1),
+                    bias_of(c0 + 2),
+                    bias_of(c0 + 3),
+                ];
+                let x = bytes.0.get(c0..).unwrap_or(&[]);
+                let w = bytes.1.get(c0..).unwrap_or(&[]);
+                dsp::dw_taps_plain(&list, x, w, offset, &mut acc);
+                for (k, (y, &a)) in y.iter_mut().zip(&acc).enumerate() {
+                    *y = r.apply(r.channel(c0 + k), c0 + k, a);
+                }
+                c0 += 4;
+            }
+            for (k, y) in blocks.into_remainder().iter_mut().enumerate() {
+                let c = c0 + k;
+                let mut acc = bias_of(c);
+                for &[at, wt] in list.as_slice() {
+                    let (at, wt) = (at as usize, wt as usize);
+                    if let (Some(&x), Some(&w)) = (input.get(at + c), filter.get(wt + c)) {
+                        acc = acc.wrapping_add(
+                            i32::from(w).wrapping_mul(i32::from(x).wrapping_add(offset)),
+                        );
+                    }
+                }
+                *y = r.apply(r.channel(c), c, acc);
+            }
+        }
+    }
+}
+
+/// Lists output `(oy, ox)`'s taps inside the input in `list`; `false` if they do not fit.
+fn list_taps(g: &Conv2dGeometry, oy: usize, ox: usize, list: &mut Taps) -> bool {
+    list.clear();
+    let mut fits = true;
+    taps(g, oy, ox, |at, wt| fits &= list.push(at, wt));
+    fits
+}
+
 /// Per output pixel, [`LANES`] channels at a time over the taps (depth multiplier 1);
 /// one channel at a time otherwise.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(kiln_dsp, allow(dead_code))]
 fn plain(
     g: &Conv2dGeometry,
     dm: usize,
@@ -84,6 +167,9 @@ fn plain(
     r: &Requantizer<'_, '_>,
     output: &mut [i8],
 ) {
+    if cfg!(target_arch = "arm") && dm == 1 && g.kernel_h.saturating_mul(g.kernel_w) <= 64 {
+        return listed(g, input, offset, filter, bias, r, output);
+    }
     let out_c = g.out_c;
     let bias_of = |c: usize| bias.and_then(|b| b.get(c)).copied().unwrap_or(0);
     let mut pixels = output.chunks_exact_mut(out_c);
@@ -133,7 +219,7 @@ fn plain(
 /// ([`Isa::dw_taps`]: their four inputs widened with the offset, their weights split, one
 /// `smlabb`/`smlatt` per product); the last `channels % 4` as in [`plain`]. Kernels of
 /// more than 64 taps take the plain path.
-#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn packed<I: Isa>(
     g: &Conv2dGeometry,
     input: &[i8],
@@ -144,7 +230,7 @@ pub(crate) fn packed<I: Isa>(
     output: &mut [i8],
 ) {
     if g.kernel_h.saturating_mul(g.kernel_w) > 64 {
-        plain(g, 1, input, offset, filter, bias, r, output);
+        crate::kernels::int8::depthwise_conv2d(g, 1, input, offset, filter, bias, r.stage, output);
         return;
     }
     let out_c = g.out_c;
@@ -158,12 +244,29 @@ pub(crate) fn packed<I: Isa>(
     for oy in 0..g.out_h {
         for ox in 0..g.out_w {
             let Some(pixel) = pixels.next() else { return };
-            list.clear();
-            taps(g, oy, ox, |at, wt| {
-                list.push(at, wt);
-            });
-            let mut blocks = pixel.chunks_exact_mut(4);
+            if !list_taps(g, oy, ox, &mut list) {
+                list.clear();
+            }
+            // every channel Round with the int8 clamp: one assembly pass for the pixel's
+            // whole groups of four
             let mut c0 = 0;
+            if rounds.is_some() && out_c >= 4 {
+                let p = DwPixel {
+                    taps: &list,
+                    x: input,
+                    w: filter_bytes,
+                    pair,
+                    groups: out_c / 4,
+                    pairs: r.stage.multipliers,
+                    step: if r.per_tensor { 0 } else { 2 },
+                    bias,
+                    offset: r.offset,
+                };
+                if I::dw_pixel(&p, pixel) {
+                    c0 = 4 * (out_c / 4);
+                }
+            }
+            let mut blocks = pixel[c0..].chunks_exact_mut(4);
             for y in &mut blocks {
                 let mut acc = [
                     bias_of(c0),
@@ -296,11 +399,16 @@ mod tests {
             let mut got = vec![0x55i8; want.len()];
             depthwise_conv2d(&g, dm, &input, offset, &filter, bias, &stage, &mut got);
             prop_assert_eq!(&got, &want, "plain: {:?} dm {} offset {}", g, dm, offset);
-            if dm == 1 && dsp::offset_fits_lanes(offset) {
-                let mut got = vec![0x55i8; want.len()];
+            if dm == 1 {
                 let r = Requantizer::new(&stage);
-                packed::<Emulated>(&g, &input, offset, &filter, bias, &r, &mut got);
-                prop_assert_eq!(&got, &want, "dsp: {:?} offset {}", g, offset);
+                let mut got = vec![0x55i8; want.len()];
+                listed(&g, &input, offset, &filter, bias, &r, &mut got);
+                prop_assert_eq!(&got, &want, "listed: {:?} offset {}", g, offset);
+                if dsp::offset_fits_lanes(offset) {
+                    let mut got = vec![0x55i8; want.len()];
+                    packed::<Emulated>(&g, &input, offset, &filter, bias, &r, &mut got);
+                    prop_assert_eq!(&got, &want, "dsp: {:?} offset {}", g, offset);
+                }
             }
         }
     }

@@ -6,10 +6,11 @@
 //! ([`Isa::dot_rows2`], [`Isa::dot_pixels4`]). [`Emulated`] computes each instruction's
 //! result in plain Rust, exactly as the Armv7-M architecture reference manual defines it
 //! (16-bit lanes wrap, the 32-bit accumulation wraps), and its inner loops call those
-//! instructions word by word. [`Arm`] (`thumbv7em-none-eabihf`: Cortex-M4F, M7) issues
-//! the instructions with `asm!`, the inner loops as hand-scheduled assembly doing the same
-//! operations in the same order. Host tests run the kernels on [`Emulated`] against the
-//! reference kernels; the firmware runs on [`Arm`] under QEMU against the host's bits.
+//! instructions word by word. `Arm` (`cfg(kiln_dsp)`, targets with the DSP extension:
+//! Cortex-M4/M7, see `core/build.rs`) issues the instructions with `asm!`, the inner loops
+//! as hand-scheduled assembly doing the same operations in the same order. Host tests run
+//! the kernels on [`Emulated`] against the reference kernels; the firmware runs on `Arm`
+//! under QEMU against the host's bits.
 //!
 //! # The packed layout
 //! Four int8 values `v0 v1 v2 v3` of one word become two words of 16-bit lanes, *even*
@@ -151,6 +152,33 @@ pub(crate) trait Isa {
         }
     }
 
+    /// All of one depthwise output pixel's channels, four at a time: [`Self::dw_taps`]
+    /// from the bias, then each sum requantized as in [`Self::filters4`] and stored in
+    /// `out`. `false` (nothing written) unless [`DwPixel::fits`].
+    #[inline(always)]
+    fn dw_pixel(p: &DwPixel<'_>, out: &mut [i8]) -> bool {
+        if !p.fits(out) {
+            return false;
+        }
+        for g in 0..p.groups {
+            let c = 4 * g;
+            let mut acc = [0i32; 4];
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = p.bias.map_or(0, |b| b[c + k]);
+            }
+            Self::dw_taps(p.taps, &p.x[c..], &p.w[c..], p.pair, &mut acc);
+            for (k, a) in acc.into_iter().enumerate() {
+                let at = (c + k) * p.step;
+                let (m, e) = (p.pairs[at], p.pairs[at + 1].wrapping_neg() as u32);
+                let bias = 1i32.wrapping_shl(e.wrapping_sub(1) & 255);
+                let high = Self::smmulr(Self::qadd(a, a), m);
+                let v = Self::qadd(high, bias).wrapping_add(high >> 31) >> (e & 31);
+                out[c + k] = Self::qadd(v, p.offset).clamp(-128, 127) as i8;
+            }
+        }
+        true
+    }
+
     /// Channel by channel, group by group: the group's four sums ([`Self::dot_pixels4`]
     /// from the channel's bias), each requantized as [`Channel::Round`] with the int8
     /// clamp, `qadd(smmulr(qadd(a, a), m), 2^(e−1)) − (high < 0)`, `>> e`,
@@ -163,16 +191,19 @@ pub(crate) trait Isa {
         if !f.fits(out, out_c) {
             return false;
         }
-        for (c, (&m, &e)) in f.m.iter().zip(f.e).enumerate() {
+        for c in 0..f.channels {
+            let (m, shift) = (f.pairs[c * f.step], f.pairs[c * f.step + 1]);
+            // what the assembly computes for any shift (the callers give 1..=31)
+            let e = shift.wrapping_neg() as u32;
             let row = f.rows.get(c * f.l..).unwrap_or(&[]);
             let b = f.bias.map_or(0, |b| b[c]);
-            let bias = 1i32 << (e - 1);
+            let bias = 1i32.wrapping_shl(e.wrapping_sub(1) & 255);
             for (g, x) in f.xs.chunks_exact(8 * f.words).take(f.groups).enumerate() {
                 let mut acc = [b; 4];
                 Self::dot_pixels4(x, row, &mut acc);
                 for (k, a) in acc.into_iter().enumerate() {
                     let high = Self::smmulr(Self::qadd(a, a), m);
-                    let v = Self::qadd(high, bias).wrapping_add(high >> 31) >> e;
+                    let v = Self::qadd(high, bias).wrapping_add(high >> 31) >> (e & 31);
                     out[(4 * g + k) * out_c + c] = Self::qadd(v, f.offset).clamp(-128, 127) as i8;
                 }
             }
@@ -183,9 +214,10 @@ pub(crate) trait Isa {
 
 /// A block of CONV_2D work for [`Isa::filters4`]: `groups` groups of four packed
 /// windows (`xs`, `8 · words` words per group), the filter rows from `rows` (row `c` at
-/// `rows[c · l..]`, `4 · words` bytes of it read), and per channel the [`Channel::Round`]
-/// parameters `m[c]`, `e[c]` and the bias (`bias[c]`, or 0). Every output is clamped to
-/// the int8 range only (the stage's clamp is that range).
+/// `rows[c · l..]`, `4 · words` bytes of it read), and per channel its [`Channel::Round`]
+/// multiplier pair from `pairs` (`(m, shift)` at `pairs[c · step..]`: step 2 per channel,
+/// 0 for a per-tensor stage; `e = −shift`) and the bias (`bias[c]`, or 0). Every output is
+/// clamped to the int8 range only (the stage's clamp is that range).
 ///
 /// [`Channel::Round`]: super::Channel::Round
 pub(crate) struct Filters<'a> {
@@ -194,8 +226,9 @@ pub(crate) struct Filters<'a> {
     pub groups: usize,
     pub rows: &'a [u8],
     pub l: usize,
-    pub m: &'a [i32],
-    pub e: &'a [u8],
+    pub channels: usize,
+    pub pairs: &'a [i32],
+    pub step: usize,
     pub bias: Option<&'a [i32]>,
     pub offset: i32,
 }
@@ -204,7 +237,7 @@ impl Filters<'_> {
     /// Every slice holds what the block reads, and `out` (from the block's first pixel's
     /// first channel, pixels `out_c` apart) every output written.
     pub(crate) fn fits(&self, out: &[i8], out_c: usize) -> bool {
-        let c = self.m.len();
+        let c = self.channels;
         let reads = |n: usize, per: usize, len: usize| n.checked_mul(per).is_some_and(|v| v <= len);
         let last_row = (c.wrapping_sub(1))
             .checked_mul(self.l)
@@ -213,18 +246,24 @@ impl Filters<'_> {
             .checked_sub(1)
             .and_then(|p| p.checked_mul(out_c))
             .and_then(|v| v.checked_add(c));
+        let last_pair = (c.wrapping_sub(1))
+            .checked_mul(self.step)
+            .and_then(|v| v.checked_add(2));
         c >= 1
             && self.words >= 1
             && self.groups >= 1
-            && self.e.len() == c
+            && (self.step == 0 || self.step == 2)
             && c <= out_c
             && self.bias.is_none_or(|b| b.len() == c)
             && reads(self.groups, 8 * self.words, self.xs.len())
             && last_row.is_some_and(|v| v <= self.rows.len())
             && last_out.is_some_and(|v| v <= out.len())
-            && self.e.iter().all(|e| (1..=31).contains(e))
+            && last_pair.is_some_and(|v| v <= self.pairs.len())
     }
 }
+
+/// Words of a window [`Gather`] holds (a window of the DSP convolution's buffer).
+pub(crate) const GATHER: usize = super::PACK_WORDS / 8;
 
 /// How to read the words of a window from the input, each as `(load(a) & mask) |
 /// (load(b) & !mask)` (unaligned 4-byte loads at offsets `a` and `b` from the window's
@@ -232,21 +271,21 @@ impl Filters<'_> {
 /// ends inside it), for [`Isa::gather`]. Built only with every load inside `span` bytes.
 pub(crate) struct Gather {
     /// `a | b << 16`, `mask`; entry `count` (if `last`) is the padded last word.
-    words: [[u32; 2]; 65],
+    words: [[u32; 2]; GATHER + 1],
     count: usize,
     last: bool,
     span: usize,
 }
 
 impl Gather {
-    /// `None` if there are more than 64 words or a load would end past `span`.
+    /// `None` if there are more than [`GATHER`] words or a load would end past `span`.
     pub(crate) fn new(
         words: &[(u16, u16, u32)],
         last: Option<(u16, u32)>,
         span: usize,
     ) -> Option<Gather> {
         let mut g = Gather {
-            words: [[0; 2]; 65],
+            words: [[0; 2]; GATHER + 1],
             count: words.len(),
             last: last.is_some(),
             span,
@@ -262,7 +301,7 @@ impl Gather {
             }
             *slot = [u32::from(a) | u32::from(b) << 16, mask];
         }
-        if words.len() > 64 {
+        if words.len() > GATHER {
             return None;
         }
         if let Some((a, mask)) = last {
@@ -299,6 +338,11 @@ impl Taps {
         (self.count, self.x_end, self.w_end) = (0, 0, 0);
     }
 
+    /// The taps: `[input offset, weights offset]`.
+    pub(crate) fn as_slice(&self) -> &[[u32; 2]] {
+        &self.at[..self.count]
+    }
+
     /// `false` (nothing added) if the list is full or an offset does not fit in 32 bits.
     pub(crate) fn push(&mut self, x: usize, w: usize) -> bool {
         let (Some(slot), Ok(xo), Ok(wo)) = (
@@ -313,6 +357,43 @@ impl Taps {
         self.x_end = self.x_end.max(x + 4);
         self.w_end = self.w_end.max(w + 4);
         true
+    }
+}
+
+/// One DEPTHWISE_CONV_2D output pixel for [`Isa::dw_pixel`]: its taps, the input from
+/// the taps' first channel (`x`) and the weights (`w`), `groups` groups of four channels,
+/// each channel's [`Channel::Round`] pair from `pairs` (`(m, shift)` at `pairs[c ·
+/// step..]`, step 2 or 0; `e = −shift`), the bias (or 0), the output offset; the int8
+/// clamp only.
+///
+/// [`Channel::Round`]: super::Channel::Round
+pub(crate) struct DwPixel<'a> {
+    pub taps: &'a Taps,
+    pub x: &'a [u8],
+    pub w: &'a [u8],
+    pub pair: u32,
+    pub groups: usize,
+    pub pairs: &'a [i32],
+    pub step: usize,
+    pub bias: Option<&'a [i32]>,
+    pub offset: i32,
+}
+
+impl DwPixel<'_> {
+    /// Every load and store inside its slice (`out`: the pixel's `4 · groups` outputs).
+    pub(crate) fn fits(&self, out: &[i8]) -> bool {
+        let c = 4 * self.groups;
+        let last_pair = (c.wrapping_sub(1))
+            .checked_mul(self.step)
+            .and_then(|v| v.checked_add(2));
+        self.groups >= 1
+            && self.taps.count >= 1
+            && (self.step == 0 || self.step == 2)
+            && out.len() >= c
+            && self.bias.is_none_or(|b| b.len() >= c)
+            && self.x.len() >= self.taps.x_end + 4 * (self.groups - 1)
+            && self.w.len() >= self.taps.w_end + 4 * (self.groups - 1)
+            && last_pair.is_some_and(|v| v <= self.pairs.len())
     }
 }
 
@@ -395,11 +476,233 @@ impl Isa for Emulated {
     }
 }
 
-/// Cortex-M4/M7 (`thumbv7em-none-eabihf`), through `asm!`.
-#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+/// Keeps LLVM from unrolling the loop it is called in, on Arm: for Cortex-M cores it
+/// unrolls small loops by four, and the plain kernels' loops (four sums, their row
+/// pointers, the inputs) then run out of registers and spill every sum. An inline
+/// assembly statement counts as a call, and LLVM does not unroll loops with calls; this
+/// one is empty (no instruction). Elsewhere it does nothing.
+#[inline(always)]
+pub(crate) fn no_unroll() {
+    #[cfg(target_arch = "arm")]
+    #[allow(unsafe_code)]
+    // SAFETY: an empty statement: no instruction, no register, memory or flag touched.
+    unsafe {
+        core::arch::asm!("", options(nomem, nostack, preserves_flags));
+    }
+}
+
+/// `acc[p] += Σ_i w[i] · xs[4i + p]` (four windows interleaved, one filter row), wrapping;
+/// `n = min(xs.len() / 4, w.len())` taps. On Thumb-2 cores (Cortex-M3 and later) a loop
+/// of `ldm` of the four inputs, `ldrsb` of the weight and four `mla`, two taps per turn:
+/// 14 instructions per 8 multiply-adds.
+#[inline(always)]
+pub(crate) fn dot_4x1(xs: &[i32], w: &[i8], acc: &mut [i32; 4]) {
+    let n = (xs.len() / 4).min(w.len());
+    #[cfg(kiln_thumb2)]
+    if n > 0 {
+        let [mut a0, mut a1, mut a2, mut a3] = *acc;
+        // SAFETY: reads `4n` words of `xs` (aligned, `[i32]`) and `n` bytes of `w`, both
+        // inside their slices (`n` is bounded by both lengths); only declared registers
+        // change. `n % 2` single taps first, then `n / 2` turns of two.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::asm!(
+                "tst {n}, #1",
+                "beq 1f",
+                "ldm {px}!, {{r0, r1, r2, r3}}",
+                "ldrsb {w}, [{pw}], #1",
+                "mla {a0}, {w}, r0, {a0}",
+                "mla {a1}, {w}, r1, {a1}",
+                "mla {a2}, {w}, r2, {a2}",
+                "mla {a3}, {w}, r3, {a3}",
+                "1:",
+                "lsrs {n}, {n}, #1",
+                "beq 3f",
+                "2:",
+                "ldm {px}!, {{r0, r1, r2, r3}}",
+                "ldrsb {w}, [{pw}], #1",
+                "mla {a0}, {w}, r0, {a0}",
+                "mla {a1}, {w}, r1, {a1}",
+                "mla {a2}, {w}, r2, {a2}",
+                "mla {a3}, {w}, r3, {a3}",
+                "ldm {px}!, {{r0, r1, r2, r3}}",
+                "ldrsb {w}, [{pw}], #1",
+                "mla {a0}, {w}, r0, {a0}",
+                "mla {a1}, {w}, r1, {a1}",
+                "mla {a2}, {w}, r2, {a2}",
+                "mla {a3}, {w}, r3, {a3}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                "3:",
+                n = inout(reg) n => _,
+                px = inout(reg) xs.as_ptr() => _,
+                pw = inout(reg) w.as_ptr() => _,
+                w = out(reg) _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                options(nostack),
+            );
+        }
+        *acc = [a0, a1, a2, a3];
+        return;
+    }
+    for (x, &w) in xs.chunks_exact(4).zip(w).take(n) {
+        let w = i32::from(w);
+        for p in 0..4 {
+            acc[p] = acc[p].wrapping_add(w.wrapping_mul(x[p]));
+        }
+    }
+}
+
+/// `acc[2c + p] += Σ_i w_c[i] · xs[2i + p]` (two windows interleaved, two filter rows),
+/// wrapping; `n = min(xs.len() / 2, w0.len(), w1.len())` taps. On Thumb-2 cores a loop of
+/// `ldrd` of the two inputs, two `ldrsb` and four `mla`, two taps per turn: 16
+/// instructions per 8 multiply-adds.
+#[inline(always)]
+pub(crate) fn dot_2x2(xs: &[i32], w0: &[i8], w1: &[i8], acc: &mut [i32; 4]) {
+    let n = (xs.len() / 2).min(w0.len()).min(w1.len());
+    #[cfg(kiln_thumb2)]
+    if n > 0 {
+        let [mut a0, mut a1, mut a2, mut a3] = *acc;
+        // SAFETY: reads `2n` words of `xs` (aligned, `[i32]`, for `ldrd`) and `n` bytes
+        // of each of `w0` and `w1`, inside their slices; only declared registers change.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::asm!(
+                "tst {n}, #1",
+                "beq 1f",
+                "ldrd {x0}, {x1}, [{px}], #8",
+                "ldrsb {u}, [{p0}], #1",
+                "ldrsb {v}, [{p1}], #1",
+                "mla {a0}, {u}, {x0}, {a0}",
+                "mla {a1}, {u}, {x1}, {a1}",
+                "mla {a2}, {v}, {x0}, {a2}",
+                "mla {a3}, {v}, {x1}, {a3}",
+                "1:",
+                "lsrs {n}, {n}, #1",
+                "beq 3f",
+                "2:",
+                "ldrd {x0}, {x1}, [{px}], #8",
+                "ldrsb {u}, [{p0}], #1",
+                "ldrsb {v}, [{p1}], #1",
+                "mla {a0}, {u}, {x0}, {a0}",
+                "mla {a1}, {u}, {x1}, {a1}",
+                "mla {a2}, {v}, {x0}, {a2}",
+                "mla {a3}, {v}, {x1}, {a3}",
+                "ldrd {x0}, {x1}, [{px}], #8",
+                "ldrsb {u}, [{p0}], #1",
+                "ldrsb {v}, [{p1}], #1",
+                "mla {a0}, {u}, {x0}, {a0}",
+                "mla {a1}, {u}, {x1}, {a1}",
+                "mla {a2}, {v}, {x0}, {a2}",
+                "mla {a3}, {v}, {x1}, {a3}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                "3:",
+                n = inout(reg) n => _,
+                px = inout(reg) xs.as_ptr() => _,
+                p0 = inout(reg) w0.as_ptr() => _,
+                p1 = inout(reg) w1.as_ptr() => _,
+                x0 = out(reg) _,
+                x1 = out(reg) _,
+                u = out(reg) _,
+                v = out(reg) _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                options(nostack),
+            );
+        }
+        *acc = [a0, a1, a2, a3];
+        return;
+    }
+    for ((x, &u), &v) in xs.chunks_exact(2).zip(w0).zip(w1).take(n) {
+        let (u, v) = (i32::from(u), i32::from(v));
+        acc[0] = acc[0].wrapping_add(u.wrapping_mul(x[0]));
+        acc[1] = acc[1].wrapping_add(u.wrapping_mul(x[1]));
+        acc[2] = acc[2].wrapping_add(v.wrapping_mul(x[0]));
+        acc[3] = acc[3].wrapping_add(v.wrapping_mul(x[1]));
+    }
+}
+
+/// `acc[k] += Σ_taps w[w_off + k] · (x[x_off + k] + offset)` for four channels, wrapping
+/// (the plain depthwise kernel's inner loop). On Thumb-2 cores (Cortex-M3 and later)
+/// assembly: per tap one `ldrd` of its offsets, then per channel `ldrsb`, `ldrsb`, `add`,
+/// `mla`: 21 instructions per tap. Does nothing if a tap's load would leave `x` or `w`.
+#[inline(always)]
+pub(crate) fn dw_taps_plain(t: &Taps, x: &[u8], w: &[u8], offset: i32, acc: &mut [i32; 4]) {
+    if x.len() < t.x_end || w.len() < t.w_end {
+        return;
+    }
+    #[cfg(kiln_thumb2)]
+    if t.count > 0 {
+        let [mut a0, mut a1, mut a2, mut a3] = *acc;
+        // SAFETY: every tap's offsets plus 4 are at most `x_end` and `w_end`, which `x`
+        // and `w` hold (checked above): each `ldrsb` (offsets 0..=3 from the tap's) is
+        // inside its slice; `t.at` is read `count` entries long. Only declared registers
+        // change.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::asm!(
+                "1:",
+                "ldrd {xo}, {wo}, [{tp}], #8",
+                "add {xo}, {xo}, {xb}",
+                "add {wo}, {wo}, {wb}",
+                "ldrsb {xv}, [{xo}]",
+                "ldrsb {wv}, [{wo}]",
+                "add {xv}, {xv}, {off}",
+                "mla {a0}, {wv}, {xv}, {a0}",
+                "ldrsb {xv}, [{xo}, #1]",
+                "ldrsb {wv}, [{wo}, #1]",
+                "add {xv}, {xv}, {off}",
+                "mla {a1}, {wv}, {xv}, {a1}",
+                "ldrsb {xv}, [{xo}, #2]",
+                "ldrsb {wv}, [{wo}, #2]",
+                "add {xv}, {xv}, {off}",
+                "mla {a2}, {wv}, {xv}, {a2}",
+                "ldrsb {xv}, [{xo}, #3]",
+                "ldrsb {wv}, [{wo}, #3]",
+                "add {xv}, {xv}, {off}",
+                "mla {a3}, {wv}, {xv}, {a3}",
+                "subs {n}, {n}, #1",
+                "bne 1b",
+                tp = inout(reg) t.at.as_ptr() => _,
+                n = inout(reg) t.count => _,
+                xb = in(reg) x.as_ptr(),
+                wb = in(reg) w.as_ptr(),
+                off = in(reg) offset,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                xo = out(reg) _,
+                wo = out(reg) _,
+                xv = out(reg) _,
+                wv = out(reg) _,
+                options(nostack),
+            );
+        }
+        *acc = [a0, a1, a2, a3];
+        return;
+    }
+    for &[xo, wo] in &t.at[..t.count] {
+        let (xo, wo) = (xo as usize, wo as usize);
+        for (k, a) in acc.iter_mut().enumerate() {
+            let (xv, wv) = (i32::from(x[xo + k] as i8), i32::from(w[wo + k] as i8));
+            *a = a.wrapping_add(wv.wrapping_mul(xv.wrapping_add(offset)));
+        }
+    }
+}
+
+/// Targets with the DSP extension (`cfg(kiln_dsp)`: Cortex-M4/M7), through `asm!`.
+#[cfg(kiln_dsp)]
 pub(crate) use arm::Arm;
 
-#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+#[cfg(kiln_dsp)]
 #[allow(unsafe_code)]
 mod arm {
     use super::Isa;
@@ -937,10 +1240,10 @@ mod arm {
                 f.xs.as_ptr() as usize,
                 out.as_mut_ptr() as usize,
                 out_c,
-                f.m.len(),
+                f.channels,
                 f.l,
-                f.m.as_ptr() as usize,
-                f.e.as_ptr() as usize,
+                f.pairs.as_ptr() as usize,
+                4 * f.step,
                 bias as usize,
                 step,
                 f.offset as u32 as usize,
@@ -951,8 +1254,8 @@ mod arm {
                 0,
                 0,
             ];
-            // SAFETY: `f.fits(out, out_c)`: for each of the `m.len()` channels `c` the
-            // code reads `m[c]`, `e[c]` (1..=31) and `bias[c]` (or the one `ZERO`, step 0),
+            // SAFETY: `f.fits(out, out_c)`: for each of the `channels` channels `c` the
+            // code reads `pairs[c·step..][..2]` and `bias[c]` (or the one `ZERO`, step 0),
             // the row `rows[c·l..][..4·words]` (unaligned `ldr`) and the `groups · 8 ·
             // words` words of `xs` (aligned `ldm`), all inside their slices, and writes
             // `out[(4g + k)·out_c + c]` for `g < groups`, `k < 4`, inside `out`. It reads
@@ -970,13 +1273,14 @@ mod arm {
                         "add {w}, {w}, {n}",
                         "str {w}, [{t}, #40]",
                         "ldr {w}, [{t}, #32]",
-                        "ldr {n}, [{w}], #4",
-                        "str {w}, [{t}, #32]",
+                        "ldr {n}, [{w}]",
                         "str {n}, [{t}, #64]",
-                        "ldr {w}, [{t}, #36]",
-                        "ldrb {n}, [{w}], #1",
-                        "str {w}, [{t}, #36]",
+                        "ldr {n}, [{w}, #4]",
+                        "rsbs {n}, {n}, #0",
                         "str {n}, [{t}, #68]",
+                        "ldr {px}, [{t}, #36]",
+                        "add {w}, {w}, {px}",
+                        "str {w}, [{t}, #32]",
                         "subs {n}, {n}, #1",
                         "movs {w}, #1",
                         "lsls {w}, {w}, {n}",
@@ -1164,6 +1468,164 @@ mod arm {
                     n = out(reg) _,
                     w = out(reg) _,
                     out("r0") _, out("r1") _, out("r2") _, out("r3") _,
+                    out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+                );
+            }
+            true
+        }
+
+        /// [`Isa::dw_pixel`] in one piece of assembly: per group of four channels the
+        /// bias (`ldm`), the [`Isa::dw_taps`] loop, then each sum requantized with its
+        /// channel's pair (14 instructions) and stored; the table of pointers on the stack
+        /// with its address (the loop has every register). About 90 instructions per
+        /// group besides the taps' 13 each.
+        #[inline(always)]
+        fn dw_pixel(p: &super::DwPixel<'_>, out: &mut [i8]) -> bool {
+            if !p.fits(out) {
+                return false;
+            }
+            static ZERO: [i32; 4] = [0; 4];
+            let (bias, bstep) = match p.bias {
+                Some(b) => (b.as_ptr(), 16),
+                None => (ZERO.as_ptr(), 0),
+            };
+            let mut table: [usize; 12] = [
+                p.taps.at.as_ptr() as usize,
+                p.taps.count,
+                p.x.as_ptr() as usize,
+                p.w.as_ptr() as usize,
+                bias as usize,
+                bstep,
+                p.pairs.as_ptr() as usize,
+                4 * p.step,
+                p.offset as u32 as usize,
+                out.as_mut_ptr() as usize,
+                p.groups,
+                p.pair as usize,
+            ];
+            // SAFETY: `p.fits(out)`: group `g` reads the four bytes at each tap's offsets
+            // plus `4g` in `x` and `w` (inside: `x_end`/`w_end` bound every tap's load and
+            // the slices hold `4 · (groups − 1)` more), four bias words (or `ZERO`, step
+            // 0), the pairs of channels `4g..4g + 4` (inside `pairs`), and writes
+            // `out[4g..4g + 4]` (inside `out`). It reads and writes `table`, and uses eight
+            // bytes of stack below `sp` that it gives back (`sp` stays 8-byte aligned).
+            // Every register it changes is declared.
+            unsafe {
+                asm!(
+                        "sub sp, sp, #8",
+                        "str {tp}, [sp]",
+                        "1:",
+                        "ldr {tp}, [sp]",
+                        "ldr {w}, [{tp}, #16]",
+                        "ldm {w}, {{r8, r9, r10, r11}}",
+                        "ldr {x}, [{tp}, #20]",
+                        "add {w}, {w}, {x}",
+                        "str {w}, [{tp}, #16]",
+                        "ldr {n}, [{tp}, #4]",
+                        "ldr {xb}, [{tp}, #8]",
+                        "ldr {wb}, [{tp}, #12]",
+                        "ldr {pair}, [{tp}, #44]",
+                        "ldr {tp}, [{tp}, #0]",
+                        "2:",
+                        "ldrd {xo}, {wo}, [{tp}], #8",
+                        "ldr {x}, [{xb}, {xo}]",
+                        "ldr {w}, [{wb}, {wo}]",
+                        "sxtab16 {xo}, {pair}, {x}",
+                        "sxtab16 {x}, {pair}, {x}, ror #8",
+                        "sxtb16 {wo}, {w}",
+                        "sxtb16 {w}, {w}, ror #8",
+                        "smlabb r8, {wo}, {xo}, r8",
+                        "smlatt r10, {wo}, {xo}, r10",
+                        "smlabb r9, {w}, {x}, r9",
+                        "smlatt r11, {w}, {x}, r11",
+                        "subs {n}, {n}, #1",
+                        "bne 2b",
+                        "ldr {n}, [sp]",
+                        "adds {xb}, {xb}, #4",
+                        "str {xb}, [{n}, #8]",
+                        "adds {wb}, {wb}, #4",
+                        "str {wb}, [{n}, #12]",
+                        "ldr {tp}, [{n}, #24]",
+                        "ldr {pair}, [{n}, #32]",
+                        "ldr {n}, [{n}, #28]",
+                        "ldr {xb}, [{tp}]",
+                        "ldr {wb}, [{tp}, #4]",
+                        "add {tp}, {tp}, {n}",
+                        "rsbs {wb}, {wb}, #0",
+                        "subs {xo}, {wb}, #1",
+                        "movs {wo}, #1",
+                        "lsls {wo}, {wo}, {xo}",
+                        "qadd {x}, r8, r8",
+                        "smmulr {x}, {x}, {xb}",
+                        "qadd r8, {x}, {wo}",
+                        "add r8, r8, {x}, asr #31",
+                        "asr r8, r8, {wb}",
+                        "qadd r8, r8, {pair}",
+                        "ssat r8, #8, r8",
+                        "ldr {xb}, [{tp}]",
+                        "ldr {wb}, [{tp}, #4]",
+                        "add {tp}, {tp}, {n}",
+                        "rsbs {wb}, {wb}, #0",
+                        "subs {xo}, {wb}, #1",
+                        "movs {wo}, #1",
+                        "lsls {wo}, {wo}, {xo}",
+                        "qadd {x}, r9, r9",
+                        "smmulr {x}, {x}, {xb}",
+                        "qadd r9, {x}, {wo}",
+                        "add r9, r9, {x}, asr #31",
+                        "asr r9, r9, {wb}",
+                        "qadd r9, r9, {pair}",
+                        "ssat r9, #8, r9",
+                        "ldr {xb}, [{tp}]",
+                        "ldr {wb}, [{tp}, #4]",
+                        "add {tp}, {tp}, {n}",
+                        "rsbs {wb}, {wb}, #0",
+                        "subs {xo}, {wb}, #1",
+                        "movs {wo}, #1",
+                        "lsls {wo}, {wo}, {xo}",
+                        "qadd {x}, r10, r10",
+                        "smmulr {x}, {x}, {xb}",
+                        "qadd r10, {x}, {wo}",
+                        "add r10, r10, {x}, asr #31",
+                        "asr r10, r10, {wb}",
+                        "qadd r10, r10, {pair}",
+                        "ssat r10, #8, r10",
+                        "ldr {xb}, [{tp}]",
+                        "ldr {wb}, [{tp}, #4]",
+                        "add {tp}, {tp}, {n}",
+                        "rsbs {wb}, {wb}, #0",
+                        "subs {xo}, {wb}, #1",
+                        "movs {wo}, #1",
+                        "lsls {wo}, {wo}, {xo}",
+                        "qadd {x}, r11, r11",
+                        "smmulr {x}, {x}, {xb}",
+                        "qadd r11, {x}, {wo}",
+                        "add r11, r11, {x}, asr #31",
+                        "asr r11, r11, {wb}",
+                        "qadd r11, r11, {pair}",
+                        "ssat r11, #8, r11",
+                        "ldr {w}, [sp]",
+                        "str {tp}, [{w}, #24]",
+                        "ldr {x}, [{w}, #36]",
+                        "strb r8, [{x}], #1",
+                        "strb r9, [{x}], #1",
+                        "strb r10, [{x}], #1",
+                        "strb r11, [{x}], #1",
+                        "str {x}, [{w}, #36]",
+                        "ldr {n}, [{w}, #40]",
+                        "subs {n}, {n}, #1",
+                        "str {n}, [{w}, #40]",
+                        "bne 1b",
+                        "add sp, sp, #8",
+                    tp = inout(reg) table.as_mut_ptr() => _,
+                    n = out(reg) _,
+                    xb = out(reg) _,
+                    wb = out(reg) _,
+                    pair = out(reg) _,
+                    xo = out(reg) _,
+                    wo = out(reg) _,
+                    x = out(reg) _,
+                    w = out(reg) _,
                     out("r8") _, out("r9") _, out("r10") _, out("r11") _,
                 );
             }

@@ -2,7 +2,7 @@
 //! [`int8::fully_connected`](fn@crate::kernels::int8::fully_connected).
 
 use super::dsp::{self, Isa};
-use super::{Requantizer, GROUP, PACK_WORDS};
+use super::{Requantizer, FC_WORDS, GROUP};
 use crate::kernels::int8::quant::OutputStage;
 
 /// [`int8::fully_connected`](fn@crate::kernels::int8::fully_connected), faster: the same
@@ -23,11 +23,26 @@ pub fn fully_connected(
         return;
     }
     let r = Requantizer::new(stage);
-    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    #[cfg(kiln_dsp)]
     if dsp::offset_fits_lanes(input_offset) {
         packed::<dsp::Arm>(input, input_offset, filter, bias, depth, &r, output);
         return;
     }
+    #[cfg(kiln_dsp)]
+    {
+        // offsets a lane cannot hold (no valid model's): the reference kernel
+        let _ = r;
+        crate::kernels::int8::fully_connected(
+            input,
+            input_offset,
+            filter,
+            bias,
+            depth,
+            stage,
+            output,
+        );
+    }
+    #[cfg(not(kiln_dsp))]
     plain(input, input_offset, filter, bias, depth, &r, output);
 }
 
@@ -51,6 +66,7 @@ fn contract_holds(
 }
 
 /// Four rows per pass: each input is loaded and offset once for four products.
+#[cfg_attr(kiln_dsp, allow(dead_code))]
 fn plain(
     input: &[i8],
     offset: i32,
@@ -115,9 +131,9 @@ pub(crate) fn dot1(x: &[i8], offset: i32, w: &[i8], acc: i32) -> i32 {
 }
 
 /// The DSP path (any [`Isa`]; `offset_fits_lanes(offset)` holds): the input row packed in
-/// pieces of up to `2 · PACK_WORDS` inputs, two rows per pass over each piece, the partial
-/// sums of up to [`GROUP`] rows kept between pieces.
-#[cfg_attr(not(all(target_arch = "arm", target_abi = "eabihf")), allow(dead_code))]
+/// pieces of equal size of up to `2 · FC_WORDS` inputs, two rows per pass over each piece,
+/// the partial sums of up to [`GROUP`] rows kept between pieces.
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn packed<I: Isa>(
     input: &[i8],
     offset: i32,
@@ -129,9 +145,11 @@ pub(crate) fn packed<I: Isa>(
 ) {
     let units = filter.len() / depth;
     let filter: &[u8] = bytemuck::cast_slice(filter);
-    let mut xs = [0u32; PACK_WORDS];
+    let mut xs = [0u32; FC_WORDS];
     let mut part = [0i32; GROUP];
-    let piece = 4 * (PACK_WORDS / 2);
+    // Pieces of equal size (in whole words), each at most the buffer's.
+    let most = 4 * (FC_WORDS / 2);
+    let piece = 4 * depth.div_ceil(depth.div_ceil(most)).div_ceil(4);
     let pair = dsp::offset_pair(offset);
     for (x_row, y_row) in input
         .chunks_exact(depth)

@@ -9,22 +9,28 @@
 //! channel).
 //!
 //! # Which code runs where (chosen at build time)
-//! * **Cortex-M4/M7** (`thumbv7em-none-eabihf`, the Armv7E-M DSP extension): the inputs
+//! * **Arm with the DSP extension** (`cfg(kiln_dsp)`: `thumbv7em-none-eabi` and
+//!   `-eabihf`, Cortex-M4/M7; other Arm targets with `-C target-feature=+dsp`): the inputs
 //!   are widened once into 16-bit lane pairs in a stack buffer (`sxtab16`, with the input
 //!   offset added), the weights split word by word (`sxtb16`, `sxtb16 ror #8`) and two
 //!   products taken per `smlad` (module `dsp`). FULLY_CONNECTED runs two output rows per pass
 //!   over the packed input; CONV_2D packs four output pixels' windows and runs each
 //!   filter over all four at once, so each weight word is loaded and split once per four
 //!   pixels; DEPTHWISE_CONV_2D takes four channels per word (`smlabb`/`smlatt`).
-//! * **Everywhere else** (the Cortex-M3/M0 targets, hosts): plain Rust, four output
+//! * **Everywhere else** (Cortex-M3, Armv8-M Mainline without DSP such as
+//!   `thumbv8m.main-none-eabi(hf)`, Cortex-M0, hosts): the plain kernels, four output
 //!   rows/channels per pass so each input is loaded once for four products, inner loops
-//!   over contiguous runs that LLVM vectorizes on hosts. No `unsafe`.
+//!   over contiguous runs that LLVM vectorizes on hosts. On Thumb-2 cores
+//!   (`cfg(kiln_thumb2)`: Cortex-M3 and later, not Armv8-M Baseline) their innermost loops
+//!   are assembly (`dsp::dot_4x1`, `dsp::dot_2x2`, `dsp::dw_taps_plain`: `ldm`/`ldrd`,
+//!   `ldrsb`, `mla`); elsewhere plain Rust.
 //!
-//! The DSP code is selected by `cfg(all(target_arch = "arm", target_abi = "eabihf"))`, as
-//! the float kernels' FPU block is: stable Rust does not expose the `dsp` target feature
-//! to `cfg`, and `thumbv7em-none-eabihf` is the hard-float Cortex-M target whose cores
-//! all have the DSP extension. A soft-float Cortex-M4 build (`thumbv7em-none-eabi`) takes
-//! the plain path. The DSP kernels are also compiled on hosts in tests, on
+//! `kiln_dsp` and `kiln_thumb2` are set by the core's build script (`core/build.rs`),
+//! since stable Rust sets no `target_feature` cfg for Arm. `kiln_dsp`: for a `thumbv7em`
+//! target (every Armv7E-M core has the extension) unless `-C target-feature=-dsp`, for any
+//! other Thumb target only with `-C target-feature=+dsp` (the extension is optional on
+//! Armv8-M Mainline). `kiln_thumb2`: `thumbv7m`, `thumbv7em`, `thumbv8m.main` and
+//! `thumbv8.1m.main`. The DSP kernels are also compiled on hosts in tests, on
 //! `dsp::Emulated`, a portable definition of each instruction.
 //!
 //! # Stack
@@ -53,6 +59,10 @@ pub const PACK_WORDS: usize = 288;
 
 /// The longest CONV_2D window (`kernel_h · kernel_w · in_c`) the DSP path packs.
 pub const WINDOW: usize = 4 * (PACK_WORDS / 8);
+
+/// Words of FULLY_CONNECTED's packed-input buffer: 98 weight words (392 inputs) of one
+/// input row per piece.
+pub const FC_WORDS: usize = 196;
 
 /// FULLY_CONNECTED rows whose partial sums are kept while the input goes past in pieces.
 pub const GROUP: usize = 64;
@@ -203,9 +213,19 @@ impl<'s, 'a> Requantizer<'s, 'a> {
     }
 
     /// The int8 output of accumulator `acc` (bias included) of channel `c`, whose
-    /// parameters are `ch` (from [`Self::channel`]).
+    /// parameters are `ch` (from [`Self::channel`]): [`Channel::Round`] inline, the
+    /// other kinds out of line (they are rarer, and each inlined copy costs flash).
     #[inline(always)]
     pub(crate) fn apply(&self, ch: Channel, c: usize, acc: i32) -> i8 {
+        match ch {
+            Channel::Round { m, e, bias } => self.finish(round(high_mul(acc, m), e, bias)),
+            _ => self.apply_other(ch, c, acc),
+        }
+    }
+
+    /// [`Self::apply`] for every kind.
+    #[inline(never)]
+    fn apply_other(&self, ch: Channel, c: usize, acc: i32) -> i8 {
         match ch {
             Channel::Round { m, e, bias } => self.finish(round(high_mul(acc, m), e, bias)),
             Channel::Double {
@@ -221,6 +241,34 @@ impl<'s, 'a> Requantizer<'s, 'a> {
                 None => self.stage.requantize(acc, c),
             },
             Channel::Stage => self.stage.requantize(acc, c),
+        }
+    }
+
+    /// [`Self::apply`] to each of `acc` into `out`, the kind of requantization chosen once.
+    #[inline(always)]
+    pub(crate) fn apply_each<'o>(
+        &self,
+        ch: Channel,
+        c: usize,
+        acc: &[i32],
+        out: impl Iterator<Item = &'o mut i8>,
+    ) {
+        match ch {
+            Channel::Round { m, e, bias } if self.full => {
+                for (y, &a) in out.zip(acc) {
+                    *y = self.finish_full(round(high_mul(a, m), e, bias));
+                }
+            }
+            Channel::Round { m, e, bias } => {
+                for (y, &a) in out.zip(acc) {
+                    *y = self.finish(round(high_mul(a, m), e, bias));
+                }
+            }
+            _ => {
+                for (y, &a) in out.zip(acc) {
+                    *y = self.apply(ch, c, a);
+                }
+            }
         }
     }
 
@@ -245,6 +293,16 @@ impl<'s, 'a> Requantizer<'s, 'a> {
         acc.map(|a| self.apply(ch, c, a))
     }
 
+    /// [`Self::finish`] when the clamp is the int8 range: one `ssat`.
+    #[inline(always)]
+    fn finish_full(&self, scaled: i32) -> i8 {
+        #[cfg(not(kiln_dsp))]
+        let v = scaled.clamp(-65536, 65535) + self.offset;
+        #[cfg(kiln_dsp)]
+        let v = scaled.saturating_add(self.offset);
+        v.clamp(-128, 127) as i8
+    }
+
     /// `saturating_add(offset)`, `max(act_min)`, `min(act_max)`, int8 clamp, with the
     /// clamps already in the int8 range (clamping them first gives the same result for
     /// every input, even `act_min > act_max`). Without `qadd` (Cortex-M3) and with
@@ -252,9 +310,9 @@ impl<'s, 'a> Requantizer<'s, 'a> {
     /// add: a scaled value beyond lands on the same bound either way.
     #[inline(always)]
     fn finish(&self, scaled: i32) -> i8 {
-        #[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+        #[cfg(not(kiln_dsp))]
         let v = scaled.clamp(-65536, 65535) + self.offset;
-        #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+        #[cfg(kiln_dsp)]
         let v = scaled.saturating_add(self.offset);
         v.max(self.lo).min(self.hi) as i8
     }
