@@ -49,6 +49,9 @@ pub struct TrainPlan<S: Storage> {
     pub(crate) stats_at: S::List<Option<u32>>,
     /// Floats of the statistics region.
     pub(crate) stats: usize,
+    /// Floats of each of the two buffers a batch's tensors are gathered into (0 for one
+    /// sample at a time).
+    pub(crate) gather: usize,
     pub(crate) lower_bound: usize,
 }
 
@@ -82,7 +85,7 @@ impl<S: Storage> TrainPlan<S> {
     /// Bytes of scratch (two buffers as long as the largest tensor, one for the layers'
     /// backward passes) and of batch statistics.
     pub fn scratch_bytes(&self) -> usize {
-        (2 * self.scratch + self.work + self.stats) * 4
+        (2 * self.scratch + self.work + self.stats + 2 * self.gather) * 4
     }
 
     /// Samples the arena holds at once: 1 (the arena does not grow with the batch), or
@@ -308,6 +311,7 @@ impl<'w, S: Storage> Graph<'w, S> {
             lanes,
             stats_at,
             stats,
+            gather: if lanes > 1 { largest * lanes } else { 0 },
             lower_bound,
         })
     }
