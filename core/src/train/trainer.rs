@@ -977,9 +977,9 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         let Some(source) = placed.inputs.first() else {
             return;
         };
-        let mut x = core::mem::take(&mut self.gather[0]);
+        let x = core::mem::take(&mut self.gather[0]);
         let y = core::mem::take(&mut self.gather[1]);
-        let per = self.gather_values(source, &mut x);
+        let per = self.gather_values(source, x);
         let lanes = self.lanes;
         let n = placed.output.bytes / 4;
         if let (Some(xs), Some(ys)) = (x.get(..lanes * per), y.get_mut(..lanes * n)) {
@@ -1023,14 +1023,14 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         };
         let (lanes, lane_floats, lane_bytes) = (self.lanes, self.lane_floats(), self.lane_bytes());
         let n = placed.output.bytes / 4;
-        let mut x = core::mem::take(&mut self.gather[0]);
-        let mut y = core::mem::take(&mut self.gather[1]);
-        let per = self.gather_values(source, &mut x);
+        let x = core::mem::take(&mut self.gather[0]);
+        let y = core::mem::take(&mut self.gather[1]);
+        let per = self.gather_values(source, x);
         let output = Source::Arena {
             offset: placed.output.offset,
             bytes: placed.output.bytes,
         };
-        self.gather_values(&output, &mut y);
+        self.gather_values(&output, y);
         let [d, work, dx] = &mut self.scratch;
         let grad_at = grad_at as usize / 4;
         for lane in 0..lanes {
