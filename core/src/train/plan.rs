@@ -297,7 +297,27 @@ impl<'w, S: Storage> Graph<'w, S> {
             }
         }
         let inference = planner::plan(self, &inference_shapes, Some(false))?;
-        let lower_bound = (saved + live).max(inference.lower_bound);
+        // A layer that normalizes with the batch's statistics needs every sample's input
+        // and output at once.
+        let mut batch_held = 0usize;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if stats_at.get(i).copied().flatten().is_none() {
+                continue;
+            }
+            let bytes = |n: usize| {
+                train_shapes
+                    .get(n)
+                    .and_then(|s| s.sample_elements())
+                    .unwrap_or(0)
+                    * 4
+            };
+            let input = node
+                .inputs
+                .first()
+                .map_or(0, |&n| bytes(self.resolve(n) as usize));
+            batch_held += (lanes - 1) * (input + bytes(i));
+        }
+        let lower_bound = (saved + live).max(inference.lower_bound) + batch_held;
         Ok(TrainPlan {
             ram_at,
             grad_at,
@@ -311,7 +331,11 @@ impl<'w, S: Storage> Graph<'w, S> {
             lanes,
             stats_at,
             stats,
-            gather: if lanes > 1 { largest * lanes } else { 0 },
+            gather: if compile.holds_whole_batch() && lanes > 1 {
+                largest * lanes
+            } else {
+                0
+            },
             lower_bound,
         })
     }
