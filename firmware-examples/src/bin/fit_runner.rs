@@ -282,7 +282,13 @@ impl fmt::Display for Entries<'_> {
         }
         for ((k, metric), &v) in compile.metrics(outputs.len()).zip(&logs.metrics) {
             if several {
-                write!(f, " - {prefix}{}_{}: {}", name(k), metric.keras_name(), Value(v))?;
+                write!(
+                    f,
+                    " - {prefix}{}_{}: {}",
+                    name(k),
+                    metric.keras_name(),
+                    Value(v)
+                )?;
             } else {
                 write!(f, " - {prefix}{}: {}", metric.keras_name(), Value(v))?;
             }
@@ -394,7 +400,9 @@ fn run(arena: &'static mut [u8], weights_out: &'static mut [u8]) -> Result<(), F
     let (Some(blob_path), Some(config_path), Some(weights_path)) =
         (words.next(), words.next(), words.next())
     else {
-        return Err(Failure::Usage("the blob, the configuration and the weights file"));
+        return Err(Failure::Usage(
+            "the blob, the configuration and the weights file",
+        ));
     };
     let mut data_paths: heapless::Vec<&str, { 4 * MAX_IO }> = heapless::Vec::new();
     for w in words {
@@ -409,7 +417,8 @@ fn run(arena: &'static mut [u8], weights_out: &'static mut [u8]) -> Result<(), F
     let config_room = CONFIG_BYTES.min(flash.len());
     let (config_buf, rest) = core::mem::take(&mut flash).split_at_mut(config_room);
     flash = rest;
-    let config_len = sh::read_file(config_path, config_buf).map_err(|e| Failure::Io("config", e))?;
+    let config_len =
+        sh::read_file(config_path, config_buf).map_err(|e| Failure::Io("config", e))?;
     let config_text = core::str::from_utf8(&config_buf[..config_len])
         .map_err(|_| Failure::Config("not UTF-8 text", 0))?;
     let config = parse_config(config_text)?;
