@@ -50,8 +50,7 @@ pub const STEPS: usize = EPOCHS * SAMPLES.div_ceil(BATCH_SIZE);
 pub static WEIGHTS: [f32; WEIGHT_COUNT] = weights();
 
 const fn weights() -> [f32; WEIGHT_COUNT] {
-    let features: [f32; WEIGHT_COUNT - HEAD_WEIGHTS] =
-        crate::pseudo_random(0x5EED_F17E, 1.2);
+    let features: [f32; WEIGHT_COUNT - HEAD_WEIGHTS] = crate::pseudo_random(0x5EED_F17E, 1.2);
     let head: [f32; HEAD_WEIGHTS] = crate::pseudo_random(0x5EED_4EA3, 0.4);
     let mut w = [0.0f32; WEIGHT_COUNT];
     let mut i = 0;
@@ -235,7 +234,10 @@ pub fn run<S: kiln::Storage>(
         .enumerate()
     {
         let v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        board.print(format_args!("head bias[{i}] = {v:.7} ({:#010x})", v.to_bits()));
+        board.print(format_args!(
+            "head bias[{i}] = {v:.7} ({:#010x})",
+            v.to_bits()
+        ));
     }
     Ok(())
 }
