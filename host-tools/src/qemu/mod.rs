@@ -481,7 +481,7 @@ impl Setup {
         let dir = cache.join("runners");
         std::fs::create_dir_all(&dir).map_err(|e| io(e, &dir))?;
         // Copied beside, then renamed: a run that stops half-way leaves no half file.
-        let partial = dir.join(format!("{key}.partial-{}", std::process::id()));
+        let partial = dir.join(format!("{key}.partial-{}", unique_suffix()));
         std::fs::copy(&built, &partial).map_err(|e| io(e, &partial))?;
         std::fs::rename(&partial, &cached).map_err(|e| io(e, &cached))?;
         Ok(cached)
@@ -722,6 +722,13 @@ fn markers_and_sizes(elf: &[u8]) -> Option<ElfFacts> {
         text: size(&[".text"]),
         statics: size(&[".data", ".bss"]),
     })
+}
+
+/// A name no other call in any process uses at the same time: the process id and a count.
+fn unique_suffix() -> String {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", std::process::id())
 }
 
 /// A directory removed when dropped.
