@@ -18,21 +18,28 @@
 use cortex_m_rt::entry;
 use kiln_example_models::{fine_tune, Board};
 use kiln_firmware_examples::{
-    finish, kiln_marker_end, kiln_marker_start, print_line, println, BOARD, CPU,
+    finish, kiln_marker_end, kiln_marker_start, print_line, println, stack_mark, stack_used_since,
+    BOARD, CPU,
 };
 
-/// Lines over semihosting, the instruction-count markers around `fit`.
-struct Semihosted;
+/// Lines over semihosting; around `fit`, the instruction-count markers and the stack it
+/// uses (the painted stack below the caller's frame).
+struct Semihosted {
+    mark: usize,
+}
 
 impl Board for Semihosted {
     fn print(&mut self, args: core::fmt::Arguments<'_>) {
         print_line(args);
     }
     fn begin_measure(&mut self) {
+        self.mark = stack_mark();
         kiln_marker_start();
     }
     fn end_measure(&mut self) {
         kiln_marker_end();
+        // A board line (the host prints none): "stack:" lines are not compared.
+        println!("stack: fit used {} bytes", stack_used_since(self.mark));
     }
 }
 
@@ -76,6 +83,6 @@ fn main() -> ! {
     let model = fine_tune::build();
     let result = model
         .map_err(Into::into)
-        .and_then(|model| fine_tune::run(&mut Semihosted, &model, ARENA, WEIGHTS));
+        .and_then(|model| fine_tune::run(&mut Semihosted { mark: 0 }, &model, ARENA, WEIGHTS));
     finish("fine_tune", result)
 }
