@@ -209,7 +209,9 @@ pub fn run<S: kiln::Storage>(
     ));
     let after = trainer.evaluate(&data, BATCH_SIZE)?;
     print_logs(board, "after fine-tuning", &after);
-    if !(after.loss < before.loss) || after.metrics.first() < before.metrics.first() {
+    let accuracy = |logs: &Logs| logs.metrics.first().copied().unwrap_or(f32::NAN);
+    let improved = after.loss < before.loss && accuracy(&after) >= accuracy(&before);
+    if !improved {
         return Err(Failure::Check("fine-tuning did not improve the head"));
     }
 
