@@ -41,6 +41,7 @@
 //! ```text
 //! kiln-fit 1                                  # first: the format and its version
 //! sgd LR MOMENTUM NESTEROV WEIGHT_DECAY       # keras.optimizers.SGD (floats, flag, float)
+//! adam LR BETA_1 BETA_2 EPSILON WEIGHT_DECAY   # or keras.optimizers.Adam (floats)
 //! loss NAME FROM_LOGITS                       # one per model output, in output order
 //! loss_weights W0 W1 …                        # optional: one float per output
 //! metric OUTPUT NAME                          # any number, in order: a metric on output OUTPUT
@@ -72,7 +73,9 @@
 
 use core::fmt;
 use cortex_m_rt::entry;
-use kiln::train::{Callback, Compile, Data, EpochLogs, FitOptions, Logs, Loss, Metric, Sgd};
+use kiln::train::{
+    Adam, Callback, Compile, Data, EpochLogs, FitOptions, Logs, Loss, Metric, Optimizer, Sgd,
+};
 use kiln::{Fixed, Graph};
 use kiln_firmware_examples::semihosting::{self as sh, IoError};
 use kiln_firmware_examples::{
@@ -178,12 +181,21 @@ fn parse_config(text: &str) -> Result<Config, Failure> {
                 let momentum = bits(words.next(), n)?;
                 let nesterov = flag(words.next(), n)?;
                 let weight_decay = bits(words.next(), n)?;
-                sgd = Some(Sgd {
+                sgd = Some(Optimizer::Sgd(Sgd {
                     learning_rate: lr,
                     momentum,
                     nesterov,
                     weight_decay,
-                });
+                }));
+            }
+            Some("adam") => {
+                sgd = Some(Optimizer::Adam(Adam {
+                    learning_rate: bits(words.next(), n)?,
+                    beta_1: bits(words.next(), n)?,
+                    beta_2: bits(words.next(), n)?,
+                    epsilon: bits(words.next(), n)?,
+                    weight_decay: bits(words.next(), n)?,
+                }));
             }
             Some("loss") => {
                 let name = words.next().unwrap_or("");
@@ -224,9 +236,10 @@ fn parse_config(text: &str) -> Result<Config, Failure> {
             return Err(Failure::Config("too many words", n));
         }
     }
-    let sgd = sgd.ok_or(Failure::Config("no `sgd` line", 0))?;
-    let options = options.ok_or(Failure::Config("no `fit` line", 0))?;
-    let mut compile = Compile::new(sgd);
+    let sgd = sgd.ok_or(Failure::Config("no `sgd` or `adam` line", 0))?;
+    let options: FitOptions = options.ok_or(Failure::Config("no `fit` line", 0))?;
+    // The batch size sizes the arena of a model whose BatchNormalization trains.
+    let mut compile = Compile::new(sgd).batch_size(options.batch_size);
     for loss in losses {
         compile = compile.loss(loss);
     }

@@ -11,7 +11,7 @@
 use super::{elf_facts, tempdir, Board, Firmware, RunError, RunnerBuild, Setup};
 use crate::model::HostGraph;
 use crate::train::CompileConfig;
-use kiln::train::{Data, EpochLogs, FitOptions, Logs};
+use kiln::train::{Data, EpochLogs, FitOptions, Logs, Optimizer};
 use std::fmt::Write as _;
 
 /// What a training run on the board gave back.
@@ -61,16 +61,26 @@ fn bits(v: f32) -> String {
 /// [`CompileConfig::compile`], call for call.
 pub fn config_text(config: &CompileConfig, options: &FitOptions) -> String {
     let mut text = String::from("kiln-fit 1\n");
-    let sgd = &config.optimizer;
     let flag = |b: bool| if b { "1" } else { "0" };
-    let _ = writeln!(
-        text,
-        "sgd {} {} {} {}",
-        bits(sgd.learning_rate),
-        bits(sgd.momentum),
-        flag(sgd.nesterov),
-        bits(sgd.weight_decay)
-    );
+    let _ = match &config.optimizer {
+        Optimizer::Sgd(sgd) => writeln!(
+            text,
+            "sgd {} {} {} {}",
+            bits(sgd.learning_rate),
+            bits(sgd.momentum),
+            flag(sgd.nesterov),
+            bits(sgd.weight_decay)
+        ),
+        Optimizer::Adam(adam) => writeln!(
+            text,
+            "adam {} {} {} {} {}",
+            bits(adam.learning_rate),
+            bits(adam.beta_1),
+            bits(adam.beta_2),
+            bits(adam.epsilon),
+            bits(adam.weight_decay)
+        ),
+    };
     for loss in &config.losses {
         let _ = writeln!(
             text,
@@ -119,7 +129,7 @@ pub fn fit(
         ));
     }
     let graph = host.graph()?;
-    let plan = graph.train_plan(&config.compile())?;
+    let plan = graph.train_plan(&config.compile().batch_size(options.batch_size))?;
     let arena_bytes = plan.train_arena_bytes();
     let weight_bytes = graph.weights().len();
     let blob = crate::blob::encode(host)?;
@@ -275,7 +285,7 @@ mod tests {
     #[test]
     fn the_config_text_has_every_float_as_its_bits() {
         let config = CompileConfig {
-            optimizer: Sgd::new(0.05).momentum(0.9),
+            optimizer: Optimizer::Sgd(Sgd::new(0.05).momentum(0.9)),
             losses: vec![
                 Loss::CategoricalCrossentropy { from_logits: false },
                 Loss::MeanSquaredError,

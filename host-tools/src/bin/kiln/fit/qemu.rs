@@ -49,8 +49,12 @@ pub fn fit(
             .map(String::from),
     );
     progress.lines.push(format!(
-        "kiln fit: {} SGD steps executed {} instructions on {} ({}): {} instructions per step",
+        "kiln fit: {} {} steps executed {} instructions on {} ({}): {} instructions per step",
         report.iterations,
+        match config.optimizer {
+            kiln::train::Optimizer::Sgd(_) => "SGD",
+            kiln::train::Optimizer::Adam(_) => "Adam",
+        },
         report.fit_instructions,
         board.name(),
         board.machine(),
@@ -68,9 +72,18 @@ pub fn fit(
         "kiln fit: training runner .text {} bytes, flash {} bytes, statics {} bytes",
         report.runner_text, report.runner_flash, report.runner_statics
     ));
+    // The device sends back the weights, not the optimizer's slots: a .keras written from
+    // a board's run has the iterations and learning rate (Keras then starts its momentum
+    // or moments afresh, with a warning).
+    let optimizer = kiln_host::formats::keras_writer::OptimizerState {
+        iterations: report.iterations as i64,
+        learning_rate: config.optimizer.learning_rate(),
+        slots: Vec::new(),
+    };
     Ok(Fitted {
         model: train::trained(host, &report.weights),
         epochs: report.epochs,
         iterations: report.iterations,
+        optimizer,
     })
 }
