@@ -26,6 +26,8 @@ fn main() {
             // A host build (e.g. `cargo doc` or clippy for the host): nothing to link.
             println!("cargo:rustc-env=KILN_BOARD=host");
             println!("cargo:rustc-env=KILN_RUNNER_MAX_LAYERS=64");
+            println!("cargo:rustc-env=KILN_TRAIN_ARENA_BYTES=4096");
+            println!("cargo:rustc-env=KILN_TRAIN_WEIGHT_BYTES=1024");
             println!("cargo:rustc-cfg=kiln_board=\"host\"");
             check_cfg();
             return;
@@ -61,6 +63,23 @@ fn main() {
         .to_string()
     });
     println!("cargo:rustc-env=KILN_RUNNER_MAX_LAYERS={max_layers}");
+    // The training runner's statics: its arena (`kiln fit --qemu` gives the model's
+    // TRAIN_ARENA_BYTES) and the room for the trained weights (the model's weight bytes).
+    for (var, [mps2, lm3s, microbit]) in [
+        ("KILN_TRAIN_ARENA_BYTES", [1 << 20, 24 * 1024, 4 * 1024]),
+        ("KILN_TRAIN_WEIGHT_BYTES", [1 << 20, 8 * 1024, 1024]),
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+        let bytes = env::var(var).unwrap_or_else(|_| {
+            match board {
+                "mps2-an386" => mps2,
+                "lm3s6965evb" => lm3s,
+                _ => microbit,
+            }
+            .to_string()
+        });
+        println!("cargo:rustc-env={var}={bytes}");
+    }
     println!("cargo:rustc-cfg=kiln_board=\"{board}\"");
     check_cfg();
     if env::var_os("CARGO_FEATURE_DEFMT").is_some() {

@@ -19,6 +19,9 @@ const KIT: &[&str] = &[
     "firmware-examples/src",
     "firmware-examples/models/Cargo.toml",
     "firmware-examples/models/src",
+    // A member of the firmware workspace: cargo reads its manifest for any build there.
+    "firmware-examples/fine-tune/Cargo.toml",
+    "firmware-examples/fine-tune/build.rs",
     "firmware-examples/insn-count-plugin/Cargo.toml",
     "firmware-examples/insn-count-plugin/Cargo.lock",
     "firmware-examples/insn-count-plugin/.cargo/config.toml",

@@ -46,7 +46,8 @@ cargo test --quiet -p kiln --no-default-features --features format,dense,activat
 cargo test --quiet -p kiln --features fast-math --lib
 
 step "tests"
-cargo test --workspace
+# QEMU is installed above: the tests that train on it (tests/tests/fit_qemu.rs) must not skip.
+KILN_REQUIRE_QEMU=1 cargo test --workspace
 # Kernels must not panic on broken slice contracts in release builds, where the
 # debug_assert!s that catch them in the tests above are gone.
 cargo test --quiet -p kiln --release --lib kernels::release_contract_tests
@@ -76,6 +77,17 @@ for model in sequential/cnn functional/two_io; do
         for ((j = 0; j < outs; j++)); do cmp "$work/host$j.npy" "$work/$board$j.npy"; done
         echo "$model on $board: $(grep -o 'predict executed [0-9]* instructions' "$work/$board.log"), bit-identical"
     done
+done
+
+step "kiln fit --qemu writes the weights kiln fit writes (Cortex-M4F and Cortex-M3)"
+dir=tests/fixtures/fit/mlp_cce_probs_momentum
+flags=(--x "$dir/x.npy" --y "$dir/y.npy" --batch-size 4 --epochs 2 --no-shuffle)
+"$kiln" fit "$dir/model.keras" "${flags[@]}" -o "$work/fit_host.kiln" --history "$work/fit_host.json" >/dev/null
+for board in m4 m3; do
+    "$kiln" fit "$dir/model.keras" "${flags[@]}" -o "$work/fit_$board.kiln" --history "$work/fit_$board.json" --qemu "$board" >"$work/fit_$board.log"
+    cmp "$work/fit_host.kiln" "$work/fit_$board.kiln"
+    cmp "$work/fit_host.json" "$work/fit_$board.json"
+    echo "fit on $board: $(grep -o '[0-9]* instructions per step' "$work/fit_$board.log"), bit-identical"
 done
 
 step "int8 .tflite models on QEMU give LiteRT's reference bits (and kiln predict's)"

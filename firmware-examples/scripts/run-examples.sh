@@ -9,7 +9,10 @@
 # Each example runs twice per board: "blob" (the default build: the model is a blob in
 # flash, loaded with kiln::format::load) and "api" (--no-default-features --features
 # examples: the model is built in the firmware with kiln's API); and once more as a blob
-# through the runner.
+# through the runner. fine_tune (the fine-tune package: kiln's fit on the device) runs as
+# blob and api too; its measured region is the whole fit, and its expected lines are
+# checked (the loss falls, the accuracy on the user samples goes from 1/3 to 1, the frozen
+# layers are unchanged, a too small arena is refused).
 # Then prints a table: section sizes (size -A), stack high-water mark, arena, instructions
 # per inference. Exits non-zero if anything failed.
 #
@@ -52,6 +55,10 @@ for b in "${boards[@]}"; do
     mkdir -p "$work/api-$target"
     for ex in "${examples[@]}"; do cp "target/$target/release/$ex" "$work/api-$target/$ex"; done
     cargo build --quiet --release --target "$target" --bins
+    # fine_tune is a package of its own (kiln's training, its model's op families only).
+    cargo build --quiet --release --target "$target" -p fine-tune --no-default-features
+    cp "target/$target/release/fine_tune" "$work/api-$target/fine_tune"
+    cargo build --quiet --release --target "$target" -p fine-tune
 done
 cargo build --quiet -p kiln-example-models --example host --target "$host"
 host_bin="$here/target/$host/debug/examples/host"
@@ -60,6 +67,7 @@ for ex in "${examples[@]}"; do
     "$host_bin" run "$ex" >"$work/$ex.host"
     "$host_bin" export "$ex" "$work/blobs" >/dev/null
 done
+"$host_bin" run fine_tune >"$work/fine_tune.host"
 echo "built in $(elapsed "$t_build") s"
 
 # The lines the firmware prints that the host does not.
@@ -143,6 +151,42 @@ for b in "${boards[@]}"; do
         fi
     done
 done
+
+echo "== fine_tune (kiln's fit on the device: the frozen features in flash, the head trained)"
+# The lines the example must print, whatever the board (the bits are checked against the host).
+fine_tune_expected=(
+    '^a [0-9]*-byte arena is refused: compile needs [0-9]* bytes once aligned \(declare [0-9]*\)$'
+    '^before fine-tuning: loss 1\.0915 \(0x[0-9a-f]{8}\), accuracy 0\.3333 on the 12 user samples$'
+    '^fit: 45 SGD steps '
+    '^after fine-tuning: loss 0\.00[0-9]* \(0x[0-9a-f]{8}\), accuracy 1\.0000 on the 12 user samples$'
+    '^frozen layers: 344 weights unchanged'
+    '^head: 27 trained weights, FNV-1a 0x[0-9a-f]{8}$'
+    '^fine_tune: ok$'
+)
+for b in "${boards[@]}"; do
+    board="${b%%:*}"; target="${b#*:}"
+    for variant in blob api; do
+        if [ "$variant" = blob ]; then elf="target/$target/release/fine_tune"; else elf="$work/api-$target/fine_tune"; fi
+        name="$board-fine_tune-$variant"
+        if run "$board" "$elf" "$name"; then
+            if diff <(grep -Ev "$board_lines" "$work/$name.out") "$work/fine_tune.host" >"$work/$name.diff"; then
+                bits="same"
+            else
+                bits="DIFFERENT"; fail "$name: outputs differ from the host's (see $work/$name.diff)"
+            fi
+            for line in "${fine_tune_expected[@]}"; do
+                grep -Eq "$line" "$work/$name.out" || fail "$name: no line matching '$line'"
+            done
+            steps="$(sed -n 's/^fit: \([0-9]*\) SGD steps.*/\1/p' "$work/$name.out")"
+            stack="$(sed -n 's/^stack: \([0-9]*\) bytes.*/\1/p' "$work/$name.out")"
+            arena="$(sed -n 's/^training arena: \([0-9]*\) bytes (TRAIN_ARENA_BYTES), lower bound \([0-9]*\).*/\1\/\2/p' "$work/$name.out")"
+            per_step="-"; [ -n "$steps" ] && [ "$count" != "-" ] && per_step=$((count / steps))
+            [ "$variant" = blob ] &&
+                echo "--- fine_tune on $board: fit $count instructions, $steps steps, $per_step per SGD step; $(grep -E '^(before|after) fine-tuning' "$work/$name.out" | sed 's/ on the 12 user samples//' | tr '\n' ';')"
+            rows+=("fine_tune($variant) $board $(sizes "$elf") $stack $arena $count $bits per-step=$per_step")
+        fi
+    done
+done
 echo "ran in $(elapsed "$t_run") s"
 
 echo "== with_alloc (embedded-alloc for the application, kiln allocation-free)"
@@ -160,7 +204,7 @@ for b in "${boards[@]}"; do
 done
 
 echo
-echo "== results (sizes in bytes from size -A; arena = planned/lower bound; instructions = one predict between the markers, -icount shift=0)"
+echo "== results (sizes in bytes from size -A; arena = planned/lower bound; instructions = one predict between the markers, -icount shift=0; fine_tune: the training arena, and the whole fit)"
 printf '%-18s %-12s %8s %8s %6s %8s %7s %11s %13s %s\n' \
     example board .text .rodata .data .bss stack arena instructions host-bits
 for r in "${rows[@]}"; do

@@ -104,6 +104,48 @@ pub extern "C" fn kiln_marker_end() {
 }
 
 extern "C" {
+    // memory/common.x: the free flash after the program.
+    static mut __kiln_blob_start: u8;
+    static __kiln_blob_end: u8;
+}
+
+/// Whether [`free_flash`] has handed the region out.
+static FREE_FLASH_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The flash the program does not use (`memory/common.x`: `__kiln_blob_start` to the
+/// end of flash), where the runners have the host write a blob and its data through
+/// semihosting, as a flashing tool would. Handed out once: `None` on a second call.
+pub fn free_flash() -> Option<&'static mut [u8]> {
+    // A load and a store, not a swap: ARMv6-M has no read-modify-write atomics, and the
+    // firmware runs no interrupt handler that could call this in between.
+    if FREE_FLASH_TAKEN.load(Ordering::Relaxed) {
+        return None;
+    }
+    FREE_FLASH_TAKEN.store(true, Ordering::Relaxed);
+    let start = core::ptr::addr_of_mut!(__kiln_blob_start);
+    let end = core::ptr::addr_of!(__kiln_blob_end) as usize;
+    let len = end.saturating_sub(start as usize);
+    // SAFETY: the linker script reserves [__kiln_blob_start, __kiln_blob_end) in flash for
+    // this and places nothing there; the flag above hands it out once, so the slice is the
+    // only reference to it. The host fills it (semihosting writes reach flash like a
+    // debugger's); the firmware only reads it.
+    Some(unsafe { core::slice::from_raw_parts_mut(start, len) })
+}
+
+/// A decimal number from a build-time environment variable (`env!`), at compile time.
+pub const fn parse_usize(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut value = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(bytes[i].is_ascii_digit(), "a build-time number is decimal");
+        value = value * 10 + (bytes[i] - b'0') as usize;
+        i += 1;
+    }
+    value
+}
+
+extern "C" {
     // From cortex-m-rt's link.x: the stack grows down from `_stack_start` to `_stack_end`.
     static _stack_start: u32;
     static _stack_end: u32;

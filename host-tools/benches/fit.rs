@@ -45,11 +45,6 @@ fn fit(c: &mut Criterion) {
     for (i, row) in y.chunks_mut(10).enumerate() {
         row[i * 7 % 10] = 1.0;
     }
-    let compile = Compile::new(Sgd::new(0.01).momentum(0.9))
-        .loss(Loss::CategoricalCrossentropy { from_logits: false });
-    let plan = model.train_plan(&compile).unwrap();
-    let mut arena = vec![0u8; plan.train_arena_bytes()];
-    let mut trainer = model.compile(compile, &mut arena).unwrap();
     let options = FitOptions {
         batch_size: 32,
         epochs: 1,
@@ -58,13 +53,27 @@ fn fit(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("fit");
     group.sample_size(20);
-    group.bench_function("mlp_784_128_10_epoch", |b| {
-        b.iter(|| {
-            trainer
-                .fit(&[black_box(&x)], &[&y], &options, None, &mut ())
-                .unwrap()
-        })
-    });
+    // The host's way (`kiln fit`): each batch at once; and a device's: one sample at a
+    // time. The same bits.
+    for (name, whole) in [
+        ("mlp_784_128_10_epoch", true),
+        ("mlp_784_128_10_epoch_one_sample_at_a_time", false),
+    ] {
+        let compile = Compile::new(Sgd::new(0.01).momentum(0.9))
+            .loss(Loss::CategoricalCrossentropy { from_logits: false })
+            .batch_size(32)
+            .whole_batch(whole);
+        let plan = model.train_plan(&compile).unwrap();
+        let mut arena = vec![0u8; plan.train_arena_bytes()];
+        let mut trainer = model.compile(compile, &mut arena).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                trainer
+                    .fit(&[black_box(&x)], &[&y], &options, None, &mut ())
+                    .unwrap()
+            })
+        });
+    }
     group.finish();
 }
 

@@ -392,3 +392,56 @@ fn fit_writes_a_keras_file_with_the_trained_weights_and_the_optimizer_state() {
         "{err}"
     );
 }
+
+#[test]
+fn validation_data_gives_val_logs_that_are_evaluate_after_each_epoch() {
+    let case = "mlp_mse";
+    let dir = fixture(case);
+    let (out, history, curves) = (temp("val.kiln"), temp("val.json"), temp("val.svg"));
+    let (x, y) = (s(&dir.join("x.npy")), s(&dir.join("y.npy")));
+    let text = ok(&fit(
+        case,
+        &out,
+        &[
+            "--validation-x",
+            &x,
+            "--validation-y",
+            &y,
+            "--history",
+            &s(&history),
+            "--plot",
+            &s(&curves),
+        ],
+    ));
+    assert!(text.contains(" - val_loss: "), "{text}");
+    let h = json(&history);
+    let keys: Vec<String> = h.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["loss", "mae", "val_loss", "val_mae"]);
+    // The last val_loss is evaluate on the trained model (the fixture's batch size, 4).
+    let evaluated = ok(&kiln(&[
+        "evaluate",
+        &s(&out),
+        "--x",
+        &x,
+        "--y",
+        &y,
+        "--loss",
+        "mse",
+        "--batch-size",
+        "4",
+    ]));
+    let loss: f64 = evaluated
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("loss: ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(h["val_loss"][1].as_f64().unwrap() as f32, loss as f32);
+    let svg = std::fs::read_to_string(&curves).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("val_loss"),
+        "the plot draws the validation curve"
+    );
+}

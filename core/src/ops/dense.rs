@@ -120,6 +120,11 @@ impl Op for Dense {
     }
 
     #[cfg(feature = "training")]
+    fn batches_as_rows(&self) -> bool {
+        true
+    }
+
+    #[cfg(feature = "training")]
     fn backward(&self) -> Option<super::Backward> {
         Some(super::Backward {
             output: Some(backward::output),

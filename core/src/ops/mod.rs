@@ -210,6 +210,14 @@ pub trait Op {
         false
     }
 
+    /// True when the layer computes each row of its last axis on its own (Dense): the
+    /// samples of a batch can then go through it as one tensor of more rows, with the
+    /// same arithmetic (the host trains so, a batch at a time).
+    #[cfg(feature = "training")]
+    fn batches_as_rows(&self) -> bool {
+        false
+    }
+
     /// Floats of scratch the backward pass needs for a call on `input` giving `output`
     /// (both one sample), beyond the largest tensor of the model.
     #[cfg(feature = "training")]

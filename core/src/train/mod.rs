@@ -86,6 +86,7 @@ pub struct Compile {
     /// More losses, weights or metrics than fit: `compile` refuses it.
     overflow: Option<&'static str>,
     batch_size: usize,
+    whole_batch: bool,
 }
 
 impl Compile {
@@ -98,7 +99,21 @@ impl Compile {
             metrics: heapless::Vec::new(),
             overflow: None,
             batch_size: 32,
+            whole_batch: false,
         }
+    }
+
+    /// Hold the whole batch (of up to [`Compile::batch_size`] samples) in the arena and
+    /// run it layer by layer: faster where memory is plenty (a host: a Dense then takes
+    /// the batch as one matrix), with the same bits as one sample at a time.
+    pub fn whole_batch(mut self, whole_batch: bool) -> Self {
+        self.whole_batch = whole_batch;
+        self
+    }
+
+    /// True when the arena holds the whole batch (see [`Compile::whole_batch`]).
+    pub fn holds_whole_batch(&self) -> bool {
+        self.whole_batch
     }
 
     /// The largest batch `fit` and `train_on_batch` will be given (Keras's default 32).

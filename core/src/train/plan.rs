@@ -49,6 +49,9 @@ pub struct TrainPlan<S: Storage> {
     pub(crate) stats_at: S::List<Option<u32>>,
     /// Floats of the statistics region.
     pub(crate) stats: usize,
+    /// Floats of each of the two buffers a batch's tensors are gathered into (0 for one
+    /// sample at a time).
+    pub(crate) gather: usize,
     pub(crate) lower_bound: usize,
 }
 
@@ -82,7 +85,7 @@ impl<S: Storage> TrainPlan<S> {
     /// Bytes of scratch (two buffers as long as the largest tensor, one for the layers'
     /// backward passes) and of batch statistics.
     pub fn scratch_bytes(&self) -> usize {
-        (2 * self.scratch + self.work + self.stats) * 4
+        (2 * self.scratch + self.work + self.stats + 2 * self.gather) * 4
     }
 
     /// Samples the arena holds at once: 1 (the arena does not grow with the batch), or
@@ -294,7 +297,27 @@ impl<'w, S: Storage> Graph<'w, S> {
             }
         }
         let inference = planner::plan(self, &inference_shapes, Some(false))?;
-        let lower_bound = (saved + live).max(inference.lower_bound);
+        // A layer that normalizes with the batch's statistics needs every sample's input
+        // and output at once.
+        let mut batch_held = 0usize;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if stats_at.get(i).copied().flatten().is_none() {
+                continue;
+            }
+            let bytes = |n: usize| {
+                train_shapes
+                    .get(n)
+                    .and_then(|s| s.sample_elements())
+                    .unwrap_or(0)
+                    * 4
+            };
+            let input = node
+                .inputs
+                .first()
+                .map_or(0, |&n| bytes(self.resolve(n) as usize));
+            batch_held += (lanes - 1) * (input + bytes(i));
+        }
+        let lower_bound = (saved + live).max(inference.lower_bound) + batch_held;
         Ok(TrainPlan {
             ram_at,
             grad_at,
@@ -308,6 +331,11 @@ impl<'w, S: Storage> Graph<'w, S> {
             lanes,
             stats_at,
             stats,
+            gather: if compile.holds_whole_batch() && lanes > 1 {
+                largest * lanes
+            } else {
+                0
+            },
             lower_bound,
         })
     }

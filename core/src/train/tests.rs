@@ -10,7 +10,7 @@ use crate::{Activation, Fixed, Sequential};
 use std::vec;
 use std::vec::Vec;
 
-type Model = Sequential<'static, Fixed<8>>;
+type Model = Sequential<'static, Fixed<16>>;
 
 fn mlp() -> (Model, Vec<f32>) {
     let mut m = Model::new();
@@ -37,33 +37,36 @@ fn cnn() -> (Model, Vec<f32>) {
     (m, w)
 }
 
+type G = crate::Graph<'static, Fixed<16>>;
+
 /// The pre-update loss of one step on `(x, y)` with weights `w` (a fresh trainer, so
 /// the same Dropout mask every time).
-fn loss(m: &Model, w: &[f32], x: &[f32], y: &[f32], compile: &Compile) -> f32 {
+fn loss(m: &G, w: &[f32], x: &[&[f32]], y: &[f32], compile: &Compile) -> f32 {
     let mut m = m.clone();
     let w: &'static [f32] = std::boxed::Box::leak(w.to_vec().into_boxed_slice());
     m.set_weights(w).unwrap();
     let mut arena = vec![0u8; m.train_plan(compile).unwrap().train_arena_bytes()];
     let mut t = m.compile(compile.clone(), &mut arena).unwrap();
-    t.train_on_batch(&Data { x: &[x], y: &[y] }).unwrap().loss
+    t.train_on_batch(&Data { x, y: &[y] }).unwrap().loss
 }
 
 /// The gradient, from one SGD step of learning rate 1: `w - w'`.
-fn gradient(m: &Model, w: &[f32], x: &[f32], y: &[f32], loss_fn: Loss) -> Vec<f32> {
+fn gradient(m: &G, w: &[f32], x: &[&[f32]], y: &[f32], loss_fn: Loss) -> Vec<f32> {
     let mut m = m.clone();
     let w: &'static [f32] = std::boxed::Box::leak(w.to_vec().into_boxed_slice());
     m.set_weights(w).unwrap();
     let compile = Compile::new(Sgd::new(1.0)).loss(loss_fn);
     let mut arena = vec![0u8; m.train_plan(&compile).unwrap().train_arena_bytes()];
     let mut t = m.compile(compile, &mut arena).unwrap();
-    t.train_on_batch(&Data { x: &[x], y: &[y] }).unwrap();
+    t.train_on_batch(&Data { x, y: &[y] }).unwrap();
     let mut after = vec![0f32; w.len()];
     t.write_weights(bytemuck::cast_slice_mut(&mut after))
         .unwrap();
     w.iter().zip(&after).map(|(a, b)| a - b).collect()
 }
 
-fn check(m: &Model, w: &[f32], x: &[f32], y: &[f32], loss_fn: Loss) {
+/// The trainer's gradient of every weight against central differences of its loss.
+fn check_graph(m: &G, w: &[f32], x: &[&[f32]], y: &[f32], loss_fn: Loss) {
     let g = gradient(m, w, x, y, loss_fn);
     let compile = Compile::new(Sgd::new(0.0)).loss(loss_fn);
     for i in 0..w.len() {
@@ -80,6 +83,22 @@ fn check(m: &Model, w: &[f32], x: &[f32], y: &[f32], loss_fn: Loss) {
             g[i]
         );
     }
+}
+
+fn check(m: &Model, w: &[f32], x: &[f32], y: &[f32], loss_fn: Loss) {
+    check_graph(m.graph(), w, &[x], y, loss_fn);
+}
+
+/// Weights in a small range, different for each index.
+fn weights(n: usize) -> Vec<f32> {
+    (0..n).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.08).collect()
+}
+
+/// Inputs away from zero (no kink of a relu on the way exactly at 0).
+fn inputs(n: usize, seed: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i + seed) * 5 % 11) as f32 - 5.2) * 0.2)
+        .collect()
 }
 
 #[test]
@@ -227,4 +246,102 @@ fn compile_refuses_what_cannot_train_before_any_step() {
         m.compile(compile, &mut small),
         Err(Error::ArenaTooSmall { .. })
     ));
+}
+
+#[test]
+fn separable_and_depthwise_convolutions_and_spatial_layers_have_the_gradient_of_their_loss() {
+    use crate::layers::{
+        AveragePooling2D, Cropping2D, DepthwiseConv2D, GlobalAveragePooling2D, SeparableConv2D,
+        UpSampling2D, ZeroPadding2D,
+    };
+    let mut m = Model::new();
+    m.add(Input::new(&[4, 4, 2])).unwrap();
+    m.add(ZeroPadding2D::new([[1, 0], [0, 1]])).unwrap();
+    m.add(
+        SeparableConv2D::new(2, [3, 3])
+            .depth_multiplier(2)
+            .activation(Activation::Gelu { approximate: false }),
+    )
+    .unwrap();
+    m.add(Cropping2D::new([[0, 1], [1, 0]])).unwrap();
+    m.add(UpSampling2D::new([2, 2])).unwrap();
+    m.add(DepthwiseConv2D::new([2, 2]).activation(Activation::Tanh))
+        .unwrap();
+    m.add(AveragePooling2D::new([2, 2])).unwrap();
+    m.add(GlobalAveragePooling2D::new()).unwrap();
+    let n = m.graph().weight_bytes() / 4;
+    let x = inputs(2 * 32, 1);
+    check(
+        &m,
+        &weights(n),
+        &x,
+        &[0.3, -0.2, 0.1, 0.4],
+        Loss::MeanSquaredError,
+    );
+}
+
+#[test]
+fn merges_and_concatenate_have_the_gradient_of_their_loss() {
+    use crate::layers::{Add, Concatenate, Maximum, Multiply, Subtract};
+    let mut f = crate::Functional::<Fixed<16>>::new();
+    let a = f.input(Input::new(&[3])).unwrap();
+    let b = f.input(Input::new(&[3])).unwrap();
+    let da = f
+        .call(Dense::new(3).activation(Activation::Tanh), &[a])
+        .unwrap();
+    let db = f.call(Dense::new(3), &[b]).unwrap();
+    let sum = f.call(Add, &[da, db]).unwrap();
+    let product = f.call(Multiply, &[sum, da]).unwrap();
+    let difference = f.call(Subtract, &[product, db]).unwrap();
+    let max = f.call(Maximum, &[difference, da]).unwrap();
+    let both = f.call(Concatenate::new(), &[max, sum]).unwrap();
+    let y = f
+        .call(Dense::new(2).activation(Activation::Softmax), &[both])
+        .unwrap();
+    let g = f.model(&[a, b], &[y]).unwrap();
+    let n = g.weight_bytes() / 4;
+    let (x0, x1) = (inputs(6, 2), inputs(6, 7));
+    check_graph(
+        &g,
+        &weights(n),
+        &[&x0, &x1],
+        &[1.0, 0.0, 0.0, 1.0],
+        Loss::CategoricalCrossentropy { from_logits: false },
+    );
+}
+
+#[test]
+fn batch_normalization_in_training_has_the_gradient_of_the_batch_loss() {
+    use crate::layers::BatchNormalization;
+    let mut m = Model::new();
+    m.add(Input::new(&[3])).unwrap();
+    m.add(Dense::new(4)).unwrap();
+    m.add(BatchNormalization::new()).unwrap();
+    m.add(Dense::new(2)).unwrap();
+    // gamma ~1, moving variance 1 (the moving statistics are not used in training).
+    let mut w = weights(3 * 4 + 4 + 4 * 4 + 4 * 2 + 2);
+    for i in 0..4 {
+        w[16 + i] = 1.0 + 0.1 * i as f32; // gamma
+        w[28 + i] = 1.0; // moving_variance
+    }
+    let x = inputs(5 * 3, 3);
+    let y = inputs(5 * 2, 4);
+    // Only the trainable ones are checked: the moving statistics change, but not by SGD.
+    let g = gradient(m.graph(), &w, &[&x], &y, Loss::MeanSquaredError);
+    let compile = Compile::new(Sgd::new(0.0)).loss(Loss::MeanSquaredError);
+    for i in (0..w.len()).filter(|i| !(24..32).contains(i)) {
+        let h = 1e-2f32;
+        let (mut plus, mut minus) = (w.clone(), w.clone());
+        plus[i] += h;
+        minus[i] -= h;
+        let numeric = (loss(m.graph(), &plus, &[&x], &y, &compile)
+            - loss(m.graph(), &minus, &[&x], &y, &compile))
+            / (2.0 * h);
+        let tolerance = 2e-3 + 3e-2 * numeric.abs().max(g[i].abs());
+        assert!(
+            (g[i] - numeric).abs() <= tolerance,
+            "weight {i}: gradient {} vs finite differences {numeric}",
+            g[i]
+        );
+    }
 }

@@ -196,6 +196,7 @@ struct Parts<'p> {
     activation_gradients: &'p mut [f32],
     scratch: [&'p mut [f32]; 3],
     stats: &'p mut [f32],
+    gather: [&'p mut [f32]; 2],
 }
 
 fn take<'p>(rest: &mut &'p mut [u8], bytes: usize) -> &'p mut [u8] {
@@ -291,6 +292,8 @@ fn parts<'p, S: Storage>(p: &TrainPlan<S>, arena: &'p mut [u8]) -> Parts<'p> {
     let s1 = floats(take(&mut rest, p.work * 4));
     let s2 = floats(take(&mut rest, p.scratch * 4));
     let stats = floats(take(&mut rest, p.stats * 4));
+    let g0 = floats(take(&mut rest, p.gather * 4));
+    let g1 = floats(take(&mut rest, p.gather * 4));
     Parts {
         weights,
         gradients,
@@ -299,6 +302,7 @@ fn parts<'p, S: Storage>(p: &TrainPlan<S>, arena: &'p mut [u8]) -> Parts<'p> {
         activation_gradients,
         scratch: [s0, s1, s2],
         stats,
+        gather: [g0, g1],
     }
 }
 
@@ -546,6 +550,7 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
             activation_gradients,
             mut scratch,
             stats,
+            mut gather,
         } = parts(plan, self.arena);
         gradients.fill(0.0);
         let mut sums = BatchSums::default();
@@ -584,6 +589,10 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
                         [&mut **a, &mut **b, &mut **c]
                     },
                     stats: &mut *stats,
+                    gather: {
+                        let [a, b] = &mut gather;
+                        [&mut **a, &mut **b]
+                    },
                 };
                 pass.forward();
                 pass.activation_gradients.fill(0.0);
@@ -808,6 +817,8 @@ struct Pass<'p, 'w, 't, S: Storage> {
     activation_gradients: &'p mut [f32],
     scratch: [&'p mut [f32]; 3],
     stats: &'p mut [f32],
+    /// Where a batch's tensors are gathered for a layer that takes it as rows.
+    gather: [&'p mut [f32]; 2],
 }
 
 impl<S: Storage> Pass<'_, '_, '_, S> {
@@ -850,6 +861,10 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         for (k, placed) in self.prepared.steps.iter().enumerate() {
             if self.batch_step(placed) {
                 self.batch_forward(placed);
+                continue;
+            }
+            if self.rows_step(placed) {
+                self.rows_forward(placed);
                 continue;
             }
             for lane in 0..self.lanes {
@@ -915,6 +930,177 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
                 dest.copy_from_slice(bytemuck::cast_slice(values));
             }
         }
+    }
+
+    /// A layer that takes the batch's samples as rows of one tensor, when the lanes hold
+    /// a batch.
+    fn rows_step(&self, placed: &crate::runtime::prepare::Placed<'_, S>) -> bool {
+        self.lanes > 1
+            && self.plan.gather > 0
+            && placed.inputs.len() == 1
+            && matches!(placed.step.run, crate::ops::Run::Compute(_))
+            && self
+                .graph
+                .nodes
+                .get(placed.node as usize)
+                .and_then(|n| self.graph.layer(n.layer))
+                .is_some_and(|l| l.kind.op().batches_as_rows())
+    }
+
+    /// Copies `source` (an arena placement or the model input) of every lane into `to`,
+    /// one after the other; returns the values per lane.
+    fn gather_values(&self, source: &Source, to: &mut [f32]) -> usize {
+        let lane_bytes = self.lane_bytes();
+        let mut per = 0;
+        for lane in 0..self.lanes {
+            let bytes = match *source {
+                Source::Caller { .. } => input_bytes(self.data, source, self.sample(lane)),
+                Source::Arena { offset, bytes } => {
+                    let at = lane * lane_bytes + offset;
+                    self.activations.get(at..at + bytes).unwrap_or(&[])
+                }
+            };
+            let values: &[f32] = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
+            per = values.len();
+            if let Some(dest) = to.get_mut(lane * per..(lane + 1) * per) {
+                dest.copy_from_slice(values);
+            }
+        }
+        per
+    }
+
+    /// The step on every lane's input at once, as rows.
+    fn rows_forward(&mut self, placed: &crate::runtime::prepare::Placed<'_, S>) {
+        let crate::ops::Run::Compute(f) = placed.step.run else {
+            return;
+        };
+        let Some(source) = placed.inputs.first() else {
+            return;
+        };
+        let x = core::mem::take(&mut self.gather[0]);
+        let y = core::mem::take(&mut self.gather[1]);
+        let per = self.gather_values(source, x);
+        let lanes = self.lanes;
+        let n = placed.output.bytes / 4;
+        if let (Some(xs), Some(ys)) = (x.get(..lanes * per), y.get_mut(..lanes * n)) {
+            let mut rng = SmallRng::new(0);
+            let mut rand = Rand {
+                rng: &mut rng,
+                call_seed: self.call_seed,
+            };
+            f(&placed.step.args, &[xs], ys, &mut rand);
+            let lane_bytes = self.lane_bytes();
+            for lane in 0..lanes {
+                let at = lane * lane_bytes + placed.output.offset;
+                if let (Some(dest), Some(values)) = (
+                    self.activations.get_mut(at..at + n * 4),
+                    ys.get(lane * n..(lane + 1) * n),
+                ) {
+                    dest.copy_from_slice(bytemuck::cast_slice(values));
+                }
+            }
+        }
+        self.gather = [x, y];
+    }
+
+    /// The step's backward pass on every lane at once, as rows.
+    fn rows_backward(
+        &mut self,
+        placed: &crate::runtime::prepare::Placed<'_, S>,
+        back: crate::ops::Backward,
+        k: usize,
+        gradients: &mut [f32],
+    ) {
+        let graph = self.graph;
+        let plan = self.plan;
+        let node_id = placed.node as usize;
+        let (Some(node), Some(source), Some(grad_at)) = (
+            graph.nodes.get(node_id),
+            placed.inputs.first(),
+            plan.grad_at.get(node_id).copied().flatten(),
+        ) else {
+            return;
+        };
+        let (lanes, lane_floats, lane_bytes) = (self.lanes, self.lane_floats(), self.lane_bytes());
+        let n = placed.output.bytes / 4;
+        let x = core::mem::take(&mut self.gather[0]);
+        let y = core::mem::take(&mut self.gather[1]);
+        let per = self.gather_values(source, x);
+        let output = Source::Arena {
+            offset: placed.output.offset,
+            bytes: placed.output.bytes,
+        };
+        self.gather_values(&output, y);
+        let [d, work, dx] = &mut self.scratch;
+        let grad_at = grad_at as usize / 4;
+        for lane in 0..lanes {
+            let at = lane * lane_floats + grad_at;
+            if let (Some(dest), Some(g)) = (
+                d.get_mut(lane * n..(lane + 1) * n),
+                self.activation_gradients.get(at..at + n),
+            ) {
+                dest.copy_from_slice(g);
+            }
+        }
+        let (Some(xs), Some(ys), Some(ds)) = (
+            x.get(..lanes * per),
+            y.get(..lanes * n),
+            d.get_mut(..lanes * n),
+        ) else {
+            self.gather = [x, y];
+            return;
+        };
+        let inputs = [xs];
+        let rng = SmallRng::new(k as u64);
+        if let Some(f) = back.output {
+            let saved = Saved {
+                inputs: &inputs,
+                output: ys,
+                rng: rng.clone(),
+                work: &[],
+            };
+            f(&placed.step.args, &saved, ds, work);
+        }
+        let saved = Saved {
+            inputs: &inputs,
+            output: ys,
+            rng,
+            work,
+        };
+        if let (Some(f), Some(at)) = (
+            back.weights,
+            plan.ram_at.get(node.layer as usize).copied().flatten(),
+        ) {
+            let floats: usize = graph
+                .layer_weights(node.layer)
+                .iter()
+                .map(|w| w.elements())
+                .sum();
+            let at = at as usize / 4;
+            if let Some(dw) = gradients.get_mut(at..at + floats) {
+                f(&placed.step.args, &saved, ds, dw);
+            }
+        }
+        let target = graph.resolve(node.inputs.first().copied().unwrap_or(0)) as usize;
+        if let (Some(input_at), Some(dxs)) = (
+            plan.grad_at.get(target).copied().flatten(),
+            dx.get_mut(..lanes * per),
+        ) {
+            (back.input)(&placed.step.args, &saved, 0, ds, dxs);
+            for lane in 0..lanes {
+                let at = lane * lane_floats + input_at as usize / 4;
+                if let (Some(dest), Some(src)) = (
+                    self.activation_gradients.get_mut(at..at + per),
+                    dxs.get(lane * per..(lane + 1) * per),
+                ) {
+                    for (a, &b) in dest.iter_mut().zip(src) {
+                        *a += b;
+                    }
+                }
+            }
+        }
+        let _ = lane_bytes;
+        self.gather = [x, y];
     }
 
     fn backward_of(&self, node: usize) -> Option<crate::ops::Backward> {
@@ -1002,6 +1188,10 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
             };
             if self.batch_step(placed) {
                 self.batch_backward(placed, back, gradients);
+                continue;
+            }
+            if self.rows_step(placed) {
+                self.rows_backward(placed, back, k, gradients);
                 continue;
             }
             for lane in 0..self.lanes {

@@ -8,7 +8,7 @@
 //! cargo run -p kiln-example-models --example host --target $HOST -- export sine DIR
 //! ```
 
-use kiln_example_models::{cnn, sine, two_inputs, Board};
+use kiln_example_models::{cnn, fine_tune, sine, two_inputs, Board};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -32,6 +32,12 @@ fn run(name: &str) -> Result<(), String> {
         "cnn" => cnn::build()
             .map_err(Into::into)
             .and_then(|m| cnn::run(&mut Host, &m, &mut arena[..cnn::ARENA_BYTES])),
+        // The training arena as the firmware declares it: TRAIN_ARENA_BYTES of the plan.
+        "fine_tune" => fine_tune::build().map_err(Into::into).and_then(|m| {
+            let bytes = m.train_plan(&fine_tune::compile())?.train_arena_bytes();
+            let mut weights = vec![0u8; fine_tune::WEIGHT_BYTES];
+            fine_tune::run(&mut Host, &m, &mut arena[..bytes], &mut weights)
+        }),
         _ => return Err(format!("no example '{name}'")),
     }
     .map_err(|e| e.to_string())
@@ -86,7 +92,7 @@ fn main() -> ExitCode {
                 _ => Err(format!("no example '{name}'")),
             }
         }
-        _ => Err("usage: host [run] sine|two_inputs|cnn | host export NAME DIR".into()),
+        _ => Err("usage: host [run] sine|two_inputs|cnn|fine_tune | host export NAME DIR".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

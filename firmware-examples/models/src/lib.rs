@@ -7,8 +7,13 @@
 //! can be compared bit for bit (`scripts/run-examples.sh` does).
 #![no_std]
 
+#[cfg(feature = "inference")]
 pub mod cnn;
+#[cfg(feature = "train")]
+pub mod fine_tune;
+#[cfg(feature = "inference")]
 pub mod sine;
+#[cfg(feature = "inference")]
 pub mod two_inputs;
 
 use core::fmt;
@@ -65,6 +70,21 @@ pub fn print_summary<S: kiln::Storage>(
         .summary(&summary_options(), &mut |line| {
             board.print(format_args!("{line}"))
         })
+        .map_err(Error::from)
+}
+
+/// Prints `model.summary(show_trainable=…)` line by line.
+pub fn print_summary_with<S: kiln::Storage>(
+    board: &mut dyn Board,
+    model: &Graph<'_, S>,
+    show_trainable: bool,
+) -> Result<(), Error> {
+    let options = SummaryOptions {
+        show_trainable,
+        ..summary_options()
+    };
+    model
+        .summary(&options, &mut |line| board.print(format_args!("{line}")))
         .map_err(Error::from)
 }
 

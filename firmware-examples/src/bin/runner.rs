@@ -73,23 +73,7 @@ const _: () = assert!(
 /// built (`kiln run` gives the model's own), else 128 on the mps2-an386 (4 MiB of RAM),
 /// 16 on the lm3s6965evb (64 KiB) and 8 on the microbit (16 KiB).
 #[cfg_attr(feature = "baseline", allow(dead_code))]
-const MAX_LAYERS: usize = parse_usize(env!("KILN_RUNNER_MAX_LAYERS"));
-
-#[cfg_attr(feature = "baseline", allow(dead_code))]
-const fn parse_usize(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let mut value = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        assert!(
-            bytes[i].is_ascii_digit(),
-            "KILN_RUNNER_MAX_LAYERS is a number"
-        );
-        value = value * 10 + (bytes[i] - b'0') as usize;
-        i += 1;
-    }
-    value
-}
+const MAX_LAYERS: usize = kiln_firmware_examples::parse_usize(env!("KILN_RUNNER_MAX_LAYERS"));
 
 /// Bytes of flash for the semihosting command line.
 const CMDLINE_BYTES: usize = 1024;
@@ -97,12 +81,6 @@ const CMDLINE_BYTES: usize = 1024;
 const MAX_IO: usize = 8;
 /// Values of each output printed when they also go to a file.
 const SHOWN: usize = 16;
-
-extern "C" {
-    // memory/common.x: the free flash after the program.
-    static mut __kiln_blob_start: u8;
-    static __kiln_blob_end: u8;
-}
 
 enum Failure {
     Usage(&'static str),
@@ -148,25 +126,13 @@ fn parse_shape(text: &str) -> Result<Dims, Failure> {
 /// The dimensions of an input given on the command line, batch first.
 type Dims = heapless::Vec<u32, 8>;
 
-/// The free flash, where the blob is written.
-fn blob_region() -> &'static mut [u8] {
-    let start = core::ptr::addr_of_mut!(__kiln_blob_start);
-    let end = core::ptr::addr_of!(__kiln_blob_end) as usize;
-    let len = end.saturating_sub(start as usize);
-    // SAFETY: the linker script reserves [__kiln_blob_start, __kiln_blob_end) in flash for
-    // this and places nothing there; this function is called once, so the slice is the
-    // only reference to it. The host fills it (semihosting writes reach flash like a
-    // debugger's); the firmware only reads it.
-    unsafe { core::slice::from_raw_parts_mut(start, len) }
-}
-
 /// Not inlined: `main`'s frame holds none of this.
 #[inline(never)]
 fn run(work: &'static mut [f32]) -> Result<(), Failure> {
     let work: &'static mut [u8] = bytemuck::cast_slice_mut(work);
     // The command line: "KERNEL BLOB OUTPUT INPUT…", read into the end of the free flash
     // (the blob and the inputs go there too: RAM is kept for the outputs and the arena).
-    let region = blob_region();
+    let region = kiln_firmware_examples::free_flash().unwrap_or(&mut []);
     let (region, cmdline_buf) = region.split_at_mut(region.len().saturating_sub(CMDLINE_BYTES));
     let cmdline = sh::command_line(cmdline_buf).unwrap_or("");
     let mut words = cmdline.split_ascii_whitespace().skip(1);

@@ -31,8 +31,9 @@ pub fn unpack(cache: &Path) -> Result<PathBuf, super::RunError> {
     let io = |what: &str, path: &Path, e: std::io::Error| {
         super::RunError::Setup(format!("{}: cannot {what}: {e}", path.display()))
     };
-    // Written beside, then renamed: a run that stops half-way leaves no half kit.
-    let partial = cache.join(format!("kit-{KIT_ID}.partial-{}", std::process::id()));
+    // Written beside, then renamed: a run that stops half-way leaves no half kit. The name
+    // is this call's own, so that two threads (parallel tests) never write the same one.
+    let partial = cache.join(format!("kit-{KIT_ID}.partial-{}", super::unique_suffix()));
     let _ = std::fs::remove_dir_all(&partial);
     let write = |relative: &str, contents: &[u8]| -> Result<(), super::RunError> {
         let path = partial.join(relative);

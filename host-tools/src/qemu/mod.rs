@@ -5,6 +5,7 @@
 //! QEMU runs the firmware with the instruction-count plugin, the blob and the inputs handed
 //! over through semihosting files, and the outputs read back.
 
+mod fit;
 mod kit;
 
 use std::io::Read;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use fit::{fit, FitReport};
 pub use kit::cache_dir;
 
 /// An emulated board.
@@ -109,6 +111,9 @@ pub enum RunError {
     /// QEMU did not run, crashed, or the firmware did not finish.
     #[error("{0}")]
     Qemu(String),
+    /// kiln refused the model or its training configuration on the host, before any build.
+    #[error(transparent)]
+    Kiln(#[from] kiln::Error),
 }
 
 /// What the runner firmware is built with.
@@ -249,38 +254,16 @@ pub fn run(
             )));
         }
     }
-    let qemu = qemu_version()?;
-    check_target(board)?;
-    let cache = cache_dir()?;
-    let kit = kit::unpack(&cache)?;
-    let elf = build_runner(&kit, &cache, board, Some(build))?;
-    let baseline = build_runner(&kit, &cache, board, None)?;
-    let plugin = build_plugin(&kit, &cache, plugin_api(qemu)?)?;
-    let read = |elf: &Path| {
-        std::fs::read(elf)
-            .map_err(|e| RunError::Setup(format!("{}: cannot read: {e}", elf.display())))
-    };
-    let symbols = read(&elf)?;
-    let no_symbols = |elf: &Path| {
-        RunError::Setup(format!(
-            "{}: no kiln_marker_start/kiln_marker_end symbols",
-            elf.display()
-        ))
-    };
-    let sizes = markers_and_sizes(&symbols).ok_or_else(|| no_symbols(&elf))?;
-    let base = markers_and_sizes(&read(&baseline)?).ok_or_else(|| no_symbols(&baseline))?;
-    let (start, end, runner_flash) = (sizes.start, sizes.end, sizes.flash);
+    let setup = Setup::new(board)?;
+    let elf = setup.build(&Firmware::runner(board, Some(build)))?;
+    let baseline = setup.build(&Firmware::runner(board, None))?;
+    let sizes = elf_facts(&elf)?;
+    let base = elf_facts(&baseline)?;
+    let runner_flash = sizes.flash;
     let engine_text = sizes.text.saturating_sub(base.text);
 
-    let work = tempdir(&cache)?;
-    let write = |name: &str, bytes: &[u8]| {
-        std::fs::write(work.0.join(name), bytes).map_err(|e| {
-            RunError::Setup(format!(
-                "{}: cannot write: {e}",
-                work.0.join(name).display()
-            ))
-        })
-    };
+    let work = tempdir(&setup.cache)?;
+    let write = |name: &str, bytes: &[u8]| work.write(name, bytes);
     write("model.kiln", blob)?;
     let mut args = vec!["model.kiln".to_string(), "y.bin".to_string()];
     for (i, input) in inputs.iter().enumerate() {
@@ -289,60 +272,13 @@ pub fn run(
         let shape: Vec<String> = input.shape.iter().map(ToString::to_string).collect();
         args.push(format!("{name}:{}", shape.join("x")));
     }
-    let count_file = work.0.join("count.txt");
-    let mut command = Command::new("qemu-system-arm");
-    command
-        .current_dir(&work.0)
-        .args([
-            "-cpu",
-            board.cpu(),
-            "-machine",
-            board.machine(),
-            "-nographic",
-        ])
-        .args(["-semihosting-config", "enable=on,target=native"])
-        .args(["-icount", "shift=0", "-plugin"])
-        .arg(format!(
-            "{},start={start:#x},end={end:#x},out={}",
-            plugin.display(),
-            count_file.display()
-        ))
-        .arg("-kernel")
-        .arg(&elf)
-        .args(["-append", &args.join(" ")]);
-    let (status, log) = run_with_timeout(command, Duration::from_secs(300))?;
-    if let Some(message) = log
-        .lines()
-        .find_map(|l| l.strip_prefix("kiln-runner: error: "))
-    {
-        return Err(RunError::Runner {
-            board: board.name(),
-            message: message.to_string(),
-        });
-    }
-    if !status.success() {
-        let last = log.lines().last().unwrap_or("no output");
-        return Err(RunError::Qemu(format!(
-            "the runner on {} did not finish ({status}); it last printed: {last}",
-            board.name()
-        )));
-    }
-    let counted = std::fs::read_to_string(&count_file).unwrap_or_default();
-    let region = |n: u32| -> Result<u64, RunError> {
-        let prefix = format!("kiln-insn-count: region {n}: ");
-        counted
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(&prefix)?
-                    .strip_suffix(" instructions")?
-                    .parse()
-                    .ok()
-            })
-            .ok_or_else(|| {
-                RunError::Qemu(format!(
-                    "the instruction-count plugin counted no region {n}"
-                ))
-            })
+    let (log, regions) = setup.run(&elf, &sizes, &work, &args, "kiln-runner")?;
+    let region = |n: usize| -> Result<u64, RunError> {
+        regions.get(n - 1).copied().ok_or_else(|| {
+            RunError::Qemu(format!(
+                "the instruction-count plugin counted no region {n}"
+            ))
+        })
     };
     let (prepare_instructions, predict_instructions) = (region(1)?, region(2)?);
     let outputs = read_outputs(&log, &work.0.join("y.bin"))?;
@@ -479,62 +415,178 @@ fn check_target(board: Board) -> Result<(), RunError> {
     Ok(())
 }
 
-/// The runner firmware for `board` built as `build` says (`None`: the baseline, with no
-/// kiln call), from the cache when this kit already built it.
-fn build_runner(
-    kit: &Path,
-    cache: &Path,
+/// What a run needs before any firmware is built: QEMU and its plugin API, the Rust target,
+/// the cache with the kit unpacked, the instruction-count plugin.
+struct Setup {
     board: Board,
-    build: Option<&RunnerBuild>,
-) -> Result<PathBuf, RunError> {
-    let key = match build {
-        Some(build) => build.key(board),
-        None => format!("{}-baseline", board.name()),
-    };
-    let kit_name = kit
-        .file_name()
-        .map_or("kit".into(), |n| n.to_string_lossy());
-    let cached = cache.join("runners").join(format!("{kit_name}-{key}.elf"));
-    if cached.exists() {
-        return Ok(cached);
+    cache: PathBuf,
+    kit: PathBuf,
+    plugin: PathBuf,
+}
+
+impl Setup {
+    fn new(board: Board) -> Result<Setup, RunError> {
+        let qemu = qemu_version()?;
+        check_target(board)?;
+        let cache = cache_dir()?;
+        let kit = kit::unpack(&cache)?;
+        let plugin = build_plugin(&kit, &cache, plugin_api(qemu)?)?;
+        Ok(Setup {
+            board,
+            cache,
+            kit,
+            plugin,
+        })
     }
-    let features = build.map_or("baseline".to_string(), RunnerBuild::cargo_features);
-    let mut args = vec![
-        "build",
-        "--release",
-        "--bin",
-        "runner",
-        "--no-default-features",
-        "--target",
-        board.target(),
-    ];
-    if !features.is_empty() {
-        args.extend(["--features", &features]);
+
+    /// The firmware built as `firmware` says, from the cache when this kit already built it.
+    fn build(&self, firmware: &Firmware) -> Result<PathBuf, RunError> {
+        let (kit, cache, board) = (&self.kit, &self.cache, self.board);
+        let key = &firmware.key;
+        let kit_name = kit
+            .file_name()
+            .map_or("kit".into(), |n| n.to_string_lossy());
+        let cached = cache.join("runners").join(format!("{kit_name}-{key}.elf"));
+        if cached.exists() {
+            return Ok(cached);
+        }
+        let mut args = vec![
+            "build",
+            "--release",
+            "--bin",
+            firmware.bin,
+            "--no-default-features",
+            "--target",
+            board.target(),
+        ];
+        if !firmware.features.is_empty() {
+            args.extend(["--features", &firmware.features]);
+        }
+        let target_dir = cache.join("target");
+        cargo(
+            firmware.what,
+            kit.join("firmware-examples"),
+            &args,
+            &target_dir,
+            cache,
+            &firmware.env,
+        )?;
+        let built = target_dir
+            .join(board.target())
+            .join("release")
+            .join(firmware.bin);
+        let io = |e: std::io::Error, path: &Path| {
+            RunError::Setup(format!("{}: cannot write: {e}", path.display()))
+        };
+        let dir = cache.join("runners");
+        std::fs::create_dir_all(&dir).map_err(|e| io(e, &dir))?;
+        // Copied beside, then renamed: a run that stops half-way leaves no half file.
+        let partial = dir.join(format!("{key}.partial-{}", unique_suffix()));
+        std::fs::copy(&built, &partial).map_err(|e| io(e, &partial))?;
+        std::fs::rename(&partial, &cached).map_err(|e| io(e, &cached))?;
+        Ok(cached)
     }
-    let max_layers = build.and_then(|b| b.max_layers).map(|n| n.to_string());
-    let target_dir = cache.join("target");
-    cargo(
-        "the runner firmware",
-        kit.join("firmware-examples"),
-        &args,
-        &target_dir,
-        cache,
-        max_layers.as_deref(),
-    )?;
-    let built = target_dir
-        .join(board.target())
-        .join("release")
-        .join("runner");
-    let io = |e: std::io::Error, path: &Path| {
-        RunError::Setup(format!("{}: cannot write: {e}", path.display()))
-    };
-    let dir = cache.join("runners");
-    std::fs::create_dir_all(&dir).map_err(|e| io(e, &dir))?;
-    // Copied beside, then renamed: a run that stops half-way leaves no half file.
-    let partial = dir.join(format!("{key}.partial-{}", std::process::id()));
-    std::fs::copy(&built, &partial).map_err(|e| io(e, &partial))?;
-    std::fs::rename(&partial, &cached).map_err(|e| io(e, &cached))?;
-    Ok(cached)
+
+    /// Runs `elf` in `work` with the semihosting command line `args`, counting the
+    /// instructions of its marked regions; returns what it printed and each region's
+    /// count. A line `PREFIX: error: …` is the firmware's refusal.
+    fn run(
+        &self,
+        elf: &Path,
+        facts: &ElfFacts,
+        work: &TempDir,
+        args: &[String],
+        prefix: &str,
+    ) -> Result<(String, Vec<u64>), RunError> {
+        let board = self.board;
+        let count_file = work.0.join("count.txt");
+        let mut command = Command::new("qemu-system-arm");
+        command
+            .current_dir(&work.0)
+            .args([
+                "-cpu",
+                board.cpu(),
+                "-machine",
+                board.machine(),
+                "-nographic",
+            ])
+            .args(["-semihosting-config", "enable=on,target=native"])
+            .args(["-icount", "shift=0", "-plugin"])
+            .arg(format!(
+                "{},start={:#x},end={:#x},out={}",
+                self.plugin.display(),
+                facts.start,
+                facts.end,
+                count_file.display()
+            ))
+            .arg("-kernel")
+            .arg(elf)
+            .args(["-append", &args.join(" ")]);
+        let (status, log) = run_with_timeout(command, Duration::from_secs(300))?;
+        let error = format!("{prefix}: error: ");
+        if let Some(message) = log.lines().find_map(|l| l.strip_prefix(error.as_str())) {
+            return Err(RunError::Runner {
+                board: board.name(),
+                message: message.to_string(),
+            });
+        }
+        if !status.success() {
+            let last = log.lines().last().unwrap_or("no output");
+            return Err(RunError::Qemu(format!(
+                "the runner on {} did not finish ({status}); it last printed: {last}",
+                board.name()
+            )));
+        }
+        let counted = std::fs::read_to_string(&count_file).unwrap_or_default();
+        let regions = counted
+            .lines()
+            .filter_map(|l| {
+                let (_, count) = l
+                    .strip_prefix("kiln-insn-count: region ")?
+                    .split_once(": ")?;
+                count.strip_suffix(" instructions")?.parse().ok()
+            })
+            .collect();
+        Ok((log, regions))
+    }
+}
+
+/// A firmware binary of the kit and how it is built.
+struct Firmware {
+    /// What it is, for a build error.
+    what: &'static str,
+    /// The cargo binary.
+    bin: &'static str,
+    /// Its name in the cache.
+    key: String,
+    /// The cargo `--features` value (with `--no-default-features`).
+    features: String,
+    /// Build-time environment (`KILN_RUNNER_MAX_LAYERS`, …); the others are removed.
+    env: Vec<(&'static str, String)>,
+}
+
+impl Firmware {
+    /// The runner for `board` built as `build` says (`None`: the baseline, with no kiln
+    /// call).
+    fn runner(board: Board, build: Option<&RunnerBuild>) -> Firmware {
+        let key = match build {
+            Some(build) => build.key(board),
+            None => format!("{}-baseline", board.name()),
+        };
+        let features = build.map_or("baseline".to_string(), RunnerBuild::cargo_features);
+        let env = build
+            .and_then(|b| b.max_layers)
+            .map(|n| ("KILN_RUNNER_MAX_LAYERS", n.to_string()))
+            .into_iter()
+            .collect();
+        Firmware {
+            what: "the runner firmware",
+            bin: "runner",
+            key,
+            features,
+            env,
+        }
+    }
 }
 
 /// Builds the instruction-count plugin for the plugin API `api`.
@@ -552,7 +604,7 @@ fn build_plugin(kit: &Path, cache: &Path, api: &str) -> Result<PathBuf, RunError
         ],
         &target_dir,
         cache,
-        None,
+        &[],
     )?;
     let host = host_triple()?;
     let name = format!(
@@ -583,14 +635,21 @@ fn cargo(
     args: &[&str],
     target_dir: &Path,
     cache: &Path,
-    max_layers: Option<&str>,
+    env: &[(&str, String)],
 ) -> Result<(), RunError> {
     let log = cache.join("build.log");
     let mut command = Command::new("cargo");
-    match max_layers {
-        Some(n) => command.env("KILN_RUNNER_MAX_LAYERS", n),
-        None => command.env_remove("KILN_RUNNER_MAX_LAYERS"),
-    };
+    // The firmware's build-time numbers: only what the caller gives reaches the build.
+    for var in [
+        "KILN_RUNNER_MAX_LAYERS",
+        "KILN_TRAIN_ARENA_BYTES",
+        "KILN_TRAIN_WEIGHT_BYTES",
+    ] {
+        command.env_remove(var);
+    }
+    for (var, value) in env {
+        command.env(var, value);
+    }
     let out = command
         .current_dir(&dir)
         .args(args)
@@ -625,6 +684,20 @@ struct ElfFacts {
     /// `.vector_table`, `.text`, `.rodata` and `.data`: what is flashed.
     flash: u64,
     text: u64,
+    /// `.data` and `.bss`: the statics in RAM.
+    statics: u64,
+}
+
+/// [`ElfFacts`] of the ELF file at `path`.
+fn elf_facts(path: &Path) -> Result<ElfFacts, RunError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| RunError::Setup(format!("{}: cannot read: {e}", path.display())))?;
+    markers_and_sizes(&bytes).ok_or_else(|| {
+        RunError::Setup(format!(
+            "{}: no kiln_marker_start/kiln_marker_end symbols",
+            path.display()
+        ))
+    })
 }
 
 fn markers_and_sizes(elf: &[u8]) -> Option<ElfFacts> {
@@ -647,11 +720,28 @@ fn markers_and_sizes(elf: &[u8]) -> Option<ElfFacts> {
         end: address("kiln_marker_end")?,
         flash: size(&[".vector_table", ".text", ".rodata", ".data"]),
         text: size(&[".text"]),
+        statics: size(&[".data", ".bss"]),
     })
+}
+
+/// A name no other call in any process uses at the same time: the process id and a count.
+fn unique_suffix() -> String {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", std::process::id())
 }
 
 /// A directory removed when dropped.
 struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Writes one of the run's files.
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(|e| RunError::Setup(format!("{}: cannot write: {e}", path.display())))
+    }
+}
 
 impl Drop for TempDir {
     fn drop(&mut self) {

@@ -21,8 +21,12 @@ pub fn dense_weights(
     if !ok {
         return;
     }
-    for (x, dy) in input.chunks(in_features).zip(d_output.chunks(units)) {
-        for (&xi, dw) in x.iter().zip(d_kernel.chunks_mut(units)) {
+    // Kernel row by kernel row, every input row adding to it in order: each gradient
+    // value sums the rows in the same order as row after row would, while its kernel
+    // row stays in cache.
+    for (i, dw) in d_kernel.chunks_mut(units).enumerate() {
+        for (x, dy) in input.chunks(in_features).zip(d_output.chunks(units)) {
+            let xi = x[i];
             if xi == 0.0 {
                 continue;
             }

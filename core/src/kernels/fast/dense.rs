@@ -30,17 +30,31 @@ pub fn dense(
     // Without the Cortex-M block (hosts): the outputs are one vector that each input row
     // adds its weights to, a loop LLVM vectorizes across outputs. Each output still takes
     // its bias, then `x[i] * w` for i = 0, 1, …: the same bits.
+    //
+    // Several rows (a rank-3 input, or a batch training at once) go through the kernel
+    // four of its rows at a time, each set of four used by every row while it is in
+    // cache; each output still adds its terms in the same order.
     #[cfg(not(target_arch = "arm"))]
     {
-        for (x_row, y_row) in input
-            .chunks_exact(in_features)
-            .zip(output.chunks_exact_mut(units))
-        {
+        for y_row in output.chunks_exact_mut(units) {
             match bias {
                 Some(b) => y_row.copy_from_slice(b),
                 None => y_row.fill(0.0),
             }
-            axpy_rows(y_row, x_row, kernel);
+        }
+        let mut start = 0;
+        while start < in_features {
+            let end = (start + 4).min(in_features);
+            let w = &kernel[start * units..end * units];
+            for (x_row, y_row) in input
+                .chunks_exact(in_features)
+                .zip(output.chunks_exact_mut(units))
+            {
+                axpy_rows(y_row, &x_row[start..end], w);
+            }
+            start = end;
+        }
+        for y_row in output.chunks_exact_mut(units) {
             store_in_place(y_row, activation);
             finish(y_row, activation, units);
         }

@@ -8,8 +8,9 @@
 //! v = v + (g * g - v) * (1 - beta_2)
 //! w = w - (m * alpha) / (sqrt(v) + epsilon)
 //! ```
-//! (`1 - beta` is computed in double precision, as Python does, then rounded; `amsgrad`
-//! is not supported.)
+//! (`1 - beta` is computed in double precision, as Python does, then rounded; a moment
+//! below the smallest normal float is flushed to 0, as XLA's CPU backend flushes it;
+//! `amsgrad` is not supported.)
 
 /// `keras.optimizers.Adam(learning_rate, beta_1, beta_2, epsilon, weight_decay)`.
 ///
@@ -111,8 +112,8 @@ impl Adam {
         if self.weight_decay != 0.0 {
             w = w - w * self.weight_decay * self.learning_rate;
         }
-        let m = m + (g - m) * c.one_minus_beta_1;
-        let v = v + (g * g - v) * c.one_minus_beta_2;
+        let m = super::flush(m + (g - m) * c.one_minus_beta_1);
+        let v = super::flush(v + (g * g - v) * c.one_minus_beta_2);
         (w - (m * c.alpha) / (libm::sqrtf(v) + self.epsilon), [m, v])
     }
 

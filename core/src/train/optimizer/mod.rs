@@ -97,6 +97,19 @@ impl Optimizer {
     }
 }
 
+/// A slot value below the smallest normal float becomes 0, as XLA's CPU backend (and so
+/// Keras on JAX) flushes them: a unit that stopped learning has its momentum decay
+/// geometrically into the subnormal range, where each multiply costs a host CPU a hundred
+/// cycles or more. On every target the same, so host and device keep the same bits.
+#[inline(always)]
+pub(crate) fn flush(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        x
+    }
+}
+
 impl From<Sgd> for Optimizer {
     fn from(sgd: Sgd) -> Self {
         Optimizer::Sgd(sgd)

@@ -10,7 +10,8 @@
 //!     w = w + (v * momentum - g * lr)                 # nesterov=True (the new v)
 //! ```
 //! Weight decay applies to every trainable variable, biases included, never to a
-//! frozen or non-trainable one (BatchNormalization's moving statistics).
+//! frozen or non-trainable one (BatchNormalization's moving statistics). A velocity below
+//! the smallest normal float is flushed to 0, as XLA's CPU backend flushes it.
 
 /// `keras.optimizers.SGD(learning_rate, momentum, nesterov, weight_decay)`.
 ///
@@ -87,7 +88,7 @@ impl Sgd {
         if self.momentum == 0.0 {
             return (w - g * lr, v);
         }
-        let v = v * self.momentum - g * lr;
+        let v = super::flush(v * self.momentum - g * lr);
         if self.nesterov {
             (w + (v * self.momentum - g * lr), v)
         } else {

@@ -15,6 +15,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+mod qemu;
+
 /// What `compile()` gets from the command line; anything given overrides the model
 /// file's compile_config.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -75,6 +77,8 @@ pub struct FitArgs<'a> {
     pub output: &'a Path,
     pub history: Option<&'a Path>,
     pub plot: Option<&'a Path>,
+    /// `--qemu`: the board to train on (`None`: the host).
+    pub qemu: Option<&'a str>,
 }
 
 /// The model, and the compile configuration from its file and the flags.
@@ -387,7 +391,8 @@ pub fn fit(args: &FitArgs<'_>, out: &mut Out) -> Result<()> {
         steps: 0,
         lines: Vec::new(),
     };
-    let result = train::fit(
+    let result = qemu::fit(
+        args.qemu,
         &host,
         &config,
         Data { x: &xs, y: &ys },

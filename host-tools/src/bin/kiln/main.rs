@@ -183,6 +183,12 @@ enum Command {
         /// Draw the loss and metric curves per epoch (SVG).
         #[arg(long)]
         plot: Option<PathBuf>,
+        /// Train on an emulated board instead: `m4` (mps2-an386, Cortex-M4F) or `m3`
+        /// (lm3s6965evb, Cortex-M3, soft float), with a training runner firmware built
+        /// for the model; prints the device's epoch lines, the instructions per SGD step
+        /// and the RAM, and writes the weights the device trained.
+        #[arg(long, value_name = "BOARD")]
+        qemu: Option<String>,
     },
     /// Put a float head on a (quantized) backbone for fine-tuning on the device: float
     /// input → Quantize → BACKBONE (frozen) → Dequantize → HEAD (trains). Writes a .kiln
@@ -350,6 +356,7 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
             output,
             history,
             plot,
+            qemu,
         } => fit::fit(
             &fit::FitArgs {
                 model: &model,
@@ -365,6 +372,7 @@ fn run(cli: Cli, out: &mut Out) -> Result<()> {
                 output: &output,
                 history: history.as_deref(),
                 plot: plot.as_deref(),
+                qemu: qemu.as_deref(),
             },
             out,
         ),
