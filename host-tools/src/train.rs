@@ -31,6 +31,8 @@ pub enum CompileConfigError {
     Metric(String),
     #[error("{0}")]
     Shape(String),
+    #[error("{0} is not supported by kiln's training (it would change the arithmetic); compile without it")]
+    Unsupported(String),
 }
 
 impl CompileConfig {
@@ -64,6 +66,15 @@ impl CompileConfig {
             return Ok(None);
         };
         let optimizer = optimizer(cc.get("optimizer").unwrap_or(&Value::Null))?;
+        if cc
+            .get("weighted_metrics")
+            .is_some_and(|m| !m.is_null() && m.as_array().is_none_or(|a| !a.is_empty()))
+        {
+            return Err(CompileConfigError::Unsupported(format!(
+                "weighted_metrics={}",
+                cc["weighted_metrics"]
+            )));
+        }
         let per_output = |v: &Value| -> Vec<Value> {
             match v {
                 Value::Object(by_name) if !by_name.contains_key("class_name") => outputs
@@ -117,6 +128,26 @@ fn optimizer(v: &Value) -> Result<Optimizer, CompileConfigError> {
         .or_else(|| v.as_str())
         .unwrap_or("?");
     let c = v.get("config").cloned().unwrap_or(Value::Null);
+    // What would change the update and kiln does not do: refused, not ignored.
+    for key in [
+        "clipnorm",
+        "global_clipnorm",
+        "clipvalue",
+        "loss_scale_factor",
+        "gradient_accumulation_steps",
+    ] {
+        if c.get(key).is_some_and(|v| !v.is_null()) {
+            return Err(CompileConfigError::Unsupported(format!(
+                "the optimizer's {key}={}",
+                c[key]
+            )));
+        }
+    }
+    if c.get("use_ema").and_then(Value::as_bool) == Some(true) {
+        return Err(CompileConfigError::Unsupported(
+            "the optimizer's use_ema=True".into(),
+        ));
+    }
     let f = |key: &str, default: f64| c.get(key).and_then(Value::as_f64).unwrap_or(default) as f32;
     match name.to_ascii_lowercase().as_str() {
         "sgd" => Ok(Optimizer::Sgd(Sgd {
@@ -141,13 +172,39 @@ fn optimizer(v: &Value) -> Result<Optimizer, CompileConfigError> {
 fn loss(v: &Value) -> Result<Loss, CompileConfigError> {
     let (name, from_logits) = match v {
         Value::String(s) => (s.as_str(), false),
-        Value::Object(o) => (
-            o.get("class_name").and_then(Value::as_str).unwrap_or("?"),
-            o.get("config")
-                .and_then(|c| c.get("from_logits"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-        ),
+        Value::Object(o) => {
+            let c = o.get("config").cloned().unwrap_or(Value::Null);
+            if c.get("label_smoothing")
+                .and_then(Value::as_f64)
+                .is_some_and(|l| l != 0.0)
+            {
+                return Err(CompileConfigError::Unsupported(format!(
+                    "the loss's label_smoothing={}",
+                    c["label_smoothing"]
+                )));
+            }
+            if c.get("reduction")
+                .and_then(Value::as_str)
+                .is_some_and(|r| r != "sum_over_batch_size")
+            {
+                return Err(CompileConfigError::Unsupported(format!(
+                    "the loss's reduction={}",
+                    c["reduction"]
+                )));
+            }
+            if c.get("ignore_class").is_some_and(|v| !v.is_null()) {
+                return Err(CompileConfigError::Unsupported(format!(
+                    "the loss's ignore_class={}",
+                    c["ignore_class"]
+                )));
+            }
+            (
+                o.get("class_name").and_then(Value::as_str).unwrap_or("?"),
+                c.get("from_logits")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            )
+        }
         _ => ("?", false),
     };
     Loss::from_keras_name(name, from_logits).ok_or_else(|| CompileConfigError::Loss(v.to_string()))

@@ -445,3 +445,23 @@ fn validation_data_gives_val_logs_that_are_evaluate_after_each_epoch() {
         "the plot draws the validation curve"
     );
 }
+
+#[test]
+fn compile_options_kiln_does_not_apply_are_refused_not_ignored() {
+    use kiln_host::train::CompileConfig;
+    let outputs = ["dense".to_string()];
+    let config = |optimizer: &str, loss: &str| {
+        let text = format!(r#"{{"compile_config": {{"optimizer": {optimizer}, "loss": {loss}}}}}"#);
+        CompileConfig::from_keras(&serde_json::from_str(&text).unwrap(), &outputs)
+    };
+    let sgd = r#"{"class_name": "SGD", "config": {"learning_rate": 0.1, "clipnorm": null}}"#;
+    assert!(config(sgd, r#""mse""#).unwrap().is_some());
+    let clipped = r#"{"class_name": "SGD", "config": {"learning_rate": 0.1, "clipnorm": 1.0}}"#;
+    let e = config(clipped, r#""mse""#).unwrap_err().to_string();
+    assert_eq!(e, "the optimizer's clipnorm=1.0 is not supported by kiln's training (it would change the arithmetic); compile without it");
+    let smoothed = r#"{"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.1}}"#;
+    let e = config(sgd, smoothed).unwrap_err().to_string();
+    assert!(e.starts_with("the loss's label_smoothing=0.1 is not supported"), "{e}");
+    let rms = r#"{"class_name": "RMSprop", "config": {}}"#;
+    assert!(config(rms, r#""mse""#).unwrap_err().to_string().contains("not supported (kiln trains with SGD and Adam)"));
+}

@@ -101,6 +101,10 @@ fn inputs(n: usize, seed: usize) -> Vec<f32> {
         .collect()
 }
 
+#[cfg_attr(
+    feature = "fast-math",
+    ignore = "fast-math's exp, log and tanh are approximations: the exact values and finite differences are checked with libm"
+)]
 #[test]
 fn an_mlp_with_dropout_has_the_gradient_of_its_training_loss() {
     let (m, w) = mlp();
@@ -280,6 +284,10 @@ fn separable_and_depthwise_convolutions_and_spatial_layers_have_the_gradient_of_
     );
 }
 
+#[cfg_attr(
+    feature = "fast-math",
+    ignore = "fast-math's exp, log and tanh are approximations: the exact values and finite differences are checked with libm"
+)]
 #[test]
 fn merges_and_concatenate_have_the_gradient_of_their_loss() {
     use crate::layers::{Add, Concatenate, Maximum, Multiply, Subtract};
