@@ -459,9 +459,16 @@ fn compile_options_kiln_does_not_apply_are_refused_not_ignored() {
     let clipped = r#"{"class_name": "SGD", "config": {"learning_rate": 0.1, "clipnorm": 1.0}}"#;
     let e = config(clipped, r#""mse""#).unwrap_err().to_string();
     assert_eq!(e, "the optimizer's clipnorm=1.0 is not supported by kiln's training (it would change the arithmetic); compile without it");
-    let smoothed = r#"{"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.1}}"#;
+    let smoothed =
+        r#"{"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.1}}"#;
     let e = config(sgd, smoothed).unwrap_err().to_string();
-    assert!(e.starts_with("the loss's label_smoothing=0.1 is not supported"), "{e}");
+    assert!(
+        e.starts_with("the loss's label_smoothing=0.1 is not supported"),
+        "{e}"
+    );
     let rms = r#"{"class_name": "RMSprop", "config": {}}"#;
-    assert!(config(rms, r#""mse""#).unwrap_err().to_string().contains("not supported (kiln trains with SGD and Adam)"));
+    assert!(config(rms, r#""mse""#)
+        .unwrap_err()
+        .to_string()
+        .contains("not supported (kiln trains with SGD and Adam)"));
 }
