@@ -713,6 +713,22 @@ fn for_each_trainable<S: Storage>(
     }
 }
 
+/// The gradients of layer `layer`'s weights, when it trains (laid out as its variables).
+fn layer_gradients<'g, S: Storage>(
+    graph: &Graph<'_, S>,
+    plan: &TrainPlan<S>,
+    layer: crate::graph::LayerId,
+    gradients: &'g mut [f32],
+) -> Option<&'g mut [f32]> {
+    let at = plan.ram_at.get(layer as usize).copied().flatten()? as usize / 4;
+    let floats: usize = graph
+        .layer_weights(layer)
+        .iter()
+        .map(|w| w.elements())
+        .sum();
+    gradients.get_mut(at..at + floats)
+}
+
 /// `(width of the last axis, rows)` of output `k` per sample.
 fn output_rows<S: Storage>(prepared: &Prepared<'_, S>, k: usize) -> (usize, usize) {
     let Some((_, io)) = prepared.outputs.get(k) else {
@@ -1067,19 +1083,11 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
             rng,
             work,
         };
-        if let (Some(f), Some(at)) = (
+        if let (Some(f), Some(dw)) = (
             back.weights,
-            plan.ram_at.get(node.layer as usize).copied().flatten(),
+            layer_gradients(graph, plan, node.layer, gradients),
         ) {
-            let floats: usize = graph
-                .layer_weights(node.layer)
-                .iter()
-                .map(|w| w.elements())
-                .sum();
-            let at = at as usize / 4;
-            if let Some(dw) = gradients.get_mut(at..at + floats) {
-                f(&placed.step.args, &saved, ds, dw);
-            }
+            f(&placed.step.args, &saved, ds, dw);
         }
         let target = graph.resolve(node.inputs.first().copied().unwrap_or(0)) as usize;
         if let (Some(input_at), Some(dxs)) = (
@@ -1266,19 +1274,11 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
             rng,
             work,
         };
-        if let (Some(f), Some(at)) = (
+        if let (Some(f), Some(dw)) = (
             back.weights,
-            plan.ram_at.get(node.layer as usize).copied().flatten(),
+            layer_gradients(graph, plan, node.layer, gradients),
         ) {
-            let floats: usize = graph
-                .layer_weights(node.layer)
-                .iter()
-                .map(|w| w.elements())
-                .sum();
-            let at = at as usize / 4;
-            if let Some(dw) = gradients.get_mut(at..at + floats) {
-                f(&placed.step.args, &saved, d, dw);
-            }
+            f(&placed.step.args, &saved, d, dw);
         }
         for (j, &input) in node.inputs.iter().enumerate() {
             let target = graph.resolve(input) as usize;
@@ -1353,19 +1353,7 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         ) else {
             return;
         };
-        let dw = plan
-            .ram_at
-            .get(node.layer as usize)
-            .copied()
-            .flatten()
-            .and_then(|at| {
-                let floats: usize = graph
-                    .layer_weights(node.layer)
-                    .iter()
-                    .map(|w| w.elements())
-                    .sum();
-                gradients.get_mut(at as usize / 4..at as usize / 4 + floats)
-            });
+        let dw = layer_gradients(graph, plan, node.layer, gradients);
         (batch.backward)(&placed.step.args, x, d, dx, dw.unwrap_or(&mut []));
         let target = graph.resolve(node.inputs.first().copied().unwrap_or(0)) as usize;
         if let Some(input_at) = plan.grad_at.get(target).copied().flatten() {
