@@ -713,6 +713,56 @@ fn for_each_trainable<S: Storage>(
     }
 }
 
+/// Copies `n` floats of each of `lanes` lanes (`stride` apart, from `at`) of `from` into
+/// `to`, one lane after the other.
+fn gather_lanes(
+    from: &[f32],
+    (stride, at, n, lanes): (usize, usize, usize, usize),
+    to: &mut [f32],
+) {
+    for lane in 0..lanes {
+        let start = lane * stride + at;
+        if let (Some(dest), Some(src)) = (
+            to.get_mut(lane * n..(lane + 1) * n),
+            from.get(start..start + n),
+        ) {
+            dest.copy_from_slice(src);
+        }
+    }
+}
+
+/// Adds lane `l`'s `n` floats of `from` to lane `l` of `to` (`stride` apart, from `at`).
+fn add_lanes(to: &mut [f32], (stride, at, n, lanes): (usize, usize, usize, usize), from: &[f32]) {
+    for lane in 0..lanes {
+        let start = lane * stride + at;
+        if let (Some(dest), Some(src)) = (
+            to.get_mut(start..start + n),
+            from.get(lane * n..(lane + 1) * n),
+        ) {
+            for (a, &b) in dest.iter_mut().zip(src) {
+                *a += b;
+            }
+        }
+    }
+}
+
+/// Writes lane `l`'s `n` floats of `values` to lane `l`'s tensor at byte `offset`.
+fn scatter_lanes(
+    activations: &mut [u8],
+    (lane_bytes, offset, n, lanes): (usize, usize, usize, usize),
+    values: &[f32],
+) {
+    for lane in 0..lanes {
+        let at = lane * lane_bytes + offset;
+        if let (Some(dest), Some(src)) = (
+            activations.get_mut(at..at + n * 4),
+            values.get(lane * n..(lane + 1) * n),
+        ) {
+            dest.copy_from_slice(bytemuck::cast_slice(src));
+        }
+    }
+}
+
 /// The gradients of layer `layer`'s weights, when it trains (laid out as its variables).
 fn layer_gradients<'g, S: Storage>(
     graph: &Graph<'_, S>,
@@ -913,39 +963,22 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         let at = self.plan.stats_at.get(node).copied().flatten().unwrap_or(0) as usize;
         let channels = self.plan.stats_channels(node);
         let lane_bytes = self.lane_bytes();
-        let (data, order, first) = (self.data, self.order, self.first);
-        let [x, y, _] = &mut self.scratch;
-        let (Some(x), Some(y)) = (x.get_mut(..lanes * n), y.get_mut(..lanes * n)) else {
-            return;
-        };
-        for lane in 0..lanes {
-            let bytes = match *source {
-                Source::Caller { .. } => input_bytes(data, source, order.at(first + lane)),
-                Source::Arena { offset, bytes } => {
-                    let at = lane * lane_bytes + offset;
-                    self.activations.get(at..at + bytes).unwrap_or(&[])
-                }
-            };
-            let values: &[f32] = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
-            if let Some(dest) = x.get_mut(lane * n..(lane + 1) * n) {
-                if values.len() == n {
-                    dest.copy_from_slice(values);
-                }
-            }
+        let x = core::mem::take(&mut self.scratch[0]);
+        self.gather_values(source, x);
+        let [_, y, _] = &mut self.scratch;
+        if let (Some(xs), Some(ys), Some(stats)) = (
+            x.get(..lanes * n),
+            y.get_mut(..lanes * n),
+            self.stats.get_mut(at..at + 1 + 2 * channels),
+        ) {
+            (batch.forward)(&placed.step.args, xs, ys, stats);
+            scatter_lanes(
+                self.activations,
+                (lane_bytes, placed.output.offset, n, lanes),
+                ys,
+            );
         }
-        let Some(stats) = self.stats.get_mut(at..at + 1 + 2 * channels) else {
-            return;
-        };
-        (batch.forward)(&placed.step.args, x, y, stats);
-        for lane in 0..lanes {
-            let at = lane * lane_bytes + placed.output.offset;
-            if let (Some(dest), Some(values)) = (
-                self.activations.get_mut(at..at + n * 4),
-                y.get(lane * n..(lane + 1) * n),
-            ) {
-                dest.copy_from_slice(bytemuck::cast_slice(values));
-            }
-        }
+        self.scratch[0] = x;
     }
 
     /// A layer that takes the batch's samples as rows of one tensor, when the lanes hold
@@ -1006,15 +1039,11 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
             };
             f(&placed.step.args, &[xs], ys, &mut rand);
             let lane_bytes = self.lane_bytes();
-            for lane in 0..lanes {
-                let at = lane * lane_bytes + placed.output.offset;
-                if let (Some(dest), Some(values)) = (
-                    self.activations.get_mut(at..at + n * 4),
-                    ys.get(lane * n..(lane + 1) * n),
-                ) {
-                    dest.copy_from_slice(bytemuck::cast_slice(values));
-                }
-            }
+            scatter_lanes(
+                self.activations,
+                (lane_bytes, placed.output.offset, n, lanes),
+                ys,
+            );
         }
         self.gather = [x, y];
     }
@@ -1037,7 +1066,7 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         ) else {
             return;
         };
-        let (lanes, lane_floats, lane_bytes) = (self.lanes, self.lane_floats(), self.lane_bytes());
+        let (lanes, lane_floats) = (self.lanes, self.lane_floats());
         let n = placed.output.bytes / 4;
         let x = core::mem::take(&mut self.gather[0]);
         let y = core::mem::take(&mut self.gather[1]);
@@ -1049,15 +1078,11 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         self.gather_values(&output, y);
         let [d, work, dx] = &mut self.scratch;
         let grad_at = grad_at as usize / 4;
-        for lane in 0..lanes {
-            let at = lane * lane_floats + grad_at;
-            if let (Some(dest), Some(g)) = (
-                d.get_mut(lane * n..(lane + 1) * n),
-                self.activation_gradients.get(at..at + n),
-            ) {
-                dest.copy_from_slice(g);
-            }
-        }
+        gather_lanes(
+            self.activation_gradients,
+            (lane_floats, grad_at, n, lanes),
+            d,
+        );
         let (Some(xs), Some(ys), Some(ds)) = (
             x.get(..lanes * per),
             y.get(..lanes * n),
@@ -1095,19 +1120,13 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
             dx.get_mut(..lanes * per),
         ) {
             (back.input)(&placed.step.args, &saved, 0, ds, dxs);
-            for lane in 0..lanes {
-                let at = lane * lane_floats + input_at as usize / 4;
-                if let (Some(dest), Some(src)) = (
-                    self.activation_gradients.get_mut(at..at + per),
-                    dxs.get(lane * per..(lane + 1) * per),
-                ) {
-                    for (a, &b) in dest.iter_mut().zip(src) {
-                        *a += b;
-                    }
-                }
-            }
+            let at = input_at as usize / 4;
+            add_lanes(
+                self.activation_gradients,
+                (lane_floats, at, per, lanes),
+                dxs,
+            );
         }
-        let _ = lane_bytes;
         self.gather = [x, y];
     }
 
@@ -1319,33 +1338,15 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         let n = placed.output.bytes / 4;
         let lane_floats = self.lane_floats();
         let grad_at = plan.grad_at.get(node_id).copied().flatten().unwrap_or(0) as usize / 4;
-        let lane_bytes = self.lane_bytes();
-        let (data, order, first) = (self.data, self.order, self.first);
-        {
-            let [x, d, _] = &mut self.scratch;
-            for lane in 0..lanes {
-                let bytes = match *source {
-                    Source::Caller { .. } => input_bytes(data, source, order.at(first + lane)),
-                    Source::Arena { offset, bytes } => {
-                        let at = lane * lane_bytes + offset;
-                        self.activations.get(at..at + bytes).unwrap_or(&[])
-                    }
-                };
-                let values: &[f32] = bytemuck::try_cast_slice(bytes).unwrap_or(&[]);
-                let at = lane * lane_floats + grad_at;
-                if let (Some(xd), Some(dd), Some(g)) = (
-                    x.get_mut(lane * n..(lane + 1) * n),
-                    d.get_mut(lane * n..(lane + 1) * n),
-                    self.activation_gradients.get(at..at + n),
-                ) {
-                    if values.len() == n {
-                        xd.copy_from_slice(values);
-                    }
-                    dd.copy_from_slice(g);
-                }
-            }
-        }
+        let x = core::mem::take(&mut self.scratch[0]);
+        self.gather_values(source, x);
+        self.scratch[0] = x;
         let [x, d, dx] = &mut self.scratch;
+        gather_lanes(
+            self.activation_gradients,
+            (lane_floats, grad_at, n, lanes),
+            d,
+        );
         let (Some(x), Some(d), Some(dx)) = (
             x.get(..lanes * n),
             d.get(..lanes * n),
@@ -1357,17 +1358,8 @@ impl<S: Storage> Pass<'_, '_, '_, S> {
         (batch.backward)(&placed.step.args, x, d, dx, dw.unwrap_or(&mut []));
         let target = graph.resolve(node.inputs.first().copied().unwrap_or(0)) as usize;
         if let Some(input_at) = plan.grad_at.get(target).copied().flatten() {
-            for lane in 0..lanes {
-                let at = lane * lane_floats + input_at as usize / 4;
-                if let (Some(dest), Some(src)) = (
-                    self.activation_gradients.get_mut(at..at + n),
-                    dx.get(lane * n..(lane + 1) * n),
-                ) {
-                    for (a, &b) in dest.iter_mut().zip(src) {
-                        *a += b;
-                    }
-                }
-            }
+            let at = input_at as usize / 4;
+            add_lanes(self.activation_gradients, (lane_floats, at, n, lanes), dx);
         }
     }
 }
