@@ -312,60 +312,58 @@ fn samples<S: Storage>(
     data: &Data<'_>,
     prepared: &Prepared<'_, S>,
 ) -> Result<usize, Error> {
-    {
-        let (inputs, outputs) = prepared.io_count();
-        if data.x.len() != inputs {
-            return Err(Error::BufferCount {
-                what: "input",
-                expected: inputs,
-                found: data.x.len(),
-            });
-        }
-        if data.y.len() != outputs {
-            return Err(Error::BufferCount {
-                what: "target",
-                expected: outputs,
-                found: data.y.len(),
-            });
-        }
-        let mut samples = None;
-        for (i, x) in data.x.iter().enumerate() {
-            let per = prepared.input_elements(i).unwrap_or(0);
-            if per == 0 || x.len() % per != 0 {
-                return Err(Error::BufferLength {
-                    what: "input",
-                    index: i,
-                    shape: prepared
-                        .inputs
-                        .get(i)
-                        .map_or(crate::Shape::SCALAR, |io| io.shape.with_batch(None)),
-                    found: x.len(),
-                });
-            }
-            let n = x.len() / per;
-            match samples {
-                Some(first) if first != n => return Err(Error::BatchMismatch { first, other: n }),
-                _ => samples = Some(n),
-            }
-        }
-        let samples = samples.unwrap_or(0);
-        for (k, y) in data.y.iter().enumerate() {
-            let loss = compile.losses().get(k).copied();
-            let per = loss.map_or(0, |loss| target_per_sample(prepared, k, loss));
-            if y.len() != per * samples {
-                return Err(Error::Train(TrainError::TargetLength {
-                    output: k,
-                    per_sample: per,
-                    found: y.len(),
-                    samples,
-                }));
-            }
-        }
-        if samples == 0 {
-            return Err(Error::Train(TrainError::Options("the data has no samples")));
-        }
-        Ok(samples)
+    let (inputs, outputs) = prepared.io_count();
+    if data.x.len() != inputs {
+        return Err(Error::BufferCount {
+            what: "input",
+            expected: inputs,
+            found: data.x.len(),
+        });
     }
+    if data.y.len() != outputs {
+        return Err(Error::BufferCount {
+            what: "target",
+            expected: outputs,
+            found: data.y.len(),
+        });
+    }
+    let mut samples = None;
+    for (i, x) in data.x.iter().enumerate() {
+        let per = prepared.input_elements(i).unwrap_or(0);
+        if per == 0 || x.len() % per != 0 {
+            return Err(Error::BufferLength {
+                what: "input",
+                index: i,
+                shape: prepared
+                    .inputs
+                    .get(i)
+                    .map_or(crate::Shape::SCALAR, |io| io.shape.with_batch(None)),
+                found: x.len(),
+            });
+        }
+        let n = x.len() / per;
+        match samples {
+            Some(first) if first != n => return Err(Error::BatchMismatch { first, other: n }),
+            _ => samples = Some(n),
+        }
+    }
+    let samples = samples.unwrap_or(0);
+    for (k, y) in data.y.iter().enumerate() {
+        let loss = compile.losses().get(k).copied();
+        let per = loss.map_or(0, |loss| target_per_sample(prepared, k, loss));
+        if y.len() != per * samples {
+            return Err(Error::Train(TrainError::TargetLength {
+                output: k,
+                per_sample: per,
+                found: y.len(),
+                samples,
+            }));
+        }
+    }
+    if samples == 0 {
+        return Err(Error::Train(TrainError::Options("the data has no samples")));
+    }
+    Ok(samples)
 }
 
 impl<S: Storage> Trainer<'_, '_, '_, S> {
@@ -373,15 +371,10 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
     /// Returns the batch's loss and metrics (from the forward pass before the update).
     pub fn train_on_batch(&mut self, data: &Data<'_>) -> Result<Logs, Error> {
         let mut tracker = Tracker::default();
-        let n = self.count(data)?;
         let mut rng = SmallRng::new(self.iterations);
-        self.step(
-            data,
-            &Permutation::identity(n),
-            0..n,
-            &mut rng,
-            &mut tracker,
-        )?;
+        // Every sample: `step` checks the data against the model it prepares anyway.
+        let all = Permutation::identity(usize::MAX);
+        self.step(data, &all, 0..usize::MAX, &mut rng, &mut tracker)?;
         let outputs = self.graph.outputs.len();
         Ok(tracker.logs(outputs, self.compile.metrics(outputs).count()))
     }
@@ -522,12 +515,13 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         Ok(tracker.logs(outputs, metric_list.len()))
     }
 
-    /// One optimizer step on the samples at `positions` of `order`.
+    /// One optimizer step on the samples at `positions` of `order` (clamped to the data's
+    /// samples, which it checks against the model).
     fn step(
         &mut self,
         data: &Data<'_>,
         order: &Permutation,
-        positions: core::ops::Range<usize>,
+        mut positions: core::ops::Range<usize>,
         rng: &mut SmallRng,
         tracker: &mut Tracker,
     ) -> Result<(), Error> {
@@ -536,12 +530,6 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         let compile = &self.compile;
         let step_number = self.iterations + 1;
         let plan = &self.plan;
-        let batch = positions.len();
-        if plan.lanes > 1 && batch > plan.lanes {
-            return Err(Error::Train(TrainError::Options(
-                "the batch is larger than the batch size the training arena was planned for (Compile::batch_size)",
-            )));
-        }
         let Parts {
             weights,
             gradients,
@@ -554,6 +542,7 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
         } = parts(plan, self.arena);
         gradients.fill(0.0);
         let mut sums = BatchSums::default();
+        let batch;
         {
             let mut prepared = Prepared::default();
             let source = WeightSource {
@@ -567,6 +556,14 @@ impl<S: Storage> Trainer<'_, '_, '_, S> {
                 Some(&plan.activations),
                 Some(source),
             )?;
+            let n = samples(compile, data, &prepared)?;
+            positions = positions.start.min(n)..positions.end.min(n);
+            batch = positions.len();
+            if plan.lanes > 1 && batch > plan.lanes {
+                return Err(Error::Train(TrainError::Options(
+                    "the batch is larger than the batch size the training arena was planned for (Compile::batch_size)",
+                )));
+            }
             // One draw per batch: a RandomCrop takes one window for the whole batch.
             let call_seed = u64::from(rng.next_u32()) << 32 | u64::from(rng.next_u32());
             let mut chunk = positions.start;
