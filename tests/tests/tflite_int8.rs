@@ -163,3 +163,57 @@ fn bench_models_give_litert_reference_outputs() {
         assert_eq!(y, want, "{name}");
     }
 }
+
+/// Run for their outputs only, the int8 pools go over their input's memory where their
+/// windows read ahead of what they write (every pool of the `pools` model does), freeing
+/// the rest of it, and every model still gives LiteRT's outputs.
+#[test]
+fn pools_over_their_inputs_memory_give_litert_reference_outputs() {
+    for name in MODELS {
+        let dir = fixtures("int8").join(name);
+        let import = import(&dir.join("model.tflite"), false);
+        let graph = import.model.graph().unwrap();
+        let plan = graph.plan(None).unwrap();
+        let pools_in_place = graph
+            .nodes()
+            .iter()
+            .zip(plan.placements.iter())
+            .filter(|(node, p)| {
+                let class = graph.layer(node.layer).unwrap().class_name();
+                class.ends_with("Pooling2D") && !class.starts_with("Global") && p.in_place
+            })
+            .count();
+        if *name == "pools" {
+            assert_eq!(pools_in_place, 4, "{name}: pools in place");
+            // The first convolution's 13×13×6 output is the most the arena holds at once
+            // (1,014 bytes, aligned to 1,016): each pool writes over it, nothing beside it.
+            assert_eq!(
+                (plan.bytes, plan.lower_bound),
+                (1016, 1016),
+                "{name}: arena"
+            );
+        }
+        let inputs = int8_inputs(&dir);
+        let inputs: Vec<&[i8]> = inputs.iter().map(Vec::as_slice).collect();
+        let prepared = graph.prepare(None).unwrap();
+        let mut arena = vec![0u8; prepared.arena_bytes()];
+        let batch = inputs[0].len() / prepared.input_elements(0).unwrap();
+        let (_, n_out) = prepared.io_count();
+        let mut outputs: Vec<Vec<i8>> = (0..n_out)
+            .map(|j| vec![0; prepared.output_elements(j).unwrap() * batch])
+            .collect();
+        {
+            let mut slices: Vec<&mut [i8]> = outputs.iter_mut().map(Vec::as_mut_slice).collect();
+            prepared.predict(&inputs, &mut slices, &mut arena).unwrap();
+        }
+        let files: Vec<String> = if dir.join("y_int8.npy").exists() {
+            vec!["y_int8.npy".into()]
+        } else {
+            (0..n_out).map(|j| format!("y_int8_{j}.npy")).collect()
+        };
+        for (j, file) in files.iter().enumerate() {
+            let want = npy::read_f32(dir.join(file)).unwrap().int8.unwrap();
+            assert_eq!(outputs[j], want, "{name}: output {j}");
+        }
+    }
+}

@@ -230,4 +230,10 @@ impl LayerKind {
             _ => self.op().in_place(training),
         }
     }
+
+    /// True when the layer's smaller output may be written over the start of its input's
+    /// memory (see [`crate::ops::Op::int8_pools_in_place`]).
+    pub fn pools_in_place(&self, input: &Shape, dtype: DType) -> bool {
+        dtype == DType::I8 && self.op().int8_pools_in_place(input)
+    }
 }

@@ -116,6 +116,25 @@ impl Pool2dGeometry {
         super::conv2d::taps_inside(ox * self.stride_w, 1, self.pad_left, self.in_w, self.pool_w)
     }
 
+    /// True when every output pixel's window starts at or after that pixel's own place in
+    /// row-major order (its first cell inside the input has an index, in pixels, at least
+    /// the output pixel's): the output can then be written over the input's memory from its
+    /// start, pixel by pixel, each after its window is read. True without padding before
+    /// the input (every 'valid' pool, and 'same' ones that pad only after); checked pixel
+    /// by pixel otherwise.
+    pub fn reads_ahead(&self) -> bool {
+        if !self.windows_fit() {
+            return false;
+        }
+        (0..self.out_h).all(|oy| {
+            let iy = oy * self.stride_h + self.window_rows(oy).0 - self.pad_top;
+            (0..self.out_w).all(|ox| {
+                let ix = ox * self.stride_w + self.window_cols(ox).0 - self.pad_left;
+                iy * self.in_w + ix >= oy * self.out_w + ox
+            })
+        })
+    }
+
     /// Calls `f(pixel_offset)` for each input pixel of window `(oy, ox)` in row-major
     /// window order, where `pixel_offset = (iy * in_w + ix) * channels`.
     #[inline]
@@ -151,5 +170,21 @@ mod tests {
         let g = Pool2dGeometry::new((4, 5, 2), (3, 3), (1, 1), Padding::Same).unwrap();
         assert_eq!((g.out_h, g.out_w, g.pad_top, g.pad_left), (4, 5, 1, 1));
         assert!(Pool2dGeometry::new((1, 1, 1), (2, 2), (2, 2), Padding::Valid).is_none());
+    }
+
+    #[test]
+    fn which_pools_read_ahead_of_their_writes() {
+        let g = |input, pool, strides, padding| {
+            Pool2dGeometry::new(input, pool, strides, padding).unwrap()
+        };
+        // Valid pools, and same pools that pad only after the input.
+        assert!(g((30, 30, 16), (2, 2), (2, 2), Padding::Valid).reads_ahead());
+        assert!(g((5, 7, 3), (3, 2), (1, 1), Padding::Valid).reads_ahead());
+        assert!(g((3, 3, 1), (2, 2), (2, 2), Padding::Same).reads_ahead());
+        // 3×3 stride 2 same on 15×15 pads one cell before, yet each window still starts
+        // at or after its own pixel.
+        assert!(g((15, 15, 4), (3, 3), (2, 2), Padding::Same).reads_ahead());
+        // Stride 1 with padding before: output pixel 1's window starts at input pixel 0.
+        assert!(!g((4, 5, 2), (3, 3), (1, 1), Padding::Same).reads_ahead());
     }
 }

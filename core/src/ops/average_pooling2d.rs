@@ -18,5 +18,5 @@ super::pool2d::pooling_layer!(
     "average_pooling2d",
     crate::kernels::fast::average_pool2d,
     backward: crate::ops::pool2d::backward::average,
-    int8: crate::kernels::int8::average_pool2d
+    int8: crate::kernels::int8::pool2d::average_pool2d_cells
 );

@@ -62,18 +62,20 @@ impl Pool2D {
     }
 
     pub(crate) fn geometry(&self, cx: &Cx<'_, '_>) -> Result<Pool2dGeometry, Mismatch> {
+        self.geometry_of(&cx.input())
+    }
+
+    /// The window geometry on an input of shape `input`.
+    pub(crate) fn geometry_of(&self, input: &Shape) -> Result<Pool2dGeometry, Mismatch> {
         let [ph, pw] = self.pool_size;
         let [sh, sw] = self.strides;
         Pool2dGeometry::new(
-            image(&cx.input())?,
+            image(input)?,
             (ph as usize, pw as usize),
             (sh as usize, sw as usize),
             self.padding,
         )
-        .ok_or(Mismatch::new(
-            cx.input(),
-            "a shape whose sizes fit in memory",
-        ))
+        .ok_or(Mismatch::new(*input, "a shape whose sizes fit in memory"))
     }
 }
 
@@ -154,6 +156,10 @@ macro_rules! pooling_layer {
             fn runs(&self, dtype: crate::graph::DType) -> bool {
                 matches!(dtype, crate::graph::DType::F32 | crate::graph::DType::I8)
             }
+
+            fn int8_pools_in_place(&self, input: &crate::shape::Shape) -> bool {
+                self.0.geometry_of(input).is_ok_and(|g| g.reads_ahead())
+            }
             )?
 
             #[cfg(feature = "training")]
@@ -189,16 +195,19 @@ macro_rules! pooling_layer {
                 let geometry = self.0.geometry(cx)?;
                 $(
                 if cx.is_int8() {
-                    fn run_int8(args: &super::StepArgs<'_>, inputs: &[&[i8]], output: &mut [i8]) {
-                        if let (super::StepArgs::$name(p), [input]) = (args, inputs) {
-                            $int8_kernel(&p.geometry, input, p.clamp.0, p.clamp.1, output);
+                    fn run_int8(
+                        args: &super::StepArgs<'_>,
+                        cells: crate::kernels::int8::pool2d::Cells<'_>,
+                    ) {
+                        if let super::StepArgs::$name(p) = args {
+                            $int8_kernel(&p.geometry, cells, p.clamp.0, p.clamp.1);
                         }
                     }
                     // TensorFlow Lite's int8 pools keep their input's quantization.
                     super::int8::same_quantization(cx)?;
                     let (header, _) = super::int8::op_words(cx, 0, 0)?;
                     return Ok(super::Step {
-                        run: super::Run::Int8(run_int8),
+                        run: super::Run::Int8Pool(run_int8),
                         args: super::StepArgs::$name(super::pool2d::PoolStep {
                             geometry,
                             clamp: (header.act_min, header.act_max),

@@ -4,8 +4,9 @@
 //! outputs stay live to the end). Tensors are placed first-fit in node order, never
 //! overlapping a tensor live at the same time. Element-wise layers whose input dies with
 //! them (activations, Dropout, Flatten, Reshape, BatchNormalization) reuse that input's
-//! memory in place. Model inputs are read straight from the caller's buffers and take no
-//! arena space.
+//! memory in place, and so do int8 pools whose windows read ahead of what they write: their
+//! output goes over the start of the input, whose rest is free after them. Model inputs are
+//! read straight from the caller's buffers and take no arena space.
 //!
 //! The plan is for one sample: `predict` runs a batch one sample at a time, so the arena
 //! does not grow with the batch. It counts bytes: a tensor takes its elements times its
@@ -99,6 +100,8 @@ pub fn plan<S: Storage>(
     // each shared block lives.
     let mut owner: S::List<usize> = storage::filled(count, 0, "nodes")?;
     let mut sizes: S::List<usize> = storage::filled(count, 0, "nodes")?;
+    // Per block owner: after which node, and to how many bytes, a pool shrank it.
+    let mut shrink: S::List<Option<(usize, usize)>> = storage::filled(count, None, "nodes")?;
     for (i, node) in nodes.iter().enumerate() {
         let layer = graph.layer(node.layer).ok_or(Error::NoSuchLayer)?;
         let shape = shapes.get(i).ok_or(Error::NoSuchLayer)?;
@@ -123,9 +126,20 @@ pub fn plan<S: Storage>(
                     let input = graph.resolve(*input) as usize;
                     let input_dies_here = last_use[owner[input]] == i;
                     let dtype = nodes[input].dtype;
-                    (layer
-                        .kind
-                        .is_in_place(graph.node_training(i, training), dtype)
+                    let pools = shapes
+                        .get(input)
+                        .is_some_and(|s| layer.kind.pools_in_place(s, dtype));
+                    if pools && !is_model_input(input) && input_dies_here {
+                        // Written over its input's start: the rest is free after it.
+                        let o = owner[input];
+                        if shrink[o].is_none() {
+                            shrink[o] = Some((i, sizes[i]));
+                        }
+                    }
+                    ((pools
+                        || layer
+                            .kind
+                            .is_in_place(graph.node_training(i, training), dtype))
                         && !is_model_input(input)
                         && input_dies_here)
                         .then_some(input)
@@ -150,12 +164,18 @@ pub fn plan<S: Storage>(
     for u in 0..count {
         block_size[owner[u]] = block_size[owner[u]].max(sizes[u]);
     }
-    let mut blocks: S::List<(usize, usize, usize)> = Default::default();
+    let mut blocks: S::List<Block> = Default::default();
     let mut block_of: S::List<usize> = storage::filled(count, usize::MAX, "nodes")?;
     for i in 0..count {
         if owner[i] == i && block_size[i] > 0 {
             block_of[i] = blocks.len();
-            storage::push(&mut blocks, (i, last_use[i], block_size[i]), "nodes")?;
+            let block = Block {
+                first: i,
+                last: last_use[i],
+                bytes: block_size[i],
+                shrink: shrink[i],
+            };
+            storage::push(&mut blocks, block, "nodes")?;
         }
     }
 
@@ -198,8 +218,8 @@ pub fn plan<S: Storage>(
     for step in 0..count {
         let live = blocks
             .iter()
-            .filter(|&&(first, last, _)| first <= step && last >= step)
-            .fold(0usize, |sum, b| sum.saturating_add(b.2));
+            .filter(|b| b.first <= step && b.last >= step)
+            .fold(0usize, |sum, b| sum.saturating_add(b.bytes_from(step)));
         lower_bound = lower_bound.max(live);
     }
     Ok(Plan {
@@ -209,15 +229,33 @@ pub fn plan<S: Storage>(
     })
 }
 
-/// A block: `(first node, last node, bytes)`.
-type Block = (usize, usize, usize);
+/// Memory that tensors share, from node `first` to node `last`: `bytes` long, or, after
+/// the node in `shrink`, its bytes (a pool written over its input's start frees the rest).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Block {
+    first: usize,
+    last: usize,
+    bytes: usize,
+    shrink: Option<(usize, usize)>,
+}
+
+impl Block {
+    /// Its length at node `step`; it never grows, so this is also the most it takes from
+    /// `step` on.
+    fn bytes_from(&self, step: usize) -> usize {
+        match self.shrink {
+            Some((after, bytes)) if step > after => bytes,
+            _ => self.bytes,
+        }
+    }
+}
 
 fn by_creation(a: &Block, b: &Block) -> core::cmp::Ordering {
-    a.0.cmp(&b.0)
+    a.first.cmp(&b.first)
 }
 
 fn by_size(a: &Block, b: &Block) -> core::cmp::Ordering {
-    b.2.cmp(&a.2).then(a.0.cmp(&b.0))
+    b.bytes.cmp(&a.bytes).then(a.first.cmp(&b.first))
 }
 
 /// Places blocks in the order `order` gives: each at the lowest offset clear of every
@@ -242,25 +280,30 @@ fn place<S: Storage>(
     let mut placed: S::List<bool> = storage::filled(blocks.len(), false, "nodes")?;
     let mut arena = 0usize;
     for &b in sequence.iter() {
-        let (first, last, size) = blocks[b];
+        let block = blocks[b];
         let mut offset = 0usize;
-        // Move past any clash until none is left (offsets only grow, so this ends).
+        // Move past any clash until none is left (offsets only grow, so this ends). Two
+        // blocks live together from the later first node on, when each is at its longest.
         loop {
-            let clash = (0..blocks.len()).find(|&o| {
-                placed[o]
-                    && blocks[o].0 <= last
-                    && first <= blocks[o].1
+            let clash = (0..blocks.len()).find_map(|o| {
+                let other = &blocks[o];
+                let from = block.first.max(other.first);
+                let (size, other_size) = (block.bytes_from(from), other.bytes_from(from));
+                (placed[o]
+                    && other.first <= block.last
+                    && block.first <= other.last
                     && offsets[o] < offset.saturating_add(size)
-                    && offset < offsets[o].saturating_add(blocks[o].2)
+                    && offset < offsets[o].saturating_add(other_size))
+                .then_some(offsets[o].saturating_add(other_size))
             });
             match clash {
-                Some(o) => offset = offsets[o].saturating_add(blocks[o].2),
+                Some(end) => offset = end,
                 None => break,
             }
         }
         offsets[b] = offset;
         placed[b] = true;
-        arena = arena.max(offset.saturating_add(size));
+        arena = arena.max(offset.saturating_add(block.bytes));
     }
     Ok((offsets, arena))
 }

@@ -5,6 +5,7 @@
 use super::prepare::{Placed, Prepared, Source};
 use crate::error::Error;
 use crate::graph::{Element, Storage};
+use crate::kernels::int8::pool2d::Cells;
 use crate::kernels::SmallRng;
 use crate::ops::{Rand, Run};
 use crate::planner::{Placement, ARENA_ALIGN};
@@ -162,6 +163,15 @@ pub(crate) fn run_step<'a, S: Storage>(
 ) {
     let step = &placed.step;
     let out = range(&placed.output);
+    if let (true, Run::Int8Pool(f), Some(&Source::Arena { offset, bytes })) =
+        (placed.output.in_place, step.run, placed.inputs.first())
+    {
+        // The output is written over the start of its input's memory.
+        if let Some(data) = arena.get_mut(offset..offset + bytes) {
+            f(&step.args, Cells::Shared(bytemuck::cast_slice_mut(data)));
+        }
+        return;
+    }
     if placed.output.in_place {
         // The output is the input's memory (the planner proved nothing else needs it).
         let Some(data) = arena.get_mut(out) else {
@@ -210,6 +220,13 @@ pub(crate) fn run_step<'a, S: Storage>(
             &step.args,
             &typed::<i8, S>(&inputs),
             bytemuck::cast_slice_mut(output),
+        ),
+        Run::Int8Pool(f) => f(
+            &step.args,
+            Cells::Split {
+                input: bytemuck::cast_slice(first),
+                output: bytemuck::cast_slice_mut(output),
+            },
         ),
         Run::Quantize(f) => {
             if let Ok(input) = bytemuck::try_cast_slice(first) {

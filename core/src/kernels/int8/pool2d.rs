@@ -9,8 +9,78 @@
 
 use crate::kernels::pool2d::Pool2dGeometry;
 
-fn fits(g: &Pool2dGeometry, input: &[i8], output: &[i8]) -> bool {
-    g.input_len() == Some(input.len()) && g.output_len() == Some(output.len()) && g.windows_fit()
+/// Channels a pool reduces at once (its accumulators stay on the stack).
+const BLOCK: usize = 64;
+
+/// Where an int8 pool reads and writes.
+#[derive(Debug)]
+pub enum Cells<'a> {
+    /// The input and the output apart.
+    Split {
+        /// `in_h·in_w·channels` values.
+        input: &'a [i8],
+        /// `out_h·out_w·channels` values.
+        output: &'a mut [i8],
+    },
+    /// The input's memory (`in_h·in_w·channels` values), the output written over its
+    /// start as the pool goes: only for a geometry that [reads
+    /// ahead](Pool2dGeometry::reads_ahead), so no window is overwritten before it is read.
+    Shared(&'a mut [i8]),
+}
+
+impl Cells<'_> {
+    fn input(&self) -> &[i8] {
+        match self {
+            Cells::Split { input, .. } => input,
+            Cells::Shared(data) => data,
+        }
+    }
+
+    fn output(&mut self) -> &mut [i8] {
+        match self {
+            Cells::Split { output, .. } => output,
+            Cells::Shared(data) => data,
+        }
+    }
+
+    /// The slices' lengths and the geometry agree (and a shared buffer is safe to share).
+    fn fit(&self, g: &Pool2dGeometry) -> bool {
+        let lengths = match self {
+            Cells::Split { input, output } => {
+                g.input_len() == Some(input.len()) && g.output_len() == Some(output.len())
+            }
+            Cells::Shared(data) => g.input_len() == Some(data.len()) && g.reads_ahead(),
+        };
+        lengths && g.windows_fit()
+    }
+}
+
+/// Each output pixel in order, each block of up to [`BLOCK`] channels: `reduce(input, oy,
+/// ox, c0, block)` computes the block from the input, which is then written to the output
+/// (so a shared buffer's window is read before its pixel is written).
+#[inline(always)]
+fn each_block(
+    g: &Pool2dGeometry,
+    mut cells: Cells<'_>,
+    reduce: impl Fn(&[i8], usize, usize, usize, &mut [i8]),
+) {
+    let c = g.channels;
+    let mut block = [0i8; BLOCK];
+    let mut at = 0;
+    for oy in 0..g.out_h {
+        for ox in 0..g.out_w {
+            let mut c0 = 0;
+            while c0 < c {
+                let n = BLOCK.min(c - c0);
+                reduce(cells.input(), oy, ox, c0, &mut block[..n]);
+                if let Some(dest) = cells.output().get_mut(at..at + n) {
+                    dest.copy_from_slice(&block[..n]);
+                }
+                at += n;
+                c0 += n;
+            }
+        }
+    }
 }
 
 /// Int8 max pooling, one sample: the maximum over the window's cells inside the input
@@ -22,7 +92,12 @@ fn fits(g: &Pool2dGeometry, input: &[i8], output: &[i8]) -> bool {
 /// geometry's coordinates do not overflow (true for any [`Pool2dGeometry::new`]). Debug
 /// builds assert it; release builds return without writing `output`.
 pub fn max_pool2d(g: &Pool2dGeometry, input: &[i8], act_min: i32, act_max: i32, output: &mut [i8]) {
-    let ok = fits(g, input, output);
+    max_pool2d_cells(g, Cells::Split { input, output }, act_min, act_max);
+}
+
+/// [`max_pool2d`] from and to `cells` (which may be one buffer).
+pub fn max_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_>, act_min: i32, act_max: i32) {
+    let ok = cells.fit(g);
     debug_assert!(
         ok,
         "int8 max_pool2d: slice lengths break the contract for {g:?}"
@@ -31,21 +106,19 @@ pub fn max_pool2d(g: &Pool2dGeometry, input: &[i8], act_min: i32, act_max: i32, 
         return;
     }
     let (lo, hi) = (clamp_i8(act_min), clamp_i8(act_max));
-    let mut pixels = output.chunks_exact_mut(g.channels);
-    for oy in 0..g.out_h {
-        for ox in 0..g.out_w {
-            let Some(out_px) = pixels.next() else { return };
-            out_px.fill(i8::MIN);
-            g.for_each_in_window(oy, ox, |px| {
-                for (m, &x) in out_px.iter_mut().zip(&input[px..px + g.channels]) {
-                    *m = (*m).max(x);
-                }
-            });
-            for m in out_px.iter_mut() {
-                *m = (*m).max(lo).min(hi);
+    each_block(g, cells, |input, oy, ox, c0, block| {
+        let n = block.len();
+        block.fill(i8::MIN);
+        g.for_each_in_window(oy, ox, |px| {
+            let at = px + c0;
+            for (m, &x) in block.iter_mut().zip(&input[at..at + n]) {
+                *m = (*m).max(x);
             }
+        });
+        for m in block.iter_mut() {
+            *m = (*m).max(lo).min(hi);
         }
-    }
+    });
 }
 
 /// Int8 average pooling, one sample: over the window's cells inside the input only
@@ -63,7 +136,12 @@ pub fn average_pool2d(
     act_max: i32,
     output: &mut [i8],
 ) {
-    let ok = fits(g, input, output);
+    average_pool2d_cells(g, Cells::Split { input, output }, act_min, act_max);
+}
+
+/// [`average_pool2d`] from and to `cells` (which may be one buffer).
+pub fn average_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_>, act_min: i32, act_max: i32) {
+    let ok = cells.fit(g);
     debug_assert!(
         ok,
         "int8 average_pool2d: slice lengths break the contract for {g:?}"
@@ -71,37 +149,28 @@ pub fn average_pool2d(
     if !ok || g.channels == 0 {
         return;
     }
-    let mut pixels = output.chunks_exact_mut(g.channels);
-    let mut sums = [0i32; 64];
-    for oy in 0..g.out_h {
-        for ox in 0..g.out_w {
-            let Some(out_px) = pixels.next() else { return };
-            // channels in blocks of 64 accumulators (no allocation)
-            for (block, out_block) in out_px.chunks_mut(sums.len()).enumerate() {
-                let c0 = block * sums.len();
-                let acc = &mut sums[..out_block.len()];
-                acc.fill(0);
-                let mut n = 0i32;
-                g.for_each_in_window(oy, ox, |px| {
-                    n = n.wrapping_add(1);
-                    let cells = &input[px + c0..px + c0 + acc.len()];
-                    for (a, &x) in acc.iter_mut().zip(cells) {
-                        *a = a.wrapping_add(i32::from(x));
-                    }
-                });
-                for (y, &sum) in out_block.iter_mut().zip(acc.iter()) {
-                    // C's int arithmetic; wrapping only matters for absurd window sizes
-                    let avg = if sum > 0 {
-                        sum.wrapping_add(n / 2).checked_div(n)
-                    } else {
-                        sum.wrapping_sub(n / 2).checked_div(n)
-                    };
-                    let avg = avg.unwrap_or(0);
-                    *y = avg.max(act_min).min(act_max).clamp(-128, 127) as i8;
-                }
+    each_block(g, cells, |input, oy, ox, c0, block| {
+        let mut sums = [0i32; BLOCK];
+        let acc = &mut sums[..block.len()];
+        let mut n = 0i32;
+        g.for_each_in_window(oy, ox, |px| {
+            n = n.wrapping_add(1);
+            let at = px + c0;
+            for (a, &x) in acc.iter_mut().zip(&input[at..at + block.len()]) {
+                *a = a.wrapping_add(i32::from(x));
             }
+        });
+        for (y, &sum) in block.iter_mut().zip(acc.iter()) {
+            // C's int arithmetic; wrapping only matters for absurd window sizes
+            let avg = if sum > 0 {
+                sum.wrapping_add(n / 2).checked_div(n)
+            } else {
+                sum.wrapping_sub(n / 2).checked_div(n)
+            };
+            let avg = avg.unwrap_or(0);
+            *y = avg.max(act_min).min(act_max).clamp(-128, 127) as i8;
         }
-    }
+    });
 }
 
 fn clamp_i8(v: i32) -> i8 {
@@ -161,6 +230,42 @@ mod tests {
             let s = a + b;
             let want = if s > 0 { (s + 1) / 2 } else { (s - 1) / 2 };
             assert_eq!(i32::from(y), want, "channel {c}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn over_its_input_as_into_another_buffer(
+            h in 1usize..9, w in 1usize..9, c in 1usize..70,
+            ph in 1usize..4, pw in 1usize..4, sh in 1usize..4, sw in 1usize..4,
+            same in proptest::bool::ANY, seed in proptest::num::u32::ANY,
+        ) {
+            let padding = if same { Padding::Same } else { Padding::Valid };
+            let Some(g) = Pool2dGeometry::new((h, w, c), (ph, pw), (sh, sw), padding) else {
+                return Ok(());
+            };
+            let mut state = seed;
+            let input: std::vec::Vec<i8> = (0..h * w * c)
+                .map(|_| {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (state >> 24) as u8 as i8
+                })
+                .collect();
+            // Sharing the buffer is only for geometries that read ahead (the planner asks).
+            proptest::prop_assume!(g.reads_ahead());
+            let n = g.output_len().unwrap();
+            for max in [true, false] {
+                let mut want = vec![0i8; n];
+                let mut shared = input.clone();
+                if max {
+                    max_pool2d(&g, &input, -100, 120, &mut want);
+                    max_pool2d_cells(&g, Cells::Shared(&mut shared), -100, 120);
+                } else {
+                    average_pool2d(&g, &input, -100, 120, &mut want);
+                    average_pool2d_cells(&g, Cells::Shared(&mut shared), -100, 120);
+                }
+                proptest::prop_assert_eq!(&shared[..n], &want[..]);
+            }
         }
     }
 
