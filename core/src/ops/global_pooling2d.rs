@@ -42,7 +42,7 @@ super::pool2d::global_pooling_layer!(
     "global_average_pooling2d",
     kernels::fast::global_average_pool,
     backward: crate::ops::pool2d::backward::global_average,
-    int8: kernels::int8::mean::mean
+    int8: kernels::int8::fast::mean
 );
 super::pool2d::global_pooling_layer!(
     /// `keras.layers.GlobalMaxPooling2D()`.

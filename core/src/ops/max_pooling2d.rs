@@ -18,5 +18,5 @@ super::pool2d::pooling_layer!(
     "max_pooling2d",
     crate::kernels::fast::max_pool2d,
     backward: crate::ops::pool2d::backward::max,
-    int8: crate::kernels::int8::pool2d::max_pool2d_cells
+    int8: crate::kernels::int8::fast::max_pool2d_cells
 );

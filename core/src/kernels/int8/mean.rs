@@ -136,7 +136,7 @@ impl MeanParams {
 /// builds assert it; release builds return without writing `output`.
 pub fn mean(params: &MeanParams, input: &[i8], output: &mut [i8]) {
     let channels = output.len();
-    let ok = params.count > 0 && (params.count as usize).checked_mul(channels) == Some(input.len());
+    let ok = fits(params, input, output);
     debug_assert!(ok, "int8 mean: slice lengths break the contract");
     if !ok || channels == 0 {
         return;
@@ -147,13 +147,23 @@ pub fn mean(params: &MeanParams, input: &[i8], output: &mut [i8]) {
             .skip(c)
             .step_by(channels)
             .fold(0i32, |s, &x| s.wrapping_add(i32::from(x)));
-        // C: (U)(temp_sum − input_zero_point · num_elements_in_axis), the product in int64
-        let shifted =
-            (i64::from(sum) - i64::from(params.input_zero_point) * i64::from(params.count)) as i32;
-        let v = multiply_by_quantized_multiplier(shifted, params.multiplier, params.rounding)
-            .saturating_add(params.output_zero_point);
-        *y = v.clamp(-128, 127) as i8;
+        *y = requantize(params, sum);
     }
+}
+
+/// A channel's output from the wrapping int32 sum of its cells.
+pub(crate) fn requantize(params: &MeanParams, sum: i32) -> i8 {
+    // C: (U)(temp_sum − input_zero_point · num_elements_in_axis), the product in int64
+    let shifted =
+        (i64::from(sum) - i64::from(params.input_zero_point) * i64::from(params.count)) as i32;
+    let v = multiply_by_quantized_multiplier(shifted, params.multiplier, params.rounding)
+        .saturating_add(params.output_zero_point);
+    v.clamp(-128, 127) as i8
+}
+
+/// The slice-length contract of [`mean`].
+pub(crate) fn fits(params: &MeanParams, input: &[i8], output: &[i8]) -> bool {
+    params.count > 0 && (params.count as usize).checked_mul(output.len()) == Some(input.len())
 }
 
 #[cfg(test)]

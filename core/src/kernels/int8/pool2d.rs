@@ -29,14 +29,14 @@ pub enum Cells<'a> {
 }
 
 impl Cells<'_> {
-    fn input(&self) -> &[i8] {
+    pub(crate) fn input(&self) -> &[i8] {
         match self {
             Cells::Split { input, .. } => input,
             Cells::Shared(data) => data,
         }
     }
 
-    fn output(&mut self) -> &mut [i8] {
+    pub(crate) fn output(&mut self) -> &mut [i8] {
         match self {
             Cells::Split { output, .. } => output,
             Cells::Shared(data) => data,
@@ -44,7 +44,7 @@ impl Cells<'_> {
     }
 
     /// The slices' lengths and the geometry agree (and a shared buffer is safe to share).
-    fn fit(&self, g: &Pool2dGeometry) -> bool {
+    pub(crate) fn fit(&self, g: &Pool2dGeometry) -> bool {
         let lengths = match self {
             Cells::Split { input, output } => {
                 g.input_len() == Some(input.len()) && g.output_len() == Some(output.len())
@@ -173,7 +173,7 @@ pub fn average_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_>, act_min: i32, 
     });
 }
 
-fn clamp_i8(v: i32) -> i8 {
+pub(crate) fn clamp_i8(v: i32) -> i8 {
     v.clamp(-128, 127) as i8
 }
 

@@ -46,6 +46,10 @@ pub(crate) trait Isa {
     fn qadd(a: i32, b: i32) -> i32;
     /// `smmulr d, a, b`: `(a · b + 2^31) >> 32`, the rounded high word of the product.
     fn smmulr(a: i32, b: i32) -> i32;
+    /// `ssub8 t, a, b` then `sel d, a, b`: the larger of each pair of signed bytes.
+    fn max8(a: u32, b: u32) -> u32;
+    /// `ssub8 t, a, b` then `sel d, b, a`: the smaller of each pair of signed bytes.
+    fn min8(a: u32, b: u32) -> u32;
 
     /// Two weight rows against one packed input: for each word `j < xs.len() / 2` (the
     /// packed pair `xs[2j]`, `xs[2j + 1]`), `acc[0]` adds the four products of row `wa`'s
@@ -474,6 +478,21 @@ impl Isa for Emulated {
     fn smmulr(a: i32, b: i32) -> i32 {
         ((a as i64 * b as i64 + (1 << 31)) >> 32) as i32
     }
+    #[inline(always)]
+    fn max8(a: u32, b: u32) -> u32 {
+        bytewise(a, b, |x, y| x.max(y))
+    }
+    #[inline(always)]
+    fn min8(a: u32, b: u32) -> u32 {
+        bytewise(a, b, |x, y| x.min(y))
+    }
+}
+
+/// `f` on each pair of signed bytes of `a` and `b`.
+#[inline(always)]
+fn bytewise(a: u32, b: u32, f: impl Fn(i8, i8) -> i8) -> u32 {
+    let (a, b) = (a.to_le_bytes(), b.to_le_bytes());
+    u32::from_le_bytes(core::array::from_fn(|k| f(a[k] as i8, b[k] as i8) as u8))
 }
 
 /// Keeps LLVM from unrolling the loop it is called in, on Arm: for Cortex-M cores it
@@ -802,6 +821,30 @@ mod arm {
             unsafe {
                 asm!("smmulr {d}, {a}, {b}", d = lateout(reg) d, a = in(reg) a, b = in(reg) b,
                      options(pure, nomem, nostack, preserves_flags));
+            }
+            d
+        }
+        #[inline(always)]
+        fn max8(a: u32, b: u32) -> u32 {
+            let d;
+            // SAFETY: two register instructions; `ssub8` sets the APSR.GE flags that `sel`
+            // reads (flags are not declared preserved), `t` is a scratch register apart
+            // from the inputs.
+            unsafe {
+                asm!("ssub8 {t}, {a}, {b}", "sel {d}, {a}, {b}", t = out(reg) _,
+                     d = lateout(reg) d, a = in(reg) a, b = in(reg) b,
+                     options(pure, nomem, nostack));
+            }
+            d
+        }
+        #[inline(always)]
+        fn min8(a: u32, b: u32) -> u32 {
+            let d;
+            // SAFETY: as for `max8`.
+            unsafe {
+                asm!("ssub8 {t}, {a}, {b}", "sel {d}, {b}, {a}", t = out(reg) _,
+                     d = lateout(reg) d, a = in(reg) a, b = in(reg) b,
+                     options(pure, nomem, nostack));
             }
             d
         }

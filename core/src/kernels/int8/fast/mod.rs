@@ -1,5 +1,5 @@
 //! Int8 kernels written for speed, with the reference kernels' signatures, contracts and
-//! bits: FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D.
+//! bits: FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D and MEAN.
 //!
 //! Each output is the same wrapping int32 sum as in the reference kernel (only the order of
 //! the additions changes, which wrapping addition does not notice), then the same
@@ -16,7 +16,8 @@
 //!   products taken per `smlad` (module `dsp`). FULLY_CONNECTED runs two output rows per pass
 //!   over the packed input; CONV_2D packs four output pixels' windows and runs each
 //!   filter over all four at once, so each weight word is loaded and split once per four
-//!   pixels; DEPTHWISE_CONV_2D takes four channels per word (`smlabb`/`smlatt`).
+//!   pixels; DEPTHWISE_CONV_2D takes four channels per word (`smlabb`/`smlatt`);
+//!   MAX_POOL_2D and MEAN four channels per word too (`ssub8` and `sel`; `sxtab16`).
 //! * **Everywhere else** (Cortex-M3, Armv8-M Mainline without DSP such as
 //!   `thumbv8m.main-none-eabi(hf)`, Cortex-M0, hosts): the plain kernels, four output
 //!   rows/channels per pass so each input is loaded once for four products, inner loops
@@ -46,10 +47,14 @@ pub mod conv2d;
 pub mod depthwise_conv2d;
 pub(crate) mod dsp;
 pub mod fully_connected;
+pub mod max_pool2d;
+pub mod mean;
 
 pub use conv2d::conv2d;
 pub use depthwise_conv2d::depthwise_conv2d;
 pub use fully_connected::fully_connected;
+pub use max_pool2d::max_pool2d_cells;
+pub use mean::mean;
 
 use super::quant::{OutputStage, Requant, Rounding};
 
