@@ -15,6 +15,10 @@
 //! the markers sit inside them — the two give the same numbers (`scripts/run-examples.sh
 //! --check-plugin` compares them).
 //!
+//! With `profile=FILE` (block mode), every translation block's start address, its
+//! instructions and how often it ran inside the regions are written to `FILE` at exit, one
+//! block a line (`bench/profile.sh` sums them per function).
+//!
 //! Built against the plugin API of the QEMU it is loaded into: cargo feature
 //! `plugin-api-v1` (QEMU 6–8) … `plugin-api-v4` (QEMU 9.2–10.0); see `Cargo.toml`.
 
@@ -38,7 +42,20 @@ struct Config {
     end: u64,
     per_insn: bool,
     out: Option<String>,
+    profile: Option<String>,
 }
+
+/// One translated block, for `profile`: where it starts, its instructions, its runs.
+struct BlockStat {
+    vaddr: u64,
+    insns: u64,
+    runs: AtomicU64,
+}
+
+/// Every block translated (leaked: they live as long as QEMU), for `profile`.
+static BLOCKS: Mutex<Vec<&'static BlockStat>> = Mutex::new(Vec::new());
+/// A region is open: `profile` counts the blocks that run.
+static IN_REGION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[derive(Default)]
 struct Regions {
@@ -80,6 +97,7 @@ unsafe extern "C" fn on_marker(_vcpu: c_uint, udata: *mut c_void) {
     // Instructions executed before this one.
     let now = EXECUTED.load(Ordering::Relaxed) - after;
     let mut regions = REGIONS.lock().unwrap_or_else(|e| e.into_inner());
+    IN_REGION.store(udata & MARKER_START != 0, Ordering::Relaxed);
     if udata & MARKER_START != 0 {
         regions.open = Some(now);
     } else if let Some(begin) = regions.open.take() {
@@ -98,6 +116,16 @@ unsafe extern "C" fn on_block(_vcpu: c_uint, udata: *mut c_void) {
     EXECUTED.fetch_add(udata as u64, Ordering::Relaxed);
 }
 
+/// Block mode with `profile`: the block `udata` (a `BlockStat`) starts.
+unsafe extern "C" fn on_block_profiled(_vcpu: c_uint, udata: *mut c_void) {
+    // SAFETY: `udata` is a leaked `BlockStat` from `on_translate`.
+    let stat = &*(udata as *const BlockStat);
+    if IN_REGION.load(Ordering::Relaxed) {
+        stat.runs.fetch_add(1, Ordering::Relaxed);
+    }
+    EXECUTED.fetch_add(stat.insns, Ordering::Relaxed);
+}
+
 /// Instruction mode: one instruction executes.
 unsafe extern "C" fn on_insn(_vcpu: c_uint, _udata: *mut c_void) {
     EXECUTED.fetch_add(1, Ordering::Relaxed);
@@ -106,7 +134,21 @@ unsafe extern "C" fn on_insn(_vcpu: c_uint, _udata: *mut c_void) {
 unsafe extern "C" fn on_translate(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb) {
     let Some(config) = CONFIG.get() else { return };
     let n = qemu_plugin_tb_n_insns(tb);
-    if !config.per_insn {
+    if !config.per_insn && config.profile.is_some() {
+        let first = qemu_plugin_tb_get_insn(tb, 0);
+        let stat: &'static BlockStat = Box::leak(Box::new(BlockStat {
+            vaddr: qemu_plugin_insn_vaddr(first),
+            insns: n as u64,
+            runs: AtomicU64::new(0),
+        }));
+        BLOCKS.lock().unwrap_or_else(|e| e.into_inner()).push(stat);
+        qemu_plugin_register_vcpu_tb_exec_cb(
+            tb,
+            Some(on_block_profiled),
+            qemu_plugin_cb_flags::QEMU_PLUGIN_CB_NO_REGS,
+            stat as *const BlockStat as *mut c_void,
+        );
+    } else if !config.per_insn {
         qemu_plugin_register_vcpu_tb_exec_cb(
             tb,
             Some(on_block),
@@ -149,6 +191,17 @@ unsafe extern "C" fn on_translate(_id: qemu_plugin_id_t, tb: *mut qemu_plugin_tb
 }
 
 unsafe extern "C" fn on_exit(_id: qemu_plugin_id_t, _udata: *mut c_void) {
+    if let Some(path) = CONFIG.get().and_then(|c| c.profile.as_deref()) {
+        let blocks = BLOCKS.lock().unwrap_or_else(|e| e.into_inner());
+        let lines: String = blocks
+            .iter()
+            .filter(|b| b.runs.load(Ordering::Relaxed) > 0)
+            .map(|b| format!("{:#x} {} {}\n", b.vaddr, b.insns, b.runs.load(Ordering::Relaxed)))
+            .collect();
+        if let Err(e) = std::fs::write(path, lines) {
+            eprintln!("kiln-insn-count: {path}: {e}");
+        }
+    }
     let regions = REGIONS.lock().unwrap_or_else(|e| e.into_inner());
     let open = if regions.open.is_some() {
         ", one still open"
@@ -172,7 +225,7 @@ fn parse_address(value: &str) -> Option<u64> {
 }
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
-    let (mut start, mut end, mut per_insn, mut out) = (None, None, false, None);
+    let (mut start, mut end, mut per_insn, mut out, mut profile) = (None, None, false, None, None);
     for arg in args {
         let (key, value) = arg
             .split_once('=')
@@ -188,7 +241,12 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                 _ => return Err(format!("mode must be tb or insn, not '{value}'")),
             },
             "out" => out = Some(value.to_string()),
-            _ => return Err(format!("unknown argument '{key}' (start, end, mode, out)")),
+            "profile" => profile = Some(value.to_string()),
+            _ => {
+                return Err(format!(
+                    "unknown argument '{key}' (start, end, mode, out, profile)"
+                ))
+            }
         }
     }
     match (start, end) {
@@ -197,6 +255,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             end,
             per_insn,
             out,
+            profile,
         }),
         (Some(_), Some(_)) => {
             Err("start and end are the same address (were the markers merged?)".into())

@@ -513,11 +513,15 @@ impl Setup {
             .args(["-semihosting-config", "enable=on,target=native"])
             .args(["-icount", "shift=0", "-plugin"])
             .arg(format!(
-                "{},start={:#x},end={:#x},out={}",
+                "{},start={:#x},end={:#x},out={}{}",
                 self.plugin.display(),
                 facts.start,
                 facts.end,
-                count_file.display()
+                count_file.display(),
+                // Where the instructions go, block by block (bench/profile.sh).
+                std::env::var("KILN_QEMU_PROFILE")
+                    .map(|p| format!(",profile={p}"))
+                    .unwrap_or_default()
             ))
             .arg("-kernel")
             .arg(elf)
