@@ -1,5 +1,6 @@
-//! The models BENCHMARKS.md measures (tests/fixtures/generate_bench.py, real Keras 3): kiln
-//! predicts what Keras predicted and prints the summary Keras printed (COLUMNS=80).
+//! The models BENCHMARKS.md measures (tests/fixtures/generate_bench.py, real Keras 3: mlp,
+//! cnn, dense1, kws, and MLPerf Tiny's resnet8 and vww): kiln predicts what Keras predicted
+//! and prints the summary Keras printed (COLUMNS=80).
 
 use kiln::SummaryOptions;
 use kiln_host::load::load_model;
@@ -13,7 +14,13 @@ fn bench_models_predict_as_keras() {
 #[test]
 fn bench_models_summarise_as_keras() {
     let dirs = model_dirs("bench");
-    assert!(dirs.len() >= 4, "mlp, cnn, dense1 and kws: found {dirs:?}");
+    let names: Vec<_> = dirs
+        .iter()
+        .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in ["mlp", "cnn", "dense1", "kws", "resnet8", "vww"] {
+        assert!(names.iter().any(|n| n == want), "{want}: found {names:?}");
+    }
     for dir in dirs {
         let model = load_model(dir.join("model.keras")).expect("a bench fixture");
         let options = SummaryOptions {

@@ -148,10 +148,11 @@ fn float_io_models_give_litert_reference_outputs() {
     }
 }
 
-/// Every bench model's int8 `.tflite` (MLP, CNN, KWS DS-CNN) gives LiteRT's outputs.
+/// Every bench model's int8 `.tflite` (MLP, CNN, KWS DS-CNN, MLPerf Tiny's ResNet-8 and VWW
+/// MobileNetV1) gives LiteRT's outputs.
 #[test]
 fn bench_models_give_litert_reference_outputs() {
-    for name in ["mlp", "cnn", "kws"] {
+    for name in ["mlp", "cnn", "kws", "resnet8", "vww"] {
         let dir = fixtures("bench").join(name);
         let import = import(&dir.join("model_int8.tflite"), false);
         let graph = import.model.graph().unwrap();
