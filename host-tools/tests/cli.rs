@@ -321,14 +321,16 @@ fn export_inspect_and_predict_from_the_blob() {
         None,
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    // The Conv2D's 26×26×8 floats are all the arena holds at once: the pool writes over
+    // them, the Dense goes into the rest.
     assert!(
-        stdout(&out).contains("arena: 27043 bytes (lower bound 27040"),
+        stdout(&out).contains("arena: 21635 bytes (lower bound 21632"),
         "{}",
         stdout(&out)
     );
     let source = std::fs::read_to_string(&rust).unwrap();
     assert!(
-        source.contains("pub const ARENA_BYTES: usize = 27043;"),
+        source.contains("pub const ARENA_BYTES: usize = 21635;"),
         "{source}"
     );
     assert!(source.contains("include_bytes!(\"cnn.kiln\")"), "{source}");

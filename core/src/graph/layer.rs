@@ -232,8 +232,8 @@ impl LayerKind {
     }
 
     /// True when the layer's smaller output may be written over the start of its input's
-    /// memory (see [`crate::ops::Op::int8_pools_in_place`]).
+    /// memory (see [`crate::ops::Op::pools_in_place`]).
     pub fn pools_in_place(&self, input: &Shape, dtype: DType) -> bool {
-        dtype == DType::I8 && self.op().int8_pools_in_place(input)
+        self.op().runs(dtype) && self.op().pools_in_place(input)
     }
 }

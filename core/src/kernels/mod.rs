@@ -60,7 +60,7 @@ pub use global_pool::{global_average_pool, global_max_pool};
 pub use max_pool2d::max_pool2d;
 pub use merge::{merge, MergeOp};
 pub use padding::Padding;
-pub use pool2d::Pool2dGeometry;
+pub use pool2d::{Cells, Pool2dGeometry};
 pub use random_crop::{
     center_crop_resize, center_offset, crop, crop_offset, crop_window, resize_bilinear, CropWindow,
 };

@@ -153,6 +153,51 @@ impl Pool2dGeometry {
     }
 }
 
+/// Where a pool reads and writes.
+#[derive(Debug)]
+pub enum Cells<'a, T> {
+    /// The input and the output apart.
+    Split {
+        /// `in_h·in_w·channels` values.
+        input: &'a [T],
+        /// `out_h·out_w·channels` values.
+        output: &'a mut [T],
+    },
+    /// The input's memory (`in_h·in_w·channels` values), the output written over its
+    /// start as the pool goes: only for a geometry that [reads
+    /// ahead](Pool2dGeometry::reads_ahead), so no window is overwritten before it is read.
+    Shared(&'a mut [T]),
+}
+
+impl<T> Cells<'_, T> {
+    /// What the pool reads.
+    pub(crate) fn input(&self) -> &[T] {
+        match self {
+            Cells::Split { input, .. } => input,
+            Cells::Shared(data) => data,
+        }
+    }
+
+    /// Where the pool writes (from its start).
+    pub(crate) fn output(&mut self) -> &mut [T] {
+        match self {
+            Cells::Split { output, .. } => output,
+            Cells::Shared(data) => data,
+        }
+    }
+
+    /// The slices' lengths and the geometry agree (and a shared buffer is safe to share).
+    pub(crate) fn fit(&self, g: &Pool2dGeometry) -> bool {
+        let lengths = match self {
+            Cells::Split { input, output } => {
+                g.input_len() == Some(input.len()) && g.output_len() == Some(output.len())
+            }
+            Cells::Shared(data) => g.input_len() == Some(data.len()) && g.reads_ahead(),
+        };
+        lengths && g.windows_fit()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

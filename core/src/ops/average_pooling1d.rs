@@ -16,6 +16,6 @@ super::pool2d::pooling_layer!(
     /// ```
     AveragePooling1D(Pool1D, u16),
     "average_pooling1d",
-    crate::kernels::fast::average_pool2d,
+    crate::kernels::fast::average_pool2d_cells,
     backward: crate::ops::pool2d::backward::average
 );

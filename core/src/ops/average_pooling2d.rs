@@ -16,7 +16,7 @@ super::pool2d::pooling_layer!(
     /// ```
     AveragePooling2D(Pool2D, Pair),
     "average_pooling2d",
-    crate::kernels::fast::average_pool2d,
+    crate::kernels::fast::average_pool2d_cells,
     backward: crate::ops::pool2d::backward::average,
     int8: crate::kernels::int8::pool2d::average_pool2d_cells
 );

@@ -16,6 +16,6 @@ super::pool2d::pooling_layer!(
     /// ```
     MaxPooling1D(Pool1D, u16),
     "max_pooling1d",
-    crate::kernels::fast::max_pool2d,
+    crate::kernels::fast::max_pool2d_cells,
     backward: crate::ops::pool2d::backward::max
 );

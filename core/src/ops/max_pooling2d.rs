@@ -16,7 +16,7 @@ super::pool2d::pooling_layer!(
     /// ```
     MaxPooling2D(Pool2D, Pair),
     "max_pooling2d",
-    crate::kernels::fast::max_pool2d,
+    crate::kernels::fast::max_pool2d_cells,
     backward: crate::ops::pool2d::backward::max,
     int8: crate::kernels::int8::fast::max_pool2d_cells
 );

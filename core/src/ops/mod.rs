@@ -186,12 +186,13 @@ pub trait Op {
         self.in_place(false)
     }
 
-    /// True when, on an int8 input of shape `input`, the layer can write its (smaller)
-    /// output over the start of its input's memory as it goes, each cell after the
-    /// input cells it reads (a pool whose windows [read
+    /// True when, on an input of shape `input`, the layer can write its (smaller) output
+    /// over the start of its input's memory as it goes, each cell after the input cells it
+    /// reads (a pool whose windows [read
     /// ahead](crate::kernels::Pool2dGeometry::reads_ahead)): the planner may then give it
-    /// its input's memory and free the rest. Its step is then [`Run::Int8Pool`].
-    fn int8_pools_in_place(&self, _input: &Shape) -> bool {
+    /// its input's memory and free the rest. Its step is then [`Run::Pool`] or
+    /// [`Run::Int8Pool`].
+    fn pools_in_place(&self, _input: &Shape) -> bool {
         false
     }
 
@@ -548,9 +549,11 @@ pub(crate) enum Run {
     Int8(fn(&StepArgs<'_>, &[&[i8]], &mut [i8])),
     /// Changes each int8 value on its own, in the output's memory (which may be the input's).
     Int8InPlace(fn(&StepArgs<'_>, &mut [i8])),
-    /// An int8 pool: from its input to its output, or over its input's memory when the
-    /// planner gave it that ([`Op::int8_pools_in_place`]).
-    Int8Pool(fn(&StepArgs<'_>, crate::kernels::int8::pool2d::Cells<'_>)),
+    /// A pool: from its input to its output, or over its input's memory when the planner
+    /// gave it that ([`Op::pools_in_place`]).
+    Pool(fn(&StepArgs<'_>, crate::kernels::Cells<'_, f32>)),
+    /// [`Run::Pool`] on int8.
+    Int8Pool(fn(&StepArgs<'_>, crate::kernels::Cells<'_, i8>)),
     /// Float32 to int8 (a model's Quantize).
     Quantize(fn(&StepArgs<'_>, &[f32], &mut [i8])),
     /// Int8 to float32 (a model's Dequantize).
@@ -566,6 +569,7 @@ impl PartialEq for Run {
             (Run::InPlace(a), Run::InPlace(b)) => core::ptr::fn_addr_eq(*a, *b),
             (Run::Int8(a), Run::Int8(b)) => core::ptr::fn_addr_eq(*a, *b),
             (Run::Int8InPlace(a), Run::Int8InPlace(b)) => core::ptr::fn_addr_eq(*a, *b),
+            (Run::Pool(a), Run::Pool(b)) => core::ptr::fn_addr_eq(*a, *b),
             (Run::Int8Pool(a), Run::Int8Pool(b)) => core::ptr::fn_addr_eq(*a, *b),
             (Run::Quantize(a), Run::Quantize(b)) => core::ptr::fn_addr_eq(*a, *b),
             (Run::Dequantize(a), Run::Dequantize(b)) => core::ptr::fn_addr_eq(*a, *b),

@@ -58,7 +58,12 @@ impl Pool1D {
 
     /// The 2-D pooling geometry of a row one pixel high.
     pub(crate) fn geometry(&self, cx: &Cx<'_, '_>) -> Result<Pool2dGeometry, Mismatch> {
-        let input = cx.input();
+        self.geometry_of(&cx.input())
+    }
+
+    /// The window geometry on an input of shape `input` (one row of `steps` cells).
+    pub(crate) fn geometry_of(&self, input: &Shape) -> Result<Pool2dGeometry, Mismatch> {
+        let input = *input;
         let (steps, channels) = (dim(&input, 1)?, dim(&input, 2)?);
         Pool2dGeometry::new(
             (1, steps, channels),

@@ -156,11 +156,11 @@ macro_rules! pooling_layer {
             fn runs(&self, dtype: crate::graph::DType) -> bool {
                 matches!(dtype, crate::graph::DType::F32 | crate::graph::DType::I8)
             }
+            )?
 
-            fn int8_pools_in_place(&self, input: &crate::shape::Shape) -> bool {
+            fn pools_in_place(&self, input: &crate::shape::Shape) -> bool {
                 self.0.geometry_of(input).is_ok_and(|g| g.reads_ahead())
             }
-            )?
 
             #[cfg(feature = "training")]
             fn backward(&self) -> Option<super::Backward> {
@@ -182,23 +182,15 @@ macro_rules! pooling_layer {
                 &self,
                 cx: &super::Cx<'_, 'w>,
             ) -> Result<super::Step<'w>, super::Mismatch> {
-                fn run(
-                    args: &super::StepArgs<'_>,
-                    inputs: &[&[f32]],
-                    output: &mut [f32],
-                    _: &mut super::Rand<'_>,
-                ) {
-                    if let (super::StepArgs::$name(p), [input]) = (args, inputs) {
-                        $kernel(&p.geometry, input, output);
+                fn run(args: &super::StepArgs<'_>, cells: crate::kernels::Cells<'_, f32>) {
+                    if let super::StepArgs::$name(p) = args {
+                        $kernel(&p.geometry, cells);
                     }
                 }
                 let geometry = self.0.geometry(cx)?;
                 $(
                 if cx.is_int8() {
-                    fn run_int8(
-                        args: &super::StepArgs<'_>,
-                        cells: crate::kernels::int8::pool2d::Cells<'_>,
-                    ) {
+                    fn run_int8(args: &super::StepArgs<'_>, cells: crate::kernels::Cells<'_, i8>) {
                         if let super::StepArgs::$name(p) = args {
                             $int8_kernel(&p.geometry, cells, p.clamp.0, p.clamp.1);
                         }
@@ -216,7 +208,7 @@ macro_rules! pooling_layer {
                 }
                 )?
                 Ok(super::Step {
-                    run: super::Run::Compute(run),
+                    run: super::Run::Pool(run),
                     args: super::StepArgs::$name(super::pool2d::PoolStep {
                         geometry,
                         clamp: (-128, 127),

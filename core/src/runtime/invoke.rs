@@ -5,7 +5,7 @@
 use super::prepare::{Placed, Prepared, Source};
 use crate::error::Error;
 use crate::graph::{Element, Storage};
-use crate::kernels::int8::pool2d::Cells;
+use crate::kernels::Cells;
 use crate::kernels::SmallRng;
 use crate::ops::{Rand, Run};
 use crate::planner::{Placement, ARENA_ALIGN};
@@ -163,14 +163,24 @@ pub(crate) fn run_step<'a, S: Storage>(
 ) {
     let step = &placed.step;
     let out = range(&placed.output);
-    if let (true, Run::Int8Pool(f), Some(&Source::Arena { offset, bytes })) =
-        (placed.output.in_place, step.run, placed.inputs.first())
+    if let (true, Some(&Source::Arena { offset, bytes })) =
+        (placed.output.in_place, placed.inputs.first())
     {
-        // The output is written over the start of its input's memory.
-        if let Some(data) = arena.get_mut(offset..offset + bytes) {
-            f(&step.args, Cells::Shared(bytemuck::cast_slice_mut(data)));
+        // A pool's output is written over the start of its input's memory.
+        let data = arena.get_mut(offset..offset + bytes);
+        match (step.run, data) {
+            (Run::Pool(f), Some(data)) => {
+                if let Ok(data) = bytemuck::try_cast_slice_mut(data) {
+                    f(&step.args, Cells::Shared(data));
+                }
+                return;
+            }
+            (Run::Int8Pool(f), Some(data)) => {
+                f(&step.args, Cells::Shared(bytemuck::cast_slice_mut(data)));
+                return;
+            }
+            _ => {}
         }
-        return;
     }
     if placed.output.in_place {
         // The output is the input's memory (the planner proved nothing else needs it).
@@ -221,6 +231,14 @@ pub(crate) fn run_step<'a, S: Storage>(
             &typed::<i8, S>(&inputs),
             bytemuck::cast_slice_mut(output),
         ),
+        Run::Pool(f) => {
+            if let (Ok(input), Ok(output)) = (
+                bytemuck::try_cast_slice(first),
+                bytemuck::try_cast_slice_mut(output),
+            ) {
+                f(&step.args, Cells::Split { input, output });
+            }
+        }
         Run::Int8Pool(f) => f(
             &step.args,
             Cells::Split {

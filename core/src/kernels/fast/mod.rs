@@ -18,7 +18,10 @@ pub use batch_norm::batch_norm_in_place;
 pub use conv2d::conv2d;
 pub use dense::dense;
 pub use depthwise_conv2d::depthwise_conv2d;
-pub use pool2d::{average_pool2d, global_average_pool, global_max_pool, max_pool2d};
+pub use pool2d::{
+    average_pool2d, average_pool2d_cells, global_average_pool, global_max_pool, max_pool2d,
+    max_pool2d_cells,
+};
 
 use crate::graph::config::Activation;
 use crate::kernels::activation::relu6;

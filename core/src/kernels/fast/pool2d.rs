@@ -5,54 +5,57 @@
 
 use super::block::BLOCK;
 use crate::kernels::float::max_nan;
-use crate::kernels::Pool2dGeometry;
+use crate::kernels::{Cells, Pool2dGeometry};
 
 /// The reference kernels' operations in their order, for one output pixel: `fold` starts
 /// each channel at `init` and takes the window's cells row by row; `finish` gets the
-/// folded channels and the number of cells.
+/// folded channels and the number of cells. A pixel's channels are written after they are
+/// read, block by block, so a shared buffer works as two.
 #[inline(always)]
 fn pool(
     g: &Pool2dGeometry,
-    input: &[f32],
-    output: &mut [f32],
+    mut cells: Cells<'_, f32>,
     init: f32,
     fold: impl Fn(f32, f32) -> f32,
     finish: impl Fn(&mut [f32], usize),
 ) {
     let c = g.channels;
-    if !g.fits(input, output) || c == 0 {
+    if !cells.fit(g) || c == 0 {
         return;
     }
-    let mut pixels = output.chunks_exact_mut(c);
+    let row_step = g.in_w * c;
+    let mut at = 0;
     for oy in 0..g.out_h {
         let (ky_lo, ky_hi) = g.window_rows(oy);
         for ox in 0..g.out_w {
-            let Some(pixel) = pixels.next() else { return };
             let (kx_lo, kx_hi) = g.window_cols(ox);
-            let cells = (ky_hi - ky_lo) * (kx_hi - kx_lo);
+            let cells_in = (ky_hi - ky_lo) * (kx_hi - kx_lo);
             // The window's first cell (its top-left inside the input).
             let iy = oy * g.stride_h + ky_lo - g.pad_top;
             let ix = ox * g.stride_w + kx_lo - g.pad_left;
             let first = (iy * g.in_w + ix) * c;
-            let row_step = g.in_w * c;
             let mut f = 0;
             while f + BLOCK <= c {
+                let input = cells.input();
                 let mut acc = [init; BLOCK];
                 for ky in 0..ky_hi - ky_lo {
                     for kx in 0..kx_hi - kx_lo {
-                        let at = first + ky * row_step + kx * c + f;
-                        if let Some(x) = input.get(at..).and_then(|s| s.first_chunk::<BLOCK>()) {
+                        let i = first + ky * row_step + kx * c + f;
+                        if let Some(x) = input.get(i..).and_then(|s| s.first_chunk::<BLOCK>()) {
                             for k in 0..BLOCK {
                                 acc[k] = fold(acc[k], x[k]);
                             }
                         }
                     }
                 }
-                finish(&mut acc, cells);
-                pixel[f..f + BLOCK].copy_from_slice(&acc);
+                finish(&mut acc, cells_in);
+                if let Some(out) = cells.output().get_mut(at + f..at + f + BLOCK) {
+                    out.copy_from_slice(&acc);
+                }
                 f += BLOCK;
             }
-            for (j, out) in pixel.iter_mut().enumerate().skip(f) {
+            for j in f..c {
+                let input = cells.input();
                 let mut acc = init;
                 for ky in 0..ky_hi - ky_lo {
                     for kx in 0..kx_hi - kx_lo {
@@ -62,9 +65,12 @@ fn pool(
                     }
                 }
                 let mut one = [acc];
-                finish(&mut one, cells);
-                *out = one[0];
+                finish(&mut one, cells_in);
+                if let Some(out) = cells.output().get_mut(at + j) {
+                    *out = one[0];
+                }
             }
+            at += c;
         }
     }
 }
@@ -73,29 +79,38 @@ fn pool(
 /// output is the NaN-propagating maximum over the window's cells inside the input,
 /// starting from `-inf`.
 pub fn max_pool2d(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
+    max_pool2d_cells(g, Cells::Split { input, output });
+}
+
+/// [`max_pool2d`] from and to `cells` (which may be one buffer).
+pub fn max_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_, f32>) {
     debug_assert!(
-        g.fits(input, output),
+        cells.fit(g),
         "max_pool2d: slice lengths break the contract for {g:?}"
     );
-    pool(g, input, output, f32::NEG_INFINITY, max_nan, |_, _| {});
+    pool(g, cells, f32::NEG_INFINITY, max_nan, |_, _| {});
 }
 
 /// [`kernels::average_pool2d`](fn@crate::kernels::average_pool2d), its contract and bits:
 /// the sum from `0.0` over the window's cells inside the input, then divided by their
 /// count.
 pub fn average_pool2d(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
+    average_pool2d_cells(g, Cells::Split { input, output });
+}
+
+/// [`average_pool2d`] from and to `cells` (which may be one buffer).
+pub fn average_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_, f32>) {
     debug_assert!(
-        g.fits(input, output),
+        cells.fit(g),
         "average_pool2d: slice lengths break the contract for {g:?}"
     );
     pool(
         g,
-        input,
-        output,
+        cells,
         0.0,
         |a, x| a + x,
-        |acc, cells| {
-            let n = cells as f32;
+        |acc, n| {
+            let n = n as f32;
             for a in acc.iter_mut() {
                 *a /= n;
             }
@@ -215,9 +230,19 @@ mod tests {
             crate::kernels::max_pool2d(&g, &input, &mut want);
             max_pool2d(&g, &input, &mut got);
             prop_assert_eq!(bits(&got), bits(&want));
+            if g.reads_ahead() {
+                let mut shared = input.clone();
+                max_pool2d_cells(&g, Cells::Shared(&mut shared));
+                prop_assert_eq!(bits(&shared[..n]), bits(&want));
+            }
             crate::kernels::average_pool2d(&g, &input, &mut want);
             average_pool2d(&g, &input, &mut got);
             prop_assert_eq!(bits(&got), bits(&want));
+            if g.reads_ahead() {
+                let mut shared = input.clone();
+                average_pool2d_cells(&g, Cells::Shared(&mut shared));
+                prop_assert_eq!(bits(&shared[..n]), bits(&want));
+            }
             let (mut want, mut got) = (std::vec![0.0f32; c], std::vec![f32::NAN; c]);
             crate::kernels::global_average_pool(&input, h * w, c, &mut want);
             global_average_pool(&input, h * w, c, &mut got);

@@ -7,53 +7,11 @@
 //! [`activation_range`](super::quant::activation_range)) applies. LiteRT's
 //! `kReference` and TFLM compute the same.
 
+pub use crate::kernels::pool2d::Cells;
 use crate::kernels::pool2d::Pool2dGeometry;
 
 /// Channels a pool reduces at once (its accumulators stay on the stack).
 const BLOCK: usize = 64;
-
-/// Where an int8 pool reads and writes.
-#[derive(Debug)]
-pub enum Cells<'a> {
-    /// The input and the output apart.
-    Split {
-        /// `in_h·in_w·channels` values.
-        input: &'a [i8],
-        /// `out_h·out_w·channels` values.
-        output: &'a mut [i8],
-    },
-    /// The input's memory (`in_h·in_w·channels` values), the output written over its
-    /// start as the pool goes: only for a geometry that [reads
-    /// ahead](Pool2dGeometry::reads_ahead), so no window is overwritten before it is read.
-    Shared(&'a mut [i8]),
-}
-
-impl Cells<'_> {
-    pub(crate) fn input(&self) -> &[i8] {
-        match self {
-            Cells::Split { input, .. } => input,
-            Cells::Shared(data) => data,
-        }
-    }
-
-    pub(crate) fn output(&mut self) -> &mut [i8] {
-        match self {
-            Cells::Split { output, .. } => output,
-            Cells::Shared(data) => data,
-        }
-    }
-
-    /// The slices' lengths and the geometry agree (and a shared buffer is safe to share).
-    pub(crate) fn fit(&self, g: &Pool2dGeometry) -> bool {
-        let lengths = match self {
-            Cells::Split { input, output } => {
-                g.input_len() == Some(input.len()) && g.output_len() == Some(output.len())
-            }
-            Cells::Shared(data) => g.input_len() == Some(data.len()) && g.reads_ahead(),
-        };
-        lengths && g.windows_fit()
-    }
-}
 
 /// Each output pixel in order, each block of up to [`BLOCK`] channels: `reduce(input, oy,
 /// ox, c0, block)` computes the block from the input, which is then written to the output
@@ -61,7 +19,7 @@ impl Cells<'_> {
 #[inline(always)]
 fn each_block(
     g: &Pool2dGeometry,
-    mut cells: Cells<'_>,
+    mut cells: Cells<'_, i8>,
     reduce: impl Fn(&[i8], usize, usize, usize, &mut [i8]),
 ) {
     let c = g.channels;
@@ -96,7 +54,7 @@ pub fn max_pool2d(g: &Pool2dGeometry, input: &[i8], act_min: i32, act_max: i32, 
 }
 
 /// [`max_pool2d`] from and to `cells` (which may be one buffer).
-pub fn max_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_>, act_min: i32, act_max: i32) {
+pub fn max_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_, i8>, act_min: i32, act_max: i32) {
     let ok = cells.fit(g);
     debug_assert!(
         ok,
@@ -140,7 +98,7 @@ pub fn average_pool2d(
 }
 
 /// [`average_pool2d`] from and to `cells` (which may be one buffer).
-pub fn average_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_>, act_min: i32, act_max: i32) {
+pub fn average_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_, i8>, act_min: i32, act_max: i32) {
     let ok = cells.fit(g);
     debug_assert!(
         ok,

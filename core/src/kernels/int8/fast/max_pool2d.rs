@@ -11,7 +11,7 @@ use crate::kernels::Pool2dGeometry;
 /// [`int8::max_pool2d_cells`](fn@crate::kernels::int8::pool2d::max_pool2d_cells),
 /// faster: the same contract (debug builds assert it, release builds return without
 /// writing) and the same output bytes.
-pub fn max_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_>, act_min: i32, act_max: i32) {
+pub fn max_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_, i8>, act_min: i32, act_max: i32) {
     #[cfg(kiln_dsp)]
     if g.channels % 4 == 0 {
         words::<super::dsp::Arm>(g, cells, act_min, act_max);
@@ -25,7 +25,12 @@ pub fn max_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_>, act_min: i32, act_
 /// whole rows for 2×2 windows. A pixel's words are written after its window is read, so a
 /// shared buffer works as in the reference.
 #[cfg_attr(not(kiln_dsp), allow(dead_code))]
-pub(crate) fn words<I: Isa>(g: &Pool2dGeometry, mut cells: Cells<'_>, act_min: i32, act_max: i32) {
+pub(crate) fn words<I: Isa>(
+    g: &Pool2dGeometry,
+    mut cells: Cells<'_, i8>,
+    act_min: i32,
+    act_max: i32,
+) {
     let ok = cells.fit(g) && g.channels % 4 == 0;
     debug_assert!(
         ok,
