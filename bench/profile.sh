@@ -11,13 +11,12 @@ set -euo pipefail
 board=$1
 shift
 profile="${TMPDIR:-/tmp}/kiln-profile.$$"
-trap 'rm -f "$profile"' EXIT
+trap 'rm -f "$profile" "$profile.elf"' EXIT
 here="$(cd "$(dirname "$0")/.." && pwd)"
 kiln="${KILN:-$here/target/release/kiln}"
 KILN_QEMU_PROFILE="$profile" "$kiln" run --qemu "$board" "$@" --output "${TMPDIR:-/tmp}/kiln-profile-y.npy" |
     grep -E "executed|engine"
-cache="${KILN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}"
-elf="$(ls -t "$cache"/runners/*-"$board"-*.elf | grep -v baseline | head -1)"
+elf="$(cat "$profile.elf")"
 nm="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-nm"
 "$nm" -S -C --defined-only --radix=x "$elf" | python3 -c '
 import re, sys, bisect

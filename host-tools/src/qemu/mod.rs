@@ -518,9 +518,14 @@ impl Setup {
                 facts.start,
                 facts.end,
                 count_file.display(),
-                // Where the instructions go, block by block (bench/profile.sh).
+                // Where the instructions go, block by block, and in which ELF
+                // (bench/profile.sh).
                 std::env::var("KILN_QEMU_PROFILE")
-                    .map(|p| format!(",profile={p}"))
+                    .map(|p| {
+                        let _ =
+                            std::fs::write(format!("{p}.elf"), elf.as_os_str().as_encoded_bytes());
+                        format!(",profile={p}")
+                    })
                     .unwrap_or_default()
             ))
             .arg("-kernel")
