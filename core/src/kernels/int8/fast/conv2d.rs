@@ -39,6 +39,11 @@ pub fn conv2d(
         return;
     }
     #[cfg(kiln_dsp)]
+    if rows(g, input_offset) && dsp::offset_fits_lanes(input_offset) {
+        windows_as_rows::<dsp::Arm>(g, input, input_offset, filter, bias, &r, output);
+        return;
+    }
+    #[cfg(kiln_dsp)]
     {
         // the rare layers the DSP path does not take: the reference kernel, the least flash
         let _ = r;
@@ -46,6 +51,54 @@ pub fn conv2d(
     }
     #[cfg(not(kiln_dsp))]
     plain(g, input, input_offset, filter, bias, &r, output);
+}
+
+/// The longest window [`windows_as_rows`] copies out (3×3×128).
+pub const ROW_WINDOW: usize = 1152;
+
+/// A window too long to pack four at a time (more than [`WINDOW`] taps, up to
+/// [`ROW_WINDOW`]), whose padding can be written as the input zero point.
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
+pub(crate) fn rows(g: &Conv2dGeometry, input_offset: i32) -> bool {
+    let window = g
+        .kernel_h
+        .checked_mul(g.kernel_w)
+        .and_then(|t| t.checked_mul(g.in_c));
+    window.is_some_and(|w| (WINDOW + 1..=ROW_WINDOW).contains(&w))
+        && (-127..=128).contains(&input_offset)
+}
+
+/// Long windows ([`rows`]): each output pixel's window copied out as one input row (taps
+/// outside the input as the zero point, which adds nothing), then FULLY_CONNECTED's
+/// kernel over the filter's rows (a CONV_2D filter is FULLY_CONNECTED's weights, one row
+/// per output channel, with the same requantization). Out of line, so its window buffer is
+/// on the stack only when it runs.
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
+#[inline(never)]
+pub(crate) fn windows_as_rows<I: Isa>(
+    g: &Conv2dGeometry,
+    input: &[i8],
+    input_offset: i32,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    r: &Requantizer<'_, '_>,
+    output: &mut [i8],
+) {
+    let l = g.kernel_h * g.kernel_w * g.in_c;
+    let pad = input_offset.wrapping_neg() as u8;
+    let bytes: &[u8] = bytemuck::cast_slice(input);
+    let whole = Whole::new(g);
+    let mut win = [0u8; ROW_WINDOW + 4];
+    let mut pixels = output.chunks_exact_mut(g.out_c);
+    for oy in 0..g.out_h {
+        for ox in 0..g.out_w {
+            let Some(out) = pixels.next() else { return };
+            let w = gather(g, bytes, (oy, ox), whole.at(oy, ox), pad, l, &mut win);
+            let Some(row) = w.get(..l) else { return };
+            let row: &[i8] = bytemuck::cast_slice(row);
+            super::fully_connected::packed::<I>(row, input_offset, filter, bias, l, r, out);
+        }
+    }
 }
 
 /// The DSP path takes this layer: its window fits the buffer, and padding can be written
@@ -814,6 +867,12 @@ mod tests {
             packed::<Emulated>(&g, &input, offset, &filter, bias, &r, &mut got);
             assert_eq!(got, want, "dsp: {g:?}, offset {offset}, {stage:?}");
         }
+        if rows(&g, offset) && dsp::offset_fits_lanes(offset) {
+            let mut got = vec![0x55i8; want.len()];
+            let r = Requantizer::new(&stage);
+            windows_as_rows::<Emulated>(&g, &input, offset, &filter, bias, &r, &mut got);
+            assert_eq!(got, want, "dsp rows: {g:?}, offset {offset}, {stage:?}");
+        }
     }
 
     proptest! {
@@ -824,6 +883,15 @@ mod tests {
             dh in 1usize..3, dw in 1usize..3, same in any::<bool>(), seed in any::<u64>(),
         ) {
             check((h, w, in_c), out_c, (kh, kw), (sh, sw), (dh, dw), same, seed);
+        }
+
+        #[test]
+        fn windows_too_long_to_pack_run_as_rows(
+            h in 1usize..6, w in 1usize..6, in_c in 17usize..129, out_c in 1usize..9,
+            k in 3usize..4, stride in 1usize..3, same in any::<bool>(), seed in any::<u64>(),
+        ) {
+            // 3×3 windows of 153..=1152 taps: past what packs, up to ROW_WINDOW
+            check((h, w, in_c), out_c, (k, k), (stride, stride), (1, 1), same, seed);
         }
 
         #[test]

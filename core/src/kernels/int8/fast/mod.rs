@@ -1,5 +1,5 @@
 //! Int8 kernels written for speed, with the reference kernels' signatures, contracts and
-//! bits: FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D and MEAN.
+//! bits: FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, MEAN and ADD.
 //!
 //! Each output is the same wrapping int32 sum as in the reference kernel (only the order of
 //! the additions changes, which wrapping addition does not notice), then the same
@@ -43,6 +43,7 @@
 //!
 //! [`Requant`]: super::Requant
 
+pub mod add;
 pub mod conv2d;
 pub mod depthwise_conv2d;
 pub(crate) mod dsp;
@@ -50,6 +51,7 @@ pub mod fully_connected;
 pub mod max_pool2d;
 pub mod mean;
 
+pub use add::add;
 pub use conv2d::conv2d;
 pub use depthwise_conv2d::depthwise_conv2d;
 pub use fully_connected::fully_connected;
