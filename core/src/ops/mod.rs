@@ -190,8 +190,8 @@ pub trait Op {
     /// over the start of its input's memory as it goes, each cell after the input cells it
     /// reads (a pool whose windows [read
     /// ahead](crate::kernels::Pool2dGeometry::reads_ahead)): the planner may then give it
-    /// its input's memory and free the rest. Its step is then [`Run::Pool`] or
-    /// [`Run::Int8Pool`].
+    /// its input's memory and free the rest. Its step then gets
+    /// [`Cells::Shared`](crate::kernels::Cells::Shared).
     fn pools_in_place(&self, _input: &Shape) -> bool {
         false
     }

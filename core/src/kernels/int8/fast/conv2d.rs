@@ -54,7 +54,7 @@ pub fn conv2d(
 }
 
 /// The longest window [`windows_as_rows`] copies out (3×3×128).
-pub const ROW_WINDOW: usize = 1152;
+pub(crate) const ROW_WINDOW: usize = 1152;
 
 /// A window too long to pack four at a time (more than [`WINDOW`] taps, up to
 /// [`ROW_WINDOW`]), whose padding can be written as the input zero point.
