@@ -122,9 +122,15 @@ impl Pool2dGeometry {
     /// start, pixel by pixel, each after its window is read. True without padding before
     /// the input (every 'valid' pool, and 'same' ones that pad only after); checked pixel
     /// by pixel otherwise.
+    #[inline(never)]
     pub fn reads_ahead(&self) -> bool {
         if !self.windows_fit() {
             return false;
+        }
+        if self.pad_top == 0 && self.pad_left == 0 {
+            // Window (oy, ox) starts at pixel oy·stride_h·in_w + ox·stride_w, at least
+            // oy·out_w + ox: out_w ≤ in_w and the strides are at least 1.
+            return self.out_w <= self.in_w && self.stride_h >= 1 && self.stride_w >= 1;
         }
         (0..self.out_h).all(|oy| {
             let iy = oy * self.stride_h + self.window_rows(oy).0 - self.pad_top;

@@ -62,6 +62,7 @@ impl Pool1D {
     }
 
     /// The window geometry on an input of shape `input` (one row of `steps` cells).
+    #[inline(never)]
     pub(crate) fn geometry_of(&self, input: &Shape) -> Result<Pool2dGeometry, Mismatch> {
         let input = *input;
         let (steps, channels) = (dim(&input, 1)?, dim(&input, 2)?);

@@ -66,6 +66,7 @@ impl Pool2D {
     }
 
     /// The window geometry on an input of shape `input`.
+    #[inline(never)]
     pub(crate) fn geometry_of(&self, input: &Shape) -> Result<Pool2dGeometry, Mismatch> {
         let [ph, pw] = self.pool_size;
         let [sh, sw] = self.strides;
