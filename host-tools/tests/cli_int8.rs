@@ -118,6 +118,34 @@ fn export_writes_a_blob_that_predicts_the_same_bits() {
 }
 
 #[test]
+fn inspect_shows_where_each_tensor_lives_and_the_pool_over_its_input() {
+    let model = fixture("../bench/cnn/model_int8.tflite");
+    let text = ok(&kiln(&["inspect", &s(&model)]));
+    let tensors = text.split_once("tensors:\n").map_or("", |t| t.1);
+    let line = |name: &str| {
+        tensors
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no tensor line for {name} in\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("input_layer").ends_with("in the caller's buffer"),
+        "{text}"
+    );
+    // 30×30×16 and 15×15×16 bytes: the pool's output over the start of its input.
+    assert!(line("conv2d").ends_with("arena 0..14400"), "{text}");
+    assert!(
+        line("max_pooling2d").ends_with("arena 0..3600, over conv2d's memory"),
+        "{text}"
+    );
+    assert!(
+        text.contains("arena: 14403 bytes, lower bound 14400 bytes live at once"),
+        "{text}"
+    );
+}
+
+#[test]
 fn inspect_shows_each_tensors_dtype_scale_and_zero_point() {
     let dir = fixture("mlp_per_channel");
     let text = ok(&kiln(&["inspect", &s(&dir.join("model.tflite"))]));

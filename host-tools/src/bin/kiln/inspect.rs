@@ -53,18 +53,38 @@ pub fn run(model: &Path, out: &mut Out) -> Result<()> {
         ))?;
     }
     out.line(format_args!("tensors:"))?;
+    // Where each tensor lives in the arena, when the shapes are known.
+    let plan = graph.plan(None).ok();
     for (i, node) in graph.nodes().iter().enumerate() {
         if node.view_of.is_some() {
             continue;
         }
         let quant = match node.quant {
             Quant::PerTensor { scale, zero_point } => {
-                format!("scale {scale:e}, zero point {zero_point}")
+                format!("scale {scale:e}, zero point {zero_point}; ")
             }
             _ => String::new(),
         };
+        let place = match plan.as_ref().and_then(|p| p.placements.get(i)) {
+            _ if graph.input_nodes().iter().any(|&n| n as usize == i) => {
+                "in the caller's buffer".to_string()
+            }
+            Some(p) if p.in_place => {
+                let over = node
+                    .inputs
+                    .first()
+                    .map_or("", |&n| graph.node_layer_name(n as usize));
+                format!(
+                    "arena {}..{}, over {over}'s memory",
+                    p.offset,
+                    p.offset + p.bytes
+                )
+            }
+            Some(p) => format!("arena {}..{}", p.offset, p.offset + p.bytes),
+            None => String::new(),
+        };
         out.line(format_args!(
-            "  {:<32} {:<8} {:<24} {quant}",
+            "  {:<32} {:<8} {:<24} {quant}{place}",
             graph.node_layer_name(i),
             node.dtype.name(),
             node.shape.to_string()
