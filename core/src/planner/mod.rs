@@ -4,7 +4,7 @@
 //! outputs stay live to the end). Tensors are placed first-fit in node order, never
 //! overlapping a tensor live at the same time. Element-wise layers whose input dies with
 //! them (activations, Dropout, Flatten, Reshape, BatchNormalization) reuse that input's
-//! memory in place, and so do int8 pools whose windows read ahead of what they write: their
+//! memory in place, and so do pools whose windows read ahead of what they write: their
 //! output goes over the start of the input, whose rest is free after them. Model inputs are
 //! read straight from the caller's buffers and take no arena space.
 //!
@@ -130,11 +130,10 @@ pub fn plan<S: Storage>(
                         .get(input)
                         .is_some_and(|s| layer.kind.pools_in_place(s, dtype));
                     if pools && !is_model_input(input) && input_dies_here {
-                        // Written over its input's start: the rest is free after it.
-                        let o = owner[input];
-                        if shrink[o].is_none() {
-                            shrink[o] = Some((i, sizes[i]));
-                        }
+                        // Written over its input's start: the rest is free after it. In a
+                        // chain of pools only the last shrink is kept: the block keeps its
+                        // first size until then (never less than it holds).
+                        shrink[owner[input]] = Some((i, sizes[i]));
                     }
                     ((pools
                         || layer
@@ -158,8 +157,8 @@ pub fn plan<S: Storage>(
             }
         }
     }
-    // Each block: (first node, last node, size).
-    // A block is as big as the biggest tensor sharing it.
+    // Each block: its first and last node, its size (the biggest tensor sharing it) and
+    // where a pool shrank it.
     let mut block_size: S::List<usize> = storage::filled(count, 0, "nodes")?;
     for u in 0..count {
         block_size[owner[u]] = block_size[owner[u]].max(sizes[u]);

@@ -202,6 +202,24 @@ fn a_pool_writes_over_its_input_and_frees_the_rest() {
     );
 }
 
+#[test]
+fn a_chain_of_pools_frees_the_block_after_the_last() {
+    let mut model = Sequential::<Fixed<8>>::new();
+    model.add(Input::new(&[8, 8, 1])).unwrap();
+    model
+        .add(Conv2D::new(16, [3, 3]).padding(Padding::Same))
+        .unwrap();
+    model.add(MaxPooling2D::new([2, 2])).unwrap();
+    model.add(MaxPooling2D::new([2, 2])).unwrap();
+    model.add(Conv2D::new(256, [1, 1])).unwrap();
+    let plan = model.plan(None).unwrap();
+    // 8×8×16 floats (4,096 bytes) until the second pool, its 2×2×16 (256) after: the 1×1
+    // convolution's 2×2×256 (4,096) go at byte 256.
+    assert!(plan.placements[2].in_place && plan.placements[3].in_place);
+    assert_eq!(plan.placements[4].offset, 256);
+    assert_eq!((plan.bytes, plan.lower_bound), (4352, 4352));
+}
+
 fn run_fixed8(graph: &Graph<'_, Fixed<8>>, plan: &Plan<Fixed<8>>, x: &[f32]) -> Vec<f32> {
     let mut arena = std::vec![0u8; plan.arena_bytes()];
     let mut y = std::vec![f32::NAN; 2];

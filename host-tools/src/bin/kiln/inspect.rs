@@ -61,7 +61,7 @@ pub fn run(model: &Path, out: &mut Out) -> Result<()> {
         }
         let quant = match node.quant {
             Quant::PerTensor { scale, zero_point } => {
-                format!("scale {scale:e}, zero point {zero_point}; ")
+                format!("scale {scale:e}, zero point {zero_point}")
             }
             _ => String::new(),
         };
@@ -83,8 +83,13 @@ pub fn run(model: &Path, out: &mut Out) -> Result<()> {
             Some(p) => format!("arena {}..{}", p.offset, p.offset + p.bytes),
             None => String::new(),
         };
+        let sep = if quant.is_empty() || place.is_empty() {
+            ""
+        } else {
+            "; "
+        };
         out.line(format_args!(
-            "  {:<32} {:<8} {:<24} {quant}{place}",
+            "  {:<32} {:<8} {:<24} {quant}{sep}{place}",
             graph.node_layer_name(i),
             node.dtype.name(),
             node.shape.to_string()

@@ -4,8 +4,9 @@
 //! rounding) is `smmulr(qadd(x, x), m)`, the rounded high word of `2x · m`, which is
 //! gemmlowp's `SaturatingRoundingDoublingHighMul(x, m)` whenever `|x| < 2^30` (its nudged,
 //! truncating division is this floor), then the divide by `2^e`, half away from zero, as
-//! `(v + 2^(e−1) − (v < 0)) >> e`. The inputs shifted left by 20 stay under `2^28`, their
-//! sum under `2^29`, so every step is exact. With the DSP extension the three steps are
+//! `(v + 2^(e−1) − (v < 0)) >> e`. With offsets in `−256..=256` an input plus its offset is
+//! at most 384 in size, shifted left by 20 under `2^29`, the sum of two under `2^30`, so
+//! every step is exact. With the DSP extension the three steps are
 //! single instructions; elsewhere (and for single rounding or any other left shift) the
 //! reference kernel runs, the least flash (the tests run this path on the instructions'
 //! portable twins).
@@ -55,14 +56,13 @@ pub(crate) fn exact<I: Isa>(a: &[i8], b: &[i8], p: &AddParams, output: &mut [i8]
     {
         return false;
     }
-    let (lo, hi) = (p.act_min.max(-128), p.act_max.min(127));
     for ((y, &x1), &x2) in output.iter_mut().zip(a).zip(b) {
         let x1 = (i32::from(x1) + p.input1_offset) << 20;
         let x2 = (i32::from(x2) + p.input2_offset) << 20;
         let s1 = scale::<I>(x1, m1, e1);
         let s2 = scale::<I>(x2, m2, e2);
         let out = scale::<I>(s1.wrapping_add(s2), mo, eo).wrapping_add(p.output_offset);
-        *y = out.max(lo).min(hi) as i8;
+        *y = out.max(p.act_min).min(p.act_max).clamp(-128, 127) as i8;
     }
     true
 }
@@ -87,6 +87,25 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::vec::Vec;
+
+    #[test]
+    fn a_clamp_outside_int8_clamps_as_the_reference() {
+        // A blob's words are not checked against int8: the reference clamps to them, then
+        // to the int8 range.
+        let mut words = AddParams::new(0.5, 1, 0.25, -2, 0.5, 3, -128, 127)
+            .unwrap()
+            .to_words();
+        for (lo, hi) in [(-300, -200), (200, 300), (-300, 300)] {
+            (words[10], words[11]) = (lo, hi);
+            let p = AddParams::from_words(words).unwrap();
+            let (a, b) = ([5i8, -128, 127, 0], [6i8, -128, 127, 0]);
+            let mut want = [0i8; 4];
+            crate::kernels::int8::add(&a, &b, &p, &mut want);
+            let mut got = [0x55i8; 4];
+            assert!(exact::<Emulated>(&a, &b, &p, &mut got));
+            assert_eq!(got, want, "clamp {lo}..{hi}");
+        }
+    }
 
     proptest! {
         #[test]

@@ -19,7 +19,8 @@
 //!   pixels; DEPTHWISE_CONV_2D takes four channels per word (`smlabb`/`smlatt`);
 //!   MAX_POOL_2D and MEAN four channels per word too (`ssub8` and `sel`; `sxtab16`).
 //! * **Everywhere else** (Cortex-M3, Armv8-M Mainline without DSP such as
-//!   `thumbv8m.main-none-eabi(hf)`, Cortex-M0, hosts): the plain kernels, four output
+//!   `thumbv8m.main-none-eabi(hf)`, Cortex-M0, hosts): MAX_POOL_2D, MEAN and ADD run the
+//!   reference kernels; FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D the plain kernels, four output
 //!   rows/channels per pass so each input is loaded once for four products, inner loops
 //!   over contiguous runs that LLVM vectorizes on hosts. On Thumb-2 cores
 //!   (`cfg(kiln_thumb2)`: Cortex-M3 and later, not Armv8-M Baseline) their innermost loops
