@@ -39,7 +39,7 @@ pub fn conv2d(
         return;
     }
     #[cfg(kiln_dsp)]
-    if rows(g, input_offset) && dsp::offset_fits_lanes(input_offset) {
+    if rows(g, input_offset) {
         windows_as_rows::<dsp::Arm>(g, input, input_offset, filter, bias, &r, output);
         return;
     }
@@ -60,12 +60,22 @@ pub(crate) const ROW_WINDOW: usize = 1152;
 /// [`ROW_WINDOW`]), whose padding can be written as the input zero point.
 #[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn rows(g: &Conv2dGeometry, input_offset: i32) -> bool {
+    window_within(g, input_offset, WINDOW + 1..=ROW_WINDOW)
+}
+
+/// The layer's window has `taps` taps or a number in that range, and padding can be
+/// written as the input zero point (`−offset`, an int8), whose lanes are then 0.
+#[cfg_attr(not(kiln_dsp), allow(dead_code))]
+fn window_within(
+    g: &Conv2dGeometry,
+    input_offset: i32,
+    taps: core::ops::RangeInclusive<usize>,
+) -> bool {
     let window = g
         .kernel_h
         .checked_mul(g.kernel_w)
         .and_then(|t| t.checked_mul(g.in_c));
-    window.is_some_and(|w| (WINDOW + 1..=ROW_WINDOW).contains(&w))
-        && (-127..=128).contains(&input_offset)
+    window.is_some_and(|w| taps.contains(&w)) && (-127..=128).contains(&input_offset)
 }
 
 /// Long windows ([`rows`]): each output pixel's window copied out as one input row (taps
@@ -105,11 +115,7 @@ pub(crate) fn windows_as_rows<I: Isa>(
 /// as the input zero point (`−offset`, an int8), whose lanes are then 0.
 #[cfg_attr(not(kiln_dsp), allow(dead_code))]
 pub(crate) fn packs(g: &Conv2dGeometry, input_offset: i32) -> bool {
-    let window = g
-        .kernel_h
-        .checked_mul(g.kernel_w)
-        .and_then(|t| t.checked_mul(g.in_c));
-    window.is_some_and(|w| (1..=WINDOW).contains(&w)) && (-127..=128).contains(&input_offset)
+    window_within(g, input_offset, 1..=WINDOW)
 }
 
 /// Each kernel row's taps inside the input, as runs of consecutive inputs: for
