@@ -4,7 +4,7 @@
 //! instructions. Elsewhere, and for channel counts that are not a multiple of four, the
 //! reference kernel.
 
-use super::dsp::Isa;
+use super::dsp::{self, Isa};
 use crate::kernels::int8::pool2d::{self, clamp_i8, Cells};
 use crate::kernels::Pool2dGeometry;
 
@@ -14,7 +14,7 @@ use crate::kernels::Pool2dGeometry;
 pub fn max_pool2d_cells(g: &Pool2dGeometry, cells: Cells<'_, i8>, act_min: i32, act_max: i32) {
     #[cfg(kiln_dsp)]
     if g.channels % 4 == 0 {
-        words::<super::dsp::Arm>(g, cells, act_min, act_max);
+        words::<dsp::Arm>(g, cells, act_min, act_max);
         return;
     }
     pool2d::max_pool2d_cells(g, cells, act_min, act_max);
@@ -139,13 +139,10 @@ fn halve_row<I: Isa>(top: &[i8], bottom: &[i8], c: usize, out: &mut [i8]) {
 /// Words of channels a pixel's maxima are kept in (64 channels).
 const WORDS: usize = 16;
 
-/// Four bytes as a little-endian word.
+/// Four channels (from a `chunks_exact(4)`) as one little-endian word.
 #[inline(always)]
 fn word(x: &[i8]) -> u32 {
-    match *x {
-        [a, b, c, d, ..] => u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]),
-        _ => 0x8080_8080,
-    }
+    dsp::word(bytemuck::cast_slice(x))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! int32 every 256 cells (256 · 128 = 2^15: no lane overflows). Elsewhere, and for channel
 //! counts that are not a multiple of four, the reference kernel.
 
-use super::dsp::Isa;
+use super::dsp::{self, Isa};
 use crate::kernels::int8::mean::{self, MeanParams};
 
 /// [`int8::mean`](fn@crate::kernels::int8::mean), faster: the same contract (debug
@@ -12,7 +12,7 @@ use crate::kernels::int8::mean::{self, MeanParams};
 pub fn mean(params: &MeanParams, input: &[i8], output: &mut [i8]) {
     #[cfg(kiln_dsp)]
     if output.len() % 4 == 0 {
-        words::<super::dsp::Arm>(params, input, output);
+        words::<dsp::Arm>(params, input, output);
         return;
     }
     mean::mean(params, input, output);
@@ -37,11 +37,11 @@ pub(crate) fn words<I: Isa>(params: &MeanParams, input: &[i8], output: &mut [i8]
         for block in input.chunks(LANE_CELLS * channels) {
             let (mut even, mut odd) = (0u32, 0u32);
             for cell in block.chunks_exact(channels) {
-                if let Some(&[a, b, c, d]) = cell.get(4 * q..4 * q + 4) {
-                    let w = u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]);
-                    even = I::sxtab16(even, w);
-                    odd = I::sxtab16_ror8(odd, w);
-                }
+                let w = cell
+                    .get(4 * q..)
+                    .map_or(0, |x| dsp::word(bytemuck::cast_slice(x)));
+                even = I::sxtab16(even, w);
+                odd = I::sxtab16_ror8(odd, w);
             }
             let block_sums = [
                 lane(even, false),
