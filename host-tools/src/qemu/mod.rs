@@ -500,6 +500,14 @@ impl Setup {
     ) -> Result<(String, Vec<u64>), RunError> {
         let board = self.board;
         let count_file = work.0.join("count.txt");
+        // Where the instructions go, block by block, and in which ELF (bench/profile.sh).
+        let profile = match std::env::var("KILN_QEMU_PROFILE") {
+            Ok(p) => {
+                let _ = std::fs::write(format!("{p}.elf"), elf.as_os_str().as_encoded_bytes());
+                format!(",profile={p}")
+            }
+            Err(_) => String::new(),
+        };
         let mut command = Command::new("qemu-system-arm");
         command
             .current_dir(&work.0)
@@ -513,20 +521,11 @@ impl Setup {
             .args(["-semihosting-config", "enable=on,target=native"])
             .args(["-icount", "shift=0", "-plugin"])
             .arg(format!(
-                "{},start={:#x},end={:#x},out={}{}",
+                "{},start={:#x},end={:#x},out={}{profile}",
                 self.plugin.display(),
                 facts.start,
                 facts.end,
                 count_file.display(),
-                // Where the instructions go, block by block, and in which ELF
-                // (bench/profile.sh).
-                std::env::var("KILN_QEMU_PROFILE")
-                    .map(|p| {
-                        let _ =
-                            std::fs::write(format!("{p}.elf"), elf.as_os_str().as_encoded_bytes());
-                        format!(",profile={p}")
-                    })
-                    .unwrap_or_default()
             ))
             .arg("-kernel")
             .arg(elf)
